@@ -1,0 +1,12 @@
+//! One module per subcommand; `run` dispatches.
+
+mod sample;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Sample(args) => sample::run(&args),
+    }
+}

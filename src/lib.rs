@@ -1,0 +1,12 @@
+//! duibiao (对标): quarterly analytics jobs that relate party-building activity to the six
+//! peer-benchmark indicators of township power supply stations.
+//!
+//! The flow is one direction: pipeline spec → ingest → indicators and features → panel →
+//! correlations → outputs. This crate holds every stage as a library module; `main.rs` only
+//! parses the command line and maps errors to exit codes.
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod period;
+pub mod sample;

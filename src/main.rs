@@ -1,0 +1,14 @@
+//! The `duibiao` binary: parse the command line, run, exit with the documented code.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = duibiao::cli::Cli::parse();
+    match duibiao::commands::run(cli) {
+        Ok(()) => duibiao::error::Exit::Ok.into(),
+        Err(error) => {
+            eprintln!("错误 error: {error:#}");
+            duibiao::error::Exit::of(&error).into()
+        }
+    }
+}
