@@ -10,3 +10,4 @@ pub mod commands;
 pub mod error;
 pub mod period;
 pub mod sample;
+pub mod stats;
