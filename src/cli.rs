@@ -23,6 +23,38 @@ pub enum Command {
     /// 生成确定性的样例导出数据 · Generate the deterministic sample exports (station master,
     /// fee recovery, collection quality, line loss, 95598, O&M, outages, party activity).
     Sample(SampleArgs),
+    /// 检查作业文件及其引用的导出文件（不写任何文件）· Check a pipeline file against the real exports
+    /// (spec, files, encodings, headers, a sample of rows); writes nothing.
+    Check(CheckArgs),
+    /// 运行季度作业 · Run the quarterly job: ingest the exports into curated Parquet with
+    /// quarantine, and publish the output folder atomically.
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The pipeline file, e.g. pipelines/kashgar_quarterly.toml.
+    pub pipeline: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The pipeline file, e.g. pipelines/kashgar_quarterly.toml.
+    pub pipeline: PathBuf,
+    /// Ingest only this quarter (e.g. 2020Q4), replacing exactly its partitions and keeping the
+    /// other quarters' curated data from the previous run.
+    #[arg(long, value_parser = parse_quarter)]
+    pub period: Option<crate::period::Quarter>,
+    /// No progress bars; the closing summary only.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print the run's manifest as JSON instead of the summary table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_quarter(text: &str) -> Result<crate::period::Quarter, String> {
+    text.parse().map_err(|e: crate::period::BadQuarter| e.to_string())
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,5 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
+mod check;
+mod run;
 mod sample;
 
 use crate::cli::{Cli, Command};
@@ -8,5 +10,7 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Sample(args) => sample::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Run(args) => run::run(&args),
     }
 }

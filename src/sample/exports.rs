@@ -383,8 +383,13 @@ fn second_in_month(d: &mut Draw, month: Month) -> u32 {
     d.index((month.days() * 86_400) as usize) as u32
 }
 
-/// "2020-09-13 14:22:05" (with seconds) or "2020/09/13 14:22" (without), from seconds into the month.
-fn timestamp(month: Month, second: u32, sep: char, with_seconds: bool) -> String {
+/// "2020-09-13 14:22:05" (with seconds) or "2020/09/13 14:22" (without), from seconds into the
+/// month; seconds past the month's end roll into the next month.
+fn timestamp(mut month: Month, mut second: u32, sep: char, with_seconds: bool) -> String {
+    while second >= month.days() * 86_400 {
+        second -= month.days() * 86_400;
+        month = month.next();
+    }
     let day = second / 86_400 + 1;
     let rest = second % 86_400;
     let (h, mi, se) = (rest / 3600, rest % 3600 / 60, rest % 60);
@@ -481,31 +486,26 @@ pub fn outages(ctx: &Context) -> io::Result<Export> {
 }
 
 /// "2020-09-13 14:22" from minutes into quarter `q` (may run past its end into the next quarter).
-fn minute_stamp(q: Quarter, mut minute: u32) -> String {
-    let mut month = q.months()[0];
-    while minute >= month.days() * 1440 {
-        minute -= month.days() * 1440;
-        month = month.next();
-    }
-    timestamp(month, minute * 60, '-', false)
+fn minute_stamp(q: Quarter, minute: u32) -> String {
+    timestamp(q.months()[0], minute * 60, '-', false)
 }
 
 const UYGHUR_GIVEN: &[&str] = &["阿不都热合曼", "艾尔肯", "古丽娜尔", "买买提江", "热依拉", "努尔买买提", "帕提古丽", "艾买提", "阿依古丽", "吐尔逊", "迪丽努尔", "阿布来提", "麦尔旦", "祖丽皮亚", "依明江", "阿迪力"];
 const UYGHUR_FATHER: &[&str] = &["买买提", "吐尔逊", "艾合买提", "阿不都拉", "吐尔洪", "卡德尔", "阿不来提", "依明", "玉素甫", "热合曼", "肉孜", "斯迪克"];
 const HAN_NAMES: &[&str] = &["王建军", "李红梅", "张伟", "刘晓燕", "陈志刚", "杨帆", "赵磊", "马玉兰", "周涛", "孙丽", "黄海", "吴静", "郭强", "何敏", "高峰", "罗娟"];
 
-/// The party members of station `s`: deterministic names, mostly Uyghur, some Han.
+/// The party members of station `s`: deterministic names, mostly Uyghur, some Han, distinct
+/// within the branch (the platform's monthly ratings carry no member id, only the name).
 fn member_names(ctx: &Context, s: usize) -> Vec<String> {
     let mut d = stream(ctx.seed, "members", s as u64, 0);
-    (0..ctx.truth.stations[s].party_members)
-        .map(|_| {
-            if d.chance(0.7) {
-                format!("{}·{}", d.pick(UYGHUR_GIVEN), d.pick(UYGHUR_FATHER))
-            } else {
-                d.pick(HAN_NAMES).to_string()
-            }
-        })
-        .collect()
+    let mut names: Vec<String> = Vec::new();
+    while names.len() < ctx.truth.stations[s].party_members as usize {
+        let name = if d.chance(0.7) { format!("{}·{}", d.pick(UYGHUR_GIVEN), d.pick(UYGHUR_FATHER)) } else { d.pick(HAN_NAMES).to_string() };
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 fn topics(code: &str) -> &'static [&'static str] {
@@ -695,5 +695,7 @@ mod tests {
         let m = Month::new(2020, 9);
         assert_eq!(timestamp(m, 12 * 86_400 + 14 * 3600 + 22 * 60 + 5, '-', true), "2020-09-13 14:22:05");
         assert_eq!(timestamp(m, 9 * 3600 + 30 * 60, '/', false), "2020/09/01 09:30");
+        // 30 September 22:00 plus 4 hours is 1 October 02:00.
+        assert_eq!(timestamp(m, 29 * 86_400 + 26 * 3600, '/', false), "2020/10/01 02:00");
     }
 }

@@ -1,0 +1,97 @@
+//! Typed column values built up during ingest, and their conversion to Arrow arrays (for the
+//! Parquet sink) and polars Series (for SQL row checks).
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
+use polars::prelude::{DataType, NamedFrom, Series, TimeUnit};
+
+use crate::plan::ColumnType;
+
+/// One typed column.
+#[derive(Debug, Clone)]
+pub enum Values {
+    Text(Vec<Option<String>>),
+    Int(Vec<Option<i64>>),
+    Float(Vec<Option<f64>>),
+    /// Days since 1970-01-01.
+    Date(Vec<Option<i32>>),
+    /// Microseconds since the epoch, UTC.
+    Timestamp(Vec<Option<i64>>),
+}
+
+impl Values {
+    /// An empty column for values of `kind` (months and quarters are stored as their first day).
+    pub fn for_type(kind: ColumnType) -> Values {
+        match kind {
+            ColumnType::Text => Values::Text(Vec::new()),
+            ColumnType::Integer => Values::Int(Vec::new()),
+            ColumnType::Number => Values::Float(Vec::new()),
+            ColumnType::Month | ColumnType::Quarter | ColumnType::Date => Values::Date(Vec::new()),
+            ColumnType::Timestamp => Values::Timestamp(Vec::new()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Text(v) => v.len(),
+            Values::Int(v) => v.len(),
+            Values::Float(v) => v.len(),
+            Values::Date(v) => v.len(),
+            Values::Timestamp(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Keeps the rows whose `keep` flag is set.
+    pub fn filter(&self, keep: &[bool]) -> Values {
+        fn pick<T: Clone>(v: &[T], keep: &[bool]) -> Vec<T> {
+            v.iter().zip(keep).filter(|(_, k)| **k).map(|(x, _)| x.clone()).collect()
+        }
+        match self {
+            Values::Text(v) => Values::Text(pick(v, keep)),
+            Values::Int(v) => Values::Int(pick(v, keep)),
+            Values::Float(v) => Values::Float(pick(v, keep)),
+            Values::Date(v) => Values::Date(pick(v, keep)),
+            Values::Timestamp(v) => Values::Timestamp(pick(v, keep)),
+        }
+    }
+
+    /// Appends all of `other` (same variant).
+    pub fn extend(&mut self, other: Values) {
+        match (self, other) {
+            (Values::Text(a), Values::Text(b)) => a.extend(b),
+            (Values::Int(a), Values::Int(b)) => a.extend(b),
+            (Values::Float(a), Values::Float(b)) => a.extend(b),
+            (Values::Date(a), Values::Date(b)) => a.extend(b),
+            (Values::Timestamp(a), Values::Timestamp(b)) => a.extend(b),
+            _ => panic!("extending a column with values of another type"),
+        }
+    }
+
+    /// The BI-safe Arrow array: plain UTF-8, Int64, Float64, DATE, TIMESTAMP(µs, UTC).
+    pub fn to_arrow(&self) -> ArrayRef {
+        match self {
+            Values::Text(v) => Arc::new(StringArray::from(v.iter().map(|x| x.as_deref()).collect::<Vec<_>>())),
+            Values::Int(v) => Arc::new(Int64Array::from(v.clone())),
+            Values::Float(v) => Arc::new(Float64Array::from(v.clone())),
+            Values::Date(v) => Arc::new(Date32Array::from(v.clone())),
+            Values::Timestamp(v) => Arc::new(TimestampMicrosecondArray::from(v.clone()).with_timezone("UTC")),
+        }
+    }
+
+    /// A polars Series for evaluating SQL checks.
+    pub fn to_series(&self, name: &str) -> Series {
+        let name = name.into();
+        match self {
+            Values::Text(v) => Series::new(name, v),
+            Values::Int(v) => Series::new(name, v),
+            Values::Float(v) => Series::new(name, v),
+            Values::Date(v) => Series::new(name, v).cast(&DataType::Date).expect("i32 casts to Date"),
+            Values::Timestamp(v) => Series::new(name, v).cast(&DataType::Datetime(TimeUnit::Microseconds, None)).expect("i64 casts to Datetime"),
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! A whole run of a pipeline, as a library call: compile the spec, check it against the files,
+//! ingest every source into curated Parquet with quarantine, write the manifest, and publish the
+//! output folder atomically. Commands and tests both call `run`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{ArrayRef, Int64Array, StringArray};
+use serde::Serialize;
+
+use crate::error::Categorised;
+use crate::ingest::{self, IngestedSource, Reject, SourceCounts};
+use crate::period::Quarter;
+use crate::plan::Plan;
+use crate::sink::{RunStamp, Staging, copy_tree, write_parquet};
+use crate::spec::{SpecErrors, compile};
+
+/// Options of one run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Ingest only this period and keep the other periods' curated data from the previous run.
+    pub period: Option<Quarter>,
+    /// Hide progress bars.
+    pub quiet: bool,
+}
+
+/// The manifest written to `manifest.json`.
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub run_id: String,
+    pub pipeline: String,
+    pub pipeline_sha256: String,
+    /// Periods whose curated partitions this run (re)wrote.
+    pub periods_touched: Vec<String>,
+    /// Periods present in the curated data after this run.
+    pub periods_available: Vec<String>,
+    /// Set when the run ingested one period only.
+    pub increment: Option<String>,
+    pub sources: Vec<SourceManifest>,
+    pub timings_seconds: Vec<(String, f64)>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SourceManifest {
+    pub name: String,
+    pub title: String,
+    #[serde(flatten)]
+    pub counts: SourceCounts,
+    pub conserved: bool,
+    pub reject_share: f64,
+    pub max_reject_share: f64,
+    pub warnings: Vec<WarningCount>,
+    pub files: Vec<ingest::FileReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WarningCount {
+    pub check: String,
+    pub rows: u64,
+}
+
+/// What a finished run reports back.
+#[derive(Debug)]
+pub struct RunReport {
+    pub output: PathBuf,
+    pub manifest: Manifest,
+}
+
+/// Compiles a pipeline and checks it against the real files; all problems as one usage error.
+pub fn prepare(pipeline: &Path) -> anyhow::Result<Plan> {
+    let plan = compile::compile_file(pipeline).map_err(|e| Categorised::Usage(e.to_string()))?;
+    let errors = compile::against_files(&plan);
+    if !errors.is_empty() {
+        let text = std::fs::read_to_string(pipeline).unwrap_or_default();
+        return Err(Categorised::Usage(SpecErrors { path: pipeline.to_path_buf(), text, errors }.to_string()).into());
+    }
+    Ok(plan)
+}
+
+/// Runs the job. On failure the previous output stays as it was.
+pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
+    let started = Instant::now();
+    let mut timings = Vec::new();
+    let plan = prepare(pipeline)?;
+    timings.push(("compile".to_string(), started.elapsed().as_secs_f64()));
+
+    let run_id = crate::sink::new_run_id();
+    let staging = Staging::new(&plan.output_dir, &run_id).map_err(anyhow::Error::msg)?;
+    let curated = staging.dir.join("curated");
+    let mut carried: BTreeSet<Quarter> = BTreeSet::new();
+    if let Some(only) = options.period {
+        carried = carry_over_partitions(&plan, &curated, only)?;
+    }
+
+    let ingest_started = Instant::now();
+    let progress = progress_bar(&plan, options.quiet);
+    let mut ingested = Vec::new();
+    for source in &plan.sources {
+        let files = compile::source_files(source).map_err(anyhow::Error::msg)?;
+        progress.set_message(source.name.clone());
+        // Reference tables (no period column) are always read whole.
+        let only = if source.period.is_some() { options.period } else { None };
+        let result = ingest::ingest_source(&plan, source, &files, only).map_err(anyhow::Error::msg)?;
+        progress.inc(files.len() as u64);
+        ingested.push(result);
+    }
+    progress.finish_and_clear();
+    timings.push(("ingest".to_string(), ingest_started.elapsed().as_secs_f64()));
+
+    let write_started = Instant::now();
+    let mut touched = BTreeSet::new();
+    for source in &ingested {
+        touched.extend(write_curated(source, &curated, &run_id)?);
+    }
+    let rejects: Vec<&Reject> = ingested.iter().flat_map(|s| &s.rejects).collect();
+    write_rejects(&rejects, &staging.dir.join("quality/rejects.parquet"), &run_id)?;
+    timings.push(("write".to_string(), write_started.elapsed().as_secs_f64()));
+    timings.push(("total".to_string(), started.elapsed().as_secs_f64()));
+
+    let available: BTreeSet<Quarter> = touched.iter().chain(&carried).copied().collect();
+    let manifest = Manifest {
+        tool: "duibiao",
+        version: env!("CARGO_PKG_VERSION"),
+        run_id: run_id.clone(),
+        pipeline: pipeline.display().to_string(),
+        pipeline_sha256: plan.spec_sha256.clone(),
+        periods_touched: touched.iter().map(|q| q.to_string()).collect(),
+        periods_available: available.iter().map(|q| q.to_string()).collect(),
+        increment: options.period.map(|q| q.to_string()),
+        sources: ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect(),
+        timings_seconds: timings,
+    };
+    std::fs::write(staging.dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;
+
+    let over: Vec<String> = manifest
+        .sources
+        .iter()
+        .filter(|s| s.reject_share > s.max_reject_share)
+        .map(|s| format!("{}: {:.1}% of {} rows rejected (allowed {:.1}%)", s.name, s.reject_share * 100.0, s.counts.rows_read, s.max_reject_share * 100.0))
+        .collect();
+    if !over.is_empty() {
+        let kept = staging.keep_as_failed(&run_id);
+        return Err(Categorised::DataChecks(format!(
+            "data checks failed, output not published:\n  {}\nquarantine and manifest of this run are in {}",
+            over.join("\n  "),
+            kept.display()
+        ))
+        .into());
+    }
+    let output = staging.publish().map_err(anyhow::Error::msg)?;
+    Ok(RunReport { output, manifest })
+}
+
+fn progress_bar(plan: &Plan, quiet: bool) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let files: usize = plan.sources.iter().map(|s| compile::source_files(s).map(|f| f.len()).unwrap_or(0)).sum();
+    let bar = indicatif::ProgressBar::new(files as u64);
+    bar.set_style(indicatif::ProgressStyle::with_template("导入 ingest {bar:30} {pos}/{len} 文件 files  {msg}").unwrap());
+    bar
+}
+
+/// For an increment: copies every curated partition except `only`'s from the previous output.
+fn carry_over_partitions(plan: &Plan, curated: &Path, only: Quarter) -> anyhow::Result<BTreeSet<Quarter>> {
+    let previous = plan.output_dir.join("curated");
+    let mut carried = BTreeSet::new();
+    for source in plan.sources.iter().filter(|s| s.period.is_some()) {
+        let dir = previous.join(&source.name);
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(label) = name.strip_prefix("period=") else { continue };
+            let Ok(q) = label.parse::<Quarter>() else { continue };
+            if q != only {
+                copy_tree(&entry.path(), &curated.join(&source.name).join(&name))?;
+                carried.insert(q);
+            }
+        }
+    }
+    Ok(carried)
+}
+
+/// Writes a source's accepted rows: one file per period partition, or one file for a reference table.
+fn write_curated(source: &IngestedSource, curated: &Path, run_id: &str) -> anyhow::Result<Vec<Quarter>> {
+    let stamp = RunStamp { run_id: run_id.to_string(), table: format!("curated/{}", source.name) };
+    let mut periods = Vec::new();
+    for (period, mask) in ingest::by_period(source) {
+        let mut columns: Vec<(String, ArrayRef)> = source.columns.iter().map(|(n, v)| (n.clone(), v.filter(&mask).to_arrow())).collect();
+        let files: Vec<Option<&str>> = source.source_file.iter().zip(&mask).filter(|(_, k)| **k).map(|(f, _)| Some(f.as_str())).collect();
+        let rows: Vec<i64> = source.source_row.iter().zip(&mask).filter(|(_, k)| **k).map(|(r, _)| *r).collect();
+        columns.push(("source_file".into(), Arc::new(StringArray::from(files))));
+        columns.push(("source_row".into(), Arc::new(Int64Array::from(rows))));
+        let path = match period {
+            Some(q) => {
+                periods.push(q);
+                curated.join(&source.name).join(format!("period={q}")).join("part-0.parquet")
+            }
+            None => curated.join(&source.name).join("data.parquet"),
+        };
+        write_parquet(&path, columns, &stamp).map_err(anyhow::Error::msg)?;
+    }
+    if source.period.is_empty() && source.counts.accepted == 0 {
+        // Keep an empty reference table readable.
+        let columns: Vec<(String, ArrayRef)> = source.columns.iter().map(|(n, v)| (n.clone(), v.to_arrow())).collect();
+        write_parquet(&curated.join(&source.name).join("data.parquet"), columns, &stamp).map_err(anyhow::Error::msg)?;
+    }
+    Ok(periods)
+}
+
+fn write_rejects(rejects: &[&Reject], path: &Path, run_id: &str) -> anyhow::Result<()> {
+    let text = |f: &dyn Fn(&Reject) -> Option<String>| -> ArrayRef { Arc::new(StringArray::from(rejects.iter().map(|r| f(r)).collect::<Vec<_>>())) };
+    let columns: Vec<(String, ArrayRef)> = vec![
+        ("source".into(), text(&|r| Some(r.source.clone()))),
+        ("file".into(), text(&|r| Some(r.file.clone()))),
+        ("sheet".into(), text(&|r| r.sheet.clone())),
+        ("row".into(), Arc::new(Int64Array::from(rejects.iter().map(|r| r.row as i64).collect::<Vec<_>>()))),
+        ("column".into(), text(&|r| r.column.clone())),
+        ("value".into(), text(&|r| r.value.clone())),
+        ("kind".into(), text(&|r| Some(r.kind.name().to_string()))),
+        ("reason".into(), text(&|r| Some(r.reason.clone()))),
+    ];
+    write_parquet(path, columns, &RunStamp { run_id: run_id.to_string(), table: "quality/rejects".into() }).map_err(anyhow::Error::msg)
+}
+
+fn source_manifest(source: &IngestedSource, max_reject_share: f64) -> SourceManifest {
+    SourceManifest {
+        name: source.name.clone(),
+        title: source.title.clone(),
+        counts: source.counts.clone(),
+        conserved: source.counts.conserved(),
+        reject_share: source.counts.reject_share(),
+        max_reject_share,
+        warnings: source.warnings.iter().map(|(c, n)| WarningCount { check: c.clone(), rows: *n }).collect(),
+        files: source.files.clone(),
+    }
+}

@@ -1,0 +1,152 @@
+//! The checked, immutable plan of a run, compiled from a pipeline file. Every later stage reads
+//! only this: paths are resolved, types and checks are known, references are valid.
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+/// A compiled pipeline.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub name: String,
+    pub title: String,
+    /// The pipeline file and the sha256 of its text.
+    pub spec_path: PathBuf,
+    pub spec_sha256: String,
+    /// Minutes east of UTC of the exports' local times.
+    pub utc_offset_minutes: i32,
+    pub sources: Vec<SourcePlan>,
+    /// Index into `sources` of the station master, and of the alias table.
+    pub stations: usize,
+    pub aliases: Option<usize>,
+    pub output_dir: PathBuf,
+}
+
+/// File format of a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Xlsx,
+}
+
+/// Text encoding of a CSV source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    Utf8Bom,
+    Gbk,
+    Gb18030,
+    Auto,
+}
+
+impl Encoding {
+    pub fn parse(name: &str) -> Option<Encoding> {
+        match name.to_ascii_lowercase().replace('_', "-").as_str() {
+            "utf-8" | "utf8" => Some(Encoding::Utf8),
+            "utf-8-bom" | "utf8-bom" | "utf-8-sig" => Some(Encoding::Utf8Bom),
+            "gbk" | "cp936" => Some(Encoding::Gbk),
+            "gb18030" => Some(Encoding::Gb18030),
+            "auto" => Some(Encoding::Auto),
+            _ => None,
+        }
+    }
+}
+
+/// What a value column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Text,
+    Integer,
+    Number,
+    Month,
+    Quarter,
+    Date,
+    Timestamp,
+}
+
+impl ColumnType {
+    pub fn parse(name: &str) -> Option<ColumnType> {
+        Some(match name {
+            "text" => ColumnType::Text,
+            "integer" => ColumnType::Integer,
+            "number" => ColumnType::Number,
+            "month" => ColumnType::Month,
+            "quarter" => ColumnType::Quarter,
+            "date" => ColumnType::Date,
+            "timestamp" => ColumnType::Timestamp,
+            _ => return None,
+        })
+    }
+
+    /// Whether a column of this type can date a row.
+    pub fn is_temporal(self) -> bool {
+        matches!(self, ColumnType::Month | ColumnType::Quarter | ColumnType::Date | ColumnType::Timestamp)
+    }
+}
+
+/// What a source's station column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StationKey {
+    Code,
+    Name,
+    Branch,
+}
+
+/// One export source.
+#[derive(Debug, Clone)]
+pub struct SourcePlan {
+    pub name: String,
+    pub title: String,
+    /// Absolute glob pattern, and its span in the pipeline file (for errors).
+    pub pattern: String,
+    pub pattern_span: Option<Range<usize>>,
+    pub format: Format,
+    pub encoding: Encoding,
+    pub sheets: Option<Vec<String>>,
+    /// Zero-based index of the header line / row.
+    pub header_row: usize,
+    pub drop_rows: Vec<DropRule>,
+    pub columns: Vec<ColumnPlan>,
+    pub station: Option<(String, StationKey)>,
+    /// Canonical column that dates a row; None for reference tables.
+    pub period: Option<String>,
+    pub checks: Vec<CheckPlan>,
+    pub max_reject_share: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct DropRule {
+    pub header: String,
+    pub header_span: Option<Range<usize>>,
+    pub starts_with: Vec<String>,
+}
+
+/// One canonical column: the headers it may come from (each with a scale) and how to parse it.
+#[derive(Debug, Clone)]
+pub struct ColumnPlan {
+    pub name: String,
+    pub headers: Vec<(String, f64)>,
+    pub header_span: Option<Range<usize>>,
+    pub kind: ColumnType,
+    pub format: Option<String>,
+    pub required: bool,
+    pub not_null: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Reject,
+    Warn,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckPlan {
+    pub rule: String,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl SourcePlan {
+    pub fn column(&self, name: &str) -> Option<&ColumnPlan> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}

@@ -1,0 +1,349 @@
+//! Compiling a raw pipeline into a `Plan`: every value checked, every reference resolved, all
+//! mistakes collected before any data is read. `against_files` then checks the plan against
+//! the real exports (globs match, files decode, headers exist) and suggests the closest header.
+
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::raw::{RawPipeline, RawSource};
+use super::{SpecError, SpecErrors, closest};
+use crate::plan::*;
+
+/// `a/b/../c` → `a/c`, lexically, so paths read the way the user would write them.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir if matches!(out.components().next_back(), Some(std::path::Component::Normal(_))) => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn err(errors: &mut Vec<SpecError>, span: Option<std::ops::Range<usize>>, message: impl Into<String>) {
+    errors.push(SpecError { span, message: message.into() });
+}
+
+fn is_snake_case(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Loads and compiles a pipeline file; all spec errors at once.
+pub fn compile_file(path: &Path) -> Result<Plan, SpecErrors> {
+    let (text, raw) = super::load(path)?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    compile(&raw, &text, path, &base).map_err(|errors| SpecErrors { path: path.to_path_buf(), text, errors })
+}
+
+/// Compiles the raw model; `base` is the folder relative paths start from.
+pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> Result<Plan, Vec<SpecError>> {
+    let mut errors = Vec::new();
+    let job = &raw.pipeline;
+    if !is_snake_case(job.name.get_ref()) {
+        err(&mut errors, Some(job.name.span()), format!("name '{}' must be ASCII snake_case (a-z, 0-9, _)", job.name.get_ref()));
+    }
+    if job.period.get_ref() != "quarter" {
+        err(&mut errors, Some(job.period.span()), format!("period '{}' is not supported; expected \"quarter\"", job.period.get_ref()));
+    }
+    let utc_offset_minutes = match &job.utc_offset {
+        None => 480,
+        Some(s) => crate::ingest::parse::utc_offset_minutes(s.get_ref()).unwrap_or_else(|| {
+            err(&mut errors, Some(s.span()), format!("utc_offset '{}' is not an offset like \"+08:00\"", s.get_ref()));
+            480
+        }),
+    };
+
+    let sources: Vec<SourcePlan> = raw.sources.iter().map(|(name, source)| compile_source(name, source, base, &mut errors)).collect();
+    let find = |wanted: &Spanned<String>, role: &str, errors: &mut Vec<SpecError>| -> Option<usize> {
+        let found = sources.iter().position(|s| &s.name == wanted.get_ref());
+        if found.is_none() {
+            let hint = closest(wanted.get_ref(), sources.iter().map(|s| s.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
+            err(errors, Some(wanted.span()), format!("{role} names source '{}', which is not declared under [sources]{hint}", wanted.get_ref()));
+        }
+        found
+    };
+    let stations = find(&job.stations, "stations", &mut errors);
+    let aliases = job.aliases.as_ref().and_then(|a| find(a, "aliases", &mut errors));
+    if let Some(i) = stations {
+        let s = &sources[i];
+        for needed in ["station_code", "station_name"] {
+            if s.column(needed).is_none() {
+                err(&mut errors, Some(job.stations.span()), format!("the station master '{}' must declare a column '{needed}'", s.name));
+            }
+        }
+    }
+    if let Some(i) = aliases {
+        let s = &sources[i];
+        for needed in ["spelling", "station_code"] {
+            if s.column(needed).is_none() {
+                err(&mut errors, job.aliases.as_ref().map(|a| a.span()), format!("the alias table '{}' must declare a column '{needed}'", s.name));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Plan {
+        name: job.name.get_ref().clone(),
+        title: job.title.clone().unwrap_or_else(|| job.name.get_ref().clone()),
+        spec_path: spec_path.to_path_buf(),
+        spec_sha256: crate::ingest::sha256_hex(text.as_bytes()),
+        utc_offset_minutes,
+        sources,
+        stations: stations.unwrap(),
+        aliases,
+        output_dir: normalize(&base.join(raw.output.dir.get_ref())),
+    })
+}
+
+fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, errors: &mut Vec<SpecError>) -> SourcePlan {
+    if !is_snake_case(name.get_ref()) {
+        err(errors, Some(name.span()), format!("source name '{}' must be ASCII snake_case (it names the curated table)", name.get_ref()));
+    }
+    let pattern = normalize(&base.join(raw.path.get_ref())).to_string_lossy().into_owned();
+    let format = match raw.format.as_ref().map(|f| f.get_ref().as_str()) {
+        Some("csv") => Format::Csv,
+        Some("xlsx") => Format::Xlsx,
+        Some(other) => {
+            err(errors, raw.format.as_ref().map(|f| f.span()), format!("format '{other}' is not supported; expected \"csv\" or \"xlsx\""));
+            Format::Csv
+        }
+        None if pattern.to_ascii_lowercase().ends_with(".xlsx") => Format::Xlsx,
+        None if pattern.to_ascii_lowercase().ends_with(".csv") => Format::Csv,
+        None => {
+            err(errors, Some(raw.path.span()), "cannot tell the format from the path; add format = \"csv\" or \"xlsx\"");
+            Format::Csv
+        }
+    };
+    let encoding = match &raw.encoding {
+        None => Encoding::Auto,
+        Some(e) => Encoding::parse(e.get_ref()).unwrap_or_else(|| {
+            err(errors, Some(e.span()), format!("encoding '{}' is not supported; expected utf-8, utf-8-bom, gbk, gb18030 or auto", e.get_ref()));
+            Encoding::Auto
+        }),
+    };
+    if format == Format::Xlsx && raw.encoding.is_some() {
+        err(errors, raw.encoding.as_ref().map(|e| e.span()), "encoding applies to CSV files only; XLSX files carry their own");
+    }
+    let header_row = match &raw.header_row {
+        None => 0,
+        Some(h) if *h.get_ref() >= 1 => h.get_ref() - 1,
+        Some(h) => {
+            err(errors, Some(h.span()), "header_row counts from 1");
+            0
+        }
+    };
+    let mut columns = Vec::new();
+    for (col_name, col) in &raw.columns {
+        if !is_snake_case(col_name.get_ref()) {
+            err(errors, Some(col_name.span()), format!("column name '{}' must be ASCII snake_case (it is the column name in the output files)", col_name.get_ref()));
+        }
+        let kind = match &col.kind {
+            None => ColumnType::Text,
+            Some(k) => ColumnType::parse(k.get_ref()).unwrap_or_else(|| {
+                err(errors, Some(k.span()), format!("type '{}' is unknown; expected text, integer, number, month, quarter, date or timestamp", k.get_ref()));
+                ColumnType::Text
+            }),
+        };
+        if let Some(f) = &col.format {
+            if !matches!(kind, ColumnType::Month | ColumnType::Date | ColumnType::Timestamp) {
+                err(errors, Some(f.span()), "format applies to month, date and timestamp columns only");
+            } else if !f.get_ref().contains("yyyy") {
+                err(errors, Some(f.span()), format!("format '{}' has no yyyy; write it like \"yyyy年MM月\" or \"yyyy/MM/dd HH:mm\"", f.get_ref()));
+            }
+        }
+        let scaled = col.scale.is_some() || col.also.iter().any(|a| a.scale.is_some());
+        if scaled && kind != ColumnType::Number {
+            err(errors, Some(col.header.span()), format!("scale applies to number columns only, and '{}' is {:?}", col_name.get_ref(), kind));
+        }
+        let mut headers = vec![(col.header.get_ref().clone(), col.scale.unwrap_or(1.0))];
+        headers.extend(col.also.iter().map(|a| (a.header.get_ref().clone(), a.scale.unwrap_or(1.0))));
+        columns.push(ColumnPlan {
+            name: col_name.get_ref().clone(),
+            headers,
+            header_span: Some(col.header.span()),
+            kind,
+            format: col.format.as_ref().map(|f| f.get_ref().clone()),
+            required: col.required.unwrap_or(true),
+            not_null: col.not_null.unwrap_or(false),
+        });
+    }
+    let known = |wanted: &Spanned<String>, what: &str, errors: &mut Vec<SpecError>| -> Option<ColumnType> {
+        let found = columns.iter().find(|c| &c.name == wanted.get_ref()).map(|c| c.kind);
+        if found.is_none() {
+            let hint = closest(wanted.get_ref(), columns.iter().map(|c| c.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
+            err(errors, Some(wanted.span()), format!("{what} '{}' is not a column of source '{}'{hint}", wanted.get_ref(), name.get_ref()));
+        }
+        found
+    };
+    let period = raw.period.as_ref().and_then(|p| {
+        let kind = known(p, "period column", errors)?;
+        if !kind.is_temporal() {
+            err(errors, Some(p.span()), format!("period column '{}' must have type month, quarter, date or timestamp", p.get_ref()));
+        }
+        Some(p.get_ref().clone())
+    });
+    let station = match (&raw.station, &raw.station_key) {
+        (Some(column), key) => {
+            known(column, "station column", errors);
+            let key = match key.as_ref().map(|k| k.get_ref().as_str()) {
+                Some("code") | None => StationKey::Code,
+                Some("name") => StationKey::Name,
+                Some("branch") => StationKey::Branch,
+                Some(other) => {
+                    err(errors, key.as_ref().map(|k| k.span()), format!("station_key '{other}' is unknown; expected code, name or branch"));
+                    StationKey::Code
+                }
+            };
+            Some((column.get_ref().clone(), key))
+        }
+        (None, Some(k)) => {
+            err(errors, Some(k.span()), "station_key needs station = \"<column>\"");
+            None
+        }
+        (None, None) => None,
+    };
+    let checks = raw
+        .checks
+        .iter()
+        .map(|c| {
+            let severity = match c.severity.as_ref().map(|s| s.get_ref().as_str()) {
+                None | Some("reject") => Severity::Reject,
+                Some("warn") => Severity::Warn,
+                Some(other) => {
+                    err(errors, c.severity.as_ref().map(|s| s.span()), format!("severity '{other}' is unknown; expected reject or warn"));
+                    Severity::Reject
+                }
+            };
+            match polars::sql::sql_expr(c.rule.get_ref()) {
+                Ok(expr) => {
+                    for used in expr.meta().root_names() {
+                        if !columns.iter().any(|col| col.name == used.as_str()) {
+                            let hint = closest(used.as_str(), columns.iter().map(|c| c.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
+                            err(errors, Some(c.rule.span()), format!("check '{}' uses '{used}', which is not a column of source '{}'{hint}", c.rule.get_ref(), name.get_ref()));
+                        }
+                    }
+                }
+                Err(e) => err(errors, Some(c.rule.span()), format!("check '{}' is not a valid SQL expression: {e}", c.rule.get_ref())),
+            }
+            CheckPlan { rule: c.rule.get_ref().clone(), severity, message: c.message.clone().unwrap_or_else(|| format!("check failed: {}", c.rule.get_ref())) }
+        })
+        .collect();
+    let max_reject_share = match &raw.max_reject_share {
+        None => 0.05,
+        Some(s) if (0.0..=1.0).contains(s.get_ref()) => *s.get_ref(),
+        Some(s) => {
+            err(errors, Some(s.span()), "max_reject_share is a share between 0 and 1");
+            0.05
+        }
+    };
+    SourcePlan {
+        name: name.get_ref().clone(),
+        title: raw.title.clone().unwrap_or_else(|| name.get_ref().clone()),
+        pattern,
+        pattern_span: Some(raw.path.span()),
+        format,
+        encoding,
+        sheets: raw.sheets.as_ref().map(|s| s.iter().map(|x| x.get_ref().clone()).collect()),
+        header_row,
+        drop_rows: raw.drop_rows.iter().map(|d| DropRule { header: d.header.get_ref().clone(), header_span: Some(d.header.span()), starts_with: d.starts_with.clone() }).collect(),
+        columns,
+        station,
+        period,
+        checks,
+        max_reject_share,
+    }
+}
+
+/// The files a source's glob matches, sorted (so runs read them in a stable order).
+pub fn source_files(source: &SourcePlan) -> Result<Vec<PathBuf>, String> {
+    let paths = glob::glob(&source.pattern).map_err(|e| format!("path '{}' is not a valid glob: {e}", source.pattern))?;
+    let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Checks a compiled plan against the real files: every glob matches, every file decodes with
+/// its encoding and has the declared headers. Returns spec errors located in the pipeline file.
+pub fn against_files(plan: &Plan) -> Vec<SpecError> {
+    let mut errors = Vec::new();
+    for source in &plan.sources {
+        let files = match source_files(source) {
+            Ok(files) => files,
+            Err(message) => {
+                err(&mut errors, source.pattern_span.clone(), message);
+                continue;
+            }
+        };
+        if files.is_empty() {
+            err(&mut errors, source.pattern_span.clone(), format!("source '{}': no file matches '{}'", source.name, source.pattern));
+            continue;
+        }
+        let mut missing: Vec<Missing> = Vec::new();
+        for file in &files {
+            match crate::ingest::read::headers(source, file) {
+                Ok(found) => collect_missing(source, file, &found, &mut missing),
+                Err(e) => err(&mut errors, source.pattern_span.clone(), format!("source '{}': {e}", source.name)),
+            }
+        }
+        for m in missing {
+            let others = if m.files > 1 { format!(" (and {} more file(s))", m.files - 1) } else { String::new() };
+            let hint = closest(&m.wanted[0], m.headers.iter().map(String::as_str)).map(|c| format!(" Did you mean '{c}'?")).unwrap_or_default();
+            err(
+                &mut errors,
+                m.span,
+                format!(
+                    "source '{}', {}: header '{}' is not in {}{others}, line {}.{hint} Headers there: {}",
+                    source.name,
+                    m.what,
+                    m.wanted.join("' or '"),
+                    m.first_file.display(),
+                    source.header_row + 1,
+                    m.headers.join(", ")
+                ),
+            );
+        }
+    }
+    errors
+}
+
+/// A header missing from one or more files of a source (reported once, with the first file).
+struct Missing {
+    what: String,
+    wanted: Vec<String>,
+    span: Option<std::ops::Range<usize>>,
+    first_file: PathBuf,
+    headers: Vec<String>,
+    files: usize,
+}
+
+fn collect_missing(source: &SourcePlan, file: &Path, found: &[Vec<String>], missing: &mut Vec<Missing>) {
+    let mut note = |what: String, wanted: Vec<String>, span: Option<std::ops::Range<usize>>, headers: &Vec<String>| {
+        match missing.iter_mut().find(|m| m.what == what) {
+            Some(m) => m.files += 1,
+            None => missing.push(Missing { what, wanted, span, first_file: file.to_path_buf(), headers: headers.clone(), files: 1 }),
+        }
+    };
+    // XLSX files give one header list per sheet; CSV one.
+    for headers in found {
+        for column in &source.columns {
+            let present = column.headers.iter().any(|(h, _)| headers.iter().any(|x| x == h));
+            if !present && column.required {
+                let wanted = column.headers.iter().map(|(h, _)| h.clone()).collect();
+                note(format!("column '{}'", column.name), wanted, column.header_span.clone(), headers);
+            }
+        }
+        for rule in &source.drop_rows {
+            if !headers.iter().any(|h| h == &rule.header) {
+                note(format!("drop_rows header '{}'", rule.header), vec![rule.header.clone()], rule.header_span.clone(), headers);
+            }
+        }
+    }
+}

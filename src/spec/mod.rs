@@ -1,0 +1,114 @@
+//! Pipeline files: the raw TOML model (`raw`), its compilation into a checked, immutable `Plan`
+//! (`compile`), and spec errors that point at file:line:column.
+
+pub mod compile;
+pub mod raw;
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// One mistake in a pipeline file, located by byte span.
+#[derive(Debug, Clone)]
+pub struct SpecError {
+    pub span: Option<Range<usize>>,
+    pub message: String,
+}
+
+/// All mistakes found in a pipeline file, rendered with file:line:column.
+#[derive(Debug)]
+pub struct SpecErrors {
+    pub path: PathBuf,
+    pub text: String,
+    pub errors: Vec<SpecError>,
+}
+
+impl SpecErrors {
+    /// Line and column (both from 1, columns in characters) of a byte offset.
+    pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        (line, col)
+    }
+}
+
+impl fmt::Display for SpecErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.errors.len();
+        writeln!(f, "{} 有 {n} 处错误 · {n} error{} in the pipeline file:", self.path.display(), if n == 1 { "" } else { "s" })?;
+        for e in &self.errors {
+            match &e.span {
+                Some(span) => {
+                    let (line, col) = Self::line_col(&self.text, span.start);
+                    writeln!(f, "  {}:{line}:{col}: {}", self.path.display(), e.message)?;
+                }
+                None => writeln!(f, "  {}: {}", self.path.display(), e.message)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SpecErrors {}
+
+/// Reads and parses a pipeline file into the raw model (syntax and unknown keys only).
+pub fn load(path: &Path) -> Result<(String, raw::RawPipeline), SpecErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| SpecErrors {
+        path: path.to_path_buf(),
+        text: String::new(),
+        errors: vec![SpecError { span: None, message: format!("cannot read the pipeline file: {e}") }],
+    })?;
+    match toml::from_str::<raw::RawPipeline>(&text) {
+        Ok(raw) => Ok((text, raw)),
+        Err(e) => Err(SpecErrors {
+            path: path.to_path_buf(),
+            errors: vec![SpecError { span: e.span(), message: e.message().trim().to_string() }],
+            text,
+        }),
+    }
+}
+
+/// Edit distance between two strings, in characters (for "did you mean").
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The candidate closest to `wanted`, if any is reasonably close.
+pub fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(wanted, c), c))
+        .filter(|(d, c)| *d <= wanted.chars().count().max(c.chars().count()) / 2 + 1)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_characters() {
+        assert_eq!(edit_distance("应收电费(元)", "应收电费(万元)"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(closest("应收电费（元）", ["序号", "应收电费(元)", "实收电费(元)"]), Some("应收电费(元)"));
+        assert_eq!(closest("zzz", ["序号"]), None);
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        let text = "a = 1\n名称 = x\n";
+        assert_eq!(SpecErrors::line_col(text, text.find('x').unwrap()), (2, 6));
+    }
+}

@@ -1,0 +1,139 @@
+//! The pipeline file as written: raw serde types, one per TOML table, with unknown fields
+//! rejected. Nothing here is trusted: `compile` checks every value and turns it into a `Plan`.
+//! The doc comment on each field is the user's documentation of that key.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A whole pipeline file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    /// Job-wide settings.
+    pub pipeline: RawJob,
+    /// The exports to ingest, by name (ASCII snake_case; the name of the curated table).
+    pub sources: BTreeMap<Spanned<String>, RawSource>,
+    /// Where the run writes its outputs.
+    pub output: RawOutput,
+}
+
+/// `[pipeline]`: job-wide settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJob {
+    /// Short machine name of the job, e.g. "kashgar_quarterly".
+    pub name: Spanned<String>,
+    /// Title shown in reports, e.g. "喀什供电公司供电所党建与同业对标季度分析".
+    pub title: Option<String>,
+    /// Analysis period: "quarter" (months are rolled up to quarters).
+    pub period: Spanned<String>,
+    /// UTC offset of the local times in the exports, e.g. "+08:00" (Beijing time, the default).
+    pub utc_offset: Option<Spanned<String>>,
+    /// Name of the source holding the station master (one row per station).
+    pub stations: Spanned<String>,
+    /// Name of the source holding the alias table (spelling → station code), if any.
+    pub aliases: Option<Spanned<String>>,
+}
+
+/// `[output]`: where results go.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    /// Output folder, relative to the pipeline file. Replaced atomically by each run.
+    pub dir: Spanned<String>,
+}
+
+/// `[sources.NAME]`: one kind of export, possibly many files.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    /// Label shown in reports, e.g. "电费回收".
+    pub title: Option<String>,
+    /// File path or glob, relative to the pipeline file, e.g. "../sample_data/fee/*.csv".
+    pub path: Spanned<String>,
+    /// "csv" or "xlsx"; by default taken from the file extension.
+    pub format: Option<Spanned<String>>,
+    /// Text encoding of CSV files: "utf-8", "utf-8-bom", "gbk", "gb18030" or "auto" (default:
+    /// BOM → UTF-8, valid UTF-8 → UTF-8, otherwise GB18030).
+    pub encoding: Option<Spanned<String>>,
+    /// XLSX sheets to read (default: every sheet), all laid out alike.
+    pub sheets: Option<Vec<Spanned<String>>>,
+    /// Line (CSV) or row (XLSX) of the header, counting from 1; title lines above it are skipped.
+    pub header_row: Option<Spanned<usize>>,
+    /// Lines to drop before parsing, such as 合计 / 小计 totals: each names an export header and
+    /// the prefixes that mark a line to drop. Dropped lines are listed in quarantine as dropped.
+    #[serde(default)]
+    pub drop_rows: Vec<RawDropRule>,
+    /// Canonical columns (ASCII snake_case) and where they come from in the export.
+    pub columns: BTreeMap<Spanned<String>, RawColumn>,
+    /// Canonical column that identifies the station (its code, name or party branch name).
+    pub station: Option<Spanned<String>>,
+    /// What the station column holds: "code", "name" or "branch".
+    pub station_key: Option<Spanned<String>>,
+    /// Canonical column that dates the row (type month, quarter, date or timestamp); sources
+    /// without one (station master, aliases) are reference tables, not partitioned by period.
+    pub period: Option<Spanned<String>>,
+    /// Row checks, SQL expressions over canonical columns.
+    #[serde(default)]
+    pub checks: Vec<RawCheck>,
+    /// Fail the run (exit 3) when more than this share of the source's rows is rejected
+    /// (default 0.05).
+    pub max_reject_share: Option<Spanned<f64>>,
+}
+
+/// A line-dropping rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDropRule {
+    /// Export header of the column to look at, e.g. "序号".
+    pub header: Spanned<String>,
+    /// Drop the line when that cell starts with one of these, e.g. ["合计", "小计"].
+    pub starts_with: Vec<String>,
+}
+
+/// One canonical column.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawColumn {
+    /// The export header this column comes from.
+    pub header: Spanned<String>,
+    /// Other headers the same column appears under in some files, each with its own scale.
+    #[serde(default)]
+    pub also: Vec<RawAlternative>,
+    /// Value type: "text" (default), "integer", "number", "month", "quarter", "date", "timestamp".
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<String>>,
+    /// Exact layout for month, date and timestamp columns, e.g. "yyyy年MM月" or
+    /// "yyyy/MM/dd HH:mm" (default: every common layout is accepted).
+    pub format: Option<Spanned<String>>,
+    /// Multiply numbers by this (e.g. 10000 for a column in 万元).
+    pub scale: Option<f64>,
+    /// Missing header is an error unless `required = false` (then the column is all null).
+    pub required: Option<bool>,
+    /// Reject rows where this column is empty.
+    pub not_null: Option<bool>,
+}
+
+/// An alternative header for a column.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlternative {
+    /// The other header, e.g. "应收电费(万元)".
+    pub header: Spanned<String>,
+    /// Multiply numbers under this header by this (e.g. 10000 for 万元).
+    pub scale: Option<f64>,
+}
+
+/// A row check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    /// SQL expression that must hold for a row, e.g. "paid <= billed". Null results pass.
+    pub rule: Spanned<String>,
+    /// "reject" (default: the row goes to quarantine) or "warn" (counted, kept).
+    pub severity: Option<Spanned<String>>,
+    /// Reason recorded in quarantine (default: the rule itself).
+    pub message: Option<String>,
+}
