@@ -52,3 +52,70 @@ pub fn records(text: &str) -> Vec<Vec<String>> {
         .map(|r| r.expect("well-formed CSV").iter().map(str::to_string).collect())
         .collect()
 }
+
+/// All rows of a Parquet file (or of every part-*.parquet below a folder) as Arrow batches.
+pub fn read_parquet(path: &Path) -> Vec<arrow::record_batch::RecordBatch> {
+    let mut files = Vec::new();
+    if path.is_dir() {
+        let mut stack = vec![path.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "parquet") {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+    } else {
+        files.push(path.to_path_buf());
+    }
+    let mut batches = Vec::new();
+    for f in files {
+        let file = std::fs::File::open(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+        batches.extend(reader.map(|b| b.unwrap()));
+    }
+    batches
+}
+
+/// Total rows of some batches.
+pub fn row_count(batches: &[arrow::record_batch::RecordBatch]) -> usize {
+    batches.iter().map(|b| b.num_rows()).sum()
+}
+
+/// A string column of some batches, nulls as None.
+pub fn strings(batches: &[arrow::record_batch::RecordBatch], column: &str) -> Vec<Option<String>> {
+    use arrow::array::{Array, StringArray};
+    let mut out = Vec::new();
+    for b in batches {
+        let a = b.column_by_name(column).unwrap_or_else(|| panic!("no column {column}"));
+        let a = a.as_any().downcast_ref::<StringArray>().unwrap_or_else(|| panic!("{column} is not Utf8"));
+        out.extend((0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i).to_string())));
+    }
+    out
+}
+
+/// A Float64 column of some batches.
+pub fn floats(batches: &[arrow::record_batch::RecordBatch], column: &str) -> Vec<Option<f64>> {
+    use arrow::array::{Array, Float64Array};
+    let mut out = Vec::new();
+    for b in batches {
+        let a = b.column_by_name(column).unwrap_or_else(|| panic!("no column {column}"));
+        let a = a.as_any().downcast_ref::<Float64Array>().unwrap_or_else(|| panic!("{column} is not Float64"));
+        out.extend((0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i))));
+    }
+    out
+}
+
+/// Copies the kashgar pipeline into `dir/pipelines` with `dir/sample_data` linked to the
+/// committed sample, so a run writes into `dir/out`.
+pub fn kashgar_workspace(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("pipelines")).unwrap();
+    std::os::unix::fs::symlink(sample_data(), dir.join("sample_data")).unwrap();
+    let pipeline = dir.join("pipelines/kashgar_quarterly.toml");
+    std::fs::copy(repo().join("pipelines/kashgar_quarterly.toml"), &pipeline).unwrap();
+    pipeline
+}

@@ -2,4 +2,6 @@
 
 mod testenv;
 
+mod test_check;
+mod test_ingest;
 mod test_sample;

@@ -37,7 +37,9 @@ impl fmt::Display for SpecErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.errors.len();
         writeln!(f, "{} 有 {n} 处错误 · {n} error{} in the pipeline file:", self.path.display(), if n == 1 { "" } else { "s" })?;
-        for e in &self.errors {
+        let mut sorted: Vec<&SpecError> = self.errors.iter().collect();
+        sorted.sort_by_key(|e| e.span.as_ref().map(|s| s.start));
+        for e in sorted {
             match &e.span {
                 Some(span) => {
                     let (line, col) = Self::line_col(&self.text, span.start);
@@ -63,9 +65,20 @@ pub fn load(path: &Path) -> Result<(String, raw::RawPipeline), SpecErrors> {
         Ok(raw) => Ok((text, raw)),
         Err(e) => Err(SpecErrors {
             path: path.to_path_buf(),
-            errors: vec![SpecError { span: e.span(), message: e.message().trim().to_string() }],
+            errors: vec![SpecError { span: e.span(), message: with_suggestion(e.message().trim()) }],
             text,
         }),
+    }
+}
+
+/// Adds "did you mean" to serde's "unknown field `x`, expected one of `a`, `b`" messages.
+fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else { return message.to_string() };
+    let Some((field, expected)) = rest.split_once("`, expected one of ") else { return message.to_string() };
+    let candidates: Vec<&str> = expected.split(", ").map(|c| c.trim_matches('`')).collect();
+    match closest(field, candidates.iter().copied()) {
+        Some(best) => format!("unknown key `{field}`; did you mean `{best}`? (keys allowed here: {expected})"),
+        None => format!("unknown key `{field}` (keys allowed here: {expected})"),
     }
 }
 
