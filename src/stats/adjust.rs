@@ -94,8 +94,14 @@ mod tests {
         let p = [Some(0.03), Some(0.01), Some(0.5), Some(0.02)];
         let expected = [Some(0.06), Some(0.04), Some(0.5), Some(0.06)];
         assert!(close(&adjust(&p, Adjust::Holm), &expected));
-        assert!(close(&adjust(&[Some(0.4), Some(0.6)], Adjust::Holm), &[Some(0.8), Some(0.8)]));
-        assert!(close(&adjust(&[Some(0.6), Some(0.7)], Adjust::Holm), &[Some(1.0), Some(1.0)]));
+        assert!(close(
+            &adjust(&[Some(0.4), Some(0.6)], Adjust::Holm),
+            &[Some(0.8), Some(0.8)]
+        ));
+        assert!(close(
+            &adjust(&[Some(0.6), Some(0.7)], Adjust::Holm),
+            &[Some(1.0), Some(1.0)]
+        ));
     }
 
     #[test]
@@ -105,7 +111,10 @@ mod tests {
         let expected = [Some(0.02), None, None, Some(0.04)];
         assert!(close(&adjust(&p, Adjust::FdrBh), &expected));
         assert!(close(&adjust(&p, Adjust::Holm), &expected));
-        assert!(close(&adjust(&p, Adjust::None), &[Some(0.01), None, None, Some(0.04)]));
+        assert!(close(
+            &adjust(&p, Adjust::None),
+            &[Some(0.01), None, None, Some(0.04)]
+        ));
         assert!(adjust(&[], Adjust::FdrBh).is_empty());
         assert_eq!(adjust(&[None, None], Adjust::Holm), vec![None, None]);
     }

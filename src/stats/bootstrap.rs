@@ -49,7 +49,9 @@ where
 fn draw_stations(seed: u64, replicate: u64, n_stations: usize) -> Vec<usize> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(replicate);
-    (0..n_stations).map(|_| rng.random_range(0..n_stations)).collect()
+    (0..n_stations)
+        .map(|_| rng.random_range(0..n_stations))
+        .collect()
 }
 
 /// A panel of the drawn stations. A station drawn twice enters as two stations, so the
@@ -64,7 +66,11 @@ fn resample(panel: &Panel, groups: &[Vec<usize>], drawn: &[usize]) -> Panel {
         rows.iter().map(|&(position, _)| position).collect(),
         rows.iter().map(|&(_, row)| panel.x[row]).collect(),
         rows.iter().map(|&(_, row)| panel.y[row]).collect(),
-        panel.controls.iter().map(|c| rows.iter().map(|&(_, row)| c[row]).collect()).collect(),
+        panel
+            .controls
+            .iter()
+            .map(|c| rows.iter().map(|&(_, row)| c[row]).collect())
+            .collect(),
         drawn.len(),
     )
 }
@@ -127,15 +133,24 @@ mod tests {
             let options = Options {
                 method: Method::Pearson,
                 scope,
-                bootstrap: Some(BootstrapOptions { replicates: 200, seed: 2024 }),
+                bootstrap: Some(BootstrapOptions {
+                    replicates: 200,
+                    seed: 2024,
+                }),
                 ..Options::default()
             };
             let run = |threads: usize| {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
                 pool.install(|| correlate(&obs, &options).unwrap())
             };
             let one = run(1);
-            assert_eq!(one.ci_method, Some(crate::stats::CiMethod::BootstrapCluster));
+            assert_eq!(
+                one.ci_method,
+                Some(crate::stats::CiMethod::BootstrapCluster)
+            );
             assert!(one.ci_low.unwrap() <= one.ci_high.unwrap());
             assert_eq!(one, run(2));
             assert_eq!(one, run(5));

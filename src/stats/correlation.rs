@@ -37,7 +37,15 @@ pub(crate) fn pearson_centered(x: &[f64], y: &[f64]) -> f64 {
     let sxy: f64 = x.iter().zip(y).map(|(a, b)| a * b).sum();
     let sxx: f64 = x.iter().map(|a| a * a).sum();
     let syy: f64 = y.iter().map(|b| b * b).sum();
-    (sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0)
+    // One square root rounds once, so exactly proportional columns give exactly ±1; two
+    // square roots only where the product would overflow.
+    let product = sxx * syy;
+    let scale = if product.is_finite() {
+        product.sqrt()
+    } else {
+        sxx.sqrt() * syy.sqrt()
+    };
+    (sxy / scale).clamp(-1.0, 1.0)
 }
 
 /// Kendall's tau-b with the pair and tie counts its asymptotic test uses.
@@ -114,8 +122,14 @@ mod tests {
 
     #[test]
     fn ties_share_the_mean_of_their_ranks() {
-        assert_eq!(average_ranks(&[10.0, 20.0, 10.0, 30.0, 10.0]), vec![2.0, 4.0, 2.0, 5.0, 2.0]);
-        assert_eq!(average_ranks(&[3.0, 1.0, 2.0, 2.0]), vec![4.0, 1.0, 2.5, 2.5]);
+        assert_eq!(
+            average_ranks(&[10.0, 20.0, 10.0, 30.0, 10.0]),
+            vec![2.0, 4.0, 2.0, 5.0, 2.0]
+        );
+        assert_eq!(
+            average_ranks(&[3.0, 1.0, 2.0, 2.0]),
+            vec![4.0, 1.0, 2.5, 2.5]
+        );
         assert_eq!(average_ranks(&[]), Vec::<f64>::new());
         assert_eq!(average_ranks(&[7.0, 7.0, 7.0]), vec![2.0, 2.0, 2.0]);
     }

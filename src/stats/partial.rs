@@ -56,7 +56,9 @@ fn residual(values: &[f64], basis: &[Vec<f64>]) -> Vec<f64> {
         r.iter_mut().for_each(|v| *v -= mean);
         for direction in basis {
             let along: f64 = r.iter().zip(direction).map(|(a, b)| a * b).sum();
-            r.iter_mut().zip(direction).for_each(|(v, d)| *v -= along * d);
+            r.iter_mut()
+                .zip(direction)
+                .for_each(|(v, d)| *v -= along * d);
         }
     }
     r
@@ -92,7 +94,11 @@ mod tests {
     #[test]
     fn residuals_are_orthogonal_to_the_controls() {
         let c = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let d = design(&[2.0, 1.0, 4.0, 3.0, 6.0, 5.0], &[1.0, 3.0, 2.0, 5.0, 4.0, 7.0], &[&c]);
+        let d = design(
+            &[2.0, 1.0, 4.0, 3.0, 6.0, 5.0],
+            &[1.0, 3.0, 2.0, 5.0, 4.0, 7.0],
+            &[&c],
+        );
         let res = residualise(&d).unwrap();
         assert_eq!(res.n_controls, 1);
         let along: f64 = res.x.iter().zip(&c).map(|(a, b)| a * b).sum();
@@ -105,14 +111,25 @@ mod tests {
         let c = [1.0, 2.0, 3.0, 4.0, 5.0];
         let twice = [2.0, 4.0, 6.0, 8.0, 10.0];
         let constant = [3.0; 5];
-        let d = design(&[1.0, 3.0, 2.0, 5.0, 4.0], &[2.0, 1.0, 4.0, 3.0, 5.0], &[&c, &twice, &constant]);
+        let d = design(
+            &[1.0, 3.0, 2.0, 5.0, 4.0],
+            &[2.0, 1.0, 4.0, 3.0, 5.0],
+            &[&c, &twice, &constant],
+        );
         assert_eq!(residualise(&d).unwrap().n_controls, 1);
     }
 
     #[test]
     fn x_explained_by_controls_has_a_reason() {
         let c = [1.0, 2.0, 3.0, 4.0, 5.0];
-        let d = design(&[3.0, 5.0, 7.0, 9.0, 11.0], &[2.0, 1.0, 4.0, 3.0, 5.0], &[&c]);
-        assert_eq!(residualise(&d).unwrap_err(), "x is fully explained by the controls");
+        let d = design(
+            &[3.0, 5.0, 7.0, 9.0, 11.0],
+            &[2.0, 1.0, 4.0, 3.0, 5.0],
+            &[&c],
+        );
+        assert_eq!(
+            residualise(&d).unwrap_err(),
+            "x is fully explained by the controls"
+        );
     }
 }

@@ -27,7 +27,11 @@ impl Panel {
     /// `pingouin.partial_corr` and `rm_corr` do.
     pub fn complete_rows(obs: &Observations<'_>) -> Panel {
         let keep: Vec<usize> = (0..obs.x.len())
-            .filter(|&i| obs.x[i].is_finite() && obs.y[i].is_finite() && obs.controls.iter().all(|c| c[i].is_finite()))
+            .filter(|&i| {
+                obs.x[i].is_finite()
+                    && obs.y[i].is_finite()
+                    && obs.controls.iter().all(|c| c[i].is_finite())
+            })
             .collect();
         let ids: BTreeMap<u32, usize> = keep
             .iter()
@@ -41,13 +45,23 @@ impl Panel {
             station: keep.iter().map(|&i| ids[&obs.station[i]]).collect(),
             x: keep.iter().map(|&i| obs.x[i]).collect(),
             y: keep.iter().map(|&i| obs.y[i]).collect(),
-            controls: obs.controls.iter().map(|c| keep.iter().map(|&i| c[i]).collect()).collect(),
+            controls: obs
+                .controls
+                .iter()
+                .map(|c| keep.iter().map(|&i| c[i]).collect())
+                .collect(),
             n_stations: ids.len(),
         }
     }
 
     /// Builds a panel from rows already complete, with station ids already dense in 0..k.
-    pub fn from_dense(station: Vec<usize>, x: Vec<f64>, y: Vec<f64>, controls: Vec<Vec<f64>>, n_stations: usize) -> Panel {
+    pub fn from_dense(
+        station: Vec<usize>,
+        x: Vec<f64>,
+        y: Vec<f64>,
+        controls: Vec<Vec<f64>>,
+        n_stations: usize,
+    ) -> Panel {
         Panel {
             station,
             x,
@@ -117,6 +131,11 @@ impl Design {
 
     pub fn check_variance(&self) -> Result<(), String> {
         for (name, variable) in [("x", &self.x), ("y", &self.y)] {
+            if !variable.reference.is_finite() {
+                return Err(format!(
+                    "values of {name} too large to correlate: their squares overflow"
+                ));
+            }
             if variable.is_constant() {
                 return Err(match self.scope {
                     Scope::Pooled => format!("zero variance in {name}"),
@@ -141,7 +160,11 @@ pub(crate) fn design(panel: &Panel, scope: Scope, ranked: bool) -> Design {
         x: column(&panel.x),
         y: column(&panel.y),
         controls: panel.controls.iter().map(|c| column(c)).collect(),
-        absorbed: if scope == Scope::Within { panel.n_stations() } else { 1 },
+        absorbed: if scope == Scope::Within {
+            panel.n_stations()
+        } else {
+            1
+        },
         n_stations: panel.n_stations(),
     }
 }
@@ -165,7 +188,11 @@ pub(crate) fn check_size(design: &Design, n_controls: usize) -> Result<(), Strin
 }
 
 fn pooled_column(values: &[f64], ranked: bool) -> Variable {
-    let values = if ranked { average_ranks(values) } else { values.to_vec() };
+    let values = if ranked {
+        average_ranks(values)
+    } else {
+        values.to_vec()
+    };
     Variable::new(values.clone(), &values)
 }
 
@@ -176,7 +203,11 @@ fn within_column(panel: &Panel, values: &[f64], ranked: bool) -> Variable {
     let mut levelled = values.to_vec();
     for rows in panel.rows_by_station() {
         let station_values: Vec<f64> = rows.iter().map(|&r| values[r]).collect();
-        let station_values = if ranked { average_ranks(&station_values) } else { station_values };
+        let station_values = if ranked {
+            average_ranks(&station_values)
+        } else {
+            station_values
+        };
         for (&row, value) in rows.iter().zip(station_values) {
             levelled[row] = value;
         }
@@ -200,7 +231,11 @@ pub(crate) fn station_means(panel: &Panel, values: &[f64]) -> Vec<f64> {
 
 pub(crate) fn demean_by_station(panel: &Panel, values: &[f64]) -> Vec<f64> {
     let means = station_means(panel, values);
-    values.iter().zip(&panel.station).map(|(v, &s)| v - means[s]).collect()
+    values
+        .iter()
+        .zip(&panel.station)
+        .map(|(v, &s)| v - means[s])
+        .collect()
 }
 
 #[cfg(test)]
@@ -208,7 +243,12 @@ mod tests {
     use super::*;
 
     fn panel(station: &[u32], x: &[f64], y: &[f64], controls: &[Vec<f64>]) -> Panel {
-        Panel::complete_rows(&Observations { station, x, y, controls })
+        Panel::complete_rows(&Observations {
+            station,
+            x,
+            y,
+            controls,
+        })
     }
 
     #[test]
@@ -235,7 +275,12 @@ mod tests {
 
     #[test]
     fn within_spearman_ranks_inside_each_station() {
-        let p = panel(&[1, 1, 1, 2, 2, 2], &[5.0, 1.0, 3.0, 100.0, 300.0, 200.0], &[0.0; 6], &[]);
+        let p = panel(
+            &[1, 1, 1, 2, 2, 2],
+            &[5.0, 1.0, 3.0, 100.0, 300.0, 200.0],
+            &[0.0; 6],
+            &[],
+        );
         let d = design(&p, Scope::Within, true);
         assert_eq!(d.x.values, vec![1.0, -1.0, 0.0, -1.0, 1.0, 0.0]);
         assert_eq!(d.absorbed, 2);
@@ -243,11 +288,19 @@ mod tests {
 
     #[test]
     fn station_constant_column_has_no_within_variance() {
-        let p = panel(&[1, 1, 2, 2], &[0.1, 0.1, 0.7, 0.7], &[1.0, 2.0, 3.0, 5.0], &[]);
+        let p = panel(
+            &[1, 1, 2, 2],
+            &[0.1, 0.1, 0.7, 0.7],
+            &[1.0, 2.0, 3.0, 5.0],
+            &[],
+        );
         let d = design(&p, Scope::Within, false);
         assert!(d.x.is_constant());
         assert!(!d.y.is_constant());
-        assert_eq!(d.check_variance().unwrap_err(), "zero variance in x within stations");
+        assert_eq!(
+            d.check_variance().unwrap_err(),
+            "zero variance in x within stations"
+        );
         assert!(design(&p, Scope::Pooled, false).check_variance().is_ok());
     }
 }
