@@ -41,6 +41,8 @@ pub struct Manifest {
     /// Set when the run ingested one period only.
     pub increment: Option<String>,
     pub sources: Vec<SourceManifest>,
+    /// The station × period panel, when the pipeline declares indicators or features.
+    pub panel: Option<PanelManifest>,
     pub timings_seconds: Vec<(String, f64)>,
 }
 
@@ -55,6 +57,25 @@ pub struct SourceManifest {
     pub max_reject_share: f64,
     pub warnings: Vec<WarningCount>,
     pub files: Vec<ingest::FileReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PanelManifest {
+    pub stations: usize,
+    pub periods: Vec<String>,
+    pub rows: usize,
+    pub empty_cells: usize,
+    pub unmatched_spellings: usize,
+    /// Curated rows of each measure source that reached a station, and that did not (listed in
+    /// quality/unmatched.parquet).
+    pub source_rows: Vec<SourceRows>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SourceRows {
+    pub source: String,
+    pub matched: u64,
+    pub unmatched: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -119,6 +140,19 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     let rejects: Vec<&Reject> = ingested.iter().flat_map(|s| &s.rejects).collect();
     write_rejects(&rejects, &staging.dir.join("quality/rejects.parquet"), &run_id)?;
     timings.push(("write".to_string(), write_started.elapsed().as_secs_f64()));
+
+    let panel_started = Instant::now();
+    let panel = if plan.indicators.is_empty() && plan.features.is_empty() {
+        None
+    } else {
+        let panel = crate::panel::build(&plan, &curated).map_err(|e| match e {
+            crate::panel::PanelError::Ambiguous(m) => anyhow::Error::new(Categorised::DataChecks(m)),
+            crate::panel::PanelError::Other(m) => anyhow::Error::msg(m),
+        })?;
+        crate::outputs::write_panel(&panel, &staging.dir, &run_id).map_err(anyhow::Error::msg)?;
+        Some(panel)
+    };
+    timings.push(("panel".to_string(), panel_started.elapsed().as_secs_f64()));
     timings.push(("total".to_string(), started.elapsed().as_secs_f64()));
 
     let available: BTreeSet<Quarter> = touched.iter().chain(&carried).copied().collect();
@@ -132,6 +166,14 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         periods_available: available.iter().map(|q| q.to_string()).collect(),
         increment: options.period.map(|q| q.to_string()),
         sources: ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect(),
+        panel: panel.as_ref().map(|p| PanelManifest {
+            stations: p.stations.len(),
+            periods: p.periods.iter().map(|q| q.to_string()).collect(),
+            rows: p.stations.len() * p.periods.len(),
+            empty_cells: p.gaps.len(),
+            unmatched_spellings: p.unmatched.len(),
+            source_rows: p.source_rows.iter().map(|(s, (matched, unmatched))| SourceRows { source: s.clone(), matched: *matched, unmatched: *unmatched }).collect(),
+        }),
         timings_seconds: timings,
     };
     std::fs::write(staging.dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;

@@ -19,6 +19,58 @@ pub struct Plan {
     pub stations: usize,
     pub aliases: Option<usize>,
     pub output_dir: PathBuf,
+    pub identity: Identity,
+    pub attributes: Vec<Attribute>,
+    pub indicators: Vec<Measure>,
+    pub features: Vec<Measure>,
+    /// Feature lags in periods (0 = same period).
+    pub lags: Vec<i64>,
+}
+
+/// Normalisation rules for station spellings.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    pub strip_prefixes: Vec<String>,
+    pub strip_suffixes: Vec<String>,
+    pub county_column: Option<String>,
+    pub county_short_names: Vec<String>,
+    pub township_words: Vec<String>,
+    pub unit_word: Option<String>,
+}
+
+/// A station attribute computed from the station master.
+#[derive(Debug, Clone)]
+pub struct Attribute {
+    pub name: String,
+    pub label: String,
+    pub formula: String,
+}
+
+/// Which way an indicator is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+/// An indicator or a feature: a SQL aggregate of a source per station and period.
+#[derive(Debug, Clone)]
+pub struct Measure {
+    pub name: String,
+    pub label: String,
+    pub label_en: String,
+    /// Some for indicators.
+    pub better: Option<Better>,
+    /// Index into `Plan::sources`.
+    pub source: usize,
+    pub formula: String,
+    pub filter: Option<String>,
+    /// (group-by columns, [(new column, SQL aggregate)]).
+    pub pre_aggregate: Option<(Vec<String>, Vec<(String, String)>)>,
+    /// (start column, end column).
+    pub interval: Option<(String, String)>,
+    pub fill: Option<f64>,
 }
 
 /// File format of a source.

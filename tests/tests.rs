@@ -4,4 +4,5 @@ mod testenv;
 
 mod test_check;
 mod test_ingest;
+mod test_panel;
 mod test_sample;

@@ -87,10 +87,33 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
             }
         }
     }
+    let identity = compile_identity(raw, stations.map(|i| &sources[i]), &mut errors);
+    let attributes = compile_attributes(raw, stations.map(|i| &sources[i]), &mut errors);
+    let station_columns: Vec<String> = stations.map(|i| sources[i].columns.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
+    let mut seen_names: Vec<String> = attributes.iter().map(|a| a.name.clone()).collect();
+    let indicators = raw.indicators.iter().map(|(n, m)| compile_measure(n, m, true, &sources, &station_columns, &mut seen_names, &mut errors)).collect::<Vec<_>>();
+    let features = raw.features.iter().map(|(n, m)| compile_measure(n, m, false, &sources, &station_columns, &mut seen_names, &mut errors)).collect::<Vec<_>>();
+    let lags = match &raw.panel.lags {
+        None => vec![0, 1],
+        Some(list) => list
+            .iter()
+            .map(|l| {
+                if !(0..=8).contains(l.get_ref()) {
+                    err(&mut errors, Some(l.span()), format!("lag {} is out of range; expected 0 to 8 periods", l.get_ref()));
+                }
+                *l.get_ref()
+            })
+            .collect(),
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
     Ok(Plan {
+        identity,
+        attributes,
+        indicators: indicators.into_iter().flatten().collect(),
+        features: features.into_iter().flatten().collect(),
+        lags,
         name: job.name.get_ref().clone(),
         title: job.title.clone().unwrap_or_else(|| job.name.get_ref().clone()),
         spec_path: spec_path.to_path_buf(),
@@ -100,6 +123,144 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
         stations: stations.unwrap(),
         aliases,
         output_dir: normalize(&base.join(raw.output.dir.get_ref())),
+    })
+}
+
+fn compile_identity(raw: &RawPipeline, stations: Option<&SourcePlan>, errors: &mut Vec<SpecError>) -> Identity {
+    let r = &raw.identity;
+    if let (Some(column), Some(stations)) = (&r.county_column, stations) {
+        if stations.column(column.get_ref()).is_none() {
+            let hint = closest(column.get_ref(), stations.columns.iter().map(|c| c.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
+            err(errors, Some(column.span()), format!("county_column '{}' is not a column of the station master '{}'{hint}", column.get_ref(), stations.name));
+        }
+    }
+    Identity {
+        strip_prefixes: r.strip_prefixes.clone(),
+        strip_suffixes: r.strip_suffixes.clone(),
+        county_column: r.county_column.as_ref().map(|c| c.get_ref().clone()),
+        county_short_names: r.county_short_names.clone(),
+        township_words: r.township_words.clone(),
+        unit_word: r.unit_word.clone(),
+    }
+}
+
+/// Checks that a SQL expression parses and uses only `allowed` columns.
+fn check_sql(errors: &mut Vec<SpecError>, expr: &Spanned<String>, what: &str, allowed: &[String]) {
+    match polars::sql::sql_expr(expr.get_ref()) {
+        Ok(parsed) => {
+            for used in parsed.meta().root_names() {
+                if !allowed.iter().any(|a| a == used.as_str()) {
+                    let hint = closest(used.as_str(), allowed.iter().map(String::as_str)).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
+                    err(errors, Some(expr.span()), format!("{what} '{}' uses '{used}', which is not available here{hint}", expr.get_ref()));
+                }
+            }
+        }
+        Err(e) => err(errors, Some(expr.span()), format!("{what} '{}' is not a valid SQL expression: {e}", expr.get_ref())),
+    }
+}
+
+fn compile_attributes(raw: &RawPipeline, stations: Option<&SourcePlan>, errors: &mut Vec<SpecError>) -> Vec<Attribute> {
+    let columns: Vec<String> = stations.map(|s| s.columns.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
+    raw.attributes
+        .iter()
+        .map(|(name, a)| {
+            if !is_snake_case(name.get_ref()) {
+                err(errors, Some(name.span()), format!("attribute name '{}' must be ASCII snake_case", name.get_ref()));
+            }
+            check_sql(errors, &a.formula, "attribute", &columns);
+            Attribute { name: name.get_ref().clone(), label: a.label.clone().unwrap_or_else(|| name.get_ref().clone()), formula: a.formula.get_ref().clone() }
+        })
+        .collect()
+}
+
+fn compile_measure(
+    name: &Spanned<String>,
+    raw: &super::raw::RawMeasure,
+    indicator: bool,
+    sources: &[SourcePlan],
+    station_columns: &[String],
+    seen: &mut Vec<String>,
+    errors: &mut Vec<SpecError>,
+) -> Option<Measure> {
+    let what = if indicator { "indicator" } else { "feature" };
+    if !is_snake_case(name.get_ref()) {
+        err(errors, Some(name.span()), format!("{what} name '{}' must be ASCII snake_case (it is a column name in the panel)", name.get_ref()));
+    }
+    if seen.contains(name.get_ref()) {
+        err(errors, Some(name.span()), format!("'{}' is declared twice among attributes, indicators and features", name.get_ref()));
+    }
+    seen.push(name.get_ref().clone());
+    let better = match (indicator, &raw.better) {
+        (true, None) => {
+            err(errors, Some(name.span()), format!("indicator '{}' needs better = \"higher\" or \"lower\"", name.get_ref()));
+            None
+        }
+        (true, Some(b)) => match b.get_ref().as_str() {
+            "higher" => Some(Better::Higher),
+            "lower" => Some(Better::Lower),
+            other => {
+                err(errors, Some(b.span()), format!("better '{other}' is unknown; expected \"higher\" or \"lower\""));
+                None
+            }
+        },
+        (false, Some(b)) => {
+            err(errors, Some(b.span()), "better applies to indicators only");
+            None
+        }
+        (false, None) => None,
+    };
+    let Some(source_index) = sources.iter().position(|s| &s.name == raw.source.get_ref()) else {
+        let hint = closest(raw.source.get_ref(), sources.iter().map(|s| s.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
+        err(errors, Some(raw.source.span()), format!("{what} '{}' reads source '{}', which is not declared{hint}", name.get_ref(), raw.source.get_ref()));
+        return None;
+    };
+    let source = &sources[source_index];
+    if source.station.is_none() || source.period.is_none() {
+        err(errors, Some(raw.source.span()), format!("source '{}' needs both station and period to feed a {what}", source.name));
+    }
+    let mut row_columns: Vec<String> = source.columns.iter().map(|c| c.name.clone()).collect();
+    row_columns.extend(station_columns.iter().filter(|c| !row_columns.contains(c)).cloned().collect::<Vec<_>>());
+    row_columns.push("period_hours".into());
+    let interval = raw.interval.as_ref().map(|i| {
+        for c in [&i.start, &i.end] {
+            if source.column(c.get_ref()).map(|col| col.kind) != Some(ColumnType::Timestamp) {
+                err(errors, Some(c.span()), format!("interval column '{}' must be a timestamp column of source '{}'", c.get_ref(), source.name));
+            }
+        }
+        row_columns.push("overlap_hours".into());
+        (i.start.get_ref().clone(), i.end.get_ref().clone())
+    });
+    if let Some(f) = &raw.filter {
+        check_sql(errors, f, "filter", &row_columns);
+    }
+    let pre_aggregate = raw.pre_aggregate.as_ref().map(|p| {
+        for b in &p.by {
+            if !row_columns.contains(b.get_ref()) {
+                err(errors, Some(b.span()), format!("pre_aggregate by '{}' is not a column of source '{}'", b.get_ref(), source.name));
+            }
+        }
+        for expr in p.columns.values() {
+            check_sql(errors, expr, "pre_aggregate column", &row_columns);
+        }
+        let mut group_columns: Vec<String> = p.by.iter().map(|b| b.get_ref().clone()).collect();
+        group_columns.extend(p.columns.keys().map(|k| k.get_ref().clone()));
+        group_columns.extend(station_columns.iter().cloned());
+        group_columns.push("period_hours".into());
+        row_columns = group_columns;
+        (p.by.iter().map(|b| b.get_ref().clone()).collect(), p.columns.iter().map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone())).collect())
+    });
+    check_sql(errors, &raw.formula, "formula", &row_columns);
+    Some(Measure {
+        name: name.get_ref().clone(),
+        label: raw.label.clone().unwrap_or_else(|| name.get_ref().clone()),
+        label_en: raw.label_en.clone().or_else(|| raw.label.clone()).unwrap_or_else(|| name.get_ref().clone()),
+        better,
+        source: source_index,
+        formula: raw.formula.get_ref().clone(),
+        filter: raw.filter.as_ref().map(|f| f.get_ref().clone()),
+        pre_aggregate,
+        interval,
+        fill: raw.fill,
     })
 }
 

@@ -17,6 +17,109 @@ pub struct RawPipeline {
     pub sources: BTreeMap<Spanned<String>, RawSource>,
     /// Where the run writes its outputs.
     pub output: RawOutput,
+    /// How station spellings are normalised before matching.
+    #[serde(default)]
+    pub identity: RawIdentity,
+    /// Station attributes (size, county …), SQL expressions over the station master's columns.
+    #[serde(default)]
+    pub attributes: BTreeMap<Spanned<String>, RawAttribute>,
+    /// Benchmark indicators, aggregated to station × period.
+    #[serde(default)]
+    pub indicators: BTreeMap<Spanned<String>, RawMeasure>,
+    /// Party-activity features, aggregated to station × period.
+    #[serde(default)]
+    pub features: BTreeMap<Spanned<String>, RawMeasure>,
+    /// Panel settings.
+    #[serde(default)]
+    pub panel: RawPanel,
+}
+
+/// `[identity]`: normalisation rules that map a spelling to a station. Applied in order: full-width
+/// to half-width, spaces removed, bracketed parts removed, prefixes and suffixes stripped, county
+/// names stripped from the front, township words dropped before the unit word.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdentity {
+    /// Prefixes to strip, e.g. ["中共", "国网"].
+    #[serde(default)]
+    pub strip_prefixes: Vec<String>,
+    /// Suffixes to strip, e.g. ["党支部", "支部委员会"].
+    #[serde(default)]
+    pub strip_suffixes: Vec<String>,
+    /// Station-master column holding county names; each county name (and its short form without
+    /// 县 / 市) is stripped from the front of a spelling.
+    pub county_column: Option<Spanned<String>>,
+    /// Further county forms to strip from the front, e.g. ["塔县"].
+    #[serde(default)]
+    pub county_short_names: Vec<String>,
+    /// Words dropped right before `unit_word`, e.g. ["镇", "乡"] turns 托克扎克镇供电所 into 托克扎克供电所.
+    #[serde(default)]
+    pub township_words: Vec<String>,
+    /// The word that ends a station name, e.g. "供电所".
+    pub unit_word: Option<String>,
+}
+
+/// `[attributes.NAME]`: a station attribute.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAttribute {
+    /// Label shown in reports.
+    pub label: Option<String>,
+    /// SQL expression over the station master's columns, e.g. "ln(customers)".
+    pub formula: Spanned<String>,
+}
+
+/// `[indicators.NAME]` / `[features.NAME]`: a value per station and period.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMeasure {
+    /// Label shown in reports and offered by the DuckDB views, e.g. "电费回收率".
+    pub label: Option<String>,
+    /// English label (`--lang en`).
+    pub label_en: Option<String>,
+    /// Source the rows come from.
+    pub source: Spanned<String>,
+    /// SQL aggregate over the rows of one station and period, e.g. "sum(paid) / sum(billed)".
+    /// Station-master columns (e.g. customers, party_members) can be used too.
+    pub formula: Spanned<String>,
+    /// Indicators: "higher" or "lower" is better.
+    pub better: Option<Spanned<String>>,
+    /// SQL condition keeping only some rows, e.g. "activity_type = '三亮三比'".
+    pub filter: Option<Spanned<String>>,
+    /// Aggregate first to a finer grain within station and period (e.g. per 台区), then apply
+    /// `formula` over those groups.
+    pub pre_aggregate: Option<RawPreAggregate>,
+    /// Rows are intervals (start, end): each is split over the periods it overlaps, with
+    /// `overlap_hours` (hours inside the period) and `period_hours` available to the formula.
+    pub interval: Option<RawInterval>,
+    /// Value for a station with no rows in a period the source covers (e.g. 0 for counts).
+    pub fill: Option<f64>,
+}
+
+/// A first aggregation step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPreAggregate {
+    /// Columns that define the finer groups, e.g. ["tai_area_id"].
+    pub by: Vec<Spanned<String>>,
+    /// New columns: name → SQL aggregate, e.g. { supplied = "sum(supplied_kwh)" }.
+    pub columns: BTreeMap<Spanned<String>, Spanned<String>>,
+}
+
+/// Start and end timestamp columns of an interval source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInterval {
+    pub start: Spanned<String>,
+    pub end: Spanned<String>,
+}
+
+/// `[panel]`: panel settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPanel {
+    /// Lags (in periods) of the features: k pairs the feature at t with indicators at t + k.
+    pub lags: Option<Vec<Spanned<i64>>>,
 }
 
 /// `[pipeline]`: job-wide settings.

@@ -1,0 +1,69 @@
+//! The analysis tables a run publishes: the wide and long panel, the coverage and unmatched
+//! quality tables. All go through the one BI-safe Parquet writer (`sink`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray};
+
+use crate::panel::{Panel, period_start_days};
+use crate::sink::{RunStamp, write_parquet};
+
+fn text<I: IntoIterator<Item = Option<String>>>(values: I) -> ArrayRef {
+    Arc::new(StringArray::from(values.into_iter().collect::<Vec<_>>()))
+}
+
+/// Writes panel.parquet, panel_long.parquet, quality/coverage.parquet, quality/unmatched.parquet.
+pub fn write_panel(panel: &Panel, out: &Path, run_id: &str) -> Result<(), String> {
+    let stamp = |table: &str| RunStamp { run_id: run_id.to_string(), table: table.to_string() };
+    let n = panel.stations.len() * panel.periods.len();
+    let station_of = |i: usize| &panel.stations[i / panel.periods.len()];
+    let period_of = |i: usize| panel.periods[i % panel.periods.len()];
+
+    let mut wide: Vec<(String, ArrayRef)> = vec![
+        ("station_id".into(), text((0..n).map(|i| Some(station_of(i).station_id.clone())))),
+        ("station_name".into(), text((0..n).map(|i| Some(station_of(i).name.clone())))),
+        ("county".into(), text((0..n).map(|i| station_of(i).county.clone()))),
+        ("period".into(), text((0..n).map(|i| Some(period_of(i).to_string())))),
+        ("period_start".into(), Arc::new(Date32Array::from((0..n).map(|i| period_start_days(period_of(i))).collect::<Vec<_>>()))),
+    ];
+    for c in &panel.columns {
+        wide.push((c.name.clone(), Arc::new(Float64Array::from(c.values.clone()))));
+    }
+    write_parquet(&out.join("panel.parquet"), wide, &stamp("panel"))?;
+
+    let (mut sid, mut per, mut var, mut val, mut kind) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for c in &panel.columns {
+        for (i, v) in c.values.iter().enumerate() {
+            sid.push(Some(station_of(i).station_id.clone()));
+            per.push(Some(period_of(i).to_string()));
+            var.push(Some(c.name.clone()));
+            val.push(*v);
+            kind.push(Some(c.kind.name().to_string()));
+        }
+    }
+    let long: Vec<(String, ArrayRef)> = vec![
+        ("station_id".into(), text(sid)),
+        ("period".into(), text(per)),
+        ("variable".into(), text(var)),
+        ("value".into(), Arc::new(Float64Array::from(val))),
+        ("kind".into(), text(kind)),
+    ];
+    write_parquet(&out.join("panel_long.parquet"), long, &stamp("panel_long"))?;
+
+    let coverage: Vec<(String, ArrayRef)> = vec![
+        ("station_id".into(), text(panel.gaps.iter().map(|g| Some(g.station_id.clone())))),
+        ("period".into(), text(panel.gaps.iter().map(|g| Some(g.period.to_string())))),
+        ("variable".into(), text(panel.gaps.iter().map(|g| Some(g.variable.clone())))),
+        ("reason".into(), text(panel.gaps.iter().map(|g| Some(g.reason.clone())))),
+    ];
+    write_parquet(&out.join("quality/coverage.parquet"), coverage, &stamp("quality/coverage"))?;
+
+    let unmatched: Vec<(String, ArrayRef)> = vec![
+        ("source".into(), text(panel.unmatched.iter().map(|u| Some(u.source.clone())))),
+        ("spelling".into(), text(panel.unmatched.iter().map(|u| Some(u.spelling.clone())))),
+        ("rows".into(), Arc::new(Int64Array::from(panel.unmatched.iter().map(|u| u.rows as i64).collect::<Vec<_>>()))),
+        ("candidates".into(), text(panel.unmatched.iter().map(|u| Some(u.candidates.clone())))),
+    ];
+    write_parquet(&out.join("quality/unmatched.parquet"), unmatched, &stamp("quality/unmatched"))
+}

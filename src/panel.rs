@@ -1,0 +1,418 @@
+//! The station × period panel: station attributes, the six indicators and the party features,
+//! each a SQL aggregate of a curated source (polars, lazy), joined on a complete grid of stations
+//! and periods, with lagged features that never bridge a missing period, and a coverage table
+//! saying why a cell is empty.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::identity::{Resolver, StationEntry, resolve_all};
+use crate::ingest::parse::civil_from_days;
+use crate::period::{Month, Quarter};
+use crate::plan::{Better, Measure, Plan, SourcePlan};
+
+/// What a panel column holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnKind {
+    Attribute,
+    Indicator(Better),
+    Feature,
+    /// A feature at t − lag, paired with indicators at t.
+    Lagged { feature: String, lag: i64 },
+}
+
+impl ColumnKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ColumnKind::Attribute => "attribute",
+            ColumnKind::Indicator(_) => "indicator",
+            ColumnKind::Feature => "feature",
+            ColumnKind::Lagged { .. } => "lagged_feature",
+        }
+    }
+}
+
+/// One numeric panel column, in grid order (station-major, then period).
+#[derive(Debug, Clone)]
+pub struct PanelColumn {
+    pub name: String,
+    pub label: String,
+    pub label_en: String,
+    pub kind: ColumnKind,
+    pub values: Vec<Option<f64>>,
+}
+
+/// A station of the grid.
+#[derive(Debug, Clone)]
+pub struct PanelStation {
+    pub station_id: String,
+    pub name: String,
+    pub county: Option<String>,
+}
+
+/// An empty panel cell and why.
+#[derive(Debug, Clone)]
+pub struct Gap {
+    pub station_id: String,
+    pub period: Quarter,
+    pub variable: String,
+    pub reason: String,
+}
+
+/// A spelling no station matched.
+#[derive(Debug, Clone)]
+pub struct Unmatched {
+    pub source: String,
+    pub spelling: String,
+    pub rows: u64,
+    pub candidates: String,
+}
+
+/// The built panel.
+#[derive(Debug)]
+pub struct Panel {
+    pub stations: Vec<PanelStation>,
+    pub periods: Vec<Quarter>,
+    pub columns: Vec<PanelColumn>,
+    pub gaps: Vec<Gap>,
+    pub unmatched: Vec<Unmatched>,
+    /// Rows of each measure's source that reached a station (after identity) and that did not.
+    pub source_rows: BTreeMap<String, (u64, u64)>,
+}
+
+impl Panel {
+    pub fn index(&self, station: usize, period: usize) -> usize {
+        station * self.periods.len() + period
+    }
+
+    pub fn column(&self, name: &str) -> Option<&PanelColumn> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+fn pe(e: PolarsError) -> String {
+    e.to_string()
+}
+
+/// Partition folders of a source: (period, files).
+fn partitions(curated: &Path, source: &str) -> Result<Vec<(Quarter, Vec<PathBuf>)>, String> {
+    let dir = curated.join(source);
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(label) = name.strip_prefix("period=") else { continue };
+        let q: Quarter = label.parse().map_err(|e| format!("{}: {e}", entry.path().display()))?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(entry.path()).map_err(|e| e.to_string())?.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "parquet")).collect();
+        files.sort();
+        out.push((q, files));
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn scan(path: &Path) -> Result<LazyFrame, String> {
+    LazyFrame::scan_parquet(PlRefPath::from(path.to_string_lossy().as_ref()), ScanArgsParquet::default()).map_err(pe)
+}
+
+/// All rows of a partitioned source, with a `period` column from the partition folder.
+fn source_frame(curated: &Path, source: &str) -> Result<(LazyFrame, Vec<Quarter>), String> {
+    let parts = partitions(curated, source)?;
+    let mut frames = Vec::new();
+    for (q, files) in &parts {
+        for f in files {
+            frames.push(scan(f)?.with_column(lit(q.to_string()).alias("period")));
+        }
+    }
+    if frames.is_empty() {
+        return Err(format!("source '{source}' has no curated data"));
+    }
+    Ok((concat(frames, UnionArgs::default()).map_err(pe)?, parts.iter().map(|(q, _)| *q).collect()))
+}
+
+fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, String> {
+    let c = df.column(name).map_err(pe)?.cast(&DataType::String).map_err(pe)?;
+    let ca = c.str().map_err(pe)?;
+    Ok((0..ca.len()).map(|i| ca.get(i).map(str::to_string)).collect())
+}
+
+fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, String> {
+    let c = df.column(name).map_err(pe)?.cast(&DataType::Float64).map_err(pe)?;
+    let ca = c.f64().map_err(pe)?;
+    Ok((0..ca.len()).map(|i| ca.get(i).filter(|v| v.is_finite())).collect())
+}
+
+/// Why a panel could not be built.
+#[derive(Debug)]
+pub enum PanelError {
+    /// Spellings that fit more than one station (a data problem: exit 3).
+    Ambiguous(String),
+    Other(String),
+}
+
+impl From<String> for PanelError {
+    fn from(m: String) -> PanelError {
+        PanelError::Other(m)
+    }
+}
+
+/// Builds the panel from the curated folder of a run.
+pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
+    let stations_source = &plan.sources[plan.stations];
+    let master = scan(&curated.join(&stations_source.name).join("data.parquet"))?.collect().map_err(pe)?;
+    let ids = strings(&master, "station_code")?;
+    let names = strings(&master, "station_name")?;
+    let branches = if stations_source.column("branch_name").is_some() { strings(&master, "branch_name")? } else { vec![None; ids.len()] };
+    let counties = match &plan.identity.county_column {
+        Some(c) => strings(&master, c)?,
+        None => vec![None; ids.len()],
+    };
+    let mut entries = Vec::new();
+    for i in 0..ids.len() {
+        let (Some(id), Some(name)) = (&ids[i], &names[i]) else { continue };
+        entries.push(StationEntry { station_id: id.clone(), name: name.clone(), branch: branches[i].clone(), county: counties[i].clone() });
+    }
+    let aliases = match plan.aliases {
+        Some(a) => {
+            let df = scan(&curated.join(&plan.sources[a].name).join("data.parquet"))?.collect().map_err(pe)?;
+            strings(&df, "spelling")?.into_iter().zip(strings(&df, "station_code")?).filter_map(|(s, c)| Some((s?, c?))).collect()
+        }
+        None => Vec::new(),
+    };
+    let resolver = Resolver::new(&plan.identity, &entries, &aliases);
+
+    // Station columns offered to formulas, keyed by station_id.
+    let station_frame = master.clone().lazy().with_column(col("station_code").alias("station_id"));
+    let station_names: Vec<String> = stations_source.columns.iter().map(|c| c.name.clone()).collect();
+
+    // The grid: every station × every period any measure source covers.
+    let mut periods: BTreeSet<Quarter> = BTreeSet::new();
+    for m in plan.indicators.iter().chain(&plan.features) {
+        periods.extend(partitions(curated, &plan.sources[m.source].name)?.iter().map(|(q, _)| *q));
+    }
+    let periods: Vec<Quarter> = periods.into_iter().collect();
+    let period_index: HashMap<String, usize> = periods.iter().enumerate().map(|(i, q)| (q.to_string(), i)).collect();
+    let station_index: HashMap<String, usize> = entries.iter().enumerate().map(|(i, s)| (s.station_id.clone(), i)).collect();
+    let cells = entries.len() * periods.len();
+
+    let mut columns = Vec::new();
+    let mut gaps = Vec::new();
+
+    // Attributes: one value per station, repeated over periods.
+    if !plan.attributes.is_empty() {
+        let exprs: Vec<Expr> = plan.attributes.iter().map(|a| polars::sql::sql_expr(&a.formula).map(|e| e.cast(DataType::Float64).alias(a.name.as_str()))).collect::<Result<_, _>>().map_err(pe)?;
+        let mut select = vec![col("station_code")];
+        select.extend(exprs);
+        let df = master.clone().lazy().select(select).collect().map_err(pe)?;
+        let codes = strings(&df, "station_code")?;
+        for a in &plan.attributes {
+            let vals = floats(&df, &a.name)?;
+            let mut values = vec![None; cells];
+            for (code, v) in codes.iter().zip(vals) {
+                if let Some(s) = code.as_ref().and_then(|c| station_index.get(c)) {
+                    for p in 0..periods.len() {
+                        values[s * periods.len() + p] = v;
+                    }
+                }
+            }
+            columns.push(PanelColumn { name: a.name.clone(), label: a.label.clone(), label_en: a.label.clone(), kind: ColumnKind::Attribute, values });
+        }
+    }
+
+    let mut resolved: HashMap<usize, (HashMap<String, String>, u64, u64)> = HashMap::new();
+    let mut unmatched = Vec::new();
+    let mut source_rows = BTreeMap::new();
+    for (measure, kind) in plan.indicators.iter().map(|m| (m, ColumnKind::Indicator(m.better.unwrap_or(Better::Higher)))).chain(plan.features.iter().map(|m| (m, ColumnKind::Feature))) {
+        let source = &plan.sources[measure.source];
+        let (frame, source_periods) = source_frame(curated, &source.name)?;
+        let (key_column, key_kind) = source.station.clone().ok_or_else(|| format!("source '{}' has no station column", source.name))?;
+        if !resolved.contains_key(&measure.source) {
+            let keys = frame.clone().group_by([col(key_column.as_str())]).agg([len().alias("rows")]).collect().map_err(pe)?;
+            let spellings: BTreeMap<String, u64> = strings(&keys, &key_column)?
+                .into_iter()
+                .zip(floats(&keys, "rows")?)
+                .filter_map(|(k, n)| Some((k?, n? as u64)))
+                .collect();
+            let r = resolve_all(&resolver, &spellings, key_kind);
+            if !r.ambiguous.is_empty() {
+                let list: Vec<String> = r.ambiguous.iter().map(|(s, n, ids)| format!("'{s}' ({n} rows) fits stations {}", ids.join(", "))).collect();
+                return Err(PanelError::Ambiguous(format!(
+                    "source '{}': station spellings that fit more than one station (add them to the alias table):\n  {}",
+                    source.name,
+                    list.join("\n  ")
+                )));
+            }
+            let matched_rows: u64 = spellings.iter().filter(|(s, _)| r.mapping.contains_key(*s)).map(|(_, n)| n).sum();
+            let unmatched_rows: u64 = r.unmatched.iter().map(|(_, n, _)| n).sum();
+            for (spelling, rows, candidates) in &r.unmatched {
+                unmatched.push(Unmatched { source: source.name.clone(), spelling: spelling.clone(), rows: *rows, candidates: candidates.join("; ") });
+            }
+            source_rows.insert(source.name.clone(), (matched_rows, unmatched_rows));
+            resolved.insert(measure.source, (r.mapping, matched_rows, unmatched_rows));
+        }
+        let mapping = &resolved[&measure.source].0;
+        let (keys, ids): (Vec<&str>, Vec<&str>) = mapping.iter().map(|(k, v)| (k.as_str(), v.as_str())).unzip();
+        let map_frame = DataFrame::new(keys.len(), vec![Column::new(key_column.as_str().into(), keys), Column::new("station_id".into(), ids)]).map_err(pe)?.lazy();
+        let mut rows = frame.join(map_frame, [col(key_column.as_str())], [col(key_column.as_str())], JoinArgs::new(JoinType::Inner));
+        if let Some((start, end)) = &measure.interval {
+            rows = split_intervals(rows.collect().map_err(pe)?, start, end, plan.utc_offset_minutes)?.lazy();
+        }
+        let hours: Vec<f64> = periods.iter().map(|q| q.hours()).collect();
+        let labels: Vec<String> = periods.iter().map(|q| q.to_string()).collect();
+        let hours_frame = DataFrame::new(labels.len(), vec![Column::new("period".into(), labels), Column::new("period_hours".into(), hours)]).map_err(pe)?.lazy();
+        rows = rows.join(hours_frame, [col("period")], [col("period")], JoinArgs::new(JoinType::Left));
+        let present: Vec<String> = source.columns.iter().map(|c| c.name.clone()).collect();
+        let extra: Vec<Expr> = station_names.iter().filter(|n| !present.contains(n) && n.as_str() != "station_code").map(|n| col(n.as_str())).chain([col("station_id")]).collect();
+        rows = rows.join(station_frame.clone().select(extra), [col("station_id")], [col("station_id")], JoinArgs::new(JoinType::Left));
+        if let Some(f) = &measure.filter {
+            rows = rows.filter(polars::sql::sql_expr(f).map_err(pe)?);
+        }
+        let mut keys = vec![col("station_id"), col("period")];
+        if let Some((by, aggs)) = &measure.pre_aggregate {
+            let mut group: Vec<Expr> = keys.clone();
+            group.extend(by.iter().map(|b| col(b.as_str())));
+            let mut exprs: Vec<Expr> = aggs.iter().map(|(n, e)| polars::sql::sql_expr(e).map(|x| x.alias(n.as_str()))).collect::<Result<_, _>>().map_err(pe)?;
+            // Station columns and period hours stay available after the first step.
+            exprs.extend(station_names.iter().filter(|n| !present.contains(n) && n.as_str() != "station_code").map(|n| col(n.as_str()).first()));
+            exprs.push(col("period_hours").first());
+            rows = rows.group_by(group).agg(exprs);
+            keys = vec![col("station_id"), col("period")];
+        }
+        let formula = polars::sql::sql_expr(&measure.formula).map_err(pe)?;
+        let out = rows
+            .group_by(keys)
+            .agg([formula.cast(DataType::Float64).alias("__value"), len().alias("__rows")])
+            .collect()
+            .map_err(|e| PanelError::Other(format!("{} '{}': {e}", kind.name(), measure.name)))?;
+        let (sids, pids, vals) = (strings(&out, "station_id")?, strings(&out, "period")?, floats(&out, "__value")?);
+        let mut values = vec![None; cells];
+        let mut had_rows = vec![false; cells];
+        for i in 0..out.height() {
+            if let (Some(s), Some(p)) = (sids[i].as_ref().and_then(|x| station_index.get(x)), pids[i].as_ref().and_then(|x| period_index.get(x))) {
+                values[s * periods.len() + p] = vals[i];
+                had_rows[s * periods.len() + p] = true;
+            }
+        }
+        let covered: BTreeSet<Quarter> = source_periods.iter().copied().collect();
+        for s in 0..entries.len() {
+            for (p, q) in periods.iter().enumerate() {
+                let i = s * periods.len() + p;
+                if values[i].is_some() {
+                    continue;
+                }
+                let reason = if !covered.contains(q) {
+                    format!("source '{}' has no data for {q}", source.name)
+                } else if had_rows[i] {
+                    "formula gives no value (zero denominator or missing inputs)".to_string()
+                } else if let Some(fill) = measure.fill {
+                    values[i] = Some(fill);
+                    continue;
+                } else {
+                    format!("no rows in source '{}' for this station and period", source.name)
+                };
+                gaps.push(Gap { station_id: entries[s].station_id.clone(), period: *q, variable: measure.name.clone(), reason });
+            }
+        }
+        columns.push(PanelColumn { name: measure.name.clone(), label: measure.label.clone(), label_en: measure.label_en.clone(), kind: kind.clone(), values });
+    }
+
+    // Lagged features: the value at t − k of the same station, by calendar, never by row order.
+    for m in &plan.features {
+        let base = columns.iter().find(|c| c.name == m.name).unwrap().values.clone();
+        for &lag in plan.lags.iter().filter(|l| **l > 0) {
+            let mut values = vec![None; cells];
+            for s in 0..entries.len() {
+                for (p, q) in periods.iter().enumerate() {
+                    let earlier = q.ordinal() - lag;
+                    let earlier_value = periods.iter().position(|x| x.ordinal() == earlier).and_then(|pp| base[s * periods.len() + pp]);
+                    values[s * periods.len() + p] = earlier_value;
+                    if earlier_value.is_none() {
+                        let reason = match periods.iter().find(|x| x.ordinal() == earlier) {
+                            Some(e) => format!("'{}' is empty in {e}", m.name),
+                            None => format!("no period {lag} before {q} in the data"),
+                        };
+                        gaps.push(Gap { station_id: entries[s].station_id.clone(), period: *q, variable: format!("{}_lag{lag}", m.name), reason });
+                    }
+                }
+            }
+            columns.push(PanelColumn {
+                name: format!("{}_lag{lag}", m.name),
+                label: format!("{}（滞后{lag}期）", m.label),
+                label_en: format!("{} (lag {lag})", m.label_en),
+                kind: ColumnKind::Lagged { feature: m.name.clone(), lag },
+                values,
+            });
+        }
+    }
+    let stations = entries.iter().map(|e| PanelStation { station_id: e.station_id.clone(), name: e.name.clone(), county: e.county.clone() }).collect();
+    Ok(Panel { stations, periods, columns, gaps, unmatched, source_rows })
+}
+
+/// Splits interval rows over the periods they overlap (in local time), adding `overlap_hours`
+/// and replacing `period` with each overlapped period.
+fn split_intervals(df: DataFrame, start: &str, end: &str, utc_offset_minutes: i32) -> Result<DataFrame, String> {
+    let ts = |name: &str| -> Result<Vec<Option<i64>>, String> {
+        let c = df.column(name).map_err(pe)?.cast(&DataType::Int64).map_err(pe)?;
+        let ca = c.i64().map_err(pe)?.clone();
+        Ok((0..ca.len()).map(|i| ca.get(i)).collect())
+    };
+    let (starts, ends) = (ts(start)?, ts(end)?);
+    let offset_us = i64::from(utc_offset_minutes) * 60 * 1_000_000;
+    let quarter_start_us = |q: Quarter| -> i64 {
+        let m = q.months()[0];
+        i64::from(crate::ingest::parse::days_from_civil(m.year, m.month, 1)) * 86_400_000_000 - offset_us
+    };
+    let mut take: Vec<IdxSize> = Vec::new();
+    let mut period = Vec::new();
+    let mut overlap = Vec::new();
+    for i in 0..df.height() {
+        let (Some(s), Some(e)) = (starts[i], ends[i]) else { continue };
+        if e <= s {
+            continue;
+        }
+        let local_day = ((s + offset_us).div_euclid(86_400_000_000)) as i32;
+        let (y, m, _) = civil_from_days(local_day);
+        let mut q = Month::new(y, m).quarter();
+        loop {
+            let (qs, qe) = (quarter_start_us(q), quarter_start_us(q.next()));
+            if qs >= e {
+                break;
+            }
+            let hours = (e.min(qe) - s.max(qs)) as f64 / 3.6e9;
+            if hours > 0.0 {
+                take.push(i as IdxSize);
+                period.push(q.to_string());
+                overlap.push(hours);
+            }
+            q = q.next();
+        }
+    }
+    let idx = IdxCa::from_vec("idx".into(), take);
+    let mut out = df.take(&idx).map_err(pe)?;
+    out.with_column(Column::new("period".into(), period)).map_err(pe)?;
+    out.with_column(Column::new("overlap_hours".into(), overlap)).map_err(pe)?;
+    Ok(out)
+}
+
+/// The period's first day as Arrow DATE days.
+pub fn period_start_days(q: Quarter) -> i32 {
+    let m = q.months()[0];
+    crate::ingest::parse::days_from_civil(m.year, m.month, 1)
+}
+
+/// Sources used by measures (for the quality accounting).
+pub fn measure_sources<'a>(plan: &'a Plan) -> Vec<&'a SourcePlan> {
+    let mut seen = Vec::new();
+    for m in plan.indicators.iter().chain(&plan.features) {
+        let s = &plan.sources[m.source];
+        if !seen.iter().any(|x: &&SourcePlan| x.name == s.name) {
+            seen.push(s);
+        }
+    }
+    seen
+}
+
+#[allow(dead_code)]
+fn unused(_: &Measure) {}
