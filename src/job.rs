@@ -43,6 +43,8 @@ pub struct Manifest {
     pub sources: Vec<SourceManifest>,
     /// The station × period panel, when the pipeline declares indicators or features.
     pub panel: Option<PanelManifest>,
+    /// Rows of correlations.parquet.
+    pub correlations: usize,
     pub timings_seconds: Vec<(String, f64)>,
 }
 
@@ -89,6 +91,7 @@ pub struct WarningCount {
 pub struct RunReport {
     pub output: PathBuf,
     pub manifest: Manifest,
+    pub findings: Vec<crate::analysis::Finding>,
 }
 
 /// Compiles a pipeline and checks it against the real files; all problems as one usage error.
@@ -153,8 +156,18 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         Some(panel)
     };
     timings.push(("panel".to_string(), panel_started.elapsed().as_secs_f64()));
-    timings.push(("total".to_string(), started.elapsed().as_secs_f64()));
 
+    let stats_started = Instant::now();
+    let findings = match &panel {
+        Some(panel) if !plan.indicators.is_empty() && !plan.features.is_empty() => {
+            let findings = crate::analysis::correlate(&plan, panel).map_err(anyhow::Error::msg)?;
+            crate::outputs::write_correlations(&findings, &staging.dir, &run_id).map_err(anyhow::Error::msg)?;
+            findings
+        }
+        _ => Vec::new(),
+    };
+    timings.push(("correlate".to_string(), stats_started.elapsed().as_secs_f64()));
+    timings.push(("total".to_string(), started.elapsed().as_secs_f64()));
     let available: BTreeSet<Quarter> = touched.iter().chain(&carried).copied().collect();
     let manifest = Manifest {
         tool: "duibiao",
@@ -174,6 +187,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
             unmatched_spellings: p.unmatched.len(),
             source_rows: p.source_rows.iter().map(|(s, (matched, unmatched))| SourceRows { source: s.clone(), matched: *matched, unmatched: *unmatched }).collect(),
         }),
+        correlations: findings.len(),
         timings_seconds: timings,
     };
     std::fs::write(staging.dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;
@@ -194,7 +208,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         .into());
     }
     let output = staging.publish().map_err(anyhow::Error::msg)?;
-    Ok(RunReport { output, manifest })
+    Ok(RunReport { output, manifest, findings })
 }
 
 fn progress_bar(plan: &Plan, quiet: bool) -> indicatif::ProgressBar {

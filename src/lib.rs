@@ -5,6 +5,7 @@
 //! correlations → outputs. This crate holds every stage as a library module; `main.rs` only
 //! parses the command line and maps errors to exit codes.
 
+pub mod analysis;
 pub mod cli;
 pub mod commands;
 pub mod error;

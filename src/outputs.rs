@@ -67,3 +67,31 @@ pub fn write_panel(panel: &Panel, out: &Path, run_id: &str) -> Result<(), String
     ];
     write_parquet(&out.join("quality/unmatched.parquet"), unmatched, &stamp("quality/unmatched"))
 }
+
+/// Writes correlations.parquet (long form, one row per test).
+pub fn write_correlations(findings: &[crate::analysis::Finding], out: &Path, run_id: &str) -> Result<(), String> {
+    use crate::analysis::{method_name, scope_name};
+    let f64s = |g: &dyn Fn(&crate::analysis::Finding) -> Option<f64>| -> ArrayRef { Arc::new(Float64Array::from(findings.iter().map(g).collect::<Vec<_>>())) };
+    let columns: Vec<(String, ArrayRef)> = vec![
+        ("indicator".into(), text(findings.iter().map(|f| Some(f.indicator.clone())))),
+        ("indicator_label".into(), text(findings.iter().map(|f| Some(f.indicator_label.clone())))),
+        ("feature".into(), text(findings.iter().map(|f| Some(f.feature.clone())))),
+        ("feature_label".into(), text(findings.iter().map(|f| Some(f.feature_label.clone())))),
+        ("scope".into(), text(findings.iter().map(|f| Some(scope_name(f.scope).to_string())))),
+        ("method".into(), text(findings.iter().map(|f| Some(method_name(f.method).to_string())))),
+        ("lag".into(), Arc::new(Int64Array::from(findings.iter().map(|f| f.lag).collect::<Vec<_>>()))),
+        ("controls".into(), text(findings.iter().map(|f| Some(f.controls.clone())))),
+        ("n".into(), Arc::new(Int64Array::from(findings.iter().map(|f| f.n as i64).collect::<Vec<_>>()))),
+        ("n_stations".into(), Arc::new(Int64Array::from(findings.iter().map(|f| f.n_stations as i64).collect::<Vec<_>>()))),
+        ("r".into(), f64s(&|f| f.r)),
+        ("ci_low".into(), f64s(&|f| f.ci_low)),
+        ("ci_high".into(), f64s(&|f| f.ci_high)),
+        ("ci_method".into(), text(findings.iter().map(|f| f.ci_method.clone()))),
+        ("p_value".into(), f64s(&|f| f.p_value)),
+        ("p_adjusted".into(), f64s(&|f| f.p_adjusted)),
+        ("adjust_method".into(), text(findings.iter().map(|f| Some(f.adjust_method.clone())))),
+        ("r_better".into(), f64s(&|f| f.r_better)),
+        ("reason".into(), text(findings.iter().map(|f| f.reason.clone()))),
+    ];
+    write_parquet(&out.join("correlations.parquet"), columns, &RunStamp { run_id: run_id.to_string(), table: "correlations".into() })
+}

@@ -25,6 +25,21 @@ pub struct Plan {
     pub features: Vec<Measure>,
     /// Feature lags in periods (0 = same period).
     pub lags: Vec<i64>,
+    pub analysis: Analysis,
+}
+
+/// Which correlations to compute.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub methods: Vec<crate::stats::Method>,
+    pub scopes: Vec<crate::stats::Scope>,
+    pub controls: Vec<String>,
+    pub adjust: crate::stats::Adjust,
+    /// true: one correction over the whole table; false: per scope × method × controls.
+    pub family_all: bool,
+    pub confidence: f64,
+    pub bootstrap: Option<crate::stats::BootstrapOptions>,
+    pub min_observations: usize,
 }
 
 /// Normalisation rules for station spellings.

@@ -2,6 +2,7 @@
 
 mod testenv;
 
+mod test_analysis;
 mod test_check;
 mod test_ingest;
 mod test_panel;

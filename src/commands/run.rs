@@ -11,6 +11,25 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("{}", summary_table(&report.manifest));
+    let top = crate::analysis::strongest(&report.findings, 10);
+    if !top.is_empty() {
+        println!("\n最强的关联（校正后 p < 0.05，Pearson）· strongest associations (adjusted p < 0.05, Pearson):");
+        println!("{:<8} {:>3}  {:>6} {:>17} {:>9}  {}", "口径", "滞后", "r", "95% CI", "p_adj", "特征 → 指标 feature → indicator");
+        for f in top {
+            println!(
+                "{:<8} {:>3}  {:>+6.2} [{:>+6.2}, {:>+6.2}] {:>9.1e}  {} → {}{}",
+                crate::analysis::scope_name(f.scope),
+                f.lag,
+                f.r.unwrap_or(f64::NAN),
+                f.ci_low.unwrap_or(f64::NAN),
+                f.ci_high.unwrap_or(f64::NAN),
+                f.p_adjusted.unwrap_or(f64::NAN),
+                f.feature_label,
+                f.indicator_label,
+                if f.r_better.unwrap_or(0.0) > 0.0 { "  (更好 better)" } else { "  (更差 worse)" }
+            );
+        }
+    }
     println!("输出 output: {}  (run {})", report.output.display(), report.manifest.run_id);
     Ok(())
 }

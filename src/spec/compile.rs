@@ -105,10 +105,12 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
             })
             .collect(),
     };
+    let analysis = compile_analysis(raw, &attributes, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
     Ok(Plan {
+        analysis,
         identity,
         attributes,
         indicators: indicators.into_iter().flatten().collect(),
@@ -156,6 +158,82 @@ fn check_sql(errors: &mut Vec<SpecError>, expr: &Spanned<String>, what: &str, al
             }
         }
         Err(e) => err(errors, Some(expr.span()), format!("{what} '{}' is not a valid SQL expression: {e}", expr.get_ref())),
+    }
+}
+
+fn compile_analysis(raw: &RawPipeline, attributes: &[Attribute], errors: &mut Vec<SpecError>) -> Analysis {
+    use crate::stats::{Adjust, Method, Scope};
+    let a = &raw.analysis;
+    let methods = match &a.methods {
+        None => vec![Method::Pearson, Method::Spearman],
+        Some(list) => list
+            .iter()
+            .filter_map(|m| match m.get_ref().as_str() {
+                "pearson" => Some(Method::Pearson),
+                "spearman" => Some(Method::Spearman),
+                "kendall" => Some(Method::Kendall),
+                other => {
+                    err(errors, Some(m.span()), format!("method '{other}' is unknown; expected pearson, spearman or kendall"));
+                    None
+                }
+            })
+            .collect(),
+    };
+    let scopes = match &a.scopes {
+        None => vec![Scope::Pooled, Scope::Within, Scope::Between],
+        Some(list) => list
+            .iter()
+            .filter_map(|m| match m.get_ref().as_str() {
+                "pooled" => Some(Scope::Pooled),
+                "within" => Some(Scope::Within),
+                "between" => Some(Scope::Between),
+                other => {
+                    err(errors, Some(m.span()), format!("scope '{other}' is unknown; expected pooled, within or between"));
+                    None
+                }
+            })
+            .collect(),
+    };
+    for c in &a.controls {
+        if !attributes.iter().any(|x| &x.name == c.get_ref()) {
+            let hint = closest(c.get_ref(), attributes.iter().map(|x| x.name.as_str())).map(|x| format!("; did you mean '{x}'?")).unwrap_or_default();
+            err(errors, Some(c.span()), format!("control '{}' is not a declared attribute{hint}", c.get_ref()));
+        }
+    }
+    let adjust = match a.adjust.as_ref().map(|x| x.get_ref().as_str()) {
+        None | Some("fdr_bh") => Adjust::FdrBh,
+        Some("holm") => Adjust::Holm,
+        Some("none") => Adjust::None,
+        Some(other) => {
+            err(errors, a.adjust.as_ref().map(|x| x.span()), format!("adjust '{other}' is unknown; expected fdr_bh, holm or none"));
+            Adjust::FdrBh
+        }
+    };
+    let family_all = match a.family.as_ref().map(|x| x.get_ref().as_str()) {
+        None | Some("scope_method") => false,
+        Some("all") => true,
+        Some(other) => {
+            err(errors, a.family.as_ref().map(|x| x.span()), format!("family '{other}' is unknown; expected scope_method or all"));
+            false
+        }
+    };
+    let confidence = match &a.confidence {
+        None => 0.95,
+        Some(c) if *c.get_ref() > 0.5 && *c.get_ref() < 1.0 => *c.get_ref(),
+        Some(c) => {
+            err(errors, Some(c.span()), "confidence is a level between 0.5 and 1, e.g. 0.95");
+            0.95
+        }
+    };
+    Analysis {
+        methods,
+        scopes,
+        controls: a.controls.iter().map(|c| c.get_ref().clone()).collect(),
+        adjust,
+        family_all,
+        confidence,
+        bootstrap: a.bootstrap_replicates.filter(|n| *n > 0).map(|replicates| crate::stats::BootstrapOptions { replicates, seed: a.bootstrap_seed.unwrap_or(20_201_231) }),
+        min_observations: a.min_observations.unwrap_or(10).max(4),
     }
 }
 

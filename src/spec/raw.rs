@@ -32,6 +32,37 @@ pub struct RawPipeline {
     /// Panel settings.
     #[serde(default)]
     pub panel: RawPanel,
+    /// What to correlate and how.
+    #[serde(default)]
+    pub analysis: RawAnalysis,
+}
+
+/// `[analysis]`: the correlation table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnalysis {
+    /// "pearson", "spearman", "kendall" (default: pearson and spearman).
+    pub methods: Option<Vec<Spanned<String>>>,
+    /// "pooled", "within" (changes within a station over time), "between" (station means)
+    /// (default: all three).
+    pub scopes: Option<Vec<Spanned<String>>>,
+    /// Attributes to control for in partial correlations, e.g. ["log_customers"]; each pair is
+    /// reported both without and with them.
+    #[serde(default)]
+    pub controls: Vec<Spanned<String>>,
+    /// Multiple-testing correction: "fdr_bh" (Benjamini–Hochberg, default), "holm" or "none".
+    pub adjust: Option<Spanned<String>>,
+    /// The family a correction runs over: "scope_method" (each scope × method × controls, the
+    /// default) or "all" (every test in the table).
+    pub family: Option<Spanned<String>>,
+    /// Confidence level of the intervals (default 0.95).
+    pub confidence: Option<Spanned<f64>>,
+    /// Station-cluster bootstrap intervals: number of replicates (0 or absent: Fisher z only).
+    pub bootstrap_replicates: Option<usize>,
+    /// Seed of the bootstrap.
+    pub bootstrap_seed: Option<u64>,
+    /// Fewest observations for a correlation to be computed (default 10).
+    pub min_observations: Option<usize>,
 }
 
 /// `[identity]`: normalisation rules that map a spelling to a station. Applied in order: full-width
