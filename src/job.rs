@@ -143,6 +143,40 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     let rejects: Vec<&Reject> = ingested.iter().flat_map(|s| &s.rejects).collect();
     write_rejects(&rejects, &staging.dir.join("quality/rejects.parquet"), &run_id)?;
     timings.push(("write".to_string(), write_started.elapsed().as_secs_f64()));
+    let sources: Vec<SourceManifest> = ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect();
+    let available: BTreeSet<Quarter> = touched.iter().chain(&carried).copied().collect();
+    let manifest_base = |sources: Vec<SourceManifest>, timings: Vec<(String, f64)>| Manifest {
+        tool: "duibiao",
+        version: env!("CARGO_PKG_VERSION"),
+        run_id: run_id.clone(),
+        pipeline: pipeline.display().to_string(),
+        pipeline_sha256: plan.spec_sha256.clone(),
+        periods_touched: touched.iter().map(|q| q.to_string()).collect(),
+        periods_available: available.iter().map(|q| q.to_string()).collect(),
+        increment: options.period.map(|q| q.to_string()),
+        sources,
+        panel: None,
+        correlations: 0,
+        timings_seconds: timings,
+    };
+
+    // Data checks come before the panel: a source over its reject share is not analysed.
+    let over: Vec<String> = sources
+        .iter()
+        .filter(|s| s.reject_share > s.max_reject_share)
+        .map(|s| format!("{}: {:.1}% of {} rows rejected (allowed {:.1}%)", s.name, s.reject_share * 100.0, s.counts.rows_read, s.max_reject_share * 100.0))
+        .collect();
+    if !over.is_empty() {
+        let manifest = manifest_base(sources, timings);
+        std::fs::write(staging.dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;
+        let kept = staging.keep_as_failed(&run_id);
+        return Err(Categorised::DataChecks(format!(
+            "data checks failed, output not published:\n  {}\nquarantine and manifest of this run are in {}",
+            over.join("\n  "),
+            kept.display()
+        ))
+        .into());
+    }
 
     let panel_started = Instant::now();
     let panel = if plan.indicators.is_empty() && plan.features.is_empty() {
@@ -168,17 +202,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     };
     timings.push(("correlate".to_string(), stats_started.elapsed().as_secs_f64()));
     timings.push(("total".to_string(), started.elapsed().as_secs_f64()));
-    let available: BTreeSet<Quarter> = touched.iter().chain(&carried).copied().collect();
     let manifest = Manifest {
-        tool: "duibiao",
-        version: env!("CARGO_PKG_VERSION"),
-        run_id: run_id.clone(),
-        pipeline: pipeline.display().to_string(),
-        pipeline_sha256: plan.spec_sha256.clone(),
-        periods_touched: touched.iter().map(|q| q.to_string()).collect(),
-        periods_available: available.iter().map(|q| q.to_string()).collect(),
-        increment: options.period.map(|q| q.to_string()),
-        sources: ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect(),
         panel: panel.as_ref().map(|p| PanelManifest {
             stations: p.stations.len(),
             periods: p.periods.iter().map(|q| q.to_string()).collect(),
@@ -188,25 +212,10 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
             source_rows: p.source_rows.iter().map(|(s, (matched, unmatched))| SourceRows { source: s.clone(), matched: *matched, unmatched: *unmatched }).collect(),
         }),
         correlations: findings.len(),
-        timings_seconds: timings,
+        ..manifest_base(sources, timings)
     };
     std::fs::write(staging.dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;
 
-    let over: Vec<String> = manifest
-        .sources
-        .iter()
-        .filter(|s| s.reject_share > s.max_reject_share)
-        .map(|s| format!("{}: {:.1}% of {} rows rejected (allowed {:.1}%)", s.name, s.reject_share * 100.0, s.counts.rows_read, s.max_reject_share * 100.0))
-        .collect();
-    if !over.is_empty() {
-        let kept = staging.keep_as_failed(&run_id);
-        return Err(Categorised::DataChecks(format!(
-            "data checks failed, output not published:\n  {}\nquarantine and manifest of this run are in {}",
-            over.join("\n  "),
-            kept.display()
-        ))
-        .into());
-    }
     let output = staging.publish().map_err(anyhow::Error::msg)?;
     Ok(RunReport { output, manifest, findings })
 }
