@@ -29,6 +29,19 @@ pub enum Command {
     /// 运行季度作业 · Run the quarterly job: ingest the exports into curated Parquet with
     /// quarantine, and publish the output folder atomically.
     Run(RunArgs),
+    /// 查看 Parquet 文件 · Describe a Parquet file: schema as Parquet and Arrow readers see it,
+    /// rows, row groups, column statistics, key-value metadata, and hints on types BI tools
+    /// read differently.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// The Parquet file, e.g. out/panel.parquet.
+    pub file: PathBuf,
+    /// Print the description as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,6 +64,9 @@ pub struct RunArgs {
     /// Print the run's manifest as JSON instead of the summary table.
     #[arg(long)]
     pub json: bool,
+    /// Language of report.html: zh (中文, default) or en.
+    #[arg(long, value_enum, default_value_t = crate::report::Lang::Zh)]
+    pub lang: crate::report::Lang,
 }
 
 fn parse_quarter(text: &str) -> Result<crate::period::Quarter, String> {

@@ -24,6 +24,8 @@ pub struct RunOptions {
     pub period: Option<Quarter>,
     /// Hide progress bars.
     pub quiet: bool,
+    /// Language of report.html.
+    pub lang: crate::report::Lang,
 }
 
 /// The manifest written to `manifest.json`.
@@ -215,6 +217,10 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         ..manifest_base(sources, timings)
     };
     std::fs::write(staging.dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;
+    std::fs::write(staging.dir.join("views.sql"), crate::views::views_sql(&plan, panel.as_ref(), &staging.dir))?;
+    let groups = crate::report::group_rejects(ingested.iter().flat_map(|s| &s.rejects));
+    let html = crate::report::render(&crate::report::ReportInput { plan: &plan, manifest: &manifest, panel: panel.as_ref(), findings: &findings, rejects: &groups, lang: options.lang });
+    std::fs::write(staging.dir.join("report.html"), html)?;
 
     let output = staging.publish().map_err(anyhow::Error::msg)?;
     Ok(RunReport { output, manifest, findings })

@@ -63,6 +63,7 @@ impl Staging {
         let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+        recover_interrupted(parent, &name, target);
         let dir = parent.join(format!(".{name}.tmp-{run_id}"));
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         Ok(Staging { dir, target: target.to_path_buf(), published: false })
@@ -100,6 +101,37 @@ impl Staging {
         self.published = true; // nothing left to clean
         failed
     }
+}
+
+/// Cleans up after a run that was killed: its staging folder is removed, and if it died between
+/// the two renames of `publish`, the previous output is put back in place.
+fn recover_interrupted(parent: &Path, name: &str, target: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file_name.strip_prefix(&format!(".{name}.")) else { continue };
+        let (is_tmp, tail) = match (rest.strip_prefix("tmp-"), rest.strip_prefix("old-")) {
+            (Some(t), _) => (true, t),
+            (_, Some(t)) => (false, t),
+            _ => continue,
+        };
+        let Some(pid) = tail.rsplit('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid == std::process::id() || process_alive(pid) != Some(false) {
+            continue;
+        }
+        if is_tmp {
+            let _ = std::fs::remove_dir_all(entry.path());
+        } else if !target.exists() {
+            let _ = std::fs::rename(entry.path(), target);
+        } else {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether a process lives; None where the platform cannot tell cheaply (then nothing is removed).
+fn process_alive(pid: u32) -> Option<bool> {
+    if cfg!(target_os = "linux") { Some(Path::new(&format!("/proc/{pid}")).exists()) } else { None }
 }
 
 impl Drop for Staging {

@@ -5,5 +5,6 @@ mod testenv;
 mod test_analysis;
 mod test_check;
 mod test_ingest;
+mod test_outputs;
 mod test_panel;
 mod test_sample;

@@ -4,7 +4,7 @@ use crate::cli::RunArgs;
 use crate::job::{self, RunOptions};
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let options = RunOptions { period: args.period, quiet: args.quiet || args.json };
+    let options = RunOptions { period: args.period, quiet: args.quiet || args.json, lang: args.lang };
     let report = job::run(&args.pipeline, &options)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.manifest)?);

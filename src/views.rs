@@ -1,0 +1,189 @@
+//! `views.sql`: DuckDB views over a run's output folder, for BI tools that connect through DuckDB
+//! (FineBI, Power BI or Tableau with the DuckDB driver, the DuckDB shell).
+//!
+//! The files keep ASCII snake_case column names; the `*_zh` views offer the same columns under
+//! the labels of the pipeline (indicator and feature labels, the export headers of curated
+//! columns), which is what the analysts' dashboards show. Paths are relative to the output
+//! folder, so the folder can be moved or mailed as a whole: run the file from inside the folder,
+//! or set DuckDB's `file_search_path` to it first.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::panel::{ColumnKind, Panel};
+use crate::plan::Plan;
+
+/// A SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A quoted SQL identifier.
+fn ident(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// Gives each column a unique label: a label already taken gets the column name appended.
+fn unique_labels(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut seen = BTreeSet::new();
+    pairs
+        .into_iter()
+        .map(|(name, label)| {
+            let label = if label.trim().is_empty() { name.clone() } else { label };
+            let label = if seen.contains(&label) { format!("{label} ({name})") } else { label };
+            seen.insert(label.clone());
+            (name, label)
+        })
+        .collect()
+}
+
+fn select_labeled(pairs: &[(String, String)]) -> String {
+    pairs.iter().map(|(name, label)| format!("    {} AS {}", ident(name), ident(label))).collect::<Vec<_>>().join(",\n")
+}
+
+/// Fixed labels of the panel's key columns.
+const PANEL_KEYS: [(&str, &str, &str); 5] = [
+    ("station_id", "供电所编码", "station id"),
+    ("station_name", "供电所", "station"),
+    ("county", "县（市）", "county"),
+    ("period", "季度", "quarter"),
+    ("period_start", "季度开始日期", "quarter start"),
+];
+
+/// Label of a panel column in the pipeline's language (Chinese) and in English.
+pub fn column_labels(panel: &Panel, name: &str) -> Option<(String, String)> {
+    if let Some((_, zh, en)) = PANEL_KEYS.iter().find(|(n, _, _)| *n == name) {
+        return Some((zh.to_string(), en.to_string()));
+    }
+    let c = panel.column(name)?;
+    Some((c.label.clone(), c.label_en.clone()))
+}
+
+/// The text of views.sql for the output folder `out` (already written, so only tables that exist
+/// get a view).
+pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
+    let mut sql = String::new();
+    let _ = writeln!(sql, "-- DuckDB views over the output of duibiao pipeline '{}'.", plan.name);
+    sql.push_str(
+        "-- Paths are relative to this folder. From inside it:\n\
+         --     duckdb analysis.duckdb < views.sql\n\
+         -- or from elsewhere, first: SET file_search_path = '<this folder>';\n\
+         -- Column names in the files are ASCII snake_case; the *_zh views carry the labels.\n\n",
+    );
+    let exists = |rel: &str| out.join(rel).exists();
+
+    let mut tables: Vec<(&str, &str)> = Vec::new();
+    for (view, file) in [
+        ("panel", "panel.parquet"),
+        ("panel_long", "panel_long.parquet"),
+        ("correlations", "correlations.parquet"),
+        ("rejects", "quality/rejects.parquet"),
+        ("coverage", "quality/coverage.parquet"),
+        ("unmatched", "quality/unmatched.parquet"),
+    ] {
+        if exists(file) {
+            tables.push((view, file));
+        }
+    }
+    for (view, file) in &tables {
+        let _ = writeln!(sql, "CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet({});", literal(file));
+    }
+    sql.push('\n');
+
+    for source in &plan.sources {
+        let dir = format!("curated/{}", source.name);
+        let reference = format!("{dir}/data.parquet");
+        let from = if exists(&reference) {
+            format!("read_parquet({})", literal(&reference))
+        } else if exists(&dir) {
+            format!("read_parquet({}, hive_partitioning = true)", literal(&format!("{dir}/period=*/*.parquet")))
+        } else {
+            continue;
+        };
+        let view = format!("curated_{}", source.name);
+        let _ = writeln!(sql, "-- {}", source.title.replace('\n', " "));
+        let _ = writeln!(sql, "CREATE OR REPLACE VIEW {view} AS SELECT * FROM {from};");
+        let mut pairs: Vec<(String, String)> = source.columns.iter().map(|c| (c.name.clone(), c.headers.first().map(|h| h.0.clone()).unwrap_or_default())).collect();
+        if source.period.is_some() && !exists(&reference) {
+            pairs.push(("period".into(), "季度".into()));
+        }
+        pairs.push(("source_file".into(), "来源文件".into()));
+        pairs.push(("source_row".into(), "来源行号".into()));
+        let _ = writeln!(sql, "CREATE OR REPLACE VIEW {view}_zh AS SELECT\n{}\nFROM {view};\n", select_labeled(&unique_labels(pairs)));
+    }
+
+    if let Some(panel) = panel.filter(|_| exists("panel.parquet")) {
+        // Every panel variable with its labels and kind, as a small table for dashboards.
+        let rows: Vec<String> = panel
+            .columns
+            .iter()
+            .map(|c| {
+                let better = match &c.kind {
+                    ColumnKind::Indicator(b) => literal(match b {
+                        crate::plan::Better::Higher => "higher",
+                        crate::plan::Better::Lower => "lower",
+                    }),
+                    _ => "NULL".into(),
+                };
+                format!("    ({}, {}, {}, {}, {better})", literal(&c.name), literal(&c.label), literal(&c.label_en), literal(c.kind.name()))
+            })
+            .collect();
+        if !rows.is_empty() {
+            let _ = writeln!(
+                sql,
+                "CREATE OR REPLACE VIEW variables AS SELECT * FROM (VALUES\n{}\n) AS t(variable, label, label_en, kind, better);\n",
+                rows.join(",\n")
+            );
+        }
+        let mut pairs: Vec<(String, String)> = PANEL_KEYS.iter().map(|(n, zh, _)| (n.to_string(), zh.to_string())).collect();
+        pairs.extend(panel.columns.iter().map(|c| (c.name.clone(), c.label.clone())));
+        let _ = writeln!(sql, "CREATE OR REPLACE VIEW panel_zh AS SELECT\n{}\nFROM panel;\n", select_labeled(&unique_labels(pairs)));
+        if exists("panel_long.parquet") && !rows.is_empty() {
+            sql.push_str(
+                "CREATE OR REPLACE VIEW panel_long_zh AS SELECT\n    l.station_id AS \"供电所编码\",\n    l.period AS \"季度\",\n    v.label AS \"变量\",\n    l.value AS \"数值\",\n    l.kind AS \"类别\"\nFROM panel_long l LEFT JOIN variables v ON v.variable = l.variable;\n\n",
+            );
+        }
+    }
+    if exists("correlations.parquet") {
+        let pairs: Vec<(String, String)> = [
+            ("indicator_label", "指标"),
+            ("feature_label", "党建特征"),
+            ("scope", "口径"),
+            ("method", "方法"),
+            ("lag", "滞后期数"),
+            ("controls", "控制变量"),
+            ("n", "样本数"),
+            ("n_stations", "供电所数"),
+            ("r", "相关系数"),
+            ("ci_low", "置信区间下限"),
+            ("ci_high", "置信区间上限"),
+            ("p_value", "p值"),
+            ("p_adjusted", "校正后p值"),
+            ("r_better", "方向调整后相关系数"),
+            ("reason", "未计算原因"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        let _ = writeln!(sql, "CREATE OR REPLACE VIEW correlations_zh AS SELECT\n{}\nFROM correlations;", select_labeled(&pairs));
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_and_literals_are_escaped() {
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn labels_are_made_unique_and_never_empty() {
+        let got = unique_labels(vec![("a".into(), "回收率".into()), ("b".into(), "回收率".into()), ("c".into(), " ".into())]);
+        assert_eq!(got, vec![("a".into(), "回收率".into()), ("b".into(), "回收率 (b)".into()), ("c".into(), "c".into())]);
+    }
+}
