@@ -54,10 +54,11 @@ pub struct CheckArgs {
 pub struct RunArgs {
     /// The pipeline file, e.g. pipelines/kashgar_quarterly.toml.
     pub pipeline: PathBuf,
-    /// Ingest only this quarter (e.g. 2020Q4), replacing exactly its partitions and keeping the
-    /// other quarters' curated data from the previous run.
-    #[arg(long, value_parser = parse_quarter)]
-    pub period: Option<crate::period::Quarter>,
+    /// Ingest only this period (a quarter such as 2020Q4; 2020-12 or 2020 for pipelines by month
+    /// or year), replacing exactly its partitions and keeping the other periods' curated data
+    /// from the previous run.
+    #[arg(long, value_parser = parse_period)]
+    pub period: Option<crate::period::Period>,
     /// No progress bars; the closing summary only.
     #[arg(long)]
     pub quiet: bool,
@@ -69,8 +70,8 @@ pub struct RunArgs {
     pub lang: crate::report::Lang,
 }
 
-fn parse_quarter(text: &str) -> Result<crate::period::Quarter, String> {
-    text.parse().map_err(|e: crate::period::BadQuarter| e.to_string())
+fn parse_period(text: &str) -> Result<crate::period::Period, String> {
+    text.parse().map_err(|e: crate::period::BadPeriod| e.to_string())
 }
 
 #[derive(Debug, clap::Args)]

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::error::Categorised;
 use crate::ingest::{self, IngestedSource, Reject, SourceCounts};
-use crate::period::Quarter;
+use crate::period::Period;
 use crate::plan::Plan;
 use crate::sink::{RunStamp, Staging, copy_tree, write_parquet};
 use crate::spec::{SpecErrors, compile};
@@ -21,7 +21,7 @@ use crate::spec::{SpecErrors, compile};
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Ingest only this period and keep the other periods' curated data from the previous run.
-    pub period: Option<Quarter>,
+    pub period: Option<Period>,
     /// Hide progress bars.
     pub quiet: bool,
     /// Language of report.html.
@@ -112,12 +112,24 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     let started = Instant::now();
     let mut timings = Vec::new();
     let plan = prepare(pipeline)?;
+    if let Some(only) = options.period {
+        if only.grain != plan.grain {
+            return Err(Categorised::Usage(format!(
+                "--period {only} is a {}, but {} counts in periods of a {} (e.g. {})",
+                only.grain.name(),
+                pipeline.display(),
+                plan.grain.name(),
+                plan.grain.example()
+            ))
+            .into());
+        }
+    }
     timings.push(("compile".to_string(), started.elapsed().as_secs_f64()));
 
     let run_id = crate::sink::new_run_id();
     let staging = Staging::new(&plan.output_dir, &run_id).map_err(anyhow::Error::msg)?;
     let curated = staging.dir.join("curated");
-    let mut carried: BTreeSet<Quarter> = BTreeSet::new();
+    let mut carried: BTreeSet<Period> = BTreeSet::new();
     if let Some(only) = options.period {
         carried = carry_over_partitions(&plan, &curated, only)?;
     }
@@ -146,7 +158,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     write_rejects(&rejects, &staging.dir.join("quality/rejects.parquet"), &run_id)?;
     timings.push(("write".to_string(), write_started.elapsed().as_secs_f64()));
     let sources: Vec<SourceManifest> = ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect();
-    let available: BTreeSet<Quarter> = touched.iter().chain(&carried).copied().collect();
+    let available: BTreeSet<Period> = touched.iter().chain(&carried).copied().collect();
     let manifest_base = |sources: Vec<SourceManifest>, timings: Vec<(String, f64)>| Manifest {
         tool: "duibiao",
         version: env!("CARGO_PKG_VERSION"),
@@ -237,7 +249,7 @@ fn progress_bar(plan: &Plan, quiet: bool) -> indicatif::ProgressBar {
 }
 
 /// For an increment: copies every curated partition except `only`'s from the previous output.
-fn carry_over_partitions(plan: &Plan, curated: &Path, only: Quarter) -> anyhow::Result<BTreeSet<Quarter>> {
+fn carry_over_partitions(plan: &Plan, curated: &Path, only: Period) -> anyhow::Result<BTreeSet<Period>> {
     let previous = plan.output_dir.join("curated");
     let mut carried = BTreeSet::new();
     for source in plan.sources.iter().filter(|s| s.period.is_some()) {
@@ -246,7 +258,10 @@ fn carry_over_partitions(plan: &Plan, curated: &Path, only: Quarter) -> anyhow::
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let Some(label) = name.strip_prefix("period=") else { continue };
-            let Ok(q) = label.parse::<Quarter>() else { continue };
+            let Ok(q) = label.parse::<Period>() else { continue };
+            if q.grain != plan.grain {
+                continue; // written under another period setting: not carried into this grain
+            }
             if q != only {
                 copy_tree(&entry.path(), &curated.join(&source.name).join(&name))?;
                 carried.insert(q);
@@ -257,7 +272,7 @@ fn carry_over_partitions(plan: &Plan, curated: &Path, only: Quarter) -> anyhow::
 }
 
 /// Writes a source's accepted rows: one file per period partition, or one file for a reference table.
-fn write_curated(source: &IngestedSource, curated: &Path, run_id: &str) -> anyhow::Result<Vec<Quarter>> {
+fn write_curated(source: &IngestedSource, curated: &Path, run_id: &str) -> anyhow::Result<Vec<Period>> {
     let stamp = RunStamp { run_id: run_id.to_string(), table: format!("curated/{}", source.name) };
     let mut periods = Vec::new();
     for (period, mask) in ingest::by_period(source) {

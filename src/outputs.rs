@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray};
 
-use crate::panel::{Panel, period_start_days};
+use crate::panel::Panel;
 use crate::sink::{RunStamp, write_parquet};
 
 fn text<I: IntoIterator<Item = Option<String>>>(values: I) -> ArrayRef {
@@ -25,7 +25,7 @@ pub fn write_panel(panel: &Panel, out: &Path, run_id: &str) -> Result<(), String
         ("station_name".into(), text((0..n).map(|i| Some(station_of(i).name.clone())))),
         ("county".into(), text((0..n).map(|i| station_of(i).county.clone()))),
         ("period".into(), text((0..n).map(|i| Some(period_of(i).to_string())))),
-        ("period_start".into(), Arc::new(Date32Array::from((0..n).map(|i| period_start_days(period_of(i))).collect::<Vec<_>>()))),
+        ("period_start".into(), Arc::new(Date32Array::from((0..n).map(|i| period_of(i).start_days()).collect::<Vec<_>>()))),
     ];
     for c in &panel.columns {
         wide.push((c.name.clone(), Arc::new(Float64Array::from(c.values.clone()))));

@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::identity::{Resolver, StationEntry, resolve_all};
-use crate::ingest::parse::civil_from_days;
-use crate::period::{Month, Quarter};
-use crate::plan::{Better, Measure, Plan, SourcePlan};
+use crate::period::{Grain, Period};
+use crate::plan::{Better, Plan, SourcePlan};
 
 /// What a panel column holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +55,7 @@ pub struct PanelStation {
 #[derive(Debug, Clone)]
 pub struct Gap {
     pub station_id: String,
-    pub period: Quarter,
+    pub period: Period,
     pub variable: String,
     pub reason: String,
 }
@@ -74,7 +73,7 @@ pub struct Unmatched {
 #[derive(Debug)]
 pub struct Panel {
     pub stations: Vec<PanelStation>,
-    pub periods: Vec<Quarter>,
+    pub periods: Vec<Period>,
     pub columns: Vec<PanelColumn>,
     pub gaps: Vec<Gap>,
     pub unmatched: Vec<Unmatched>,
@@ -97,14 +96,14 @@ fn pe(e: PolarsError) -> String {
 }
 
 /// Partition folders of a source: (period, files).
-fn partitions(curated: &Path, source: &str) -> Result<Vec<(Quarter, Vec<PathBuf>)>, String> {
+fn partitions(curated: &Path, source: &str) -> Result<Vec<(Period, Vec<PathBuf>)>, String> {
     let dir = curated.join(source);
     let mut out = Vec::new();
     let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(label) = name.strip_prefix("period=") else { continue };
-        let q: Quarter = label.parse().map_err(|e| format!("{}: {e}", entry.path().display()))?;
+        let q: Period = label.parse().map_err(|e| format!("{}: {e}", entry.path().display()))?;
         let mut files: Vec<PathBuf> = std::fs::read_dir(entry.path()).map_err(|e| e.to_string())?.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "parquet")).collect();
         files.sort();
         out.push((q, files));
@@ -118,7 +117,7 @@ fn scan(path: &Path) -> Result<LazyFrame, String> {
 }
 
 /// All rows of a partitioned source, with a `period` column from the partition folder.
-fn source_frame(curated: &Path, source: &str) -> Result<(LazyFrame, Vec<Quarter>), String> {
+fn source_frame(curated: &Path, source: &str) -> Result<(LazyFrame, Vec<Period>), String> {
     let parts = partitions(curated, source)?;
     let mut frames = Vec::new();
     for (q, files) in &parts {
@@ -188,11 +187,11 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
     let station_names: Vec<String> = stations_source.columns.iter().map(|c| c.name.clone()).collect();
 
     // The grid: every station × every period any measure source covers.
-    let mut periods: BTreeSet<Quarter> = BTreeSet::new();
+    let mut periods: BTreeSet<Period> = BTreeSet::new();
     for m in plan.indicators.iter().chain(&plan.features) {
         periods.extend(partitions(curated, &plan.sources[m.source].name)?.iter().map(|(q, _)| *q));
     }
-    let periods: Vec<Quarter> = periods.into_iter().collect();
+    let periods: Vec<Period> = periods.into_iter().collect();
     let period_index: HashMap<String, usize> = periods.iter().enumerate().map(|(i, q)| (q.to_string(), i)).collect();
     let station_index: HashMap<String, usize> = entries.iter().enumerate().map(|(i, s)| (s.station_id.clone(), i)).collect();
     let cells = entries.len() * periods.len();
@@ -257,11 +256,17 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
         let map_frame = DataFrame::new(keys.len(), vec![Column::new(key_column.as_str().into(), keys), Column::new("station_id".into(), ids)]).map_err(pe)?.lazy();
         let mut rows = frame.join(map_frame, [col(key_column.as_str())], [col(key_column.as_str())], JoinArgs::new(JoinType::Inner));
         if let Some((start, end)) = &measure.interval {
-            rows = split_intervals(rows.collect().map_err(pe)?, start, end, plan.utc_offset_minutes)?.lazy();
+            rows = split_intervals(rows.collect().map_err(pe)?, start, end, plan.grain, plan.utc_offset_minutes)?.lazy();
         }
         let hours: Vec<f64> = periods.iter().map(|q| q.hours()).collect();
+        let months: Vec<f64> = periods.iter().map(|q| f64::from(q.grain.months())).collect();
         let labels: Vec<String> = periods.iter().map(|q| q.to_string()).collect();
-        let hours_frame = DataFrame::new(labels.len(), vec![Column::new("period".into(), labels), Column::new("period_hours".into(), hours)]).map_err(pe)?.lazy();
+        let hours_frame = DataFrame::new(
+            labels.len(),
+            vec![Column::new("period".into(), labels), Column::new("period_hours".into(), hours), Column::new("period_months".into(), months)],
+        )
+        .map_err(pe)?
+        .lazy();
         rows = rows.join(hours_frame, [col("period")], [col("period")], JoinArgs::new(JoinType::Left));
         let present: Vec<String> = source.columns.iter().map(|c| c.name.clone()).collect();
         let extra: Vec<Expr> = station_names.iter().filter(|n| !present.contains(n) && n.as_str() != "station_code").map(|n| col(n.as_str())).chain([col("station_id")]).collect();
@@ -277,6 +282,7 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
             // Station columns and period hours stay available after the first step.
             exprs.extend(station_names.iter().filter(|n| !present.contains(n) && n.as_str() != "station_code").map(|n| col(n.as_str()).first()));
             exprs.push(col("period_hours").first());
+            exprs.push(col("period_months").first());
             rows = rows.group_by(group).agg(exprs);
             keys = vec![col("station_id"), col("period")];
         }
@@ -295,7 +301,7 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
                 had_rows[s * periods.len() + p] = true;
             }
         }
-        let covered: BTreeSet<Quarter> = source_periods.iter().copied().collect();
+        let covered: BTreeSet<Period> = source_periods.iter().copied().collect();
         for s in 0..entries.len() {
             for (p, q) in periods.iter().enumerate() {
                 let i = s * periods.len() + p;
@@ -352,7 +358,7 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
 
 /// Splits interval rows over the periods they overlap (in local time), adding `overlap_hours`
 /// and replacing `period` with each overlapped period.
-fn split_intervals(df: DataFrame, start: &str, end: &str, utc_offset_minutes: i32) -> Result<DataFrame, String> {
+fn split_intervals(df: DataFrame, start: &str, end: &str, grain: Grain, utc_offset_minutes: i32) -> Result<DataFrame, String> {
     let ts = |name: &str| -> Result<Vec<Option<i64>>, String> {
         let c = df.column(name).map_err(pe)?.cast(&DataType::Int64).map_err(pe)?;
         let ca = c.i64().map_err(pe)?.clone();
@@ -360,10 +366,7 @@ fn split_intervals(df: DataFrame, start: &str, end: &str, utc_offset_minutes: i3
     };
     let (starts, ends) = (ts(start)?, ts(end)?);
     let offset_us = i64::from(utc_offset_minutes) * 60 * 1_000_000;
-    let quarter_start_us = |q: Quarter| -> i64 {
-        let m = q.months()[0];
-        i64::from(crate::ingest::parse::days_from_civil(m.year, m.month, 1)) * 86_400_000_000 - offset_us
-    };
+    let period_start_us = |q: Period| -> i64 { i64::from(q.start_days()) * 86_400_000_000 - offset_us };
     let mut take: Vec<IdxSize> = Vec::new();
     let mut period = Vec::new();
     let mut overlap = Vec::new();
@@ -373,10 +376,9 @@ fn split_intervals(df: DataFrame, start: &str, end: &str, utc_offset_minutes: i3
             continue;
         }
         let local_day = ((s + offset_us).div_euclid(86_400_000_000)) as i32;
-        let (y, m, _) = civil_from_days(local_day);
-        let mut q = Month::new(y, m).quarter();
+        let mut q = Period::of_day(grain, local_day);
         loop {
-            let (qs, qe) = (quarter_start_us(q), quarter_start_us(q.next()));
+            let (qs, qe) = (period_start_us(q), period_start_us(q.next()));
             if qs >= e {
                 break;
             }
@@ -396,12 +398,6 @@ fn split_intervals(df: DataFrame, start: &str, end: &str, utc_offset_minutes: i3
     Ok(out)
 }
 
-/// The period's first day as Arrow DATE days.
-pub fn period_start_days(q: Quarter) -> i32 {
-    let m = q.months()[0];
-    crate::ingest::parse::days_from_civil(m.year, m.month, 1)
-}
-
 /// Sources used by measures (for the quality accounting).
 pub fn measure_sources<'a>(plan: &'a Plan) -> Vec<&'a SourcePlan> {
     let mut seen = Vec::new();
@@ -413,6 +409,3 @@ pub fn measure_sources<'a>(plan: &'a Plan) -> Vec<&'a SourcePlan> {
     }
     seen
 }
-
-#[allow(dead_code)]
-fn unused(_: &Measure) {}

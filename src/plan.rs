@@ -12,6 +12,8 @@ pub struct Plan {
     /// The pipeline file and the sha256 of its text.
     pub spec_path: PathBuf,
     pub spec_sha256: String,
+    /// Length of one panel period (month, quarter or year): partitions, grid and lags follow it.
+    pub grain: crate::period::Grain,
     /// Minutes east of UTC of the exports' local times.
     pub utc_offset_minutes: i32,
     pub sources: Vec<SourcePlan>,

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::analysis::{Finding, method_name, scope_name};
+use crate::period::Grain;
 use crate::ingest::{Reject, RejectKind};
 use crate::job::Manifest;
 use crate::panel::Panel;
@@ -32,6 +33,15 @@ impl Lang {
         match self {
             Lang::Zh => zh,
             Lang::En => en,
+        }
+    }
+
+    /// The word for one period of the pipeline's grain: 季度 / quarter, 月 / month, 年 / year.
+    fn unit(self, grain: Grain) -> &'static str {
+        match grain {
+            Grain::Month => self.t("月", "month"),
+            Grain::Quarter => self.t("季度", "quarter"),
+            Grain::Year => self.t("年", "year"),
         }
     }
 }
@@ -171,11 +181,14 @@ fn measure_label(plan: &Plan, name: &str, lang: Lang) -> String {
         .unwrap_or_else(|| name.to_string())
 }
 
-fn scope_label(s: Scope, lang: Lang) -> &'static str {
+fn scope_label(s: Scope, lang: Lang, grain: Grain) -> String {
     match s {
-        Scope::Within => lang.t("站内（同一供电所随时间变化）", "within station (changes over time)"),
-        Scope::Between => lang.t("站间（各供电所均值之间）", "between stations (station means)"),
-        Scope::Pooled => lang.t("合并（全部供电所×季度）", "pooled (all station-quarters)"),
+        Scope::Within => lang.t("站内（同一供电所随时间变化）", "within station (changes over time)").to_string(),
+        Scope::Between => lang.t("站间（各供电所均值之间）", "between stations (station means)").to_string(),
+        Scope::Pooled => match lang {
+            Lang::Zh => format!("合并（全部供电所×{}）", lang.unit(grain)),
+            Lang::En => format!("pooled (all station-{}s)", lang.unit(grain)),
+        },
     }
 }
 
@@ -187,12 +200,13 @@ fn scope_short(s: Scope, lang: Lang) -> &'static str {
     }
 }
 
-fn lag_label(lag: i64, lang: Lang) -> String {
+fn lag_label(lag: i64, lang: Lang, grain: Grain) -> String {
+    let unit = lang.unit(grain);
     match (lag, lang) {
         (0, Lang::Zh) => "同期".into(),
-        (0, Lang::En) => "same quarter".into(),
-        (k, Lang::Zh) => format!("滞后{k}期（党建活动早{k}个季度）"),
-        (k, Lang::En) => format!("lag {k} (activity {k} quarter{} earlier)", if k == 1 { "" } else { "s" }),
+        (0, Lang::En) => format!("same {unit}"),
+        (k, Lang::Zh) => format!("滞后{k}期（党建活动早{k}个{unit}）"),
+        (k, Lang::En) => format!("lag {k} (activity {k} {unit}{} earlier)", if k == 1 { "" } else { "s" }),
     }
 }
 
@@ -223,7 +237,8 @@ fn summary(h: &mut String, input: &ReportInput) {
             (Some(a), Some(b)) => format!("{a}–{b}"),
             _ => "—".into(),
         };
-        cards.push((p.periods.len().to_string(), format!("{} {span}", lang.t("个季度", "quarters"))));
+        let unit = lang.unit(input.plan.grain);
+        cards.push((p.periods.len().to_string(), format!("{} {span}", lang.t(&format!("个{unit}"), &format!("{unit}s")))));
     }
     cards.push((m.sources.len().to_string(), lang.t("个数据来源", "sources").into()));
     cards.push((thousands(read), lang.t("读入行数", "rows read").into()));
@@ -240,9 +255,9 @@ fn summary(h: &mut String, input: &ReportInput) {
         let _ = writeln!(
             h,
             "<p class=\"note\">{} {} {}</p>",
-            lang.t("本次为增量运行，只导入了季度", "This run was an increment: only quarter"),
+            lang.t("本次为增量运行，只导入了期间", "This run was an increment: only period"),
             esc(inc),
-            lang.t("，其余季度沿用上次的整理数据；指标与相关分析基于全部历史重新计算。", "was ingested; the other quarters' curated data were kept, and the analysis was recomputed over the whole history.")
+            lang.t("，其余期间沿用上次的整理数据；指标与相关分析基于全部历史重新计算。", "was ingested; the other periods' curated data were kept, and the analysis was recomputed over the whole history.")
         );
     }
     let _ = writeln!(h, "<h3>{}</h3>\n<table><tr>", lang.t("各阶段耗时（秒）", "Time per stage (seconds)"));
@@ -383,7 +398,7 @@ fn coverage(h: &mut String, input: &ReportInput) {
         *e.1.entry(g.reason.as_str()).or_default() += 1;
     }
     if by_var.is_empty() {
-        let _ = writeln!(h, "<p>{}</p>", lang.t("面板中每个供电所×季度的每个变量都有值。", "Every variable has a value for every station × quarter."));
+        let _ = writeln!(h, "<p>{}</p>", lang.t("面板中每个供电所×期间的每个变量都有值。", "Every variable has a value for every station × period."));
     } else {
         let _ = writeln!(
             h,
@@ -392,7 +407,7 @@ fn coverage(h: &mut String, input: &ReportInput) {
             panel.stations.len(),
             panel.periods.len(),
             cells,
-            lang.t("个供电所×季度。下表列出缺值的变量（明细见 quality/coverage.parquet）。", "station-quarters. Variables with empty cells (details in quality/coverage.parquet):")
+            lang.t("个供电所×期间。下表列出缺值的变量（明细见 quality/coverage.parquet）。", "station-periods. Variables with empty cells (details in quality/coverage.parquet):")
         );
         let _ = writeln!(
             h,
@@ -502,7 +517,7 @@ fn heatmaps(h: &mut String, input: &ReportInput) {
             if cells.is_empty() {
                 continue;
             }
-            let mut heading = format!("{} · {}", scope_label(scope, lang), lag_label(lag, lang));
+            let mut heading = format!("{} · {}", scope_label(scope, lang, input.plan.grain), lag_label(lag, lang, input.plan.grain));
             if !ctrl.is_empty() {
                 let _ = write!(heading, " · {} {}", lang.t("偏相关，控制", "partial, controlling for"), ctrl);
             }
@@ -727,8 +742,8 @@ fn scatters(h: &mut String, input: &ReportInput, top: &[&Finding]) {
         h,
         "<p class=\"note\">{}</p>",
         lang.t(
-            "每点一个观测：合并口径为供电所×季度；站内口径为减去该所各期均值后的偏离；站间口径为各所均值。红线为最小二乘拟合线。",
-            "One point per observation: pooled = station-quarters; within = deviations from each station's own mean; between = station means. The red line is the least-squares fit."
+            "每点一个观测：合并口径为供电所×期间；站内口径为减去该所各期均值后的偏离；站间口径为各所均值。红线为最小二乘拟合线。",
+            "One point per observation: pooled = station-periods; within = deviations from each station's own mean; between = station means. The red line is the least-squares fit."
         )
     );
     h.push_str("<div class=\"scatters\">\n");
@@ -748,7 +763,7 @@ fn scatters(h: &mut String, input: &ReportInput, top: &[&Finding]) {
             esc(&xl),
             esc(&yl),
             scope_short(f.scope, lang),
-            esc(&lag_label(f.lag, lang)),
+            esc(&lag_label(f.lag, lang, input.plan.grain)),
             fmt_r(f.r),
             fmt_r(f.ci_low),
             fmt_r(f.ci_high),
@@ -770,6 +785,7 @@ fn caveats(h: &mut String, input: &ReportInput) {
         crate::stats::Adjust::None => lang.t("未校正", "none"),
     };
     let (stations, periods) = input.panel.map(|p| (p.stations.len(), p.periods.len())).unwrap_or((0, 0));
+    let unit = lang.unit(input.plan.grain);
     let items: Vec<String> = vec![
         lang.t(
             "<b>相关不等于因果。</b>党建活动多的供电所指标更好，可能是活动带来的，也可能是管理好的所两方面都做得好，或者指标好的所更有余力开展活动。本报告只描述共同变化，不证明谁导致谁。",
@@ -781,25 +797,23 @@ fn caveats(h: &mut String, input: &ReportInput) {
             "<b>Confounding by size.</b> Stations with more customers and 台区 have both more activities and more complaints. The pooled scope mixes large and small stations and can even point the other way than the within-station scope; read the within-station and size-controlled partial results first.",
         )
         .to_string(),
-        format!(
-            "{} {stations} {} {periods} {}",
-            lang.t("<b>样本量有限。</b>共", "<b>Limited sample.</b>"),
-            lang.t("个供电所、", "stations over"),
-            lang.t(
-                "个季度；站内口径依赖季度间的波动，置信区间较宽时结论不稳。n 少于设定下限的组合不计算，表中注明原因。",
-                "quarters; the within-station scope rests on quarter-to-quarter changes, so wide intervals mean unstable conclusions. Pairs below the minimum n are not computed and say why.",
-            )
-        ),
+        match lang {
+            Lang::Zh => format!(
+                "<b>样本量有限。</b>共 {stations} 个供电所、{periods} 个{unit}；站内口径依赖{unit}间的波动，置信区间较宽时结论不稳。n 少于设定下限的组合不计算，表中注明原因。"
+            ),
+            Lang::En => format!(
+                "<b>Limited sample.</b> {stations} stations over {periods} {unit}s; the within-station scope rests on {unit}-to-{unit} changes, so wide intervals mean unstable conclusions. Pairs below the minimum n are not computed and say why."
+            ),
+        },
         format!(
             "{} {adjust}{}",
             lang.t("<b>多重检验。</b>同时检验了很多组合，偶然出现的“显著”难免；显著性按", "<b>Many tests.</b> Many pairs are tested at once, so some chance “findings” are expected; significance is judged by"),
             lang.t("校正后的 p 值判断。", "-adjusted p-values."),
         ),
-        lang.t(
-            "<b>滞后。</b>“滞后1期”指上一季度的党建活动与本季度指标的关系；缺失的季度不会被跨越。",
-            "<b>Lags.</b> “Lag 1” relates last quarter's activity to this quarter's indicator; a missing quarter is never bridged.",
-        )
-        .to_string(),
+        match lang {
+            Lang::Zh => format!("<b>滞后。</b>“滞后1期”指上一{unit}的党建活动与本{unit}指标的关系；缺失的{unit}不会被跨越。"),
+            Lang::En => format!("<b>Lags.</b> “Lag 1” relates last {unit}'s activity to this {unit}'s indicator; a missing {unit} is never bridged."),
+        },
         lang.t(
             "<b>数据质量。</b>被隔离的行、未对应到供电所的名称和缺值单元都不参与计算，见第二、三部分。",
             "<b>Data quality.</b> Quarantined rows, unmatched spellings and empty cells take no part in the results; see sections 2 and 3.",

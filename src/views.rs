@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::panel::{ColumnKind, Panel};
+use crate::period::Grain;
 use crate::plan::Plan;
 
 /// A SQL string literal.
@@ -42,19 +43,30 @@ fn select_labeled(pairs: &[(String, String)]) -> String {
     pairs.iter().map(|(name, label)| format!("    {} AS {}", ident(name), ident(label))).collect::<Vec<_>>().join(",\n")
 }
 
-/// Fixed labels of the panel's key columns.
-const PANEL_KEYS: [(&str, &str, &str); 5] = [
-    ("station_id", "供电所编码", "station id"),
-    ("station_name", "供电所", "station"),
-    ("county", "县（市）", "county"),
-    ("period", "季度", "quarter"),
-    ("period_start", "季度开始日期", "quarter start"),
-];
+/// Labels of the panel's key columns (Chinese, English) for a period grain.
+fn panel_keys(grain: Grain) -> [(&'static str, String, String); 5] {
+    let (zh, en) = match grain {
+        Grain::Month => ("月份", "month"),
+        Grain::Quarter => ("季度", "quarter"),
+        Grain::Year => ("年度", "year"),
+    };
+    [
+        ("station_id", "供电所编码".into(), "station id".into()),
+        ("station_name", "供电所".into(), "station".into()),
+        ("county", "县（市）".into(), "county".into()),
+        ("period", zh.into(), en.into()),
+        ("period_start", format!("{zh}开始日期"), format!("{en} start")),
+    ]
+}
+
+fn panel_grain(panel: &Panel) -> Grain {
+    panel.periods.first().map(|p| p.grain).unwrap_or_default()
+}
 
 /// Label of a panel column in the pipeline's language (Chinese) and in English.
 pub fn column_labels(panel: &Panel, name: &str) -> Option<(String, String)> {
-    if let Some((_, zh, en)) = PANEL_KEYS.iter().find(|(n, _, _)| *n == name) {
-        return Some((zh.to_string(), en.to_string()));
+    if let Some((_, zh, en)) = panel_keys(panel_grain(panel)).into_iter().find(|(n, _, _)| *n == name) {
+        return Some((zh, en));
     }
     let c = panel.column(name)?;
     Some((c.label.clone(), c.label_en.clone()))
@@ -97,7 +109,8 @@ pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
         let from = if exists(&reference) {
             format!("read_parquet({})", literal(&reference))
         } else if exists(&dir) {
-            format!("read_parquet({}, hive_partitioning = true)", literal(&format!("{dir}/period=*/*.parquet")))
+            // Period labels such as "2020" would otherwise be read as numbers.
+            format!("read_parquet({}, hive_partitioning = true, hive_types = {{'period': VARCHAR}})", literal(&format!("{dir}/period=*/*.parquet")))
         } else {
             continue;
         };
@@ -106,7 +119,7 @@ pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
         let _ = writeln!(sql, "CREATE OR REPLACE VIEW {view} AS SELECT * FROM {from};");
         let mut pairs: Vec<(String, String)> = source.columns.iter().map(|c| (c.name.clone(), c.headers.first().map(|h| h.0.clone()).unwrap_or_default())).collect();
         if source.period.is_some() && !exists(&reference) {
-            pairs.push(("period".into(), "季度".into()));
+            pairs.push(("period".into(), panel_keys(plan.grain)[3].1.clone()));
         }
         pairs.push(("source_file".into(), "来源文件".into()));
         pairs.push(("source_row".into(), "来源行号".into()));
@@ -136,12 +149,15 @@ pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
                 rows.join(",\n")
             );
         }
-        let mut pairs: Vec<(String, String)> = PANEL_KEYS.iter().map(|(n, zh, _)| (n.to_string(), zh.to_string())).collect();
+        let mut pairs: Vec<(String, String)> = panel_keys(panel_grain(panel)).into_iter().map(|(n, zh, _)| (n.to_string(), zh)).collect();
         pairs.extend(panel.columns.iter().map(|c| (c.name.clone(), c.label.clone())));
         let _ = writeln!(sql, "CREATE OR REPLACE VIEW panel_zh AS SELECT\n{}\nFROM panel;\n", select_labeled(&unique_labels(pairs)));
         if exists("panel_long.parquet") && !rows.is_empty() {
-            sql.push_str(
-                "CREATE OR REPLACE VIEW panel_long_zh AS SELECT\n    l.station_id AS \"供电所编码\",\n    l.period AS \"季度\",\n    v.label AS \"变量\",\n    l.value AS \"数值\",\n    l.kind AS \"类别\"\nFROM panel_long l LEFT JOIN variables v ON v.variable = l.variable;\n\n",
+            let period_label = &panel_keys(panel_grain(panel))[3].1;
+            let _ = write!(
+                sql,
+                "CREATE OR REPLACE VIEW panel_long_zh AS SELECT\n    l.station_id AS \"供电所编码\",\n    l.period AS {},\n    v.label AS \"变量\",\n    l.value AS \"数值\",\n    l.kind AS \"类别\"\nFROM panel_long l LEFT JOIN variables v ON v.variable = l.variable;\n\n",
+                ident(period_label)
             );
         }
     }

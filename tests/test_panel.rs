@@ -139,3 +139,64 @@ fn on_the_sample_no_row_is_lost_between_curated_sources_and_the_panel() {
     let empty: usize = panel[0].schema().fields().iter().filter(|f| !skip.contains(&f.name().as_str())).map(|f| floats(&panel, f.name()).iter().filter(|v| v.is_none()).count()).sum();
     assert_eq!(empty, coverage);
 }
+
+/// Rewrites the panel fixture's pipeline to another period grain and runs it.
+fn run_panel_small_by(tmp: &Path, grain: &str) -> std::process::Output {
+    assert!(run_panel_small(tmp).status.success());
+    let pipeline = tmp.join("pipelines/panel_small.toml");
+    let text = std::fs::read_to_string(&pipeline)
+        .unwrap()
+        .replace("period = \"quarter\"", &format!("period = \"{grain}\""))
+        .replace("* 10000 / 3\"", "* 10000 / max(period_months)\"");
+    std::fs::write(&pipeline, text).unwrap();
+    duibiao(tmp, &["run", "pipelines/panel_small.toml", "--quiet"])
+}
+
+#[test]
+fn a_monthly_pipeline_builds_a_station_by_month_panel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = run_panel_small_by(tmp.path(), "month");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let out = tmp.path().join("pipelines/out");
+    let c = |col: &str, s: &str, p: &str| cell(&out, col, s, p);
+    // Partitions are months.
+    assert!(out.join("curated/fee/period=2020-02/part-0.parquet").exists());
+    assert!(close(c("fee_recovery", "S01", "2020-01"), 0.9));
+    assert!(close(c("fee_recovery", "S01", "2020-02"), 1.0));
+    // Line loss per month: T1 10 % in, T2 11 % out, T3 −20 % / +20 % / 0 %.
+    assert!(close(c("line_loss_compliance", "S01", "2020-01"), 1.0 / 3.0));
+    assert!(close(c("line_loss_compliance", "S01", "2020-03"), 2.0 / 3.0));
+    // One complaint a month at 10 000 customers → 1 per 10 000 per month.
+    assert!(close(c("complaint_control", "S01", "2020-03"), 1.0));
+    assert!(close(c("complaint_control", "S01", "2020-04"), 1.0));
+    // The outage of 31 Mar 22:00 – 1 Apr 04:00: 2 h of March (744 h), 4 h of April (720 h);
+    // February 2020 has 29 days (696 h).
+    assert!(close(c("reliability", "S01", "2020-03"), 1.0 - 2.0 * 1000.0 / (10_000.0 * 744.0)));
+    assert!(close(c("reliability", "S01", "2020-04"), 1.0 - 4.0 * 1000.0 / (10_000.0 * 720.0)));
+    assert!(close(c("reliability", "S01", "2020-02"), 1.0 - 2.0 * 500.0 / (10_000.0 * 696.0)));
+    // S01's 三亮三比: Jan 1, Feb 1, Mar 0 (only 安全学习), no rows in Apr; lags count months.
+    assert!(close(c("sanliang", "S01", "2020-03"), 0.0));
+    assert!(close(c("sanliang_lag1", "S01", "2020-02"), 1.0));
+    assert!(close(c("sanliang_lag1", "S01", "2020-04"), 0.0));
+    assert_eq!(c("sanliang_lag1", "S01", "2020-05"), None);
+    // A quarter is not a period of this pipeline.
+    let wrong = duibiao(tmp.path(), &["run", "pipelines/panel_small.toml", "--period", "2020Q1", "--quiet"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(stderr.contains("--period 2020Q1 is a quarter") && stderr.contains("month (e.g. 2020-09)"), "{stderr}");
+}
+
+#[test]
+fn a_yearly_pipeline_sums_over_the_year() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = run_panel_small_by(tmp.path(), "year");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let out = tmp.path().join("pipelines/out");
+    let c = |col: &str, s: &str, p: &str| cell(&out, col, s, p);
+    // (90 + 300 + 150) / (100 + 300 + 200); 2020 has 366 days = 8784 h.
+    assert!(close(c("fee_recovery", "S01", "2020"), 540.0 / 600.0));
+    assert!(close(c("reliability", "S01", "2020"), 1.0 - (6.0 * 1000.0 + 2.0 * 500.0) / (10_000.0 * 8784.0)));
+    // 4 complaints in 2020 at 10 000 customers over 12 months.
+    assert!(close(c("complaint_control", "S01", "2020"), 4.0 / 12.0));
+    assert!(out.join("curated/fee/period=2020/part-0.parquet").exists());
+}

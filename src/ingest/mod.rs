@@ -17,7 +17,7 @@ use polars::prelude::{Column, DataFrame, IntoColumn, IntoLazy};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::period::Quarter;
+use crate::period::{Grain, Period};
 use crate::plan::{ColumnPlan, ColumnType, Plan, Severity, SourcePlan};
 use read::{Cell, Record, Table};
 use values::Values;
@@ -104,7 +104,7 @@ pub struct IngestedSource {
     pub source_file: Vec<String>,
     pub source_row: Vec<i64>,
     /// Period of each accepted row (None for reference tables).
-    pub period: Vec<Option<Quarter>>,
+    pub period: Vec<Option<Period>>,
     pub rejects: Vec<Reject>,
 }
 
@@ -115,14 +115,14 @@ struct ParsedFile {
     lines: Vec<u64>,
     sheets: Vec<Option<String>>,
     hashes: Vec<u128>,
-    period: Vec<Option<Quarter>>,
+    period: Vec<Option<Period>>,
     rejects: Vec<Reject>,
     counts: SourceCounts,
     warnings: Vec<u64>,
 }
 
 /// Ingests every file of a source. `only` restricts to one period (quarterly increments).
-pub fn ingest_source(plan: &Plan, source: &SourcePlan, files: &[std::path::PathBuf], only: Option<Quarter>) -> Result<IngestedSource, String> {
+pub fn ingest_source(plan: &Plan, source: &SourcePlan, files: &[std::path::PathBuf], only: Option<Period>) -> Result<IngestedSource, String> {
     // File names in quarantine and the manifest are shown relative to the working folder.
     let base = Path::new(".");
     let parsed: Vec<Result<ParsedFile, String>> = files.par_iter().map(|f| ingest_file(plan, source, f, base, only)).collect();
@@ -216,7 +216,7 @@ fn locate_columns(source: &SourcePlan, table: &Table, file: &str) -> Result<Vec<
         .collect()
 }
 
-fn ingest_file(plan: &Plan, source: &SourcePlan, path: &Path, base: &Path, only: Option<Quarter>) -> Result<ParsedFile, String> {
+fn ingest_file(plan: &Plan, source: &SourcePlan, path: &Path, base: &Path, only: Option<Period>) -> Result<ParsedFile, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let shown = path.strip_prefix(base).unwrap_or(path).to_string_lossy().replace('\\', "/");
     let report = FileReport { path: shown.clone(), sha256: sha256_hex(&bytes), bytes: bytes.len() as u64, rows_read: 0, blank_lines: 0 };
@@ -276,7 +276,7 @@ fn ingest_file(plan: &Plan, source: &SourcePlan, path: &Path, base: &Path, only:
                     }
                 }
             }
-            let period = period_index.and_then(|i| row[i].quarter(plan.utc_offset_minutes));
+            let period = period_index.and_then(|i| row[i].period(plan.grain, plan.utc_offset_minutes));
             if let (Some(wanted), Some(i)) = (only, period_index) {
                 if period != Some(wanted) {
                     let _ = i;
@@ -321,15 +321,14 @@ impl Value {
         }
     }
 
-    /// The calendar quarter of a dated value, in local time.
-    fn quarter(&self, utc_offset_minutes: i32) -> Option<Quarter> {
+    /// The period of a dated value, in local time.
+    fn period(&self, grain: Grain, utc_offset_minutes: i32) -> Option<Period> {
         let days = match self {
             Value::Date(Some(d)) => *d,
             Value::Timestamp(Some(us)) => (us / 1_000_000 + i64::from(utc_offset_minutes) * 60).div_euclid(86_400) as i32,
             _ => return None,
         };
-        let (y, m, _) = parse::civil_from_days(days);
-        Some(crate::period::Month::new(y, m).quarter())
+        Some(Period::of_day(grain, days))
     }
 }
 
@@ -484,8 +483,8 @@ fn row_summary(source: &SourcePlan, columns: &[Values], i: usize, rule: &str) ->
 }
 
 /// Accepted rows of a source split by period, in period order.
-pub fn by_period(source: &IngestedSource) -> BTreeMap<Option<Quarter>, Vec<bool>> {
-    let mut masks: BTreeMap<Option<Quarter>, Vec<bool>> = BTreeMap::new();
+pub fn by_period(source: &IngestedSource) -> BTreeMap<Option<Period>, Vec<bool>> {
+    let mut masks: BTreeMap<Option<Period>, Vec<bool>> = BTreeMap::new();
     for (i, p) in source.period.iter().enumerate() {
         masks.entry(*p).or_insert_with(|| vec![false; source.period.len()])[i] = true;
     }

@@ -9,6 +9,7 @@ use toml::Spanned;
 use super::raw::{RawPipeline, RawSource};
 use super::{SpecError, SpecErrors, closest};
 use crate::plan::*;
+use crate::period::Grain;
 
 /// `a/b/../c` → `a/c`, lexically, so paths read the way the user would write them.
 pub fn normalize(path: &Path) -> PathBuf {
@@ -49,9 +50,10 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
     if !is_snake_case(job.name.get_ref()) {
         err(&mut errors, Some(job.name.span()), format!("name '{}' must be ASCII snake_case (a-z, 0-9, _)", job.name.get_ref()));
     }
-    if job.period.get_ref() != "quarter" {
-        err(&mut errors, Some(job.period.span()), format!("period '{}' is not supported; expected \"quarter\"", job.period.get_ref()));
-    }
+    let grain = crate::period::Grain::parse(job.period.get_ref()).unwrap_or_else(|| {
+        err(&mut errors, Some(job.period.span()), format!("period '{}' is not supported; expected \"month\", \"quarter\" or \"year\"", job.period.get_ref()));
+        crate::period::Grain::Quarter
+    });
     let utc_offset_minutes = match &job.utc_offset {
         None => 480,
         Some(s) => crate::ingest::parse::utc_offset_minutes(s.get_ref()).unwrap_or_else(|| {
@@ -60,7 +62,7 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
         }),
     };
 
-    let sources: Vec<SourcePlan> = raw.sources.iter().map(|(name, source)| compile_source(name, source, base, &mut errors)).collect();
+    let sources: Vec<SourcePlan> = raw.sources.iter().map(|(name, source)| compile_source(name, source, base, grain, &mut errors)).collect();
     let find = |wanted: &Spanned<String>, role: &str, errors: &mut Vec<SpecError>| -> Option<usize> {
         let found = sources.iter().position(|s| &s.name == wanted.get_ref());
         if found.is_none() {
@@ -120,6 +122,7 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
         title: job.title.clone().unwrap_or_else(|| job.name.get_ref().clone()),
         spec_path: spec_path.to_path_buf(),
         spec_sha256: crate::ingest::sha256_hex(text.as_bytes()),
+        grain,
         utc_offset_minutes,
         sources,
         stations: stations.unwrap(),
@@ -299,6 +302,7 @@ fn compile_measure(
     let mut row_columns: Vec<String> = source.columns.iter().map(|c| c.name.clone()).collect();
     row_columns.extend(station_columns.iter().filter(|c| !row_columns.contains(c)).cloned().collect::<Vec<_>>());
     row_columns.push("period_hours".into());
+    row_columns.push("period_months".into());
     let interval = raw.interval.as_ref().map(|i| {
         for c in [&i.start, &i.end] {
             if source.column(c.get_ref()).map(|col| col.kind) != Some(ColumnType::Timestamp) {
@@ -324,6 +328,7 @@ fn compile_measure(
         group_columns.extend(p.columns.keys().map(|k| k.get_ref().clone()));
         group_columns.extend(station_columns.iter().cloned());
         group_columns.push("period_hours".into());
+        group_columns.push("period_months".into());
         row_columns = group_columns;
         (p.by.iter().map(|b| b.get_ref().clone()).collect(), p.columns.iter().map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone())).collect())
     });
@@ -342,7 +347,7 @@ fn compile_measure(
     })
 }
 
-fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, errors: &mut Vec<SpecError>) -> SourcePlan {
+fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, grain: Grain, errors: &mut Vec<SpecError>) -> SourcePlan {
     if !is_snake_case(name.get_ref()) {
         err(errors, Some(name.span()), format!("source name '{}' must be ASCII snake_case (it names the curated table)", name.get_ref()));
     }
@@ -426,6 +431,8 @@ fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, errors: 
         let kind = known(p, "period column", errors)?;
         if !kind.is_temporal() {
             err(errors, Some(p.span()), format!("period column '{}' must have type month, quarter, date or timestamp", p.get_ref()));
+        } else if kind == ColumnType::Quarter && grain == Grain::Month {
+            err(errors, Some(p.span()), format!("period column '{}' holds quarters, which cannot be split into the pipeline's months", p.get_ref()));
         }
         Some(p.get_ref().clone())
     });

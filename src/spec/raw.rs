@@ -121,7 +121,8 @@ pub struct RawMeasure {
     /// `formula` over those groups.
     pub pre_aggregate: Option<RawPreAggregate>,
     /// Rows are intervals (start, end): each is split over the periods it overlaps, with
-    /// `overlap_hours` (hours inside the period) and `period_hours` available to the formula.
+    /// `overlap_hours` (hours inside the period) available to the formula. Every formula can use
+    /// `period_hours` and `period_months` (length of the period) and the station master's columns.
     pub interval: Option<RawInterval>,
     /// Value for a station with no rows in a period the source covers (e.g. 0 for counts).
     pub fill: Option<f64>,
@@ -161,7 +162,8 @@ pub struct RawJob {
     pub name: Spanned<String>,
     /// Title shown in reports, e.g. "喀什供电公司供电所党建与同业对标季度分析".
     pub title: Option<String>,
-    /// Analysis period: "quarter" (months are rolled up to quarters).
+    /// Analysis period: "month", "quarter" or "year". Dated rows are rolled up to it; curated
+    /// partitions, the panel grid and lags all count in it.
     pub period: Spanned<String>,
     /// UTC offset of the local times in the exports, e.g. "+08:00" (Beijing time, the default).
     pub utc_offset: Option<Spanned<String>>,
