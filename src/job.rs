@@ -142,7 +142,8 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         progress.set_message(source.name.clone());
         // Reference tables (no period column) are always read whole.
         let only = if source.period.is_some() { options.period } else { None };
-        let result = ingest::ingest_source(&plan, source, &files, only).map_err(anyhow::Error::msg)?;
+        let destination = ingest::Destination::Curated { dir: &curated, run_id: &run_id };
+        let result = ingest::ingest_source(&plan, source, &files, only, destination, None).map_err(anyhow::Error::msg)?;
         progress.inc(files.len() as u64);
         ingested.push(result);
     }
@@ -152,11 +153,11 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     let write_started = Instant::now();
     let mut touched = BTreeSet::new();
     for source in &ingested {
-        touched.extend(write_curated(source, &curated, &run_id)?);
+        touched.extend(source.periods.iter().flatten().copied());
     }
     let rejects: Vec<&Reject> = ingested.iter().flat_map(|s| &s.rejects).collect();
     write_rejects(&rejects, &staging.dir.join("quality/rejects.parquet"), &run_id)?;
-    timings.push(("write".to_string(), write_started.elapsed().as_secs_f64()));
+    timings.push(("quarantine".to_string(), write_started.elapsed().as_secs_f64()));
     let sources: Vec<SourceManifest> = ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect();
     let available: BTreeSet<Period> = touched.iter().chain(&carried).copied().collect();
     let manifest_base = |sources: Vec<SourceManifest>, timings: Vec<(String, f64)>| Manifest {
@@ -269,33 +270,6 @@ fn carry_over_partitions(plan: &Plan, curated: &Path, only: Period) -> anyhow::R
         }
     }
     Ok(carried)
-}
-
-/// Writes a source's accepted rows: one file per period partition, or one file for a reference table.
-fn write_curated(source: &IngestedSource, curated: &Path, run_id: &str) -> anyhow::Result<Vec<Period>> {
-    let stamp = RunStamp { run_id: run_id.to_string(), table: format!("curated/{}", source.name) };
-    let mut periods = Vec::new();
-    for (period, mask) in ingest::by_period(source) {
-        let mut columns: Vec<(String, ArrayRef)> = source.columns.iter().map(|(n, v)| (n.clone(), v.filter(&mask).to_arrow())).collect();
-        let files: Vec<Option<&str>> = source.source_file.iter().zip(&mask).filter(|(_, k)| **k).map(|(f, _)| Some(f.as_str())).collect();
-        let rows: Vec<i64> = source.source_row.iter().zip(&mask).filter(|(_, k)| **k).map(|(r, _)| *r).collect();
-        columns.push(("source_file".into(), Arc::new(StringArray::from(files))));
-        columns.push(("source_row".into(), Arc::new(Int64Array::from(rows))));
-        let path = match period {
-            Some(q) => {
-                periods.push(q);
-                curated.join(&source.name).join(format!("period={q}")).join("part-0.parquet")
-            }
-            None => curated.join(&source.name).join("data.parquet"),
-        };
-        write_parquet(&path, columns, &stamp).map_err(anyhow::Error::msg)?;
-    }
-    if source.period.is_empty() && source.counts.accepted == 0 {
-        // Keep an empty reference table readable.
-        let columns: Vec<(String, ArrayRef)> = source.columns.iter().map(|(n, v)| (n.clone(), v.to_arrow())).collect();
-        write_parquet(&curated.join(&source.name).join("data.parquet"), columns, &stamp).map_err(anyhow::Error::msg)?;
-    }
-    Ok(periods)
 }
 
 fn write_rejects(rejects: &[&Reject], path: &Path, run_id: &str) -> anyhow::Result<()> {

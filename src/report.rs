@@ -274,8 +274,8 @@ fn summary(h: &mut String, input: &ReportInput) {
 fn stage_label(stage: &str, lang: Lang) -> String {
     let zh = match stage {
         "compile" => "检查作业",
-        "ingest" => "导入",
-        "write" => "写入",
+        "ingest" => "导入并写入",
+        "quarantine" => "隔离表",
         "panel" => "面板",
         "correlate" => "相关分析",
         "total" => "合计",

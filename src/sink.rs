@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::ArrayRef;
-use arrow::datatypes::{Field, Schema};
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -27,27 +27,52 @@ pub struct RunStamp {
 
 /// Writes columns (name, Arrow array) as one Parquet file.
 pub fn write_parquet(path: &Path, columns: Vec<(String, ArrayRef)>, stamp: &RunStamp) -> Result<(), String> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    }
     let fields: Vec<Field> = columns.iter().map(|(name, array)| Field::new(name, array.data_type().clone(), true)).collect();
-    let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(schema.clone(), columns.into_iter().map(|(_, a)| a).collect())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_created_by(format!("duibiao {}", env!("CARGO_PKG_VERSION")))
-        .set_key_value_metadata(Some(vec![
-            KeyValue::new("duibiao.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
-            KeyValue::new("duibiao.run_id".to_string(), stamp.run_id.clone()),
-            KeyValue::new("duibiao.table".to_string(), stamp.table.clone()),
-        ]))
-        .build();
-    let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(|e| format!("{}: {e}", path.display()))?;
-    writer.write(&batch).map_err(|e| format!("{}: {e}", path.display()))?;
-    writer.close().map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(())
+    let mut stream = ParquetStream::create(path, Arc::new(Schema::new(fields)), stamp)?;
+    stream.write(columns.into_iter().map(|(_, a)| a).collect())?;
+    stream.close()
+}
+
+/// Rows per row group: small enough that a writer's buffered row group stays a few tens of
+/// megabytes, large enough for good compression and fast scans.
+const ROW_GROUP_ROWS: usize = 256 * 1024;
+
+/// A Parquet file written batch by batch with the BI-safe profile.
+pub struct ParquetStream {
+    path: PathBuf,
+    writer: ArrowWriter<File>,
+    schema: SchemaRef,
+}
+
+impl ParquetStream {
+    pub fn create(path: &Path, schema: SchemaRef, stamp: &RunStamp) -> Result<ParquetStream, String> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_created_by(format!("duibiao {}", env!("CARGO_PKG_VERSION")))
+            .set_key_value_metadata(Some(vec![
+                KeyValue::new("duibiao.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+                KeyValue::new("duibiao.run_id".to_string(), stamp.run_id.clone()),
+                KeyValue::new("duibiao.table".to_string(), stamp.table.clone()),
+            ]))
+            .build();
+        let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(ParquetStream { path: path.to_path_buf(), writer, schema })
+    }
+
+    /// Appends rows: one array per schema field.
+    pub fn write(&mut self, columns: Vec<ArrayRef>) -> Result<(), String> {
+        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        self.writer.write(&batch).map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+
+    pub fn close(self) -> Result<(), String> {
+        self.writer.close().map(|_| ()).map_err(|e| format!("{}: {e}", self.path.display()))
+    }
 }
 
 /// A run's output folder being built beside the real one, published by renaming.

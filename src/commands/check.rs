@@ -1,17 +1,20 @@
-//! `duibiao check`: compile the pipeline, check it against the real files, parse the first file
-//! of each source, and say what would happen. Writes nothing.
+//! `duibiao check`: compile the pipeline, check it against the real files, parse the start of
+//! the first file of each source, and say what would happen. Writes nothing.
 
 use crate::cli::CheckArgs;
 use crate::ingest;
 use crate::job;
 use crate::spec::compile;
 
+/// Blocks (a few megabytes each) of the first file that `check` parses.
+const SAMPLE_BLOCKS: usize = 4;
+
 pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let plan = job::prepare(&args.pipeline)?;
     println!("{}: 作业文件正确 · the pipeline compiles and matches its files", args.pipeline.display());
     for source in &plan.sources {
         let files = compile::source_files(source).map_err(anyhow::Error::msg)?;
-        let sample = ingest::ingest_source(&plan, source, &files[..1], None).map_err(anyhow::Error::msg)?;
+        let sample = ingest::ingest_source(&plan, source, &files[..1], None, ingest::Destination::Nowhere, Some(SAMPLE_BLOCKS)).map_err(anyhow::Error::msg)?;
         let c = &sample.counts;
         let mut reasons: Vec<(String, usize)> = Vec::new();
         for r in &sample.rejects {

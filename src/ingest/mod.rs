@@ -1,6 +1,11 @@
-//! Ingest: exports → typed, checked, de-duplicated rows per source, with every row not accepted
-//! accounted for in quarantine. Files of a source are read in parallel; the merge that decides
-//! duplicates runs in file order, so reruns keep the same copy of a duplicated row.
+//! Ingest: exports → typed, checked, de-duplicated rows per source, streamed into curated
+//! Parquet partitions, with every row not accepted accounted for in quarantine.
+//!
+//! Each file is read as blocks of whole records (`read`); a few blocks at a time are parsed,
+//! typed and checked in parallel, then merged in file order: the duplicate index decides which
+//! copy of a repeated row is kept (always the first, so reruns agree), and the block's accepted
+//! rows go straight to their partition's Parquet file. Memory holds the blocks in flight, the
+//! row groups being encoded and the duplicate index (24 bytes a row), not the source.
 //!
 //! Conservation, checked for every source: rows read = accepted + rejected + dropped
 //! + duplicates + outside the selected period.
@@ -9,17 +14,21 @@ pub mod parse;
 pub mod read;
 pub mod values;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use arrow::array::{ArrayRef, Int64Array, StringArray};
 use polars::prelude::{Column, DataFrame, IntoColumn, IntoLazy};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::period::{Grain, Period};
 use crate::plan::{ColumnPlan, ColumnType, Plan, Severity, SourcePlan};
-use read::{Cell, Record, Table};
+use crate::sink::{ParquetStream, RunStamp};
+use read::Cell;
 use values::Values;
 
 /// Why a row is in quarantine.
@@ -91,7 +100,7 @@ impl SourceCounts {
     }
 }
 
-/// A source after ingest: its accepted rows (typed), their periods, provenance and accounting.
+/// A source after ingest: its accounting, quarantine, and the partitions it wrote.
 #[derive(Debug)]
 pub struct IngestedSource {
     pub name: String,
@@ -100,20 +109,30 @@ pub struct IngestedSource {
     pub counts: SourceCounts,
     /// Warn-severity checks and how many rows failed each.
     pub warnings: Vec<(String, u64)>,
-    pub columns: Vec<(String, Values)>,
-    pub source_file: Vec<String>,
-    pub source_row: Vec<i64>,
-    /// Period of each accepted row (None for reference tables).
-    pub period: Vec<Option<Period>>,
     pub rejects: Vec<Reject>,
+    /// Partitions written (None: the single file of a reference table).
+    pub periods: Vec<Option<Period>>,
 }
 
-/// A file parsed and checked, before the cross-file duplicate merge.
-struct ParsedFile {
-    report: FileReport,
+/// Where accepted rows go.
+#[derive(Debug, Clone, Copy)]
+pub enum Destination<'a> {
+    /// `<dir>/<source>/period=<label>/part-0.parquet`, or `<dir>/<source>/data.parquet` for a
+    /// reference table, stamped with the run id.
+    Curated { dir: &'a Path, run_id: &'a str },
+    /// Nowhere: `duibiao check` parses a sample and writes nothing.
+    Nowhere,
+}
+
+/// Blocks parsed side by side before their rows are merged in file order.
+fn blocks_in_flight() -> usize {
+    2 * rayon::current_num_threads().max(1)
+}
+
+/// A block parsed and checked, before the duplicate merge.
+struct ParsedBlock {
     columns: Vec<Values>,
     lines: Vec<u64>,
-    sheets: Vec<Option<String>>,
     hashes: Vec<u128>,
     period: Vec<Option<Period>>,
     rejects: Vec<Reject>,
@@ -121,94 +140,258 @@ struct ParsedFile {
     warnings: Vec<u64>,
 }
 
-/// Ingests every file of a source. `only` restricts to one period (quarterly increments).
-pub fn ingest_source(plan: &Plan, source: &SourcePlan, files: &[std::path::PathBuf], only: Option<Period>) -> Result<IngestedSource, String> {
+/// What a table of a file needs to parse its blocks.
+struct TableContext<'a> {
+    plan: &'a Plan,
+    source: &'a SourcePlan,
+    checks: &'a [CompiledCheck],
+    file: &'a str,
+    sheet: Option<String>,
+    headers: Vec<String>,
+    located: Vec<Option<(usize, f64)>>,
+    drops: Vec<(usize, Vec<String>, String)>,
+    period_index: Option<usize>,
+    only: Option<Period>,
+}
+
+/// A row check with its expression compiled once per source.
+struct CompiledCheck {
+    expr: polars::prelude::Expr,
+    rule: String,
+    severity: Severity,
+    message: String,
+    /// Indexes of the source columns the rule reads.
+    uses: Vec<usize>,
+}
+
+fn compile_checks(source: &SourcePlan) -> Result<Vec<CompiledCheck>, String> {
+    source
+        .checks
+        .iter()
+        .map(|c| {
+            let expr = polars::sql::sql_expr(&c.rule).map_err(|e| format!("check '{}': {e}", c.rule))?;
+            let roots: Vec<String> = expr.clone().meta().root_names().iter().map(|s| s.to_string()).collect();
+            let uses = source.columns.iter().enumerate().filter(|(_, col)| roots.contains(&col.name)).map(|(i, _)| i).collect();
+            Ok(CompiledCheck { expr, rule: c.rule.clone(), severity: c.severity, message: c.message.clone(), uses })
+        })
+        .collect()
+}
+
+/// Open Parquet files of a source, one per partition.
+struct PartitionWriters<'a> {
+    destination: Destination<'a>,
+    source: &'a SourcePlan,
+    schema: arrow::datatypes::SchemaRef,
+    open: BTreeMap<Option<Period>, ParquetStream>,
+}
+
+impl PartitionWriters<'_> {
+    fn path(&self, dir: &Path, period: Option<Period>) -> PathBuf {
+        match period {
+            Some(q) => dir.join(&self.source.name).join(format!("period={q}")).join("part-0.parquet"),
+            None => dir.join(&self.source.name).join("data.parquet"),
+        }
+    }
+
+    fn writer(&mut self, period: Option<Period>) -> Result<Option<&mut ParquetStream>, String> {
+        let Destination::Curated { dir, run_id } = self.destination else { return Ok(None) };
+        if !self.open.contains_key(&period) {
+            let stamp = RunStamp { run_id: run_id.to_string(), table: format!("curated/{}", self.source.name) };
+            let stream = ParquetStream::create(&self.path(dir, period), self.schema.clone(), &stamp)?;
+            self.open.insert(period, stream);
+        }
+        Ok(self.open.get_mut(&period))
+    }
+
+    /// Closes every file; a reference table without rows still gets its (empty) file.
+    fn finish(mut self) -> Result<Vec<Option<Period>>, String> {
+        if self.source.period.is_none() && self.open.is_empty() {
+            self.writer(None)?;
+        }
+        let periods = self.open.keys().copied().collect();
+        for (_, stream) in std::mem::take(&mut self.open) {
+            stream.close()?;
+        }
+        Ok(periods)
+    }
+}
+
+/// Ingests every file of a source and writes its accepted rows to `destination`, partition by
+/// partition, as they are parsed: memory holds a few blocks and the duplicate index, never the
+/// source. `only` restricts to one period (increments); `sample_blocks` stops after that many
+/// blocks of the first file (`duibiao check`).
+pub fn ingest_source(
+    plan: &Plan,
+    source: &SourcePlan,
+    files: &[PathBuf],
+    only: Option<Period>,
+    destination: Destination,
+    sample_blocks: Option<usize>,
+) -> Result<IngestedSource, String> {
     // File names in quarantine and the manifest are shown relative to the working folder.
     let base = Path::new(".");
-    let parsed: Vec<Result<ParsedFile, String>> = files.par_iter().map(|f| ingest_file(plan, source, f, base, only)).collect();
+    let checks = compile_checks(source)?;
+    let mut fields: Vec<arrow::datatypes::Field> =
+        source.columns.iter().map(|c| arrow::datatypes::Field::new(&c.name, Values::for_type(c.kind).to_arrow().data_type().clone(), true)).collect();
+    fields.push(arrow::datatypes::Field::new("source_file", arrow::datatypes::DataType::Utf8, true));
+    fields.push(arrow::datatypes::Field::new("source_row", arrow::datatypes::DataType::Int64, true));
+    let mut writers = PartitionWriters { destination, source, schema: Arc::new(arrow::datatypes::Schema::new(fields)), open: BTreeMap::new() };
     let mut out = IngestedSource {
         name: source.name.clone(),
         title: source.title.clone(),
         files: Vec::new(),
         counts: SourceCounts::default(),
         warnings: source.checks.iter().filter(|c| c.severity == Severity::Warn).map(|c| (c.message.clone(), 0)).collect(),
-        columns: source.columns.iter().map(|c| (c.name.clone(), Values::for_type(c.kind))).collect(),
-        source_file: Vec::new(),
-        source_row: Vec::new(),
-        period: Vec::new(),
         rejects: Vec::new(),
+        periods: Vec::new(),
     };
-    // Merge in file order: the first copy of a duplicated row is kept.
-    let mut seen: HashMap<u128, (String, u64)> = HashMap::new();
-    for file in parsed {
-        let file = file?;
-        let mut keep = Vec::with_capacity(file.hashes.len());
-        for (i, hash) in file.hashes.iter().enumerate() {
-            match seen.get(hash) {
-                Some((first_file, first_line)) => {
-                    keep.push(false);
-                    out.rejects.push(Reject {
-                        source: source.name.clone(),
-                        file: file.report.path.clone(),
-                        sheet: file.sheets[i].clone(),
-                        row: file.lines[i],
-                        column: None,
-                        value: None,
-                        kind: RejectKind::Duplicate,
-                        reason: format!("exact duplicate of {first_file} line {first_line}"),
-                    });
+    // Duplicates: the first copy in file order is kept; the index remembers where it was.
+    let mut seen: HashMap<u128, (u32, u64)> = HashMap::new();
+    let mut shown_files: Vec<String> = Vec::new();
+    let mut blocks_left = sample_blocks;
+    for path in files {
+        let shown = path.strip_prefix(base).unwrap_or(path).to_string_lossy().replace('\\', "/");
+        shown_files.push(shown.clone());
+        let file_index = (shown_files.len() - 1) as u32;
+        let mut reader = read::open(source, path)?;
+        let (mut rows_read, mut blank_lines) = (0, 0);
+        let tables = std::mem::take(&mut reader.tables);
+        for mut table in tables {
+            let context = table_context(plan, source, &checks, &shown, &table, only)?;
+            loop {
+                let mut batch = Vec::new();
+                while batch.len() < blocks_in_flight() && blocks_left != Some(0) {
+                    match table.next_block()? {
+                        Some(block) => {
+                            batch.push(block);
+                            blocks_left = blocks_left.map(|n| n - 1);
+                        }
+                        None => break,
+                    }
                 }
-                None => {
-                    seen.insert(*hash, (file.report.path.clone(), file.lines[i]));
-                    keep.push(true);
+                if batch.is_empty() {
+                    break;
+                }
+                let parsed: Vec<Result<ParsedBlock, String>> = batch.par_iter().map(|b| parse_block(&context, b)).collect();
+                for block in parsed {
+                    let block = block?;
+                    rows_read += block.counts.rows_read;
+                    blank_lines += block.counts.blank_lines;
+                    merge_block(&context, block, file_index, &shown_files, &mut seen, &mut writers, &mut out)?;
                 }
             }
+            reader.tables.push(table);
         }
-        let duplicates = keep.iter().filter(|k| !**k).count() as u64;
-        for ((_, values), parsed) in out.columns.iter_mut().zip(file.columns) {
-            values.extend(parsed.filter(&keep));
+        let (sha256, bytes) = if blocks_left == Some(0) { (String::new(), 0) } else { reader.fingerprint() };
+        out.files.push(FileReport { path: shown, sha256, bytes, rows_read, blank_lines });
+        if blocks_left == Some(0) {
+            break;
         }
-        for (i, k) in keep.iter().enumerate() {
-            if *k {
-                out.source_file.push(file.report.path.clone());
-                out.source_row.push(file.lines[i] as i64);
-                out.period.push(file.period[i]);
-            }
-        }
-        let c = &mut out.counts;
-        c.rows_read += file.counts.rows_read;
-        c.accepted += file.counts.accepted - duplicates;
-        c.rejected += file.counts.rejected;
-        c.dropped += file.counts.dropped;
-        c.duplicates += duplicates;
-        c.other_period += file.counts.other_period;
-        c.blank_lines += file.counts.blank_lines;
-        for (w, n) in out.warnings.iter_mut().zip(&file.warnings) {
-            w.1 += n;
-        }
-        out.rejects.extend(file.rejects);
-        out.files.push(file.report);
     }
+    out.periods = writers.finish()?;
     if !out.counts.conserved() {
         return Err(format!("source '{}': row accounting does not add up: {:?}", source.name, out.counts));
     }
     Ok(out)
 }
 
+fn table_context<'a>(
+    plan: &'a Plan,
+    source: &'a SourcePlan,
+    checks: &'a [CompiledCheck],
+    file: &'a str,
+    table: &read::TableReader,
+    only: Option<Period>,
+) -> Result<TableContext<'a>, String> {
+    let located = locate_columns(source, &table.headers, table.sheet.as_deref(), file)?;
+    let drops = source
+        .drop_rows
+        .iter()
+        .filter_map(|d| table.headers.iter().position(|h| h == &d.header).map(|i| (i, d.starts_with.clone(), d.header.clone())))
+        .collect();
+    Ok(TableContext {
+        plan,
+        source,
+        checks,
+        file,
+        sheet: table.sheet.clone(),
+        headers: table.headers.clone(),
+        located,
+        drops,
+        period_index: source.period.as_ref().and_then(|p| source.columns.iter().position(|c| &c.name == p)),
+        only,
+    })
+}
+
+/// Moves a parsed block's rows past the duplicate index into the partition files.
+fn merge_block(
+    context: &TableContext,
+    block: ParsedBlock,
+    file_index: u32,
+    shown_files: &[String],
+    seen: &mut HashMap<u128, (u32, u64)>,
+    writers: &mut PartitionWriters,
+    out: &mut IngestedSource,
+) -> Result<(), String> {
+    let mut kept: BTreeMap<Option<Period>, Vec<usize>> = BTreeMap::new();
+    let mut duplicates = 0;
+    for (i, hash) in block.hashes.iter().enumerate() {
+        match seen.get(hash) {
+            Some((first_file, first_line)) => {
+                duplicates += 1;
+                out.rejects.push(Reject {
+                    source: context.source.name.clone(),
+                    file: context.file.to_string(),
+                    sheet: context.sheet.clone(),
+                    row: block.lines[i],
+                    column: None,
+                    value: None,
+                    kind: RejectKind::Duplicate,
+                    reason: format!("exact duplicate of {} line {first_line}", shown_files[*first_file as usize]),
+                });
+            }
+            None => {
+                seen.insert(*hash, (file_index, block.lines[i]));
+                kept.entry(block.period[i]).or_default().push(i);
+            }
+        }
+    }
+    for (period, rows) in kept {
+        let Some(writer) = writers.writer(period)? else { continue };
+        let mut arrays: Vec<ArrayRef> = block.columns.iter().map(|v| v.take_arrow(&rows)).collect();
+        arrays.push(Arc::new(StringArray::from(vec![context.file; rows.len()])));
+        arrays.push(Arc::new(Int64Array::from(rows.iter().map(|&i| block.lines[i] as i64).collect::<Vec<_>>())));
+        writer.write(arrays)?;
+    }
+    let c = &mut out.counts;
+    c.rows_read += block.counts.rows_read;
+    c.accepted += block.counts.accepted - duplicates;
+    c.rejected += block.counts.rejected;
+    c.dropped += block.counts.dropped;
+    c.duplicates += duplicates;
+    c.other_period += block.counts.other_period;
+    c.blank_lines += block.counts.blank_lines;
+    for (w, n) in out.warnings.iter_mut().zip(&block.warnings) {
+        w.1 += n;
+    }
+    out.rejects.extend(block.rejects);
+    Ok(())
+}
+
 /// Where each canonical column comes from in one table: cell index and scale, or absent.
-fn locate_columns(source: &SourcePlan, table: &Table, file: &str) -> Result<Vec<Option<(usize, f64)>>, String> {
+fn locate_columns(source: &SourcePlan, headers: &[String], sheet: Option<&str>, file: &str) -> Result<Vec<Option<(usize, f64)>>, String> {
     source
         .columns
         .iter()
         .map(|c| {
-            let found = c.headers.iter().find_map(|(h, scale)| table.headers.iter().position(|x| x == h).map(|i| (i, *scale)));
+            let found = c.headers.iter().find_map(|(h, scale)| headers.iter().position(|x| x == h).map(|i| (i, *scale)));
             match found {
                 None if c.required => Err(format!(
                     "{file}{}: column '{}' (header '{}') is missing; headers there: {}",
-                    table.sheet.as_ref().map(|s| format!(" sheet '{s}'")).unwrap_or_default(),
+                    sheet.map(|s| format!(" sheet '{s}'")).unwrap_or_default(),
                     c.name,
                     c.headers[0].0,
-                    table.headers.join(", ")
+                    headers.join(", ")
                 )),
                 found => Ok(found),
             }
@@ -216,87 +399,74 @@ fn locate_columns(source: &SourcePlan, table: &Table, file: &str) -> Result<Vec<
         .collect()
 }
 
-fn ingest_file(plan: &Plan, source: &SourcePlan, path: &Path, base: &Path, only: Option<Period>) -> Result<ParsedFile, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let shown = path.strip_prefix(base).unwrap_or(path).to_string_lossy().replace('\\', "/");
-    let report = FileReport { path: shown.clone(), sha256: sha256_hex(&bytes), bytes: bytes.len() as u64, rows_read: 0, blank_lines: 0 };
-    drop(bytes);
-    let tables = read::read_tables(source, path)?;
-    let mut parsed = ParsedFile {
-        report,
+/// Parses, types and checks the records of one block (any thread).
+fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBlock, String> {
+    let source = context.source;
+    let plan = context.plan;
+    let mut parsed = ParsedBlock {
         columns: source.columns.iter().map(|c| Values::for_type(c.kind)).collect(),
         lines: Vec::new(),
-        sheets: Vec::new(),
         hashes: Vec::new(),
         period: Vec::new(),
         rejects: Vec::new(),
         counts: SourceCounts::default(),
-        warnings: vec![0; source.checks.iter().filter(|c| c.severity == Severity::Warn).count()],
+        warnings: vec![0; context.checks.iter().filter(|c| c.severity == Severity::Warn).count()],
     };
-    let period_index = source.period.as_ref().and_then(|p| source.columns.iter().position(|c| &c.name == p));
-    for table in &tables {
-        let located = locate_columns(source, table, &shown)?;
-        let drops: Vec<(usize, &Vec<String>, &str)> = source
-            .drop_rows
-            .iter()
-            .filter_map(|d| table.headers.iter().position(|h| h == &d.header).map(|i| (i, &d.starts_with, d.header.as_str())))
-            .collect();
-        parsed.counts.blank_lines += table.blank_lines;
-        'records: for record in &table.records {
-            parsed.counts.rows_read += 1;
-            let reject = |column: Option<&str>, value: Option<String>, kind: RejectKind, reason: String| Reject {
-                source: source.name.clone(),
-                file: shown.clone(),
-                sheet: record.sheet.clone(),
-                row: record.line,
-                column: column.map(str::to_string),
-                value,
-                kind,
-                reason,
+    let mut row: Vec<Value> = Vec::with_capacity(source.columns.len());
+    let blank_lines = read::for_each_record(block, |line, cells| {
+        parsed.counts.rows_read += 1;
+        let reject = |column: Option<&str>, value: Option<String>, kind: RejectKind, reason: String| Reject {
+            source: source.name.clone(),
+            file: context.file.to_string(),
+            sheet: context.sheet.clone(),
+            row: line,
+            column: column.map(str::to_string),
+            value,
+            kind,
+            reason,
+        };
+        for (i, prefixes, header) in &context.drops {
+            let text = cells.get(*i).copied().unwrap_or(Cell::Empty);
+            let text = match text {
+                Cell::Text(s) => Cow::Borrowed(s),
+                other => Cow::Owned(other.text()),
             };
-            for (i, prefixes, header) in &drops {
-                let text = record.cells.get(*i).map(Cell::text).unwrap_or_default();
-                if let Some(p) = prefixes.iter().find(|p| text.trim().starts_with(p.as_str())) {
-                    parsed.rejects.push(reject(Some(header), Some(text.clone()), RejectKind::Dropped, format!("drop rule: {header} starts with '{p}'")));
-                    parsed.counts.dropped += 1;
-                    continue 'records;
-                }
+            if let Some(p) = prefixes.iter().find(|p| text.trim().starts_with(p.as_str())) {
+                parsed.rejects.push(reject(Some(header), Some(text.to_string()), RejectKind::Dropped, format!("drop rule: {header} starts with '{p}'")));
+                parsed.counts.dropped += 1;
+                return Ok(());
             }
-            let mut row = Vec::with_capacity(source.columns.len());
-            for (column, at) in source.columns.iter().zip(&located) {
-                let cell = at.and_then(|(i, _)| record.cells.get(i)).unwrap_or(&Cell::Empty);
-                let scale = at.map(|(_, s)| s).unwrap_or(1.0);
-                match parse_cell(column, cell, scale, plan.utc_offset_minutes) {
-                    Ok(value) => row.push(value),
-                    Err(reason) => {
-                        let header = at.map(|(i, _)| table.headers[i].clone()).unwrap_or_else(|| column.headers[0].0.clone());
-                        parsed.rejects.push(reject(Some(&column.name), Some(cell.text()), RejectKind::Rejected, format!("{header}: {reason}")));
-                        parsed.counts.rejected += 1;
-                        continue 'records;
-                    }
-                }
-            }
-            let period = period_index.and_then(|i| row[i].period(plan.grain, plan.utc_offset_minutes));
-            if let (Some(wanted), Some(i)) = (only, period_index) {
-                if period != Some(wanted) {
-                    let _ = i;
-                    parsed.counts.other_period += 1;
-                    continue;
-                }
-            }
-            for (values, value) in parsed.columns.iter_mut().zip(row) {
-                value.push_into(values);
-            }
-            parsed.lines.push(record.line);
-            parsed.sheets.push(record.sheet.clone());
-            parsed.hashes.push(record_hash(record));
-            parsed.period.push(period);
-            parsed.counts.accepted += 1;
         }
-    }
-    parsed.report.rows_read = parsed.counts.rows_read;
-    parsed.report.blank_lines = parsed.counts.blank_lines;
-    apply_checks(source, &mut parsed)?;
+        row.clear();
+        for (column, at) in source.columns.iter().zip(&context.located) {
+            let cell = at.and_then(|(i, _)| cells.get(i).copied()).unwrap_or(Cell::Empty);
+            let scale = at.map(|(_, s)| s).unwrap_or(1.0);
+            match parse_cell(column, cell, scale, plan.utc_offset_minutes) {
+                Ok(value) => row.push(value),
+                Err(reason) => {
+                    let header = at.map(|(i, _)| context.headers[i].clone()).unwrap_or_else(|| column.headers[0].0.clone());
+                    parsed.rejects.push(reject(Some(&column.name), Some(cell.text()), RejectKind::Rejected, format!("{header}: {reason}")));
+                    parsed.counts.rejected += 1;
+                    return Ok(());
+                }
+            }
+        }
+        let period = context.period_index.and_then(|i| row[i].period(plan.grain, plan.utc_offset_minutes));
+        if context.only.is_some() && context.period_index.is_some() && period != context.only {
+            parsed.counts.other_period += 1;
+            return Ok(());
+        }
+        for (values, value) in parsed.columns.iter_mut().zip(row.drain(..)) {
+            value.push_into(values);
+        }
+        parsed.lines.push(line);
+        parsed.hashes.push(record_hash(cells));
+        parsed.period.push(period);
+        parsed.counts.accepted += 1;
+        Ok(())
+    })?;
+    parsed.counts.blank_lines = blank_lines;
+    apply_checks(context, &mut parsed)?;
     Ok(parsed)
 }
 
@@ -332,7 +502,7 @@ impl Value {
     }
 }
 
-fn parse_cell(column: &ColumnPlan, cell: &Cell, scale: f64, utc_offset: i32) -> Result<Value, String> {
+fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> Result<Value, String> {
     let blank = match cell {
         Cell::Empty => true,
         Cell::Text(s) => s.trim().is_empty(),
@@ -350,22 +520,25 @@ fn parse_cell(column: &ColumnPlan, cell: &Cell, scale: f64, utc_offset: i32) -> 
             ColumnType::Timestamp => Value::Timestamp(None),
         });
     }
-    let text = cell.text();
+    let text: Cow<str> = match cell {
+        Cell::Text(s) => Cow::Borrowed(s),
+        other => Cow::Owned(other.text()),
+    };
     let fmt = column.format.as_deref();
     let e = |e: parse::ParseError| e.0;
     Ok(match (column.kind, cell) {
         (ColumnType::Text, _) => Value::Text(Some(text.trim().to_string())),
-        (ColumnType::Integer, Cell::Number(v)) if v.fract() == 0.0 => Value::Int(Some(*v as i64)),
+        (ColumnType::Integer, Cell::Number(v)) if v.fract() == 0.0 => Value::Int(Some(v as i64)),
         (ColumnType::Integer, _) => Value::Int(Some(parse::integer(&text).map_err(e)?)),
         (ColumnType::Number, Cell::Number(v)) => Value::Float(Some(v * scale)),
         (ColumnType::Number, _) => Value::Float(Some(parse::number(&text, scale).map_err(e)?)),
         (ColumnType::Month, Cell::ExcelDate(v)) => {
-            let (y, m, _) = parse::civil_from_days(parse::excel_serial_to_days(*v));
+            let (y, m, _) = parse::civil_from_days(parse::excel_serial_to_days(v));
             Value::Date(Some(parse::days_from_civil(y, m, 1)))
         }
         (ColumnType::Month, _) => Value::Date(Some(parse::month(&text, fmt).map_err(e)?)),
         (ColumnType::Quarter, _) => Value::Date(Some(parse::quarter(&text).map_err(e)?)),
-        (ColumnType::Date, Cell::ExcelDate(v)) => Value::Date(Some(parse::excel_serial_to_days(*v))),
+        (ColumnType::Date, Cell::ExcelDate(v)) => Value::Date(Some(parse::excel_serial_to_days(v))),
         (ColumnType::Date, _) => Value::Date(Some(parse::date(&text, fmt).map_err(e)?)),
         (ColumnType::Timestamp, Cell::ExcelDate(v)) => {
             let local_seconds = ((v - 25_569.0) * 86_400.0).round() as i64;
@@ -381,35 +554,52 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// A 128-bit fingerprint of a record's cells as written (two keyed SipHashes).
-fn record_hash(record: &Record) -> u128 {
+fn record_hash(cells: &[Cell]) -> u128 {
     let mut a = std::collections::hash_map::DefaultHasher::new();
     let mut b = std::collections::hash_map::DefaultHasher::new();
     0x5EEDu32.hash(&mut b);
-    for cell in &record.cells {
-        let text = cell.text();
-        text.hash(&mut a);
-        text.hash(&mut b);
+    for cell in cells {
+        match cell {
+            Cell::Empty => 0u8.hash(&mut a),
+            Cell::Text(s) => {
+                1u8.hash(&mut a);
+                s.hash(&mut a);
+                s.hash(&mut b);
+            }
+            Cell::Number(v) => {
+                2u8.hash(&mut a);
+                v.to_bits().hash(&mut b);
+            }
+            Cell::ExcelDate(v) => {
+                3u8.hash(&mut a);
+                v.to_bits().hash(&mut b);
+            }
+        }
     }
     (u128::from(a.finish()) << 64) | u128::from(b.finish())
 }
 
-/// Evaluates the source's SQL checks on a parsed file: failing reject checks move rows to
-/// quarantine (first failing check named), warn checks are counted. Null results pass.
-fn apply_checks(source: &SourcePlan, parsed: &mut ParsedFile) -> Result<(), String> {
-    if source.checks.is_empty() || parsed.lines.is_empty() {
+/// Evaluates the source's SQL checks on a parsed block: failing reject checks move rows to
+/// quarantine (first failing check named), warn checks are counted. Null results pass. Only the
+/// columns the checks read are handed to polars.
+fn apply_checks(context: &TableContext, parsed: &mut ParsedBlock) -> Result<(), String> {
+    let source = context.source;
+    if context.checks.is_empty() || parsed.lines.is_empty() {
         return Ok(());
     }
     let height = parsed.lines.len();
-    let columns: Vec<Column> = source.columns.iter().zip(&parsed.columns).map(|(c, v)| v.to_series(&c.name).into_column()).collect();
-    let frame = DataFrame::new(height, columns).map_err(|e| format!("source '{}': {e}", source.name))?;
+    let mut used: Vec<usize> = context.checks.iter().flat_map(|c| c.uses.iter().copied()).collect();
+    used.sort_unstable();
+    used.dedup();
+    let columns: Vec<Column> = used.iter().map(|&i| parsed.columns[i].to_series(&source.columns[i].name).into_column()).collect();
+    let frame = if columns.is_empty() { DataFrame::empty_with_height(height) } else { DataFrame::new(height, columns).map_err(|e| format!("source '{}': {e}", source.name))? };
     let mut keep = vec![true; height];
     let mut warn_index = 0;
-    for check in &source.checks {
-        let expr = polars::sql::sql_expr(&check.rule).map_err(|e| format!("check '{}': {e}", check.rule))?;
+    for check in context.checks {
         let result = frame
             .clone()
             .lazy()
-            .select([expr.alias("__check")])
+            .select([check.expr.clone().alias("__check")])
             .collect()
             .map_err(|e| format!("source '{}', check '{}': {e}", source.name, check.rule))?;
         let column = result.column("__check").map_err(|e| e.to_string())?;
@@ -430,11 +620,11 @@ fn apply_checks(source: &SourcePlan, parsed: &mut ParsedFile) -> Result<(), Stri
                         keep[i] = false;
                         parsed.rejects.push(Reject {
                             source: source.name.clone(),
-                            file: parsed.report.path.clone(),
-                            sheet: parsed.sheets[i].clone(),
+                            file: context.file.to_string(),
+                            sheet: context.sheet.clone(),
                             row: parsed.lines[i],
                             column: None,
-                            value: Some(row_summary(source, &parsed.columns, i, &check.rule)),
+                            value: Some(row_summary(source, &parsed.columns, i, &check.uses)),
                             kind: RejectKind::Rejected,
                             reason: check.message.clone(),
                         });
@@ -446,11 +636,12 @@ fn apply_checks(source: &SourcePlan, parsed: &mut ParsedFile) -> Result<(), Stri
     let removed = keep.iter().filter(|k| !**k).count() as u64;
     if removed > 0 {
         parsed.columns = parsed.columns.iter().map(|v| v.filter(&keep)).collect();
-        let pick = |v: &[u64]| v.iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| *x).collect::<Vec<_>>();
-        parsed.lines = pick(&parsed.lines);
-        parsed.sheets = parsed.sheets.iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| x.clone()).collect();
-        parsed.hashes = parsed.hashes.iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| *x).collect();
-        parsed.period = parsed.period.iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| *x).collect();
+        fn pick<T: Copy>(v: &[T], keep: &[bool]) -> Vec<T> {
+            v.iter().zip(keep).filter(|(_, k)| **k).map(|(x, _)| *x).collect()
+        }
+        parsed.lines = pick(&parsed.lines, &keep);
+        parsed.hashes = pick(&parsed.hashes, &keep);
+        parsed.period = pick(&parsed.period, &keep);
         parsed.counts.accepted -= removed;
         parsed.counts.rejected += removed;
     }
@@ -458,35 +649,23 @@ fn apply_checks(source: &SourcePlan, parsed: &mut ParsedFile) -> Result<(), Stri
 }
 
 /// "paid=1,050.00; billed=1,000.00": the values a failed check looked at.
-fn row_summary(source: &SourcePlan, columns: &[Values], i: usize, rule: &str) -> String {
-    let used: Vec<String> = polars::sql::sql_expr(rule).map(|e| e.meta().root_names().iter().map(|s| s.to_string()).collect()).unwrap_or_default();
-    source
-        .columns
-        .iter()
-        .zip(columns)
-        .filter(|(c, _)| used.contains(&c.name))
-        .map(|(c, v)| {
-            let shown = match v {
+fn row_summary(source: &SourcePlan, columns: &[Values], i: usize, used: &[usize]) -> String {
+    used.iter()
+        .map(|&c| {
+            let shown = match &columns[c] {
                 Values::Text(x) => x[i].clone().unwrap_or_default(),
                 Values::Int(x) => x[i].map(|v| v.to_string()).unwrap_or_default(),
                 Values::Float(x) => x[i].map(|v| v.to_string()).unwrap_or_default(),
-                Values::Date(x) => x[i].map(|d| {
-                    let (y, m, dd) = parse::civil_from_days(d);
-                    format!("{y}-{m:02}-{dd:02}")
-                }).unwrap_or_default(),
+                Values::Date(x) => x[i]
+                    .map(|d| {
+                        let (y, m, dd) = parse::civil_from_days(d);
+                        format!("{y}-{m:02}-{dd:02}")
+                    })
+                    .unwrap_or_default(),
                 Values::Timestamp(x) => x[i].map(|v| v.to_string()).unwrap_or_default(),
             };
-            format!("{}={shown}", c.name)
+            format!("{}={shown}", source.columns[c].name)
         })
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// Accepted rows of a source split by period, in period order.
-pub fn by_period(source: &IngestedSource) -> BTreeMap<Option<Period>, Vec<bool>> {
-    let mut masks: BTreeMap<Option<Period>, Vec<bool>> = BTreeMap::new();
-    for (i, p) in source.period.iter().enumerate() {
-        masks.entry(*p).or_insert_with(|| vec![false; source.period.len()])[i] = true;
-    }
-    masks
 }

@@ -83,6 +83,17 @@ impl Values {
         }
     }
 
+    /// The BI-safe Arrow array of the rows at `rows`, in that order.
+    pub fn take_arrow(&self, rows: &[usize]) -> ArrayRef {
+        match self {
+            Values::Text(v) => Arc::new(rows.iter().map(|&i| v[i].as_deref()).collect::<StringArray>()),
+            Values::Int(v) => Arc::new(rows.iter().map(|&i| v[i]).collect::<Int64Array>()),
+            Values::Float(v) => Arc::new(rows.iter().map(|&i| v[i]).collect::<Float64Array>()),
+            Values::Date(v) => Arc::new(rows.iter().map(|&i| v[i]).collect::<Date32Array>()),
+            Values::Timestamp(v) => Arc::new(rows.iter().map(|&i| v[i]).collect::<TimestampMicrosecondArray>().with_timezone("UTC")),
+        }
+    }
+
     /// A polars Series for evaluating SQL checks.
     pub fn to_series(&self, name: &str) -> Series {
         let name = name.into();
