@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use arrow::array::{ArrayRef, Int64Array, StringArray};
 use serde::Serialize;
@@ -48,6 +47,8 @@ pub struct Manifest {
     /// Rows of correlations.parquet.
     pub correlations: usize,
     pub timings_seconds: Vec<(String, f64)>,
+    /// Peak resident memory of each stage, in bytes (Linux).
+    pub peak_rss_bytes: Vec<(String, u64)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,8 +110,7 @@ pub fn prepare(pipeline: &Path) -> anyhow::Result<Plan> {
 
 /// Runs the job. On failure the previous output stays as it was.
 pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
-    let started = Instant::now();
-    let mut timings = Vec::new();
+    let mut meter = crate::resources::StageMeter::start();
     let plan = prepare(pipeline)?;
     if let Some(only) = options.period {
         if only.grain != plan.grain {
@@ -124,7 +124,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
             .into());
         }
     }
-    timings.push(("compile".to_string(), started.elapsed().as_secs_f64()));
+    meter.mark("compile");
 
     let run_id = crate::sink::new_run_id();
     let staging = Staging::new(&plan.output_dir, &run_id).map_err(anyhow::Error::msg)?;
@@ -134,7 +134,6 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         carried = carry_over_partitions(&plan, &curated, only)?;
     }
 
-    let ingest_started = Instant::now();
     let progress = progress_bar(&plan, options.quiet);
     let mut ingested = Vec::new();
     for source in &plan.sources {
@@ -148,19 +147,18 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         ingested.push(result);
     }
     progress.finish_and_clear();
-    timings.push(("ingest".to_string(), ingest_started.elapsed().as_secs_f64()));
+    meter.mark("ingest");
 
-    let write_started = Instant::now();
     let mut touched = BTreeSet::new();
     for source in &ingested {
         touched.extend(source.periods.iter().flatten().copied());
     }
     let rejects: Vec<&Reject> = ingested.iter().flat_map(|s| &s.rejects).collect();
     write_rejects(&rejects, &staging.dir.join("quality/rejects.parquet"), &run_id)?;
-    timings.push(("quarantine".to_string(), write_started.elapsed().as_secs_f64()));
+    meter.mark("quarantine");
     let sources: Vec<SourceManifest> = ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect();
     let available: BTreeSet<Period> = touched.iter().chain(&carried).copied().collect();
-    let manifest_base = |sources: Vec<SourceManifest>, timings: Vec<(String, f64)>| Manifest {
+    let manifest_base = |sources: Vec<SourceManifest>, meter: &crate::resources::StageMeter| Manifest {
         tool: "duibiao",
         version: env!("CARGO_PKG_VERSION"),
         run_id: run_id.clone(),
@@ -172,7 +170,8 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         sources,
         panel: None,
         correlations: 0,
-        timings_seconds: timings,
+        timings_seconds: meter.timings.clone(),
+        peak_rss_bytes: meter.peak_rss_bytes.clone(),
     };
 
     // Data checks come before the panel: a source over its reject share is not analysed.
@@ -182,7 +181,8 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         .map(|s| format!("{}: {:.1}% of {} rows rejected (allowed {:.1}%)", s.name, s.reject_share * 100.0, s.counts.rows_read, s.max_reject_share * 100.0))
         .collect();
     if !over.is_empty() {
-        let manifest = manifest_base(sources, timings);
+        meter.total();
+        let manifest = manifest_base(sources, &meter);
         std::fs::write(staging.dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;
         let kept = staging.keep_as_failed(&run_id);
         return Err(Categorised::DataChecks(format!(
@@ -193,7 +193,6 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         .into());
     }
 
-    let panel_started = Instant::now();
     let panel = if plan.indicators.is_empty() && plan.features.is_empty() {
         None
     } else {
@@ -204,9 +203,8 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         crate::outputs::write_panel(&panel, &staging.dir, &run_id).map_err(anyhow::Error::msg)?;
         Some(panel)
     };
-    timings.push(("panel".to_string(), panel_started.elapsed().as_secs_f64()));
+    meter.mark("panel");
 
-    let stats_started = Instant::now();
     let findings = match &panel {
         Some(panel) if !plan.indicators.is_empty() && !plan.features.is_empty() => {
             let findings = crate::analysis::correlate(&plan, panel).map_err(anyhow::Error::msg)?;
@@ -215,8 +213,8 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         }
         _ => Vec::new(),
     };
-    timings.push(("correlate".to_string(), stats_started.elapsed().as_secs_f64()));
-    timings.push(("total".to_string(), started.elapsed().as_secs_f64()));
+    meter.mark("correlate");
+    meter.total();
     let manifest = Manifest {
         panel: panel.as_ref().map(|p| PanelManifest {
             stations: p.stations.len(),
@@ -227,7 +225,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
             source_rows: p.source_rows.iter().map(|(s, (matched, unmatched))| SourceRows { source: s.clone(), matched: *matched, unmatched: *unmatched }).collect(),
         }),
         correlations: findings.len(),
-        ..manifest_base(sources, timings)
+        ..manifest_base(sources, &meter)
     };
     std::fs::write(staging.dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;
     std::fs::write(staging.dir.join("views.sql"), crate::views::views_sql(&plan, panel.as_ref(), &staging.dir))?;

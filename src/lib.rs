@@ -21,5 +21,6 @@ pub mod outputs;
 pub mod panel;
 pub mod plan;
 pub mod report;
+pub mod resources;
 pub mod spec;
 pub mod views;

@@ -260,13 +260,24 @@ fn summary(h: &mut String, input: &ReportInput) {
             lang.t("，其余期间沿用上次的整理数据；指标与相关分析基于全部历史重新计算。", "was ingested; the other periods' curated data were kept, and the analysis was recomputed over the whole history.")
         );
     }
-    let _ = writeln!(h, "<h3>{}</h3>\n<table><tr>", lang.t("各阶段耗时（秒）", "Time per stage (seconds)"));
+    let _ = writeln!(h, "<h3>{}</h3>\n<table><tr><th></th>", lang.t("各阶段耗时与内存", "Time and memory per stage"));
     for (stage, _) in &m.timings_seconds {
         let _ = write!(h, "<th>{}</th>", esc(&stage_label(stage, lang)));
     }
-    h.push_str("</tr><tr>");
+    let _ = write!(h, "</tr><tr><th>{}</th>", lang.t("耗时（秒）", "seconds"));
     for (_, s) in &m.timings_seconds {
         let _ = write!(h, "<td class=\"num\">{s:.2}</td>");
+    }
+    if !m.peak_rss_bytes.is_empty() {
+        let _ = write!(h, "</tr><tr><th>{}</th>", lang.t("峰值内存（MiB）", "peak memory (MiB)"));
+        for (stage, _) in &m.timings_seconds {
+            match m.peak_rss_bytes.iter().find(|(s, _)| s == stage) {
+                Some((_, bytes)) => {
+                    let _ = write!(h, "<td class=\"num\">{:.0}</td>", *bytes as f64 / 1048576.0);
+                }
+                None => h.push_str("<td></td>"),
+            }
+        }
     }
     h.push_str("</tr></table>\n");
 }
