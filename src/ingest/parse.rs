@@ -6,6 +6,7 @@
 //! "2020Q3", "2020年第3季度", "2020年三季度"; dates and timestamps in -, / and 年月日 forms.
 //! An explicit `format` ("yyyy年MM月", "yyyy/MM/dd HH:mm") accepts that layout only.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Days from 1970-01-01 to the given civil date (proleptic Gregorian), the Arrow DATE value.
@@ -48,19 +49,33 @@ fn fail<T>(what: &str, raw: &str) -> Result<T, ParseError> {
 }
 
 /// Full-width digits and punctuation to ASCII (exports typed in Chinese input methods).
-pub fn to_half_width(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '\u{3000}' => ' ',
-            _ => c,
-        })
-        .collect()
+pub fn to_half_width(text: &str) -> Cow<'_, str> {
+    if text.is_ascii() {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+                '\u{3000}' => ' ',
+                _ => c,
+            })
+            .collect(),
+    )
 }
 
 /// A number as exports write it: thousands separators, surrounding spaces, a trailing % (divides
 /// by 100), full-width digits. `scale` multiplies the result (10 000 for 万元 → 元).
 pub fn number(raw: &str, scale: f64) -> Result<f64, ParseError> {
+    // Most cells are plain decimals: take them without the general path's copies.
+    let plain = raw.trim();
+    if !plain.is_empty() && plain.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') && plain.bytes().any(|b| b.is_ascii_digit()) {
+        if let Ok(v) = plain.parse::<f64>() {
+            if v.is_finite() {
+                return Ok(v * scale);
+            }
+        }
+    }
     let text = to_half_width(raw);
     let mut text = text.trim();
     let mut factor = scale;
@@ -107,24 +122,17 @@ struct Fields {
     second: u32,
 }
 
-/// Matches `text` against a format of tokens yyyy, MM/M, dd/d, HH/H, mm, ss and literal text.
-/// Numeric tokens take 1–2 digits (4 for yyyy) so "2020年9月" matches "yyyy年MM月".
-fn match_format(text: &str, format: &str) -> Option<Fields> {
-    let t: Vec<char> = text.chars().collect();
-    let f: Vec<char> = format.chars().collect();
+/// Matches `t` (the text's characters) against a format of tokens yyyy, MM/M, dd/d, HH/H, mm,
+/// ss and literal text. Numeric tokens take 1–2 digits (4 for yyyy) so "2020年9月" matches
+/// "yyyy年MM月".
+fn match_format(t: &[char], format: &str) -> Option<Fields> {
+    const TOKENS: [&str; 9] = ["yyyy", "MM", "dd", "HH", "mm", "ss", "M", "d", "H"];
+    let token = |j: usize| TOKENS.into_iter().find(|tok| format[j..].starts_with(tok));
     let (mut i, mut j) = (0, 0);
     let mut out = Fields::default();
-    let token = |j: usize| -> Option<(&'static str, usize)> {
-        for tok in ["yyyy", "MM", "dd", "HH", "mm", "ss", "M", "d", "H"] {
-            let tc: Vec<char> = tok.chars().collect();
-            if f.len() >= j + tc.len() && f[j..j + tc.len()] == tc[..] {
-                return Some((tok, tc.len()));
-            }
-        }
-        None
-    };
-    while j < f.len() {
-        if let Some((tok, len)) = token(j) {
+    while j < format.len() {
+        if let Some(tok) = token(j) {
+            let len = tok.len();
             // yyyy is four digits; a token directly followed by another ("yyyyMMdd") takes exactly
             // two; otherwise one or two, so "2020年9月" matches "yyyy年MM月".
             let (min, max) = match tok {
@@ -133,13 +141,14 @@ fn match_format(text: &str, format: &str) -> Option<Fields> {
                 _ => (1, 2),
             };
             let start = i;
+            let mut value: u32 = 0;
             while i < t.len() && i - start < max && t[i].is_ascii_digit() {
+                value = value * 10 + t[i].to_digit(10)?;
                 i += 1;
             }
             if i - start < min {
                 return None;
             }
-            let value: u32 = t[start..i].iter().collect::<String>().parse().ok()?;
             match tok {
                 "yyyy" => out.year = Some(value as i32),
                 "MM" | "M" => out.month = Some(value),
@@ -151,11 +160,12 @@ fn match_format(text: &str, format: &str) -> Option<Fields> {
             }
             j += len;
         } else {
-            if i >= t.len() || t[i] != f[j] {
+            let c = format[j..].chars().next()?;
+            if i >= t.len() || t[i] != c {
                 return None;
             }
             i += 1;
-            j += 1;
+            j += c.len_utf8();
         }
     }
     (i == t.len()).then_some(out)
@@ -180,10 +190,10 @@ const TIMESTAMP_FORMATS: &[&str] = &[
 
 fn first_match(raw: &str, format: Option<&str>, defaults: &[&str]) -> Option<Fields> {
     let text = to_half_width(raw);
-    let text = text.trim();
+    let chars: Vec<char> = text.trim().chars().collect();
     match format {
-        Some(f) => match_format(text, f).filter(valid),
-        None => defaults.iter().find_map(|f| match_format(text, f).filter(valid)),
+        Some(f) => match_format(&chars, f).filter(valid),
+        None => defaults.iter().find_map(|f| match_format(&chars, f).filter(valid)),
     }
 }
 
