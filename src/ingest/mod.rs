@@ -16,11 +16,11 @@ pub mod values;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, StringArray};
+use arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, StringArray};
 use polars::prelude::{Column, DataFrame, IntoColumn, IntoLazy};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -129,8 +129,8 @@ fn blocks_in_flight() -> usize {
     2 * rayon::current_num_threads().max(1)
 }
 
-/// A block parsed and checked, before the duplicate merge.
-struct ParsedBlock {
+/// A block's rows while they are parsed and checked.
+struct BlockRows {
     columns: Vec<Values>,
     lines: Vec<u64>,
     hashes: Vec<u128>,
@@ -140,12 +140,56 @@ struct ParsedBlock {
     warnings: Vec<u64>,
 }
 
+/// The accepted rows of a block that fall in one partition, already as Arrow arrays (the
+/// source's columns, then `source_file` and `source_row`), with their fingerprints.
+struct Part {
+    period: Option<Period>,
+    arrays: Vec<ArrayRef>,
+    hashes: Vec<u128>,
+    lines: Vec<u64>,
+}
+
+/// A block parsed, checked and split by partition, ready for the duplicate merge.
+struct ParsedBlock {
+    file_index: u32,
+    file: Arc<str>,
+    sheet: Option<String>,
+    parts: Vec<Part>,
+    rejects: Vec<Reject>,
+    counts: SourceCounts,
+    warnings: Vec<u64>,
+}
+
+/// The duplicate index: record fingerprint → (file index, line) of the copy kept. Keys are
+/// already hashes, so the map uses them as they are.
+type SeenIndex = HashMap<u128, (u32, u64), std::hash::BuildHasherDefault<Prehashed>>;
+
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.0 = (v as u64) ^ ((v >> 64) as u64);
+    }
+}
+
 /// What a table of a file needs to parse its blocks.
 struct TableContext<'a> {
     plan: &'a Plan,
     source: &'a SourcePlan,
     checks: &'a [CompiledCheck],
-    file: &'a str,
+    file: Arc<str>,
+    file_index: u32,
     sheet: Option<String>,
     headers: Vec<String>,
     located: Vec<Option<(usize, f64)>>,
@@ -228,15 +272,13 @@ pub fn ingest_source(
     destination: Destination,
     sample_blocks: Option<usize>,
 ) -> Result<IngestedSource, String> {
-    // File names in quarantine and the manifest are shown relative to the working folder.
-    let base = Path::new(".");
     let checks = compile_checks(source)?;
     let mut fields: Vec<arrow::datatypes::Field> =
         source.columns.iter().map(|c| arrow::datatypes::Field::new(&c.name, Values::for_type(c.kind).to_arrow().data_type().clone(), true)).collect();
     fields.push(arrow::datatypes::Field::new("source_file", arrow::datatypes::DataType::Utf8, true));
     fields.push(arrow::datatypes::Field::new("source_row", arrow::datatypes::DataType::Int64, true));
-    let mut writers = PartitionWriters { destination, source, schema: Arc::new(arrow::datatypes::Schema::new(fields)), open: BTreeMap::new() };
-    let mut out = IngestedSource {
+    let writers = PartitionWriters { destination, source, schema: Arc::new(arrow::datatypes::Schema::new(fields)), open: BTreeMap::new() };
+    let out = IngestedSource {
         name: source.name.clone(),
         title: source.title.clone(),
         files: Vec::new(),
@@ -245,19 +287,58 @@ pub fn ingest_source(
         rejects: Vec::new(),
         periods: Vec::new(),
     };
-    // Duplicates: the first copy in file order is kept; the index remembers where it was.
-    let mut seen: HashMap<u128, (u32, u64)> = HashMap::new();
-    let mut shown_files: Vec<String> = Vec::new();
+    // Blocks are read and parsed here, side by side; one merger thread takes them in file order
+    // through the duplicate index (the first copy is kept, so reruns agree) into the partition
+    // files, while the next blocks are parsed.
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<ParsedBlock>(blocks_in_flight());
+    let merged = std::thread::scope(|scope| {
+        let merger = scope.spawn(move || -> Result<(PartitionWriters, IngestedSource), String> {
+            let (mut writers, mut out) = (writers, out);
+            let mut seen = SeenIndex::default();
+            let mut file_names: Vec<Arc<str>> = Vec::new();
+            for block in receiver {
+                merge_block(block, &mut file_names, &mut seen, &mut writers, &mut out)?;
+            }
+            Ok((writers, out))
+        });
+        let read = read_and_parse(plan, source, &checks, files, only, sample_blocks, &sender);
+        drop(sender);
+        let merged = merger.join().map_err(|_| format!("source '{}': the merge of parsed rows failed", source.name))?;
+        // A merge error stops the reading; report it before any error it caused there.
+        let (writers, mut out) = merged?;
+        out.files = read?;
+        Ok::<_, String>((writers, out))
+    });
+    let (writers, mut out) = merged?;
+    out.periods = writers.finish()?;
+    if !out.counts.conserved() {
+        return Err(format!("source '{}': row accounting does not add up: {:?}", source.name, out.counts));
+    }
+    Ok(out)
+}
+
+/// Reads the files block by block, parses a few blocks at a time in parallel, and sends them
+/// on in file order. Returns what each file held.
+fn read_and_parse(
+    plan: &Plan,
+    source: &SourcePlan,
+    checks: &[CompiledCheck],
+    files: &[PathBuf],
+    only: Option<Period>,
+    sample_blocks: Option<usize>,
+    sender: &std::sync::mpsc::SyncSender<ParsedBlock>,
+) -> Result<Vec<FileReport>, String> {
+    // File names in quarantine and the manifest are shown relative to the working folder.
+    let base = Path::new(".");
+    let mut reports = Vec::new();
     let mut blocks_left = sample_blocks;
-    for path in files {
-        let shown = path.strip_prefix(base).unwrap_or(path).to_string_lossy().replace('\\', "/");
-        shown_files.push(shown.clone());
-        let file_index = (shown_files.len() - 1) as u32;
+    for (index, path) in files.iter().enumerate() {
+        let shown: Arc<str> = path.strip_prefix(base).unwrap_or(path).to_string_lossy().replace('\\', "/").into();
         let mut reader = read::open(source, path)?;
         let (mut rows_read, mut blank_lines) = (0, 0);
         let tables = std::mem::take(&mut reader.tables);
         for mut table in tables {
-            let context = table_context(plan, source, &checks, &shown, &table, only)?;
+            let context = table_context(plan, source, checks, shown.clone(), index as u32, &table, only)?;
             loop {
                 let mut batch = Vec::new();
                 while batch.len() < blocks_in_flight() && blocks_left != Some(0) {
@@ -277,33 +358,32 @@ pub fn ingest_source(
                     let block = block?;
                     rows_read += block.counts.rows_read;
                     blank_lines += block.counts.blank_lines;
-                    merge_block(&context, block, file_index, &shown_files, &mut seen, &mut writers, &mut out)?;
+                    if sender.send(block).is_err() {
+                        return Err(format!("source '{}': the merge stopped", source.name));
+                    }
                 }
             }
             reader.tables.push(table);
         }
         let (sha256, bytes) = if blocks_left == Some(0) { (String::new(), 0) } else { reader.fingerprint() };
-        out.files.push(FileReport { path: shown, sha256, bytes, rows_read, blank_lines });
+        reports.push(FileReport { path: shown.to_string(), sha256, bytes, rows_read, blank_lines });
         if blocks_left == Some(0) {
             break;
         }
     }
-    out.periods = writers.finish()?;
-    if !out.counts.conserved() {
-        return Err(format!("source '{}': row accounting does not add up: {:?}", source.name, out.counts));
-    }
-    Ok(out)
+    Ok(reports)
 }
 
 fn table_context<'a>(
     plan: &'a Plan,
     source: &'a SourcePlan,
     checks: &'a [CompiledCheck],
-    file: &'a str,
+    file: Arc<str>,
+    file_index: u32,
     table: &read::TableReader,
     only: Option<Period>,
 ) -> Result<TableContext<'a>, String> {
-    let located = locate_columns(source, &table.headers, table.sheet.as_deref(), file)?;
+    let located = locate_columns(source, &table.headers, table.sheet.as_deref(), &file)?;
     let drops = source
         .drop_rows
         .iter()
@@ -314,6 +394,7 @@ fn table_context<'a>(
         source,
         checks,
         file,
+        file_index,
         sheet: table.sheet.clone(),
         headers: table.headers.clone(),
         located,
@@ -324,44 +405,46 @@ fn table_context<'a>(
 }
 
 /// Moves a parsed block's rows past the duplicate index into the partition files.
-fn merge_block(
-    context: &TableContext,
-    block: ParsedBlock,
-    file_index: u32,
-    shown_files: &[String],
-    seen: &mut HashMap<u128, (u32, u64)>,
-    writers: &mut PartitionWriters,
-    out: &mut IngestedSource,
-) -> Result<(), String> {
-    let mut kept: BTreeMap<Option<Period>, Vec<usize>> = BTreeMap::new();
+fn merge_block(block: ParsedBlock, file_names: &mut Vec<Arc<str>>, seen: &mut SeenIndex, writers: &mut PartitionWriters, out: &mut IngestedSource) -> Result<(), String> {
+    if file_names.len() <= block.file_index as usize {
+        file_names.push(block.file.clone());
+    }
     let mut duplicates = 0;
-    for (i, hash) in block.hashes.iter().enumerate() {
-        match seen.get(hash) {
-            Some((first_file, first_line)) => {
-                duplicates += 1;
-                out.rejects.push(Reject {
-                    source: context.source.name.clone(),
-                    file: context.file.to_string(),
-                    sheet: context.sheet.clone(),
-                    row: block.lines[i],
-                    column: None,
-                    value: None,
-                    kind: RejectKind::Duplicate,
-                    reason: format!("exact duplicate of {} line {first_line}", shown_files[*first_file as usize]),
-                });
-            }
-            None => {
-                seen.insert(*hash, (file_index, block.lines[i]));
-                kept.entry(block.period[i]).or_default().push(i);
+    for part in block.parts {
+        let mut keep: Option<Vec<bool>> = None;
+        for (i, hash) in part.hashes.iter().enumerate() {
+            match seen.get(hash) {
+                Some((first_file, first_line)) => {
+                    duplicates += 1;
+                    keep.get_or_insert_with(|| vec![true; part.hashes.len()])[i] = false;
+                    out.rejects.push(Reject {
+                        source: out.name.clone(),
+                        file: block.file.to_string(),
+                        sheet: block.sheet.clone(),
+                        row: part.lines[i],
+                        column: None,
+                        value: None,
+                        kind: RejectKind::Duplicate,
+                        reason: format!("exact duplicate of {} line {first_line}", file_names[*first_file as usize]),
+                    });
+                }
+                None => {
+                    seen.insert(*hash, (block.file_index, part.lines[i]));
+                }
             }
         }
-    }
-    for (period, rows) in kept {
-        let Some(writer) = writers.writer(period)? else { continue };
-        let mut arrays: Vec<ArrayRef> = block.columns.iter().map(|v| v.take_arrow(&rows)).collect();
-        arrays.push(Arc::new(StringArray::from(vec![context.file; rows.len()])));
-        arrays.push(Arc::new(Int64Array::from(rows.iter().map(|&i| block.lines[i] as i64).collect::<Vec<_>>())));
-        writer.write(arrays)?;
+        let arrays = match keep {
+            None => part.arrays,
+            Some(mask) => {
+                let mask = BooleanArray::from(mask);
+                part.arrays.iter().map(|a| arrow::compute::filter(a, &mask)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?
+            }
+        };
+        if arrays.first().is_some_and(|a| !a.is_empty()) {
+            if let Some(writer) = writers.writer(part.period)? {
+                writer.write(arrays)?;
+            }
+        }
     }
     let c = &mut out.counts;
     c.rows_read += block.counts.rows_read;
@@ -403,7 +486,7 @@ fn locate_columns(source: &SourcePlan, headers: &[String], sheet: Option<&str>, 
 fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBlock, String> {
     let source = context.source;
     let plan = context.plan;
-    let mut parsed = ParsedBlock {
+    let mut parsed = BlockRows {
         columns: source.columns.iter().map(|c| Values::for_type(c.kind)).collect(),
         lines: Vec::new(),
         hashes: Vec::new(),
@@ -467,7 +550,29 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
     })?;
     parsed.counts.blank_lines = blank_lines;
     apply_checks(context, &mut parsed)?;
-    Ok(parsed)
+    // Split by partition and turn into Arrow arrays here, on the parsing threads.
+    let mut by_period: BTreeMap<Option<Period>, Vec<usize>> = BTreeMap::new();
+    for (i, p) in parsed.period.iter().enumerate() {
+        by_period.entry(*p).or_default().push(i);
+    }
+    let parts = by_period
+        .into_iter()
+        .map(|(period, rows)| {
+            let mut arrays: Vec<ArrayRef> = parsed.columns.iter().map(|v| v.take_arrow(&rows)).collect();
+            arrays.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(&*context.file, rows.len()))));
+            arrays.push(Arc::new(Int64Array::from_iter_values(rows.iter().map(|&i| parsed.lines[i] as i64))));
+            Part { period, arrays, hashes: rows.iter().map(|&i| parsed.hashes[i]).collect(), lines: rows.iter().map(|&i| parsed.lines[i]).collect() }
+        })
+        .collect();
+    Ok(ParsedBlock {
+        file_index: context.file_index,
+        file: context.file.clone(),
+        sheet: context.sheet.clone(),
+        parts,
+        rejects: parsed.rejects,
+        counts: parsed.counts,
+        warnings: parsed.warnings,
+    })
 }
 
 /// A parsed cell value, before it joins its column.
@@ -553,36 +658,35 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A 128-bit fingerprint of a record's cells as written (two keyed SipHashes).
+/// A 128-bit fingerprint of a record's cells as written (XXH3-128 over tagged, length-prefixed
+/// cells, so "a,bc" and "ab,c" differ).
 fn record_hash(cells: &[Cell]) -> u128 {
-    let mut a = std::collections::hash_map::DefaultHasher::new();
-    let mut b = std::collections::hash_map::DefaultHasher::new();
-    0x5EEDu32.hash(&mut b);
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
     for cell in cells {
         match cell {
-            Cell::Empty => 0u8.hash(&mut a),
+            Cell::Empty => h.update(&[0]),
             Cell::Text(s) => {
-                1u8.hash(&mut a);
-                s.hash(&mut a);
-                s.hash(&mut b);
+                h.update(&[1]);
+                h.update(&(s.len() as u32).to_le_bytes());
+                h.update(s.as_bytes());
             }
             Cell::Number(v) => {
-                2u8.hash(&mut a);
-                v.to_bits().hash(&mut b);
+                h.update(&[2]);
+                h.update(&v.to_bits().to_le_bytes());
             }
             Cell::ExcelDate(v) => {
-                3u8.hash(&mut a);
-                v.to_bits().hash(&mut b);
+                h.update(&[3]);
+                h.update(&v.to_bits().to_le_bytes());
             }
         }
     }
-    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+    h.digest128()
 }
 
 /// Evaluates the source's SQL checks on a parsed block: failing reject checks move rows to
 /// quarantine (first failing check named), warn checks are counted. Null results pass. Only the
 /// columns the checks read are handed to polars.
-fn apply_checks(context: &TableContext, parsed: &mut ParsedBlock) -> Result<(), String> {
+fn apply_checks(context: &TableContext, parsed: &mut BlockRows) -> Result<(), String> {
     let source = context.source;
     if context.checks.is_empty() || parsed.lines.is_empty() {
         return Ok(());
