@@ -116,19 +116,20 @@ fn scan(path: &Path) -> Result<LazyFrame, String> {
     LazyFrame::scan_parquet(PlRefPath::from(path.to_string_lossy().as_ref()), ScanArgsParquet::default()).map_err(pe)
 }
 
-/// All rows of a partitioned source, with a `period` column from the partition folder.
-fn source_frame(curated: &Path, source: &str) -> Result<(LazyFrame, Vec<Period>), String> {
-    let parts = partitions(curated, source)?;
-    let mut frames = Vec::new();
-    for (q, files) in &parts {
-        for f in files {
-            frames.push(scan(f)?.with_column(lit(q.to_string()).alias("period")));
+/// The rows of a partitioned source, one frame per partition, each with a `period` column from
+/// the partition folder.
+fn source_parts(curated: &Path, source: &str) -> Result<Vec<(Period, LazyFrame)>, String> {
+    let mut out = Vec::new();
+    for (q, files) in partitions(curated, source)? {
+        let frames: Vec<LazyFrame> = files.iter().map(|f| scan(f).map(|lf| lf.with_column(lit(q.to_string()).alias("period")))).collect::<Result<_, _>>()?;
+        if !frames.is_empty() {
+            out.push((q, concat(frames, UnionArgs::default()).map_err(pe)?));
         }
     }
-    if frames.is_empty() {
+    if out.is_empty() {
         return Err(format!("source '{source}' has no curated data"));
     }
-    Ok((concat(frames, UnionArgs::default()).map_err(pe)?, parts.iter().map(|(q, _)| *q).collect()))
+    Ok(out)
 }
 
 fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, String> {
@@ -225,15 +226,22 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
     let mut source_rows = BTreeMap::new();
     for (measure, kind) in plan.indicators.iter().map(|m| (m, ColumnKind::Indicator(m.better.unwrap_or(Better::Higher)))).chain(plan.features.iter().map(|m| (m, ColumnKind::Feature))) {
         let source = &plan.sources[measure.source];
-        let (frame, source_periods) = source_frame(curated, &source.name)?;
+        // Sources are read partition by partition, so memory follows the largest period, not the
+        // whole history; only interval measures, whose rows can reach into the next period, are
+        // taken whole.
+        let parts = source_parts(curated, &source.name)?;
+        let source_periods: Vec<Period> = parts.iter().map(|(q, _)| *q).collect();
         let (key_column, key_kind) = source.station.clone().ok_or_else(|| format!("source '{}' has no station column", source.name))?;
         if !resolved.contains_key(&measure.source) {
-            let keys = frame.clone().group_by([col(key_column.as_str())]).agg([len().alias("rows")]).collect().map_err(pe)?;
-            let spellings: BTreeMap<String, u64> = strings(&keys, &key_column)?
-                .into_iter()
-                .zip(floats(&keys, "rows")?)
-                .filter_map(|(k, n)| Some((k?, n? as u64)))
-                .collect();
+            let mut spellings: BTreeMap<String, u64> = BTreeMap::new();
+            for (_, frame) in &parts {
+                let keys = frame.clone().group_by([col(key_column.as_str())]).agg([len().alias("rows")]).collect().map_err(pe)?;
+                for (k, n) in strings(&keys, &key_column)?.into_iter().zip(floats(&keys, "rows")?) {
+                    if let (Some(k), Some(n)) = (k, n) {
+                        *spellings.entry(k).or_default() += n as u64;
+                    }
+                }
+            }
             let r = resolve_all(&resolver, &spellings, key_kind);
             if !r.ambiguous.is_empty() {
                 let list: Vec<String> = r.ambiguous.iter().map(|(s, n, ids)| format!("'{s}' ({n} rows) fits stations {}", ids.join(", "))).collect();
@@ -254,51 +262,60 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
         let mapping = &resolved[&measure.source].0;
         let (keys, ids): (Vec<&str>, Vec<&str>) = mapping.iter().map(|(k, v)| (k.as_str(), v.as_str())).unzip();
         let map_frame = DataFrame::new(keys.len(), vec![Column::new(key_column.as_str().into(), keys), Column::new("station_id".into(), ids)]).map_err(pe)?.lazy();
-        let mut rows = frame.join(map_frame, [col(key_column.as_str())], [col(key_column.as_str())], JoinArgs::new(JoinType::Inner));
-        if let Some((start, end)) = &measure.interval {
-            rows = split_intervals(rows.collect().map_err(pe)?, start, end, plan.grain, plan.utc_offset_minutes)?.lazy();
-        }
-        let hours: Vec<f64> = periods.iter().map(|q| q.hours()).collect();
-        let months: Vec<f64> = periods.iter().map(|q| f64::from(q.grain.months())).collect();
-        let labels: Vec<String> = periods.iter().map(|q| q.to_string()).collect();
-        let hours_frame = DataFrame::new(
-            labels.len(),
-            vec![Column::new("period".into(), labels), Column::new("period_hours".into(), hours), Column::new("period_months".into(), months)],
-        )
-        .map_err(pe)?
-        .lazy();
-        rows = rows.join(hours_frame, [col("period")], [col("period")], JoinArgs::new(JoinType::Left));
-        let present: Vec<String> = source.columns.iter().map(|c| c.name.clone()).collect();
-        let extra: Vec<Expr> = station_names.iter().filter(|n| !present.contains(n) && n.as_str() != "station_code").map(|n| col(n.as_str())).chain([col("station_id")]).collect();
-        rows = rows.join(station_frame.clone().select(extra), [col("station_id")], [col("station_id")], JoinArgs::new(JoinType::Left));
-        if let Some(f) = &measure.filter {
-            rows = rows.filter(polars::sql::sql_expr(f).map_err(pe)?);
-        }
-        let mut keys = vec![col("station_id"), col("period")];
-        if let Some((by, aggs)) = &measure.pre_aggregate {
-            let mut group: Vec<Expr> = keys.clone();
-            group.extend(by.iter().map(|b| col(b.as_str())));
-            let mut exprs: Vec<Expr> = aggs.iter().map(|(n, e)| polars::sql::sql_expr(e).map(|x| x.alias(n.as_str()))).collect::<Result<_, _>>().map_err(pe)?;
-            // Station columns and period hours stay available after the first step.
-            exprs.extend(station_names.iter().filter(|n| !present.contains(n) && n.as_str() != "station_code").map(|n| col(n.as_str()).first()));
-            exprs.push(col("period_hours").first());
-            exprs.push(col("period_months").first());
-            rows = rows.group_by(group).agg(exprs);
-            keys = vec![col("station_id"), col("period")];
-        }
-        let formula = polars::sql::sql_expr(&measure.formula).map_err(pe)?;
-        let out = rows
-            .group_by(keys)
-            .agg([formula.cast(DataType::Float64).alias("__value"), len().alias("__rows")])
-            .collect()
-            .map_err(|e| PanelError::Other(format!("{} '{}': {e}", kind.name(), measure.name)))?;
-        let (sids, pids, vals) = (strings(&out, "station_id")?, strings(&out, "period")?, floats(&out, "__value")?);
+        let aggregate = |frame: LazyFrame| -> Result<DataFrame, PanelError> {
+            let mut rows = frame.join(map_frame.clone(), [col(key_column.as_str())], [col(key_column.as_str())], JoinArgs::new(JoinType::Inner));
+            if let Some((start, end)) = &measure.interval {
+                rows = split_intervals(rows.collect().map_err(pe)?, start, end, plan.grain, plan.utc_offset_minutes)?.lazy();
+            }
+            let hours: Vec<f64> = periods.iter().map(|q| q.hours()).collect();
+            let months: Vec<f64> = periods.iter().map(|q| f64::from(q.grain.months())).collect();
+            let labels: Vec<String> = periods.iter().map(|q| q.to_string()).collect();
+            let hours_frame = DataFrame::new(
+                labels.len(),
+                vec![Column::new("period".into(), labels), Column::new("period_hours".into(), hours), Column::new("period_months".into(), months)],
+            )
+            .map_err(pe)?
+            .lazy();
+            rows = rows.join(hours_frame, [col("period")], [col("period")], JoinArgs::new(JoinType::Left));
+            let present: Vec<String> = source.columns.iter().map(|c| c.name.clone()).collect();
+            let extra: Vec<Expr> = station_names.iter().filter(|n| !present.contains(n) && n.as_str() != "station_code").map(|n| col(n.as_str())).chain([col("station_id")]).collect();
+            rows = rows.join(station_frame.clone().select(extra), [col("station_id")], [col("station_id")], JoinArgs::new(JoinType::Left));
+            if let Some(f) = &measure.filter {
+                rows = rows.filter(polars::sql::sql_expr(f).map_err(pe)?);
+            }
+            let mut keys = vec![col("station_id"), col("period")];
+            if let Some((by, aggs)) = &measure.pre_aggregate {
+                let mut group: Vec<Expr> = keys.clone();
+                group.extend(by.iter().map(|b| col(b.as_str())));
+                let mut exprs: Vec<Expr> = aggs.iter().map(|(n, e)| polars::sql::sql_expr(e).map(|x| x.alias(n.as_str()))).collect::<Result<_, _>>().map_err(pe)?;
+                // Station columns and period hours stay available after the first step.
+                exprs.extend(station_names.iter().filter(|n| !present.contains(n) && n.as_str() != "station_code").map(|n| col(n.as_str()).first()));
+                exprs.push(col("period_hours").first());
+                exprs.push(col("period_months").first());
+                rows = rows.group_by(group).agg(exprs);
+                keys = vec![col("station_id"), col("period")];
+            }
+            let formula = polars::sql::sql_expr(&measure.formula).map_err(pe)?;
+            rows.group_by(keys)
+                .agg([formula.cast(DataType::Float64).alias("__value"), len().alias("__rows")])
+                .collect()
+                .map_err(|e| PanelError::Other(format!("{} '{}': {e}", kind.name(), measure.name)))
+        };
+        let outs: Vec<DataFrame> = if measure.interval.is_some() {
+            let whole = concat(parts.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(), UnionArgs::default()).map_err(pe)?;
+            vec![aggregate(whole)?]
+        } else {
+            parts.iter().map(|(_, f)| aggregate(f.clone())).collect::<Result<_, _>>()?
+        };
         let mut values = vec![None; cells];
         let mut had_rows = vec![false; cells];
-        for i in 0..out.height() {
-            if let (Some(s), Some(p)) = (sids[i].as_ref().and_then(|x| station_index.get(x)), pids[i].as_ref().and_then(|x| period_index.get(x))) {
-                values[s * periods.len() + p] = vals[i];
-                had_rows[s * periods.len() + p] = true;
+        for out in &outs {
+            let (sids, pids, vals) = (strings(out, "station_id")?, strings(out, "period")?, floats(out, "__value")?);
+            for i in 0..out.height() {
+                if let (Some(s), Some(p)) = (sids[i].as_ref().and_then(|x| station_index.get(x)), pids[i].as_ref().and_then(|x| period_index.get(x))) {
+                    values[s * periods.len() + p] = vals[i];
+                    had_rows[s * periods.len() + p] = true;
+                }
             }
         }
         let covered: BTreeSet<Period> = source_periods.iter().copied().collect();

@@ -162,7 +162,8 @@ struct ParsedBlock {
 
 /// The duplicate index: record fingerprint → (file index, line) of the copy kept. Keys are
 /// already hashes, so the map uses them as they are.
-type SeenIndex = HashMap<u128, (u32, u64), std::hash::BuildHasherDefault<Prehashed>>;
+/// Keys are two u64 halves (not a u128) so that an entry packs into 24 bytes.
+type SeenIndex = HashMap<[u64; 2], (u32, u32), std::hash::BuildHasherDefault<Prehashed>>;
 
 #[derive(Default)]
 struct Prehashed(u64);
@@ -172,14 +173,17 @@ impl Hasher for Prehashed {
         self.0
     }
 
+    /// Folds the key's bytes (already a good hash) into 64 bits.
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(word);
         }
     }
 
-    fn write_u128(&mut self, v: u128) {
-        self.0 = (v as u64) ^ ((v >> 64) as u64);
+    fn write_usize(&mut self, _: usize) {
+        // The array's length prefix: the same for every key.
     }
 }
 
@@ -413,7 +417,8 @@ fn merge_block(block: ParsedBlock, file_names: &mut Vec<Arc<str>>, seen: &mut Se
     for part in block.parts {
         let mut keep: Option<Vec<bool>> = None;
         for (i, hash) in part.hashes.iter().enumerate() {
-            match seen.get(hash) {
+            let key = [*hash as u64, (*hash >> 64) as u64];
+            match seen.get(&key) {
                 Some((first_file, first_line)) => {
                     duplicates += 1;
                     keep.get_or_insert_with(|| vec![true; part.hashes.len()])[i] = false;
@@ -429,7 +434,8 @@ fn merge_block(block: ParsedBlock, file_names: &mut Vec<Arc<str>>, seen: &mut Se
                     });
                 }
                 None => {
-                    seen.insert(*hash, (block.file_index, part.lines[i]));
+                    // Lines past 4 294 967 295 are named by their low 32 bits in the reason only.
+                    seen.insert(key, (block.file_index, part.lines[i] as u32));
                 }
             }
         }
