@@ -96,16 +96,34 @@ pub fn synthetic(seed: u64, station_count: usize) -> Organisation {
     let mut counties = Vec::new();
     let mut stations = Vec::new();
     let mut county_index = 0usize;
+    // Exports drop or add the county in front of a station's name, so no station name may begin
+    // with a county's name: "乌尔萨萨吾供电所" would otherwise be both a station and 萨萨吾 of
+    // 乌尔县. Thousands of counties need three-syllable names to leave room for that.
+    let county_len = if station_count > 5_000 { 3 } else { 2 };
+    let mut shorts: Vec<String> = Vec::new();
+    let mut bases: Vec<String> = Vec::new();
     while stations.len() < station_count {
         // Codes 65xxyy: prefecture 01..99, county 01..99 within it.
         let prefecture = county_index / 40 + 1;
         let code = format!("65{:02}{:02}", prefecture, county_index % 40 + 1);
-        let short = unique_name(&mut draw, &mut used, 2);
+        let short = loop {
+            let name = unique_name(&mut draw, &mut used, county_len);
+            if !bases.iter().any(|b| b.starts_with(&name)) {
+                break name;
+            }
+        };
+        shorts.push(short.clone());
         counties.push(County { code: code.clone(), name: format!("{short}县"), short });
         let in_county = (8 + draw.index(9)).min(station_count - stations.len());
         for seq in 0..in_county {
             let len = 3 + draw.index(2);
-            let base = unique_name(&mut draw, &mut used, len);
+            let base = loop {
+                let name = unique_name(&mut draw, &mut used, len);
+                if !shorts.iter().any(|c| name.starts_with(c.as_str())) {
+                    break name;
+                }
+            };
+            bases.push(base.clone());
             let suffix = if draw.chance(0.3) { "镇" } else { "乡" };
             stations.push(Station {
                 index: stations.len(),
@@ -227,5 +245,17 @@ mod tests {
         assert_eq!(org.stations.len(), 500);
         let names: std::collections::HashSet<_> = org.stations.iter().map(|s| &s.name).collect();
         assert_eq!(names.len(), 500);
+    }
+
+    #[test]
+    fn no_synthetic_station_name_begins_with_a_county_name() {
+        // The national size, where short county names would run out.
+        let org = synthetic(5, 20_000);
+        let shorts: Vec<&str> = org.counties.iter().map(|c| c.short.as_str()).collect();
+        for station in &org.stations {
+            assert!(!shorts.iter().any(|c| station.base.starts_with(c)), "{}", station.name);
+        }
+        let names: std::collections::HashSet<_> = org.stations.iter().map(|s| &s.name).collect();
+        assert_eq!(names.len(), 20_000);
     }
 }
