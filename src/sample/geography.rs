@@ -102,6 +102,7 @@ pub fn synthetic(seed: u64, station_count: usize) -> Organisation {
     let county_len = if station_count > 5_000 { 3 } else { 2 };
     let mut shorts: Vec<String> = Vec::new();
     let mut bases: Vec<String> = Vec::new();
+    let mut sounds = std::collections::HashSet::new();
     while stations.len() < station_count {
         // Codes 65xxyy: prefecture 01..99, county 01..99 within it.
         let prefecture = county_index / 40 + 1;
@@ -117,9 +118,11 @@ pub fn synthetic(seed: u64, station_count: usize) -> Organisation {
         let in_county = (8 + draw.index(9)).min(station_count - stations.len());
         for seq in 0..in_county {
             let len = 3 + draw.index(2);
+            // Nor may two names differ only by a homophone: the alias table's typo spelling of
+            // one would be the other's name.
             let base = loop {
                 let name = unique_name(&mut draw, &mut used, len);
-                if !shorts.iter().any(|c| name.starts_with(c.as_str())) {
+                if !shorts.iter().any(|c| name.starts_with(c.as_str())) && sounds.insert(homophone_key(&name)) {
                     break name;
                 }
             };
@@ -172,6 +175,11 @@ const HOMOPHONES: &[(char, char)] = &[
     ('扎', '札'), ('克', '刻'), ('提', '堤'), ('巴', '八'), ('尔', '儿'), ('买', '麦'), ('格', '哥'),
     ('什', '仕'), ('木', '目'), ('依', '伊'), ('孜', '兹'), ('乌', '吾'), ('热', '惹'), ('苏', '素'),
 ];
+
+/// A name with every homophone written one way: names with the same key sound alike.
+fn homophone_key(name: &str) -> String {
+    name.chars().map(|c| HOMOPHONES.iter().find(|(from, _)| *from == c).map(|(_, to)| *to).unwrap_or(c)).collect()
+}
 
 /// A spelling of the station's name that the pipeline's normalisation rules map back to it:
 /// 镇/乡 kept, county prefix, county in full-width brackets, or stray spaces.
@@ -257,5 +265,11 @@ mod tests {
         }
         let names: std::collections::HashSet<_> = org.stations.iter().map(|s| &s.name).collect();
         assert_eq!(names.len(), 20_000);
+        // No alias spelling of one station is another station's name.
+        for station in &org.stations {
+            for alias in alias_spellings(station) {
+                assert!(alias == station.name || !names.contains(&alias), "{alias}");
+            }
+        }
     }
 }
