@@ -326,14 +326,14 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
                     continue;
                 }
                 let reason = if !covered.contains(q) {
-                    format!("source '{}' has no data for {q}", source.name)
+                    format!("来源 '{0}' 没有 {q} 的数据 · source '{0}' has no data for {q}", source.name)
                 } else if had_rows[i] {
-                    "formula gives no value (zero denominator or missing inputs)".to_string()
+                    "公式无结果（分母为零或输入缺失）· formula gives no value (zero denominator or missing inputs)".to_string()
                 } else if let Some(fill) = measure.fill {
                     values[i] = Some(fill);
                     continue;
                 } else {
-                    format!("no rows in source '{}' for this station and period", source.name)
+                    format!("来源 '{0}' 中该供电所本期没有记录 · no rows in source '{0}' for this station and period", source.name)
                 };
                 gaps.push(Gap { station_id: entries[s].station_id.clone(), period: *q, variable: measure.name.clone(), reason });
             }
@@ -353,8 +353,8 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
                     values[s * periods.len() + p] = earlier_value;
                     if earlier_value.is_none() {
                         let reason = match periods.iter().find(|x| x.ordinal() == earlier) {
-                            Some(e) => format!("'{}' is empty in {e}", m.name),
-                            None => format!("no period {lag} before {q} in the data"),
+                            Some(e) => format!("'{0}' 在 {e} 为空 · '{0}' is empty in {e}", m.name),
+                            None => format!("数据中没有 {q} 之前第 {lag} 期 · no period {lag} before {q} in the data"),
                         };
                         gaps.push(Gap { station_id: entries[s].station_id.clone(), period: *q, variable: format!("{}_lag{lag}", m.name), reason });
                     }

@@ -430,7 +430,7 @@ fn merge_block(block: ParsedBlock, file_names: &mut Vec<Arc<str>>, seen: &mut Se
                         column: None,
                         value: None,
                         kind: RejectKind::Duplicate,
-                        reason: format!("exact duplicate of {} line {first_line}", file_names[*first_file as usize]),
+                        reason: format!("与 {0} 第 {first_line} 行完全重复 · exact duplicate of {0} line {first_line}", file_names[*first_file as usize]),
                     });
                 }
                 None => {
@@ -521,7 +521,7 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
                 other => Cow::Owned(other.text()),
             };
             if let Some(p) = prefixes.iter().find(|p| text.trim().starts_with(p.as_str())) {
-                parsed.rejects.push(reject(Some(header), Some(text.to_string()), RejectKind::Dropped, format!("drop rule: {header} starts with '{p}'")));
+                parsed.rejects.push(reject(Some(header), Some(text.to_string()), RejectKind::Dropped, format!("删除规则：{header} 以 '{p}' 开头 · drop rule: {header} starts with '{p}'")));
                 parsed.counts.dropped += 1;
                 return Ok(());
             }
@@ -621,7 +621,7 @@ fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> R
     };
     if blank {
         if column.not_null {
-            return Err("value is missing".to_string());
+            return Err("缺少必填值 · value is missing".to_string());
         }
         return Ok(match column.kind {
             ColumnType::Text => Value::Text(None),

@@ -44,8 +44,9 @@ impl fmt::Display for ParseError {
     }
 }
 
-fn fail<T>(what: &str, raw: &str) -> Result<T, ParseError> {
-    Err(ParseError(format!("'{raw}' is not {what}")))
+/// The reason in both languages the analysts read: "'--' 不是数字 · '--' is not a number (…)".
+fn fail<T>(zh: &str, what: &str, raw: &str) -> Result<T, ParseError> {
+    Err(ParseError(format!("'{raw}' 不是{zh} · '{raw}' is not {what}")))
 }
 
 /// Full-width digits and punctuation to ASCII (exports typed in Chinese input methods).
@@ -89,7 +90,7 @@ pub fn number(raw: &str, scale: f64) -> Result<f64, ParseError> {
         && cleaned.chars().any(|c| c.is_ascii_digit());
     match cleaned.parse::<f64>() {
         Ok(v) if well_formed && v.is_finite() && thousands_well_placed(text) => Ok(v * factor),
-        _ => fail("a number (e.g. 1,234.50 or 98.5%)", raw),
+        _ => fail("有效的数字", "a number (e.g. 1,234.50 or 98.5%)", raw),
     }
 }
 
@@ -107,7 +108,7 @@ fn thousands_well_placed(text: &str) -> bool {
 pub fn integer(raw: &str) -> Result<i64, ParseError> {
     match number(raw, 1.0) {
         Ok(v) if v.fract() == 0.0 && v.abs() < 9.0e15 && !raw.contains('%') => Ok(v as i64),
-        _ => fail("a whole number", raw),
+        _ => fail("整数", "a whole number", raw),
     }
 }
 
@@ -203,7 +204,7 @@ pub fn month(raw: &str, format: Option<&str>) -> Result<i32, ParseError> {
     let raw_int = raw.strip_suffix(".0").unwrap_or(raw);
     match first_match(raw_int, format, MONTH_FORMATS) {
         Some(Fields { year: Some(y), month: Some(m), .. }) => Ok(days_from_civil(y, m, 1)),
-        _ => fail(&format!("a month ({})", format.unwrap_or("e.g. 2020年09月, 202009, 2020-09")), raw),
+        _ => fail("有效的月份", &format!("a month ({})", format.unwrap_or("e.g. 2020年09月, 202009, 2020-09")), raw),
     }
 }
 
@@ -226,7 +227,7 @@ pub fn quarter(raw: &str) -> Result<i32, ParseError> {
     });
     match parsed {
         Some(q) => Ok(days_from_civil(q.year, q.months()[0].month, 1)),
-        None => fail("a quarter (e.g. 2020Q3 or 2020年第3季度)", raw),
+        None => fail("有效的季度", "a quarter (e.g. 2020Q3 or 2020年第3季度)", raw),
     }
 }
 
@@ -234,7 +235,7 @@ pub fn quarter(raw: &str) -> Result<i32, ParseError> {
 pub fn date(raw: &str, format: Option<&str>) -> Result<i32, ParseError> {
     match first_match(raw, format, DATE_FORMATS) {
         Some(Fields { year: Some(y), month: Some(m), day: Some(d), .. }) => Ok(days_from_civil(y, m, d)),
-        _ => fail(&format!("a date ({})", format.unwrap_or("e.g. 2020-09-13")), raw),
+        _ => fail("有效的日期", &format!("a date ({})", format.unwrap_or("e.g. 2020-09-13")), raw),
     }
 }
 
@@ -247,7 +248,7 @@ pub fn timestamp(raw: &str, format: Option<&str>, utc_offset_minutes: i32) -> Re
             let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - i64::from(utc_offset_minutes) * 60;
             Ok(seconds * 1_000_000)
         }
-        _ => fail(&format!("a timestamp ({})", format.unwrap_or("e.g. 2020-09-13 14:22:05")), raw),
+        _ => fail("有效的时间", &format!("a timestamp ({})", format.unwrap_or("e.g. 2020-09-13 14:22:05")), raw),
     }
 }
 
@@ -287,7 +288,7 @@ mod tests {
         for bad in ["--", "#N/A", "待核实", "", "1.2.3", "1,23", "12,3456", "NaN", "inf"] {
             assert!(number(bad, 1.0).is_err(), "{bad}");
         }
-        assert_eq!(number("--", 1.0).unwrap_err().0, "'--' is not a number (e.g. 1,234.50 or 98.5%)");
+        assert_eq!(number("--", 1.0).unwrap_err().0, "'--' 不是有效的数字 · '--' is not a number (e.g. 1,234.50 or 98.5%)");
     }
 
     #[test]
