@@ -225,3 +225,54 @@ fn a_run_that_fails_its_data_checks_leaves_the_previous_output_untouched() {
     // No staging folder is left behind.
     assert!(std::fs::read_dir(tmp.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains(".tmp-")));
 }
+
+#[test]
+fn a_wrong_byte_deep_in_a_large_export_stops_the_run_naming_its_line() {
+    // Past the first blocks `check` reads: the run itself finds it, names file and line, and
+    // leaves the previous output as it was.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("pipelines")).unwrap();
+    std::fs::create_dir_all(tmp.path().join("exports")).unwrap();
+    std::fs::write(tmp.path().join("exports/stations.csv"), "供电所编码,供电所名称,用户数\nS01,阿克供电所,100\n").unwrap();
+    let mut loss = String::from("台区编号,供电所编码,月份,供电量\n");
+    let good_lines = 400_000;
+    for i in 0..good_lines {
+        loss.push_str(&format!("T{i},S01,2020-0{},{}\n", 1 + i % 9, 100 + i % 7));
+    }
+    let mut bytes = loss.into_bytes();
+    bytes.extend_from_slice(&encoding_rs::GBK.encode("T9,S01,2020-01,供电\n").0);
+    std::fs::write(tmp.path().join("exports/loss.csv"), &bytes).unwrap();
+    let pipeline = r#"
+[pipeline]
+name = "deep_error"
+period = "quarter"
+stations = "stations"
+
+[output]
+dir = "out"
+
+[sources.stations]
+path = "../exports/stations.csv"
+columns.station_code = { header = "供电所编码" }
+columns.station_name = { header = "供电所名称" }
+columns.customers = { header = "用户数", type = "integer" }
+
+[sources.loss]
+path = "../exports/loss.csv"
+encoding = "utf-8"
+station = "station_code"
+period = "month"
+columns.tai_area_id = { header = "台区编号" }
+columns.station_code = { header = "供电所编码" }
+columns.month = { header = "月份", type = "month" }
+columns.supplied_kwh = { header = "供电量", type = "number" }
+"#;
+    std::fs::write(tmp.path().join("pipelines/p.toml"), pipeline).unwrap();
+    let first = duibiao(tmp.path(), &["run", "pipelines/p.toml", "--quiet"]);
+    assert_eq!(first.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    let line = good_lines + 2; // header on line 1
+    assert!(stderr.contains("loss.csv is not valid UTF-8") && stderr.contains(&format!("at line {line}")) && stderr.contains("encoding = \"gbk\""), "{stderr}");
+    assert!(!tmp.path().join("pipelines/out").exists(), "a failed run published an output");
+    assert!(std::fs::read_dir(tmp.path().join("pipelines")).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains(".tmp-")));
+}
