@@ -18,9 +18,14 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
         let c = &sample.counts;
         let mut reasons: Vec<(String, usize)> = Vec::new();
         for r in &sample.rejects {
-            match reasons.iter_mut().find(|(reason, _)| reason == &r.reason) {
+            // Duplicates each name their first copy; counted together here.
+            let reason = match r.kind {
+                ingest::RejectKind::Duplicate => "完全重复的行 · exact duplicate rows".to_string(),
+                _ => r.reason.clone(),
+            };
+            match reasons.iter_mut().find(|(known, _)| known == &reason) {
                 Some(entry) => entry.1 += 1,
-                None => reasons.push((r.reason.clone(), 1)),
+                None => reasons.push((reason, 1)),
             }
         }
         reasons.sort_by(|a, b| b.1.cmp(&a.1));
