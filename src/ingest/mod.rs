@@ -10,13 +10,13 @@
 //! Conservation, checked for every source: rows read = accepted + rejected + dropped
 //! + duplicates + outside the selected period.
 
+pub mod dedup;
 pub mod parse;
 pub mod read;
 pub mod values;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
-use std::hash::Hasher;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 use crate::period::{Grain, Period};
 use crate::plan::{ColumnPlan, ColumnType, Plan, Severity, SourcePlan};
 use crate::sink::{ParquetStream, RunStamp};
+use dedup::{DuplicateFinder, Trace};
 use read::Cell;
 use values::Values;
 
@@ -151,7 +152,8 @@ struct Part {
 
 /// A block parsed, checked and split by partition, ready for the duplicate merge.
 struct ParsedBlock {
-    file_index: u32,
+    /// The table (file, or sheet of a workbook) in read order.
+    table_index: u32,
     file: Arc<str>,
     sheet: Option<String>,
     parts: Vec<Part>,
@@ -160,40 +162,13 @@ struct ParsedBlock {
     warnings: Vec<u64>,
 }
 
-/// The duplicate index: record fingerprint → (file index, line) of the copy kept. Keys are
-/// already hashes, so the map uses them as they are.
-/// Keys are two u64 halves (not a u128) so that an entry packs into 24 bytes.
-type SeenIndex = HashMap<[u64; 2], (u32, u32), std::hash::BuildHasherDefault<Prehashed>>;
-
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    /// Folds the key's bytes (already a good hash) into 64 bits.
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 ^= u64::from_le_bytes(word);
-        }
-    }
-
-    fn write_usize(&mut self, _: usize) {
-        // The array's length prefix: the same for every key.
-    }
-}
-
 /// What a table of a file needs to parse its blocks.
 struct TableContext<'a> {
     plan: &'a Plan,
     source: &'a SourcePlan,
     checks: &'a [CompiledCheck],
     file: Arc<str>,
-    file_index: u32,
+    table_index: u32,
     sheet: Option<String>,
     headers: Vec<String>,
     located: Vec<Option<(usize, f64)>>,
@@ -282,6 +257,11 @@ pub fn ingest_source(
     fields.push(arrow::datatypes::Field::new("source_file", arrow::datatypes::DataType::Utf8, true));
     fields.push(arrow::datatypes::Field::new("source_row", arrow::datatypes::DataType::Int64, true));
     let writers = PartitionWriters { destination, source, schema: Arc::new(arrow::datatypes::Schema::new(fields)), open: BTreeMap::new() };
+    let runs_dir = match destination {
+        Destination::Curated { dir, .. } => dir.join(format!(".duplicates-{}", source.name)),
+        Destination::Nowhere => std::env::temp_dir().join(format!("duibiao-duplicates-{}-{}", std::process::id(), source.name)),
+    };
+    let finder = DuplicateFinder::new(runs_dir, dedup::BUFFERED_TRACES);
     let out = IngestedSource {
         name: source.name.clone(),
         title: source.title.clone(),
@@ -292,29 +272,60 @@ pub fn ingest_source(
         periods: Vec::new(),
     };
     // Blocks are read and parsed here, side by side; one merger thread takes them in file order
-    // through the duplicate index (the first copy is kept, so reruns agree) into the partition
-    // files, while the next blocks are parsed.
+    // into the partition files, leaving a trace of each row for the duplicate check, while the
+    // next blocks are parsed.
     let (sender, receiver) = std::sync::mpsc::sync_channel::<ParsedBlock>(blocks_in_flight());
     let merged = std::thread::scope(|scope| {
-        let merger = scope.spawn(move || -> Result<(PartitionWriters, IngestedSource), String> {
+        let merger = scope.spawn(move || -> Result<(PartitionWriters, IngestedSource, Merged), String> {
             let (mut writers, mut out) = (writers, out);
-            let mut seen = SeenIndex::default();
-            let mut file_names: Vec<Arc<str>> = Vec::new();
+            let mut merged = Merged { finder, tables: Vec::new(), positions: BTreeMap::new() };
             for block in receiver {
-                merge_block(block, &mut file_names, &mut seen, &mut writers, &mut out)?;
+                merge_block(block, &mut merged, &mut writers, &mut out)?;
             }
-            Ok((writers, out))
+            Ok((writers, out, merged))
         });
         let read = read_and_parse(plan, source, &checks, files, only, sample_blocks, &sender);
         drop(sender);
         let merged = merger.join().map_err(|_| format!("source '{}': the merge of parsed rows failed", source.name))?;
         // A merge error stops the reading; report it before any error it caused there.
-        let (writers, mut out) = merged?;
+        let (writers, mut out, merged) = merged?;
         out.files = read?;
-        Ok::<_, String>((writers, out))
+        Ok::<_, String>((writers, out, merged))
     });
-    let (writers, mut out) = merged?;
+    let (writers, mut out, merged) = merged?;
+    let stamp = match destination {
+        Destination::Curated { dir, run_id } => Some((dir, RunStamp { run_id: run_id.to_string(), table: format!("curated/{}", source.name) })),
+        Destination::Nowhere => None,
+    };
+    let paths: BTreeMap<Option<Period>, PathBuf> = match &stamp {
+        Some((dir, _)) => writers.open.keys().map(|p| (*p, writers.path(dir, *p))).collect(),
+        None => BTreeMap::new(),
+    };
     out.periods = writers.finish()?;
+    // Duplicates: every copy after the first leaves quarantine's account and its partition file.
+    let duplicates = merged.finder.finish()?;
+    let mut rewrites = Vec::new();
+    for (period, list) in &duplicates {
+        for d in list {
+            let ((copy_file, sheet), (first_file, _)) = (&merged.tables[d.copy.file as usize], &merged.tables[d.first.file as usize]);
+            out.rejects.push(Reject {
+                source: source.name.clone(),
+                file: copy_file.to_string(),
+                sheet: sheet.clone(),
+                row: u64::from(d.copy.line),
+                column: None,
+                value: None,
+                kind: RejectKind::Duplicate,
+                reason: format!("与 {first_file} 第 {0} 行完全重复 · exact duplicate of {first_file} line {0}", d.first.line),
+            });
+        }
+        out.counts.duplicates += list.len() as u64;
+        out.counts.accepted -= list.len() as u64;
+        if let (Some(path), Some((_, stamp))) = (paths.get(period), &stamp) {
+            rewrites.push((path.clone(), list.iter().map(|d| d.copy.position).collect::<Vec<u64>>(), stamp.clone()));
+        }
+    }
+    rewrites.par_iter().map(|(path, positions, stamp)| drop_rows(path, positions, stamp)).collect::<Result<Vec<()>, String>>()?;
     if !out.counts.conserved() {
         return Err(format!("source '{}': row accounting does not add up: {:?}", source.name, out.counts));
     }
@@ -336,13 +347,15 @@ fn read_and_parse(
     let base = Path::new(".");
     let mut reports = Vec::new();
     let mut blocks_left = sample_blocks;
-    for (index, path) in files.iter().enumerate() {
+    let mut tables_read = 0u32;
+    for path in files {
         let shown: Arc<str> = path.strip_prefix(base).unwrap_or(path).to_string_lossy().replace('\\', "/").into();
         let mut reader = read::open(source, path)?;
         let (mut rows_read, mut blank_lines) = (0, 0);
         let tables = std::mem::take(&mut reader.tables);
         for mut table in tables {
-            let context = table_context(plan, source, checks, shown.clone(), index as u32, &table, only)?;
+            let context = table_context(plan, source, checks, shown.clone(), tables_read, &table, only)?;
+            tables_read += 1;
             loop {
                 let mut batch = Vec::new();
                 while batch.len() < blocks_in_flight() && blocks_left != Some(0) {
@@ -383,7 +396,7 @@ fn table_context<'a>(
     source: &'a SourcePlan,
     checks: &'a [CompiledCheck],
     file: Arc<str>,
-    file_index: u32,
+    table_index: u32,
     table: &read::TableReader,
     only: Option<Period>,
 ) -> Result<TableContext<'a>, String> {
@@ -398,7 +411,7 @@ fn table_context<'a>(
         source,
         checks,
         file,
-        file_index,
+        table_index,
         sheet: table.sheet.clone(),
         headers: table.headers.clone(),
         located,
@@ -408,56 +421,40 @@ fn table_context<'a>(
     })
 }
 
-/// Moves a parsed block's rows past the duplicate index into the partition files.
-fn merge_block(block: ParsedBlock, file_names: &mut Vec<Arc<str>>, seen: &mut SeenIndex, writers: &mut PartitionWriters, out: &mut IngestedSource) -> Result<(), String> {
-    if file_names.len() <= block.file_index as usize {
-        file_names.push(block.file.clone());
+/// What the merger keeps across blocks.
+struct Merged {
+    finder: DuplicateFinder,
+    /// Shown file name and sheet of each table, by table index (for the duplicates' reasons).
+    tables: Vec<(Arc<str>, Option<String>)>,
+    /// Rows written so far to each partition file.
+    positions: BTreeMap<Option<Period>, u64>,
+}
+
+/// Writes a parsed block's rows to their partition files and leaves their traces for the
+/// duplicate check.
+fn merge_block(block: ParsedBlock, merged: &mut Merged, writers: &mut PartitionWriters, out: &mut IngestedSource) -> Result<(), String> {
+    if merged.tables.len() <= block.table_index as usize {
+        merged.tables.push((block.file.clone(), block.sheet.clone()));
     }
-    let mut duplicates = 0;
     for part in block.parts {
-        let mut keep: Option<Vec<bool>> = None;
+        let position = merged.positions.entry(part.period).or_default();
         for (i, hash) in part.hashes.iter().enumerate() {
-            let key = [*hash as u64, (*hash >> 64) as u64];
-            match seen.get(&key) {
-                Some((first_file, first_line)) => {
-                    duplicates += 1;
-                    keep.get_or_insert_with(|| vec![true; part.hashes.len()])[i] = false;
-                    out.rejects.push(Reject {
-                        source: out.name.clone(),
-                        file: block.file.to_string(),
-                        sheet: block.sheet.clone(),
-                        row: part.lines[i],
-                        column: None,
-                        value: None,
-                        kind: RejectKind::Duplicate,
-                        reason: format!("与 {0} 第 {first_line} 行完全重复 · exact duplicate of {0} line {first_line}", file_names[*first_file as usize]),
-                    });
-                }
-                None => {
-                    // Lines past 4 294 967 295 are named by their low 32 bits in the reason only.
-                    seen.insert(key, (block.file_index, part.lines[i] as u32));
-                }
-            }
+            // Lines past 4 294 967 295 would be named by their low 32 bits in the reason only.
+            let trace = Trace { fingerprint: *hash, position: *position + i as u64, file: block.table_index, line: part.lines[i] as u32 };
+            merged.finder.add(part.period, trace)?;
         }
-        let arrays = match keep {
-            None => part.arrays,
-            Some(mask) => {
-                let mask = BooleanArray::from(mask);
-                part.arrays.iter().map(|a| arrow::compute::filter(a, &mask)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?
-            }
-        };
-        if arrays.first().is_some_and(|a| !a.is_empty()) {
+        *position += part.hashes.len() as u64;
+        if part.arrays.first().is_some_and(|a| !a.is_empty()) {
             if let Some(writer) = writers.writer(part.period)? {
-                writer.write(arrays)?;
+                writer.write(part.arrays)?;
             }
         }
     }
     let c = &mut out.counts;
     c.rows_read += block.counts.rows_read;
-    c.accepted += block.counts.accepted - duplicates;
+    c.accepted += block.counts.accepted;
     c.rejected += block.counts.rejected;
     c.dropped += block.counts.dropped;
-    c.duplicates += duplicates;
     c.other_period += block.counts.other_period;
     c.blank_lines += block.counts.blank_lines;
     for (w, n) in out.warnings.iter_mut().zip(&block.warnings) {
@@ -465,6 +462,33 @@ fn merge_block(block: ParsedBlock, file_names: &mut Vec<Arc<str>>, seen: &mut Se
     }
     out.rejects.extend(block.rejects);
     Ok(())
+}
+
+/// Rewrites a partition file without the rows at `positions` (sorted), batch by batch.
+fn drop_rows(path: &Path, positions: &[u64], stamp: &RunStamp) -> Result<(), String> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let shown = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| shown(&e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| shown(&e))?.with_batch_size(64 * 1024);
+    let schema = builder.schema().clone();
+    let reader = builder.build().map_err(|e| shown(&e))?;
+    let rewritten = path.with_extension("parquet.rewrite");
+    let mut stream = ParquetStream::create(&rewritten, schema, stamp)?;
+    let (mut offset, mut next) = (0u64, 0usize);
+    for batch in reader {
+        let batch = batch.map_err(|e| shown(&e))?;
+        let rows = batch.num_rows() as u64;
+        let mut keep = vec![true; rows as usize];
+        while next < positions.len() && positions[next] < offset + rows {
+            keep[(positions[next] - offset) as usize] = false;
+            next += 1;
+        }
+        let kept = arrow::compute::filter_record_batch(&batch, &BooleanArray::from(keep)).map_err(|e| shown(&e))?;
+        stream.write(kept.columns().to_vec())?;
+        offset += rows;
+    }
+    stream.close()?;
+    std::fs::rename(&rewritten, path).map_err(|e| shown(&e))
 }
 
 /// Where each canonical column comes from in one table: cell index and scale, or absent.
@@ -571,7 +595,7 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
         })
         .collect();
     Ok(ParsedBlock {
-        file_index: context.file_index,
+        table_index: context.table_index,
         file: context.file.clone(),
         sheet: context.sheet.clone(),
         parts,

@@ -1,0 +1,235 @@
+//! Exact-duplicate detection in bounded memory. An exact copy of a row has the same cells, so the
+//! same period: duplicates are looked for within each partition. Every accepted row leaves a
+//! 32-byte trace (fingerprint, position in its partition file, file, line); traces are buffered,
+//! and when the buffer is full each partition's traces are sorted and spilled to a run file. At
+//! the end the runs of a partition are merged in fingerprint order: the first copy (lowest
+//! position, i.e. first in file order) is kept, the others are duplicates. Memory is the buffer
+//! and one read buffer per run, whatever the size of the input.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+
+use crate::period::Period;
+
+/// Traces buffered before a spill (32 bytes each: 128 MiB).
+pub const BUFFERED_TRACES: usize = 4 << 20;
+
+/// What the duplicate check keeps of one accepted row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Trace {
+    pub fingerprint: u128,
+    /// Row number in the partition's file, from 0 (file order).
+    pub position: u64,
+    pub file: u32,
+    pub line: u32,
+}
+
+const TRACE_BYTES: usize = 32;
+
+impl Trace {
+    fn to_bytes(self) -> [u8; TRACE_BYTES] {
+        let mut b = [0u8; TRACE_BYTES];
+        b[..16].copy_from_slice(&self.fingerprint.to_le_bytes());
+        b[16..24].copy_from_slice(&self.position.to_le_bytes());
+        b[24..28].copy_from_slice(&self.file.to_le_bytes());
+        b[28..].copy_from_slice(&self.line.to_le_bytes());
+        b
+    }
+
+    fn from_bytes(b: &[u8; TRACE_BYTES]) -> Trace {
+        Trace {
+            fingerprint: u128::from_le_bytes(b[..16].try_into().unwrap()),
+            position: u64::from_le_bytes(b[16..24].try_into().unwrap()),
+            file: u32::from_le_bytes(b[24..28].try_into().unwrap()),
+            line: u32::from_le_bytes(b[28..].try_into().unwrap()),
+        }
+    }
+}
+
+/// A row that repeats an earlier one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    pub copy: Trace,
+    pub first: Trace,
+}
+
+/// Collects traces partition by partition and finds the duplicates among them.
+pub struct DuplicateFinder {
+    dir: PathBuf,
+    capacity: usize,
+    buffers: BTreeMap<Option<Period>, Vec<Trace>>,
+    runs: BTreeMap<Option<Period>, Vec<PathBuf>>,
+    buffered: usize,
+    spilled: usize,
+}
+
+impl DuplicateFinder {
+    /// Run files go to `dir` (created on the first spill, removed by `finish`).
+    pub fn new(dir: PathBuf, capacity: usize) -> DuplicateFinder {
+        DuplicateFinder { dir, capacity: capacity.max(1), buffers: BTreeMap::new(), runs: BTreeMap::new(), buffered: 0, spilled: 0 }
+    }
+
+    pub fn add(&mut self, partition: Option<Period>, trace: Trace) -> Result<(), String> {
+        self.buffers.entry(partition).or_default().push(trace);
+        self.buffered += 1;
+        if self.buffered >= self.capacity {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    fn spill(&mut self) -> Result<(), String> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+        for (partition, traces) in &mut self.buffers {
+            if traces.is_empty() {
+                continue;
+            }
+            traces.sort_unstable();
+            let path = self.dir.join(format!("run-{}.bin", self.spilled));
+            self.spilled += 1;
+            let file = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            for t in traces.iter() {
+                out.write_all(&t.to_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            out.flush().map_err(|e| format!("{}: {e}", path.display()))?;
+            self.runs.entry(*partition).or_default().push(path);
+            traces.clear();
+            traces.shrink_to_fit();
+        }
+        self.buffered = 0;
+        Ok(())
+    }
+
+    /// The duplicates of every partition, in file order; run files are removed.
+    pub fn finish(mut self) -> Result<BTreeMap<Option<Period>, Vec<Duplicate>>, String> {
+        let mut partitions: Vec<Option<Period>> = self.buffers.keys().chain(self.runs.keys()).copied().collect();
+        partitions.sort();
+        partitions.dedup();
+        let mut found = BTreeMap::new();
+        for partition in partitions {
+            let mut memory = self.buffers.remove(&partition).unwrap_or_default();
+            memory.sort_unstable();
+            let runs = self.runs.remove(&partition).unwrap_or_default();
+            let duplicates = merge_runs(memory, &runs)?;
+            if !duplicates.is_empty() {
+                found.insert(partition, duplicates);
+            }
+        }
+        if self.spilled > 0 {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+        Ok(found)
+    }
+}
+
+/// One sorted source of traces: the in-memory buffer or a run file.
+enum Sorted {
+    Memory(std::vec::IntoIter<Trace>),
+    Run(BufReader<File>, PathBuf),
+}
+
+impl Sorted {
+    fn next(&mut self) -> Result<Option<Trace>, String> {
+        match self {
+            Sorted::Memory(it) => Ok(it.next()),
+            Sorted::Run(reader, path) => {
+                let mut b = [0u8; TRACE_BYTES];
+                match reader.read_exact(&mut b) {
+                    Ok(()) => Ok(Some(Trace::from_bytes(&b))),
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+                    Err(e) => Err(format!("{}: {e}", path.display())),
+                }
+            }
+        }
+    }
+}
+
+/// Merges sorted traces; within a run of equal fingerprints the lowest position is the first copy.
+fn merge_runs(memory: Vec<Trace>, runs: &[PathBuf]) -> Result<Vec<Duplicate>, String> {
+    let mut sources = vec![Sorted::Memory(memory.into_iter())];
+    for path in runs {
+        let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        sources.push(Sorted::Run(BufReader::with_capacity(1 << 20, file), path.clone()));
+    }
+    let mut heap = BinaryHeap::new();
+    for (i, s) in sources.iter_mut().enumerate() {
+        if let Some(t) = s.next()? {
+            heap.push(Reverse((t, i)));
+        }
+    }
+    let mut duplicates = Vec::new();
+    let mut first: Option<Trace> = None;
+    while let Some(Reverse((t, i))) = heap.pop() {
+        match first {
+            Some(f) if f.fingerprint == t.fingerprint => duplicates.push(Duplicate { copy: t, first: f }),
+            _ => first = Some(t),
+        }
+        if let Some(next) = sources[i].next()? {
+            heap.push(Reverse((next, i)));
+        }
+    }
+    duplicates.sort_by_key(|d| d.copy.position);
+    Ok(duplicates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace(fingerprint: u128, position: u64) -> Trace {
+        Trace { fingerprint, position, file: (position / 100) as u32, line: (position % 100) as u32 + 2 }
+    }
+
+    /// The same answer from a plain in-memory index, the way it would be written by hand.
+    fn by_hand(traces: &[(Option<Period>, Trace)]) -> BTreeMap<Option<Period>, Vec<Duplicate>> {
+        let mut first: std::collections::HashMap<(Option<Period>, u128), Trace> = std::collections::HashMap::new();
+        let mut out: BTreeMap<Option<Period>, Vec<Duplicate>> = BTreeMap::new();
+        for (p, t) in traces {
+            match first.get(&(*p, t.fingerprint)) {
+                Some(f) => out.entry(*p).or_default().push(Duplicate { copy: *t, first: *f }),
+                None => {
+                    first.insert((*p, t.fingerprint), *t);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn spilled_runs_find_the_same_duplicates_as_an_index_in_memory() {
+        let q = |i: u32| Some(Period::from(crate::period::Quarter::new(2020, i)));
+        // 5 000 rows over two partitions; every 7th row repeats a row 300 rows earlier, and one
+        // row is repeated three times.
+        let mut traces = Vec::new();
+        let mut positions = BTreeMap::new();
+        for i in 0..5_000u64 {
+            let p = q(1 + (i % 2) as u32);
+            let fingerprint = if i % 7 == 0 && i >= 300 { u128::from(i - 300) * 7919 } else if i % 1000 == 999 { 42 } else { u128::from(i) * 7919 };
+            let position = positions.entry(p).or_insert(0u64);
+            traces.push((p, trace(fingerprint, *position)));
+            *position += 1;
+        }
+        let expected = by_hand(&traces);
+        assert!(expected.values().map(Vec::len).sum::<usize>() > 300);
+        for capacity in [1_000_000, 997, 64] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut finder = DuplicateFinder::new(dir.path().join("runs"), capacity);
+            for (p, t) in &traces {
+                finder.add(*p, *t).unwrap();
+            }
+            let found = finder.finish().unwrap();
+            assert_eq!(found, expected, "capacity {capacity}");
+            assert!(!dir.path().join("runs").exists(), "run files left behind");
+        }
+    }
+
+    #[test]
+    fn traces_round_trip_through_bytes() {
+        let t = Trace { fingerprint: u128::MAX - 5, position: 1 << 40, file: 7, line: u32::MAX };
+        assert_eq!(Trace::from_bytes(&t.to_bytes()), t);
+    }
+}
