@@ -2,10 +2,11 @@
 //! Parquet partitions, with every row not accepted accounted for in quarantine.
 //!
 //! Each file is read as blocks of whole records (`read`); a few blocks at a time are parsed,
-//! typed and checked in parallel, then merged in file order: the duplicate index decides which
-//! copy of a repeated row is kept (always the first, so reruns agree), and the block's accepted
-//! rows go straight to their partition's Parquet file. Memory holds the blocks in flight, the
-//! row groups being encoded and the duplicate index (24 bytes a row), not the source.
+//! typed and checked in parallel, then merged in file order: the block's accepted rows go
+//! straight to their partition's Parquet file and leave a trace for the duplicate check
+//! (`dedup`), which at the end keeps the first copy of a repeated row (so reruns agree) and
+//! takes the others out of their partition files. Memory holds the blocks in flight, the row
+//! groups being encoded and a fixed-size buffer of traces, never the source.
 //!
 //! Conservation, checked for every source: rows read = accepted + rejected + dropped
 //! + duplicates + outside the selected period.
@@ -240,8 +241,8 @@ impl PartitionWriters<'_> {
 }
 
 /// Ingests every file of a source and writes its accepted rows to `destination`, partition by
-/// partition, as they are parsed: memory holds a few blocks and the duplicate index, never the
-/// source. `only` restricts to one period (increments); `sample_blocks` stops after that many
+/// partition, as they are parsed: memory holds a few blocks and a bounded buffer of duplicate
+/// traces, never the source. `only` restricts to one period (increments); `sample_blocks` stops after that many
 /// blocks of the first file (`duibiao check`).
 pub fn ingest_source(
     plan: &Plan,
