@@ -825,6 +825,14 @@ fn caveats(h: &mut String, input: &ReportInput) {
             Lang::Zh => format!("<b>滞后。</b>“滞后1期”指上一{unit}的党建活动与本{unit}指标的关系；缺失的{unit}不会被跨越。"),
             Lang::En => format!("<b>Lags.</b> “Lag 1” relates last {unit}'s activity to this {unit}'s indicator; a missing {unit} is never bridged."),
         },
+        match lang {
+            Lang::Zh => format!(
+                "<b>同期与滞后相互牵连。</b>站内口径先减去各所自身均值；{periods} 个{unit}的短序列里，若活动对下一{unit}指标确有影响，同期相关也会出现方向相反的弱相关（由去均值造成，并非另一种效应）。同一组合的同期与滞后结果请放在一起解读。"
+            ),
+            Lang::En => format!(
+                "<b>Same-{unit} and lagged results are linked.</b> The within-station scope subtracts each station's own mean; over a short series of {periods} {unit}s, a real effect of activity on the next {unit} also shows as a weak same-{unit} correlation of the opposite sign (an artefact of the demeaning, not a second effect). Read a pair's lag 0 and lag 1 together."
+            ),
+        },
         lang.t(
             "<b>数据质量。</b>被隔离的行、未对应到供电所的名称和缺值单元都不参与计算，见第二、三部分。",
             "<b>Data quality.</b> Quarantined rows, unmatched spellings and empty cells take no part in the results; see sections 2 and 3.",
