@@ -97,6 +97,15 @@ pub struct ReportInput<'a> {
 }
 
 /// Escapes text for HTML (and SVG) content and attributes.
+/// Opens a table with one header row.
+fn table_head(h: &mut String, headers: &[&str]) {
+    h.push_str("<table><tr>");
+    for header in headers {
+        let _ = write!(h, "<th>{}</th>", esc(header));
+    }
+    h.push_str("</tr>\n");
+}
+
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -329,18 +338,19 @@ fn inputs(h: &mut String, input: &ReportInput) {
             "Every row is accounted for: read = accepted + rejected + dropped + duplicates. Quarantined rows are in quality/rejects.parquet with file, line, column and reason."
         )
     );
-    let _ = writeln!(
+    table_head(
         h,
-        "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-        lang.t("来源", "Source"),
-        lang.t("说明", "Title"),
-        lang.t("文件数", "Files"),
-        lang.t("读入", "Read"),
-        lang.t("接受", "Accepted"),
-        lang.t("拒绝", "Rejected"),
-        lang.t("删除", "Dropped"),
-        lang.t("重复", "Duplicates"),
-        lang.t("拒绝比例（上限）", "Reject share (limit)")
+        &[
+            lang.t("来源", "Source"),
+            lang.t("说明", "Title"),
+            lang.t("文件数", "Files"),
+            lang.t("读入", "Read"),
+            lang.t("接受", "Accepted"),
+            lang.t("拒绝", "Rejected"),
+            lang.t("删除", "Dropped"),
+            lang.t("重复", "Duplicates"),
+            lang.t("拒绝比例（上限）", "Reject share (limit)"),
+        ],
     );
     for s in &input.manifest.sources {
         let _ = writeln!(
@@ -362,15 +372,16 @@ fn inputs(h: &mut String, input: &ReportInput) {
     if input.rejects.is_empty() {
         return;
     }
-    let _ = writeln!(
+    let _ = writeln!(h, "<h3>{}</h3>", lang.t("主要隔离原因", "Main quarantine reasons"));
+    table_head(
         h,
-        "<h3>{}</h3>\n<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-        lang.t("主要隔离原因", "Main quarantine reasons"),
-        lang.t("来源", "Source"),
-        lang.t("类别", "Kind"),
-        lang.t("列或规则", "Column or rule"),
-        lang.t("行数", "Rows"),
-        lang.t("示例", "Examples")
+        &[
+            lang.t("来源", "Source"),
+            lang.t("类别", "Kind"),
+            lang.t("列或规则", "Column or rule"),
+            lang.t("行数", "Rows"),
+            lang.t("示例", "Examples"),
+        ],
     );
     let header_of = |source: &str, column: &str| -> Option<String> {
         let s = input.plan.sources.iter().find(|s| s.name == source)?;
@@ -420,13 +431,14 @@ fn coverage(h: &mut String, input: &ReportInput) {
             cells,
             lang.t("个供电所×期间。下表列出缺值的变量（明细见 quality/coverage.parquet）。", "station-periods. Variables with empty cells (details in quality/coverage.parquet):")
         );
-        let _ = writeln!(
+        table_head(
             h,
-            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            lang.t("变量", "Variable"),
-            lang.t("缺值单元", "Empty cells"),
-            lang.t("占比", "Share"),
-            lang.t("主要原因", "Main reason")
+            &[
+                lang.t("变量", "Variable"),
+                lang.t("缺值单元", "Empty cells"),
+                lang.t("占比", "Share"),
+                lang.t("主要原因", "Main reason"),
+            ],
         );
         for column in &panel.columns {
             let Some((n, reasons)) = by_var.get(column.name.as_str()) else { continue };
@@ -458,13 +470,14 @@ fn coverage(h: &mut String, input: &ReportInput) {
             lang.t("行数据未计入任何供电所。可在别名表中补充对应关系后重新运行。", "rows in total, counted for no station. Add them to the alias table and re-run."),
             lang.t("（明细：quality/unmatched.parquet）", "(details: quality/unmatched.parquet)")
         );
-        let _ = writeln!(
+        table_head(
             h,
-            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            lang.t("来源", "Source"),
-            lang.t("写法", "Spelling"),
-            lang.t("行数", "Rows"),
-            lang.t("最接近的供电所", "Closest stations")
+            &[
+                lang.t("来源", "Source"),
+                lang.t("写法", "Spelling"),
+                lang.t("行数", "Rows"),
+                lang.t("最接近的供电所", "Closest stations"),
+            ],
         );
         let mut list: Vec<_> = panel.unmatched.iter().collect();
         list.sort_by(|a, b| b.rows.cmp(&a.rows));
@@ -593,16 +606,20 @@ fn strongest(h: &mut String, input: &ReportInput, top: &[&Finding]) {
             "Associations with adjusted p < 0.05 (Pearson, no controls): within-station first, then between, then pooled, each by |r|. r is in the raw direction with its 95% confidence interval; “direction” reads it against the indicator's better side."
         )
     );
-    let _ = writeln!(
+    table_head(
         h,
-        "<table><tr><th>#</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>r</th><th>{}</th><th>{}</th><th>n</th><th>{}</th></tr>",
-        lang.t("党建特征", "Feature"),
-        lang.t("指标", "Indicator"),
-        lang.t("口径", "Scope"),
-        lang.t("滞后", "Lag"),
-        lang.t("95% 置信区间", "95% CI"),
-        lang.t("校正后 p", "Adjusted p"),
-        lang.t("方向", "Direction")
+        &[
+            "#",
+            lang.t("党建特征", "Feature"),
+            lang.t("指标", "Indicator"),
+            lang.t("口径", "Scope"),
+            lang.t("滞后", "Lag"),
+            "r",
+            lang.t("95% 置信区间", "95% CI"),
+            lang.t("校正后 p", "Adjusted p"),
+            "n",
+            lang.t("方向", "Direction"),
+        ],
     );
     for (i, f) in top.iter().enumerate() {
         let better = f.r_better.unwrap_or(0.0) > 0.0;
