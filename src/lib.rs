@@ -5,22 +5,15 @@
 //! correlations → outputs. This crate holds every stage as a library module; `main.rs` only
 //! parses the command line and maps errors to exit codes.
 
-pub mod analysis;
-pub mod cli;
-pub mod commands;
-pub mod error;
-pub mod period;
-pub mod sample;
-pub mod sink;
+pub mod base;
 pub mod stats;
-pub mod identity;
-pub mod ingest;
-pub mod inspect;
-pub mod job;
-pub mod outputs;
-pub mod panel;
-pub mod plan;
-pub mod report;
-pub mod resources;
+pub mod sample;
 pub mod spec;
-pub mod views;
+pub mod store;
+pub mod ingest;
+pub mod identity;
+pub mod panel;
+pub mod analysis;
+pub mod output;
+pub mod job;
+pub mod commands;

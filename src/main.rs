@@ -8,12 +8,12 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = duibiao::cli::Cli::parse();
+    let cli = duibiao::commands::cli::Cli::parse();
     match duibiao::commands::run(cli) {
-        Ok(()) => duibiao::error::Exit::Ok.into(),
+        Ok(()) => duibiao::commands::exit::Exit::Ok.into(),
         Err(error) => {
             eprintln!("错误 error: {error:#}");
-            duibiao::error::Exit::of(&error).into()
+            duibiao::commands::exit::Exit::of(&error).into()
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `duibiao check`: compile the pipeline, check it against the real files, parse the start of
 //! the first file of each source, and say what would happen. Writes nothing.
 
-use crate::cli::CheckArgs;
+use crate::commands::cli::CheckArgs;
 use crate::ingest;
 use crate::job;
 use crate::spec::compile;

@@ -1,11 +1,14 @@
 //! One module per subcommand; `run` dispatches.
 
+pub mod cli;
+pub mod exit;
+
 mod check;
 mod inspect;
 mod run;
 mod sample;
 
-use crate::cli::{Cli, Command};
+use crate::commands::cli::{Cli, Command};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {

@@ -1,6 +1,6 @@
 //! `duibiao run`: run the job and print a closing summary (or the manifest as JSON).
 
-use crate::cli::RunArgs;
+use crate::commands::cli::RunArgs;
 use crate::job::{self, RunOptions};
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 
-use crate::cli::SampleArgs;
+use crate::commands::cli::SampleArgs;
 use crate::sample::{SampleOptions, generate};
 
 pub fn run(args: &SampleArgs) -> anyhow::Result<()> {

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 
-use crate::period::Period;
+use crate::base::period::Period;
 
 /// Traces buffered before a spill (32 bytes each: 128 MiB).
 pub const BUFFERED_TRACES: usize = 4 << 20;
@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn spilled_runs_find_the_same_duplicates_as_an_index_in_memory() {
-        let q = |i: u32| Some(Period::from(crate::period::Quarter::new(2020, i)));
+        let q = |i: u32| Some(Period::from(crate::base::period::Quarter::new(2020, i)));
         // 5 000 rows over two partitions; every 7th row repeats a row 300 rows earlier, and one
         // row is repeated three times.
         let mut traces = Vec::new();

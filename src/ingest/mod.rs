@@ -26,9 +26,9 @@ use polars::prelude::{Column, DataFrame, IntoColumn, IntoLazy};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::period::{Grain, Period};
-use crate::plan::{ColumnPlan, ColumnType, Plan, Severity, SourcePlan};
-use crate::sink::{ParquetStream, RunStamp};
+use crate::base::period::{Grain, Period};
+use crate::spec::plan::{ColumnPlan, ColumnType, Plan, Severity, SourcePlan};
+use crate::store::parquet::{ParquetStream, RunStamp};
 use dedup::{DuplicateFinder, Trace};
 use read::Cell;
 use values::Values;

@@ -175,7 +175,7 @@ fn match_format(t: &[char], format: &str) -> Option<Fields> {
 fn valid(fields: &Fields) -> bool {
     let month_ok = fields.month.is_none_or(|m| (1..=12).contains(&m));
     let day_ok = match (fields.year, fields.month, fields.day) {
-        (Some(y), Some(m), Some(d)) if (1..=12).contains(&m) => d >= 1 && d <= crate::period::days_in_month(y, m),
+        (Some(y), Some(m), Some(d)) if (1..=12).contains(&m) => d >= 1 && d <= crate::base::period::days_in_month(y, m),
         (_, _, None) => true,
         _ => false,
     };
@@ -211,7 +211,7 @@ pub fn month(raw: &str, format: Option<&str>) -> Result<i32, ParseError> {
 /// A quarter, as the Arrow DATE of its first day: "2020Q3", "2020年第3季度", "2020年三季度".
 pub fn quarter(raw: &str) -> Result<i32, ParseError> {
     let text = to_half_width(raw).trim().replace(' ', "");
-    let parsed = text.parse::<crate::period::Quarter>().ok().or_else(|| {
+    let parsed = text.parse::<crate::base::period::Quarter>().ok().or_else(|| {
         let (year, rest) = text.split_once('年')?;
         let year: i32 = year.parse().ok()?;
         let rest = rest.strip_prefix('第').unwrap_or(rest);
@@ -223,7 +223,7 @@ pub fn quarter(raw: &str) -> Result<i32, ParseError> {
             "4" | "四" => 4,
             _ => return None,
         };
-        Some(crate::period::Quarter::new(year, q))
+        Some(crate::base::period::Quarter::new(year, q))
     });
     match parsed {
         Some(q) => Ok(days_from_civil(q.year, q.months()[0].month, 1)),

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use calamine::{Data, Reader, open_workbook_auto};
 use sha2::{Digest, Sha256};
 
-use crate::plan::{Encoding, Format, SourcePlan};
+use crate::spec::plan::{Encoding, Format, SourcePlan};
 
 /// Target size of a CSV block (the last record is completed past it).
 const BLOCK_BYTES: usize = 4 << 20;

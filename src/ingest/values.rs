@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
 use polars::prelude::{DataType, NamedFrom, Series, TimeUnit};
 
-use crate::plan::ColumnType;
+use crate::spec::plan::ColumnType;
 
 /// One typed column.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use super::model::{ACTIVITY_TYPES, StationTruth};
 use super::rng::{Draw, stream};
 use super::textfile::{CsvFile, TextEncoding, percent, thousands};
 use super::Context;
-use crate::period::{Month, Quarter};
+use crate::base::period::{Month, Quarter};
 
 /// `n` distinct indexes from `0..universe`, drawn from their own stream.
 fn targets(ctx: &Context, name: &str, universe: usize, n: usize) -> HashSet<usize> {

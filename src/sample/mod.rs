@@ -16,7 +16,7 @@ pub mod textfile;
 use std::io;
 use std::path::Path;
 
-use crate::period::Quarter;
+use crate::base::period::Quarter;
 
 /// The seed of the committed sample.
 pub const DEFAULT_SEED: u64 = 20_201_231;

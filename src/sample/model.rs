@@ -8,7 +8,7 @@
 use super::geography::Organisation;
 use super::rng::stream;
 use super::Scale;
-use crate::period::Quarter;
+use crate::base::period::Quarter;
 
 /// Party activity types (活动类型) as the party platform records them, with the quarterly base
 /// count, how strongly the count grows with station size, and how much it varies from quarter

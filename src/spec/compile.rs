@@ -8,8 +8,8 @@ use toml::Spanned;
 
 use super::raw::{RawPipeline, RawSource};
 use super::{SpecError, SpecErrors, closest};
-use crate::plan::*;
-use crate::period::Grain;
+use crate::spec::plan::*;
+use crate::base::period::Grain;
 
 /// `a/b/../c` → `a/c`, lexically, so paths read the way the user would write them.
 pub fn normalize(path: &Path) -> PathBuf {
@@ -50,9 +50,9 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
     if !is_snake_case(job.name.get_ref()) {
         err(&mut errors, Some(job.name.span()), format!("name '{}' must be ASCII snake_case (a-z, 0-9, _)", job.name.get_ref()));
     }
-    let grain = crate::period::Grain::parse(job.period.get_ref()).unwrap_or_else(|| {
+    let grain = crate::base::period::Grain::parse(job.period.get_ref()).unwrap_or_else(|| {
         err(&mut errors, Some(job.period.span()), format!("period '{}' is not supported; expected \"month\", \"quarter\" or \"year\"", job.period.get_ref()));
-        crate::period::Grain::Quarter
+        crate::base::period::Grain::Quarter
     });
     let utc_offset_minutes = match &job.utc_offset {
         None => 480,

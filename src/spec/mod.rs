@@ -2,6 +2,7 @@
 //! (`compile`), and spec errors that point at file:line:column.
 
 pub mod compile;
+pub mod plan;
 pub mod raw;
 
 use std::fmt;

@@ -58,7 +58,7 @@ pub struct RunArgs {
     /// or year), replacing exactly its partitions and keeping the other periods' curated data
     /// from the previous run.
     #[arg(long, value_parser = parse_period)]
-    pub period: Option<crate::period::Period>,
+    pub period: Option<crate::base::period::Period>,
     /// No progress bars; the closing summary only.
     #[arg(long)]
     pub quiet: bool,
@@ -66,12 +66,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
     /// Language of report.html: zh (中文, default) or en.
-    #[arg(long, value_enum, default_value_t = crate::report::Lang::Zh)]
-    pub lang: crate::report::Lang,
+    #[arg(long, value_enum, default_value_t = crate::output::report::Lang::Zh)]
+    pub lang: crate::output::report::Lang,
 }
 
-fn parse_period(text: &str) -> Result<crate::period::Period, String> {
-    text.parse().map_err(|e: crate::period::BadPeriod| e.to_string())
+fn parse_period(text: &str) -> Result<crate::base::period::Period, String> {
+    text.parse().map_err(|e: crate::base::period::BadPeriod| e.to_string())
 }
 
 #[derive(Debug, clap::Args)]

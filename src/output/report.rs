@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::analysis::{Finding, method_name, scope_name};
-use crate::period::Grain;
+use crate::base::period::Grain;
 use crate::ingest::{Reject, RejectKind};
 use crate::job::Manifest;
 use crate::panel::Panel;
-use crate::plan::{Better, Plan};
+use crate::spec::plan::{Better, Plan};
 use crate::stats::{Method, Scope};
 
 /// Language of the report's prose and labels.

@@ -13,7 +13,7 @@ pub struct Plan {
     pub spec_path: PathBuf,
     pub spec_sha256: String,
     /// Length of one panel period (month, quarter or year): partitions, grid and lags follow it.
-    pub grain: crate::period::Grain,
+    pub grain: crate::base::period::Grain,
     /// Minutes east of UTC of the exports' local times.
     pub utc_offset_minutes: i32,
     pub sources: Vec<SourcePlan>,

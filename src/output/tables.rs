@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray};
 
 use crate::panel::Panel;
-use crate::sink::{RunStamp, write_parquet};
+use crate::store::parquet::{RunStamp, write_parquet};
 
 fn text<I: IntoIterator<Item = Option<String>>>(values: I) -> ArrayRef {
     Arc::new(StringArray::from(values.into_iter().collect::<Vec<_>>()))

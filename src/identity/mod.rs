@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::ingest::parse::to_half_width;
-use crate::plan::{Identity, StationKey};
+use crate::spec::plan::{Identity, StationKey};
 
 /// One station of the master table.
 #[derive(Debug, Clone)]

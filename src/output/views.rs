@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::panel::{ColumnKind, Panel};
-use crate::period::Grain;
-use crate::plan::Plan;
+use crate::base::period::Grain;
+use crate::spec::plan::Plan;
 
 /// A SQL string literal.
 fn literal(text: &str) -> String {
@@ -134,8 +134,8 @@ pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
             .map(|c| {
                 let better = match &c.kind {
                     ColumnKind::Indicator(b) => literal(match b {
-                        crate::plan::Better::Higher => "higher",
-                        crate::plan::Better::Lower => "lower",
+                        crate::spec::plan::Better::Higher => "higher",
+                        crate::spec::plan::Better::Lower => "lower",
                     }),
                     _ => "NULL".into(),
                 };

@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use crate::panel::{ColumnKind, Panel};
-use crate::plan::{Better, Plan};
+use crate::spec::plan::{Better, Plan};
 use crate::stats::{self, Adjust, Method, Observations, Options, Scope};
 
 /// One row of correlations.parquet.

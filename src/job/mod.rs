@@ -2,6 +2,8 @@
 //! ingest every source into curated Parquet with quarantine, write the manifest, and publish the
 //! output folder atomically. Commands and tests both call `run`.
 
+pub mod resources;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,11 +11,11 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int64Array, StringArray};
 use serde::Serialize;
 
-use crate::error::Categorised;
+use crate::commands::exit::Categorised;
 use crate::ingest::{self, IngestedSource, Reject, SourceCounts};
-use crate::period::Period;
-use crate::plan::Plan;
-use crate::sink::{RunStamp, Staging, copy_tree, write_parquet};
+use crate::base::period::Period;
+use crate::spec::plan::Plan;
+use crate::store::parquet::{RunStamp, Staging, copy_tree, write_parquet};
 use crate::spec::{SpecErrors, compile};
 
 /// Options of one run.
@@ -24,7 +26,7 @@ pub struct RunOptions {
     /// Hide progress bars.
     pub quiet: bool,
     /// Language of report.html.
-    pub lang: crate::report::Lang,
+    pub lang: crate::output::report::Lang,
 }
 
 /// The manifest written to `manifest.json`.
@@ -110,7 +112,7 @@ pub fn prepare(pipeline: &Path) -> anyhow::Result<Plan> {
 
 /// Runs the job. On failure the previous output stays as it was.
 pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
-    let mut meter = crate::resources::StageMeter::start();
+    let mut meter = crate::job::resources::StageMeter::start();
     let plan = prepare(pipeline)?;
     if let Some(only) = options.period {
         if only.grain != plan.grain {
@@ -126,7 +128,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     }
     meter.mark("compile");
 
-    let run_id = crate::sink::new_run_id();
+    let run_id = crate::store::parquet::new_run_id();
     let staging = Staging::new(&plan.output_dir, &run_id).map_err(anyhow::Error::msg)?;
     let curated = staging.dir.join("curated");
     let mut carried: BTreeSet<Period> = BTreeSet::new();
@@ -158,7 +160,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     meter.mark("quarantine");
     let sources: Vec<SourceManifest> = ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect();
     let available: BTreeSet<Period> = touched.iter().chain(&carried).copied().collect();
-    let manifest_base = |sources: Vec<SourceManifest>, meter: &crate::resources::StageMeter| Manifest {
+    let manifest_base = |sources: Vec<SourceManifest>, meter: &crate::job::resources::StageMeter| Manifest {
         tool: "duibiao",
         version: env!("CARGO_PKG_VERSION"),
         run_id: run_id.clone(),
@@ -200,7 +202,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
             crate::panel::PanelError::Ambiguous(m) => anyhow::Error::new(Categorised::DataChecks(m)),
             crate::panel::PanelError::Other(m) => anyhow::Error::msg(m),
         })?;
-        crate::outputs::write_panel(&panel, &staging.dir, &run_id).map_err(anyhow::Error::msg)?;
+        crate::output::tables::write_panel(&panel, &staging.dir, &run_id).map_err(anyhow::Error::msg)?;
         Some(panel)
     };
     meter.mark("panel");
@@ -208,7 +210,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     let findings = match &panel {
         Some(panel) if !plan.indicators.is_empty() && !plan.features.is_empty() => {
             let findings = crate::analysis::correlate(&plan, panel).map_err(anyhow::Error::msg)?;
-            crate::outputs::write_correlations(&findings, &staging.dir, &run_id).map_err(anyhow::Error::msg)?;
+            crate::output::tables::write_correlations(&findings, &staging.dir, &run_id).map_err(anyhow::Error::msg)?;
             findings
         }
         _ => Vec::new(),
@@ -228,9 +230,9 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         ..manifest_base(sources, &meter)
     };
     std::fs::write(staging.dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;
-    std::fs::write(staging.dir.join("views.sql"), crate::views::views_sql(&plan, panel.as_ref(), &staging.dir))?;
-    let groups = crate::report::group_rejects(ingested.iter().flat_map(|s| &s.rejects));
-    let html = crate::report::render(&crate::report::ReportInput { plan: &plan, manifest: &manifest, panel: panel.as_ref(), findings: &findings, rejects: &groups, lang: options.lang });
+    std::fs::write(staging.dir.join("views.sql"), crate::output::views::views_sql(&plan, panel.as_ref(), &staging.dir))?;
+    let groups = crate::output::report::group_rejects(ingested.iter().flat_map(|s| &s.rejects));
+    let html = crate::output::report::render(&crate::output::report::ReportInput { plan: &plan, manifest: &manifest, panel: panel.as_ref(), findings: &findings, rejects: &groups, lang: options.lang });
     std::fs::write(staging.dir.join("report.html"), html)?;
 
     let output = staging.publish().map_err(anyhow::Error::msg)?;

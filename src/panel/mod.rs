@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::identity::{Resolver, StationEntry, resolve_all};
-use crate::period::{Grain, Period};
-use crate::plan::{Better, Plan, SourcePlan};
+use crate::base::period::{Grain, Period};
+use crate::spec::plan::{Better, Plan, SourcePlan};
 
 /// What a panel column holds.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,3 @@
+//! The base layer: calendar periods.
+
+pub mod period;
