@@ -4,6 +4,9 @@
 //! The flow is one direction: pipeline spec → ingest → indicators and features → panel →
 //! correlations → outputs. This crate holds every stage as a library module; `main.rs` only
 //! parses the command line and maps errors to exit codes.
+//!
+//! The modules below are the layers, bottom to top; each imports only the ones above it in this
+//! list (ARCHITECTURE.md; `tests/test_architecture.rs` checks it).
 
 pub mod base;
 pub mod stats;

@@ -3,6 +3,7 @@
 mod testenv;
 
 mod test_analysis;
+mod test_architecture;
 mod test_check;
 mod test_ingest;
 mod test_outputs;

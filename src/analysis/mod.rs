@@ -2,6 +2,9 @@
 //! scope (pooled, within-station, between-station) and method, without and with the control
 //! attributes, with confidence intervals, p-values corrected over the pipeline's family, and a
 //! direction-adjusted r (positive always means "goes with a better indicator").
+//!
+//! Layer `analysis` (ARCHITECTURE.md): owns the findings; may import `base`, `stats`, `spec` and
+//! `panel`.
 
 use rayon::prelude::*;
 

@@ -7,6 +7,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::calendar::{civil_from_days, days_from_civil, days_in_month};
+
 /// A calendar month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Month {
@@ -147,7 +149,7 @@ impl Period {
 
     /// The period of `grain` that contains a day (days since 1970-01-01).
     pub fn of_day(grain: Grain, days: i32) -> Period {
-        let (y, m, _) = crate::ingest::parse::civil_from_days(days);
+        let (y, m, _) = civil_from_days(days);
         Period::containing(grain, Month::new(y, m))
     }
 
@@ -181,7 +183,7 @@ impl Period {
     /// The first day of the period, as days since 1970-01-01 (Arrow DATE).
     pub fn start_days(self) -> i32 {
         let m = self.first_month();
-        crate::ingest::parse::days_from_civil(m.year, m.month, 1)
+        days_from_civil(m.year, m.month, 1)
     }
 }
 
@@ -224,20 +226,6 @@ impl FromStr for Period {
         }
         let year = year_of(text).ok_or_else(bad)?;
         Ok(Period { grain: Grain::Year, year, index: 1 })
-    }
-}
-
-pub fn is_leap_year(year: i32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-pub fn days_in_month(year: i32, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        _ => panic!("month {month} out of range"),
     }
 }
 
@@ -325,12 +313,5 @@ mod tests {
         for bad in ["2020-9", "2020-13", "20", "2020Q5", "Q3", "2020-09-01"] {
             assert!(bad.parse::<Period>().is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn leap_years() {
-        assert!(is_leap_year(2000));
-        assert!(!is_leap_year(1900));
-        assert_eq!(days_in_month(2019, 2), 28);
     }
 }

@@ -4,7 +4,6 @@
 use crate::commands::cli::CheckArgs;
 use crate::ingest;
 use crate::job;
-use crate::spec::compile;
 
 /// Blocks (a few megabytes each) of the first file that `check` parses.
 const SAMPLE_BLOCKS: usize = 4;
@@ -13,7 +12,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let plan = job::prepare(&args.pipeline)?;
     println!("{}: 作业文件正确 · the pipeline compiles and matches its files", args.pipeline.display());
     for source in &plan.sources {
-        let files = compile::source_files(source).map_err(anyhow::Error::msg)?;
+        let files = ingest::preflight::source_files(source).map_err(anyhow::Error::msg)?;
         let sample = ingest::ingest_source(&plan, source, &files[..1], None, ingest::Destination::Nowhere, Some(SAMPLE_BLOCKS)).map_err(anyhow::Error::msg)?;
         let c = &sample.counts;
         let mut reasons: Vec<(String, usize)> = Vec::new();

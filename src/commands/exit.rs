@@ -1,10 +1,12 @@
-//! Exit codes and the error categories that map to them.
+//! Exit codes and how an error maps to one.
 //!
 //! 0 ok · 1 runtime failure · 2 usage or spec error · 3 data checks failed beyond the allowed
 //! share. Library errors are typed; the command edge wraps them with context (anyhow), and the
 //! exit code is read from the innermost typed error.
 
 use std::process::ExitCode;
+
+use crate::job::error::Categorised;
 
 /// The process exit codes duibiao documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,17 +15,6 @@ pub enum Exit {
     Failure = 1,
     Usage = 2,
     DataChecks = 3,
-}
-
-/// An error that decides its own exit code (spec errors, data-check failures).
-#[derive(Debug, thiserror::Error)]
-pub enum Categorised {
-    /// The command line or the pipeline file is wrong: exit 2.
-    #[error("{0}")]
-    Usage(String),
-    /// Data checks failed beyond the allowed share: exit 3.
-    #[error("{0}")]
-    DataChecks(String),
 }
 
 impl Exit {

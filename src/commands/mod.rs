@@ -1,4 +1,7 @@
-//! One module per subcommand; `run` dispatches.
+//! The command line: its flags (`cli`), one module per subcommand, and the exit codes (`exit`);
+//! `run` dispatches.
+//!
+//! Layer `commands` (ARCHITECTURE.md): the top; may import everything, nothing imports it.
 
 pub mod cli;
 pub mod exit;

@@ -2,6 +2,7 @@
 
 use crate::commands::cli::RunArgs;
 use crate::job::{self, RunOptions};
+use crate::output::manifest::Manifest;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let options = RunOptions { period: args.period, quiet: args.quiet || args.json, lang: args.lang };
@@ -35,7 +36,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 }
 
 /// The per-source row accounting as a text table.
-pub fn summary_table(manifest: &job::Manifest) -> String {
+pub fn summary_table(manifest: &Manifest) -> String {
     let mut lines = vec![format!(
         "{:<18} {:>6} {:>10} {:>10} {:>8} {:>8} {:>8}",
         "来源 source", "文件", "读入 read", "接受 ok", "拒绝 rej", "删除 drop", "重复 dup"

@@ -2,10 +2,12 @@
 //! name, party branch name) resolves to one `station_id`, through the pipeline's normalisation
 //! rules plus the alias table. Unresolved spellings are reported with their closest candidates;
 //! a spelling that fits more than one station is an error, never a guess.
+//!
+//! Layer `identity` (ARCHITECTURE.md): owns station resolution; may import `base` and `spec`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::ingest::parse::to_half_width;
+use crate::base::text::{edit_distance, to_half_width};
 use crate::spec::plan::{Identity, StationKey};
 
 /// One station of the master table.
@@ -166,7 +168,7 @@ impl Resolver {
     pub fn candidates(&self, spelling: &str, n: usize) -> Vec<String> {
         let key = self.normalise(spelling);
         let mut scored: Vec<(usize, &String, &String)> =
-            self.names.iter().map(|(id, name)| (crate::spec::edit_distance(&key, &self.normalise(name)), id, name)).collect();
+            self.names.iter().map(|(id, name)| (edit_distance(&key, &self.normalise(name)), id, name)).collect();
         scored.sort();
         scored.into_iter().take(n).map(|(_, id, name)| format!("{name} ({id})")).collect()
     }

@@ -10,9 +10,13 @@
 //!
 //! Conservation, checked for every source: rows read = accepted + rejected + dropped
 //! + duplicates + outside the selected period.
+//!
+//! Layer `ingest` (ARCHITECTURE.md): owns everything that opens an export, `preflight` included,
+//! and the curated partitions it writes; may import `base`, `spec` and `store`.
 
 pub mod dedup;
 pub mod parse;
+pub mod preflight;
 pub mod read;
 pub mod values;
 
@@ -24,10 +28,11 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, StringArray};
 use polars::prelude::{Column, DataFrame, IntoColumn, IntoLazy};
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
+use crate::base::calendar::{civil_from_days, days_from_civil};
 use crate::base::period::{Grain, Period};
 use crate::spec::plan::{ColumnPlan, ColumnType, Plan, Severity, SourcePlan};
+use crate::store::layout;
 use crate::store::parquet::{ParquetStream, RunStamp};
 use dedup::{DuplicateFinder, Trace};
 use read::Cell;
@@ -212,15 +217,15 @@ struct PartitionWriters<'a> {
 impl PartitionWriters<'_> {
     fn path(&self, dir: &Path, period: Option<Period>) -> PathBuf {
         match period {
-            Some(q) => dir.join(&self.source.name).join(format!("period={q}")).join("part-0.parquet"),
-            None => dir.join(&self.source.name).join("data.parquet"),
+            Some(q) => layout::partition_file(dir, &self.source.name, q),
+            None => layout::reference_file(dir, &self.source.name),
         }
     }
 
     fn writer(&mut self, period: Option<Period>) -> Result<Option<&mut ParquetStream>, String> {
         let Destination::Curated { dir, run_id } = self.destination else { return Ok(None) };
         if !self.open.contains_key(&period) {
-            let stamp = RunStamp { run_id: run_id.to_string(), table: format!("curated/{}", self.source.name) };
+            let stamp = RunStamp { run_id: run_id.to_string(), table: layout::curated_table(&self.source.name) };
             let stream = ParquetStream::create(&self.path(dir, period), self.schema.clone(), &stamp)?;
             self.open.insert(period, stream);
         }
@@ -259,7 +264,7 @@ pub fn ingest_source(
     fields.push(arrow::datatypes::Field::new("source_row", arrow::datatypes::DataType::Int64, true));
     let writers = PartitionWriters { destination, source, schema: Arc::new(arrow::datatypes::Schema::new(fields)), open: BTreeMap::new() };
     let runs_dir = match destination {
-        Destination::Curated { dir, .. } => dir.join(format!(".duplicates-{}", source.name)),
+        Destination::Curated { dir, .. } => layout::duplicates_scratch(dir, &source.name),
         Destination::Nowhere => std::env::temp_dir().join(format!("duibiao-duplicates-{}-{}", std::process::id(), source.name)),
     };
     let finder = DuplicateFinder::new(runs_dir, dedup::BUFFERED_TRACES);
@@ -295,7 +300,7 @@ pub fn ingest_source(
     });
     let (writers, mut out, merged) = merged?;
     let stamp = match destination {
-        Destination::Curated { dir, run_id } => Some((dir, RunStamp { run_id: run_id.to_string(), table: format!("curated/{}", source.name) })),
+        Destination::Curated { dir, run_id } => Some((dir, RunStamp { run_id: run_id.to_string(), table: layout::curated_table(&source.name) })),
         Destination::Nowhere => None,
     };
     let paths: BTreeMap<Option<Period>, PathBuf> = match &stamp {
@@ -669,8 +674,8 @@ fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> R
         (ColumnType::Number, Cell::Number(v)) => Value::Float(Some(v * scale)),
         (ColumnType::Number, _) => Value::Float(Some(parse::number(&text, scale).map_err(e)?)),
         (ColumnType::Month, Cell::ExcelDate(v)) => {
-            let (y, m, _) = parse::civil_from_days(parse::excel_serial_to_days(v));
-            Value::Date(Some(parse::days_from_civil(y, m, 1)))
+            let (y, m, _) = civil_from_days(parse::excel_serial_to_days(v));
+            Value::Date(Some(days_from_civil(y, m, 1)))
         }
         (ColumnType::Month, _) => Value::Date(Some(parse::month(&text, fmt).map_err(e)?)),
         (ColumnType::Quarter, _) => Value::Date(Some(parse::quarter(&text).map_err(e)?)),
@@ -682,11 +687,6 @@ fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> R
         }
         (ColumnType::Timestamp, _) => Value::Timestamp(Some(parse::timestamp(&text, fmt, utc_offset).map_err(e)?)),
     })
-}
-
-/// Lower-case hex sha256 of some bytes (input fingerprints in the manifest).
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A 128-bit fingerprint of a record's cells as written (XXH3-128 over tagged, length-prefixed
@@ -793,7 +793,7 @@ fn row_summary(source: &SourcePlan, columns: &[Values], i: usize, used: &[usize]
                 Values::Float(x) => x[i].map(|v| v.to_string()).unwrap_or_default(),
                 Values::Date(x) => x[i]
                     .map(|d| {
-                        let (y, m, dd) = parse::civil_from_days(d);
+                        let (y, m, dd) = civil_from_days(d);
                         format!("{y}-{m:02}-{dd:02}")
                     })
                     .unwrap_or_default(),

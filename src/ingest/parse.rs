@@ -6,33 +6,10 @@
 //! "2020Q3", "2020年第3季度", "2020年三季度"; dates and timestamps in -, / and 年月日 forms.
 //! An explicit `format` ("yyyy年MM月", "yyyy/MM/dd HH:mm") accepts that layout only.
 
-use std::borrow::Cow;
 use std::fmt;
 
-/// Days from 1970-01-01 to the given civil date (proleptic Gregorian), the Arrow DATE value.
-pub fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = month as i32;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i32 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of a day count from 1970-01-01.
-pub fn civil_from_days(days: i32) -> (i32, u32, u32) {
-    let z = days + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+use crate::base::calendar::{days_from_civil, days_in_month};
+use crate::base::text::to_half_width;
 
 /// Why a value did not parse (the reason stored in quarantine).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,22 +24,6 @@ impl fmt::Display for ParseError {
 /// The reason in both languages the analysts read: "'--' 不是数字 · '--' is not a number (…)".
 fn fail<T>(zh: &str, what: &str, raw: &str) -> Result<T, ParseError> {
     Err(ParseError(format!("'{raw}' 不是{zh} · '{raw}' is not {what}")))
-}
-
-/// Full-width digits and punctuation to ASCII (exports typed in Chinese input methods).
-pub fn to_half_width(text: &str) -> Cow<'_, str> {
-    if text.is_ascii() {
-        return Cow::Borrowed(text);
-    }
-    Cow::Owned(
-        text.chars()
-            .map(|c| match c {
-                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-                '\u{3000}' => ' ',
-                _ => c,
-            })
-            .collect(),
-    )
 }
 
 /// A number as exports write it: thousands separators, surrounding spaces, a trailing % (divides
@@ -175,7 +136,7 @@ fn match_format(t: &[char], format: &str) -> Option<Fields> {
 fn valid(fields: &Fields) -> bool {
     let month_ok = fields.month.is_none_or(|m| (1..=12).contains(&m));
     let day_ok = match (fields.year, fields.month, fields.day) {
-        (Some(y), Some(m), Some(d)) if (1..=12).contains(&m) => d >= 1 && d <= crate::base::period::days_in_month(y, m),
+        (Some(y), Some(m), Some(d)) if (1..=12).contains(&m) => d >= 1 && d <= days_in_month(y, m),
         (_, _, None) => true,
         _ => false,
     };
@@ -258,21 +219,6 @@ pub fn excel_serial_to_days(serial: f64) -> i32 {
     (serial.floor() - 25_569.0) as i32
 }
 
-/// Parses "+08:00" / "-05:30" / "Z" into minutes east of UTC.
-pub fn utc_offset_minutes(text: &str) -> Option<i32> {
-    if text == "Z" || text == "UTC" {
-        return Some(0);
-    }
-    let (sign, rest) = match text.chars().next()? {
-        '+' => (1, &text[1..]),
-        '-' => (-1, &text[1..]),
-        _ => return None,
-    };
-    let (h, m) = rest.split_once(':')?;
-    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
-    ((0..=14).contains(&h) && (0..60).contains(&m)).then_some(sign * (h * 60 + m))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,21 +281,8 @@ mod tests {
     }
 
     #[test]
-    fn civil_days_round_trip() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        for d in [-1000, 0, 59, 11_017, 18_628, 30_000] {
-            let (y, m, day) = civil_from_days(d);
-            assert_eq!(days_from_civil(y, m, day), d);
-        }
+    fn excel_serials() {
         // Excel serial 44075 is 2020-09-01.
         assert_eq!(excel_serial_to_days(44_075.0), days_from_civil(2020, 9, 1));
-    }
-
-    #[test]
-    fn utc_offsets() {
-        assert_eq!(utc_offset_minutes("+08:00"), Some(480));
-        assert_eq!(utc_offset_minutes("-05:30"), Some(-330));
-        assert_eq!(utc_offset_minutes("8"), None);
     }
 }

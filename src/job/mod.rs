@@ -1,22 +1,24 @@
 //! A whole run of a pipeline, as a library call: compile the spec, check it against the files,
 //! ingest every source into curated Parquet with quarantine, write the manifest, and publish the
 //! output folder atomically. Commands and tests both call `run`.
+//!
+//! Layer `job` (ARCHITECTURE.md): owns the order of the stages, the error categories of a run
+//! (`error`) and stage timings (`resources`); may import every layer below it.
 
+pub mod error;
 pub mod resources;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, StringArray};
-use serde::Serialize;
-
-use crate::commands::exit::Categorised;
-use crate::ingest::{self, IngestedSource, Reject, SourceCounts};
 use crate::base::period::Period;
+use crate::ingest::{self, Reject, preflight};
+use crate::job::error::Categorised;
+use crate::output::manifest::{self, Manifest, PanelManifest, SourceManifest, source_manifest};
 use crate::spec::plan::Plan;
-use crate::store::parquet::{RunStamp, Staging, copy_tree, write_parquet};
 use crate::spec::{SpecErrors, compile};
+use crate::store::layout;
+use crate::store::staging::{Staging, copy_tree};
 
 /// Options of one run.
 #[derive(Debug, Clone, Default)]
@@ -27,68 +29,6 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Language of report.html.
     pub lang: crate::output::report::Lang,
-}
-
-/// The manifest written to `manifest.json`.
-#[derive(Debug, Serialize)]
-pub struct Manifest {
-    pub tool: &'static str,
-    pub version: &'static str,
-    pub run_id: String,
-    pub pipeline: String,
-    pub pipeline_sha256: String,
-    /// Periods whose curated partitions this run (re)wrote.
-    pub periods_touched: Vec<String>,
-    /// Periods present in the curated data after this run.
-    pub periods_available: Vec<String>,
-    /// Set when the run ingested one period only.
-    pub increment: Option<String>,
-    pub sources: Vec<SourceManifest>,
-    /// The station × period panel, when the pipeline declares indicators or features.
-    pub panel: Option<PanelManifest>,
-    /// Rows of correlations.parquet.
-    pub correlations: usize,
-    pub timings_seconds: Vec<(String, f64)>,
-    /// Peak resident memory of each stage, in bytes (Linux).
-    pub peak_rss_bytes: Vec<(String, u64)>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SourceManifest {
-    pub name: String,
-    pub title: String,
-    #[serde(flatten)]
-    pub counts: SourceCounts,
-    pub conserved: bool,
-    pub reject_share: f64,
-    pub max_reject_share: f64,
-    pub warnings: Vec<WarningCount>,
-    pub files: Vec<ingest::FileReport>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PanelManifest {
-    pub stations: usize,
-    pub periods: Vec<String>,
-    pub rows: usize,
-    pub empty_cells: usize,
-    pub unmatched_spellings: usize,
-    /// Curated rows of each measure source that reached a station, and that did not (listed in
-    /// quality/unmatched.parquet).
-    pub source_rows: Vec<SourceRows>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SourceRows {
-    pub source: String,
-    pub matched: u64,
-    pub unmatched: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct WarningCount {
-    pub check: String,
-    pub rows: u64,
 }
 
 /// What a finished run reports back.
@@ -102,7 +42,7 @@ pub struct RunReport {
 /// Compiles a pipeline and checks it against the real files; all problems as one usage error.
 pub fn prepare(pipeline: &Path) -> anyhow::Result<Plan> {
     let plan = compile::compile_file(pipeline).map_err(|e| Categorised::Usage(e.to_string()))?;
-    let errors = compile::against_files(&plan);
+    let errors = preflight::against_files(&plan);
     if !errors.is_empty() {
         let text = std::fs::read_to_string(pipeline).unwrap_or_default();
         return Err(Categorised::Usage(SpecErrors { path: pipeline.to_path_buf(), text, errors }.to_string()).into());
@@ -128,9 +68,9 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     }
     meter.mark("compile");
 
-    let run_id = crate::store::parquet::new_run_id();
+    let run_id = crate::store::staging::new_run_id();
     let staging = Staging::new(&plan.output_dir, &run_id).map_err(anyhow::Error::msg)?;
-    let curated = staging.dir.join("curated");
+    let curated = layout::curated(&staging.dir);
     let mut carried: BTreeSet<Period> = BTreeSet::new();
     if let Some(only) = options.period {
         carried = carry_over_partitions(&plan, &curated, only)?;
@@ -139,7 +79,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     let progress = progress_bar(&plan, options.quiet);
     let mut ingested = Vec::new();
     for source in &plan.sources {
-        let files = compile::source_files(source).map_err(anyhow::Error::msg)?;
+        let files = preflight::source_files(source).map_err(anyhow::Error::msg)?;
         progress.set_message(source.name.clone());
         // Reference tables (no period column) are always read whole.
         let only = if source.period.is_some() { options.period } else { None };
@@ -156,7 +96,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         touched.extend(source.periods.iter().flatten().copied());
     }
     let rejects: Vec<&Reject> = ingested.iter().flat_map(|s| &s.rejects).collect();
-    write_rejects(&rejects, &staging.dir.join("quality/rejects.parquet"), &run_id)?;
+    crate::output::tables::write_rejects(&rejects, &staging.dir, &run_id).map_err(anyhow::Error::msg)?;
     meter.mark("quarantine");
     let sources: Vec<SourceManifest> = ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect();
     let available: BTreeSet<Period> = touched.iter().chain(&carried).copied().collect();
@@ -185,7 +125,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     if !over.is_empty() {
         meter.total();
         let manifest = manifest_base(sources, &meter);
-        std::fs::write(staging.dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;
+        manifest::write(&manifest, &staging.dir)?;
         let kept = staging.keep_as_failed(&run_id);
         return Err(Categorised::DataChecks(format!(
             "data checks failed, output not published:\n  {}\nquarantine and manifest of this run are in {}",
@@ -218,22 +158,15 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     meter.mark("correlate");
     meter.total();
     let manifest = Manifest {
-        panel: panel.as_ref().map(|p| PanelManifest {
-            stations: p.stations.len(),
-            periods: p.periods.iter().map(|q| q.to_string()).collect(),
-            rows: p.stations.len() * p.periods.len(),
-            empty_cells: p.gaps.len(),
-            unmatched_spellings: p.unmatched.len(),
-            source_rows: p.source_rows.iter().map(|(s, (matched, unmatched))| SourceRows { source: s.clone(), matched: *matched, unmatched: *unmatched }).collect(),
-        }),
+        panel: panel.as_ref().map(PanelManifest::of),
         correlations: findings.len(),
         ..manifest_base(sources, &meter)
     };
-    std::fs::write(staging.dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;
-    std::fs::write(staging.dir.join("views.sql"), crate::output::views::views_sql(&plan, panel.as_ref(), &staging.dir))?;
+    manifest::write(&manifest, &staging.dir)?;
+    std::fs::write(staging.dir.join(layout::VIEWS), crate::output::views::views_sql(&plan, panel.as_ref(), &staging.dir))?;
     let groups = crate::output::report::group_rejects(ingested.iter().flat_map(|s| &s.rejects));
     let html = crate::output::report::render(&crate::output::report::ReportInput { plan: &plan, manifest: &manifest, panel: panel.as_ref(), findings: &findings, rejects: &groups, lang: options.lang });
-    std::fs::write(staging.dir.join("report.html"), html)?;
+    std::fs::write(staging.dir.join(layout::REPORT), html)?;
 
     let output = staging.publish().map_err(anyhow::Error::msg)?;
     Ok(RunReport { output, manifest, findings })
@@ -243,7 +176,7 @@ fn progress_bar(plan: &Plan, quiet: bool) -> indicatif::ProgressBar {
     if quiet {
         return indicatif::ProgressBar::hidden();
     }
-    let files: usize = plan.sources.iter().map(|s| compile::source_files(s).map(|f| f.len()).unwrap_or(0)).sum();
+    let files: usize = plan.sources.iter().map(|s| preflight::source_files(s).map(|f| f.len()).unwrap_or(0)).sum();
     let bar = indicatif::ProgressBar::new(files as u64);
     bar.set_style(indicatif::ProgressStyle::with_template("导入 ingest {bar:30} {pos}/{len} 文件 files  {msg}").unwrap());
     bar
@@ -251,51 +184,23 @@ fn progress_bar(plan: &Plan, quiet: bool) -> indicatif::ProgressBar {
 
 /// For an increment: copies every curated partition except `only`'s from the previous output.
 fn carry_over_partitions(plan: &Plan, curated: &Path, only: Period) -> anyhow::Result<BTreeSet<Period>> {
-    let previous = plan.output_dir.join("curated");
+    let previous = layout::curated(&plan.output_dir);
     let mut carried = BTreeSet::new();
     for source in plan.sources.iter().filter(|s| s.period.is_some()) {
-        let dir = previous.join(&source.name);
+        let dir = layout::source_dir(&previous, &source.name);
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(label) = name.strip_prefix("period=") else { continue };
+            let Some(label) = layout::partition_label(&name) else { continue };
             let Ok(q) = label.parse::<Period>() else { continue };
             if q.grain != plan.grain {
                 continue; // written under another period setting: not carried into this grain
             }
             if q != only {
-                copy_tree(&entry.path(), &curated.join(&source.name).join(&name))?;
+                copy_tree(&entry.path(), &layout::source_dir(curated, &source.name).join(&name))?;
                 carried.insert(q);
             }
         }
     }
     Ok(carried)
-}
-
-fn write_rejects(rejects: &[&Reject], path: &Path, run_id: &str) -> anyhow::Result<()> {
-    let text = |f: &dyn Fn(&Reject) -> Option<String>| -> ArrayRef { Arc::new(StringArray::from(rejects.iter().map(|r| f(r)).collect::<Vec<_>>())) };
-    let columns: Vec<(String, ArrayRef)> = vec![
-        ("source".into(), text(&|r| Some(r.source.clone()))),
-        ("file".into(), text(&|r| Some(r.file.clone()))),
-        ("sheet".into(), text(&|r| r.sheet.clone())),
-        ("row".into(), Arc::new(Int64Array::from(rejects.iter().map(|r| r.row as i64).collect::<Vec<_>>()))),
-        ("column".into(), text(&|r| r.column.clone())),
-        ("value".into(), text(&|r| r.value.clone())),
-        ("kind".into(), text(&|r| Some(r.kind.name().to_string()))),
-        ("reason".into(), text(&|r| Some(r.reason.clone()))),
-    ];
-    write_parquet(path, columns, &RunStamp { run_id: run_id.to_string(), table: "quality/rejects".into() }).map_err(anyhow::Error::msg)
-}
-
-fn source_manifest(source: &IngestedSource, max_reject_share: f64) -> SourceManifest {
-    SourceManifest {
-        name: source.name.clone(),
-        title: source.title.clone(),
-        counts: source.counts.clone(),
-        conserved: source.counts.conserved(),
-        reject_share: source.counts.reject_share(),
-        max_reject_share,
-        warnings: source.warnings.iter().map(|(c, n)| WarningCount { check: c.clone(), rows: *n }).collect(),
-        files: source.files.clone(),
-    }
 }

@@ -72,7 +72,7 @@ fn stat_values(s: &Statistics) -> (Option<Val>, Option<Val>) {
 fn render(v: &Val, logical: Option<&LogicalType>) -> String {
     match (v, logical) {
         (Val::Int(days), Some(LogicalType::Date)) => {
-            let (y, m, d) = crate::ingest::parse::civil_from_days(*days as i32);
+            let (y, m, d) = crate::base::calendar::civil_from_days(*days as i32);
             format!("{y:04}-{m:02}-{d:02}")
         }
         (Val::Int(t), Some(LogicalType::Timestamp(ts))) => {
@@ -82,7 +82,7 @@ fn render(v: &Val, logical: Option<&LogicalType>) -> String {
                 TimeUnit::NANOS => 1_000_000_000,
             };
             let secs = t.div_euclid(per_sec);
-            let (y, m, d) = crate::ingest::parse::civil_from_days(secs.div_euclid(86_400) as i32);
+            let (y, m, d) = crate::base::calendar::civil_from_days(secs.div_euclid(86_400) as i32);
             let r = secs.rem_euclid(86_400);
             format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}{}", r / 3600, r % 3600 / 60, r % 60, if ts.is_adjusted_to_u_t_c { " UTC" } else { "" })
         }

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use crate::analysis::{Finding, method_name, scope_name};
 use crate::base::period::Grain;
 use crate::ingest::{Reject, RejectKind};
-use crate::job::Manifest;
+use crate::output::manifest::Manifest;
 use crate::panel::Panel;
 use crate::spec::plan::{Better, Plan};
 use crate::stats::{Method, Scope};

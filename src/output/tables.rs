@@ -1,5 +1,6 @@
-//! The analysis tables a run publishes: the wide and long panel, the coverage and unmatched
-//! quality tables. All go through the one BI-safe Parquet writer (`sink`).
+//! The tables a run publishes: the wide and long panel, the correlations, and the quality tables
+//! (rejects, coverage, unmatched). All go through the one BI-safe Parquet writer
+//! (`store::parquet`), at the paths `store::layout` names.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -7,6 +8,8 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray};
 
 use crate::panel::Panel;
+use crate::ingest::Reject;
+use crate::store::layout::{self, Table};
 use crate::store::parquet::{RunStamp, write_parquet};
 
 fn text<I: IntoIterator<Item = Option<String>>>(values: I) -> ArrayRef {
@@ -15,7 +18,7 @@ fn text<I: IntoIterator<Item = Option<String>>>(values: I) -> ArrayRef {
 
 /// Writes panel.parquet, panel_long.parquet, quality/coverage.parquet, quality/unmatched.parquet.
 pub fn write_panel(panel: &Panel, out: &Path, run_id: &str) -> Result<(), String> {
-    let stamp = |table: &str| RunStamp { run_id: run_id.to_string(), table: table.to_string() };
+    let stamp = |table: Table| RunStamp { run_id: run_id.to_string(), table: table.name.to_string() };
     let n = panel.stations.len() * panel.periods.len();
     let station_of = |i: usize| &panel.stations[i / panel.periods.len()];
     let period_of = |i: usize| panel.periods[i % panel.periods.len()];
@@ -30,7 +33,7 @@ pub fn write_panel(panel: &Panel, out: &Path, run_id: &str) -> Result<(), String
     for c in &panel.columns {
         wide.push((c.name.clone(), Arc::new(Float64Array::from(c.values.clone()))));
     }
-    write_parquet(&out.join("panel.parquet"), wide, &stamp("panel"))?;
+    write_parquet(&layout::PANEL.path(out), wide, &stamp(layout::PANEL))?;
 
     let (mut sid, mut per, mut var, mut val, mut kind) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for c in &panel.columns {
@@ -49,7 +52,7 @@ pub fn write_panel(panel: &Panel, out: &Path, run_id: &str) -> Result<(), String
         ("value".into(), Arc::new(Float64Array::from(val))),
         ("kind".into(), text(kind)),
     ];
-    write_parquet(&out.join("panel_long.parquet"), long, &stamp("panel_long"))?;
+    write_parquet(&layout::PANEL_LONG.path(out), long, &stamp(layout::PANEL_LONG))?;
 
     let coverage: Vec<(String, ArrayRef)> = vec![
         ("station_id".into(), text(panel.gaps.iter().map(|g| Some(g.station_id.clone())))),
@@ -57,7 +60,7 @@ pub fn write_panel(panel: &Panel, out: &Path, run_id: &str) -> Result<(), String
         ("variable".into(), text(panel.gaps.iter().map(|g| Some(g.variable.clone())))),
         ("reason".into(), text(panel.gaps.iter().map(|g| Some(g.reason.clone())))),
     ];
-    write_parquet(&out.join("quality/coverage.parquet"), coverage, &stamp("quality/coverage"))?;
+    write_parquet(&layout::COVERAGE.path(out), coverage, &stamp(layout::COVERAGE))?;
 
     let unmatched: Vec<(String, ArrayRef)> = vec![
         ("source".into(), text(panel.unmatched.iter().map(|u| Some(u.source.clone())))),
@@ -65,7 +68,7 @@ pub fn write_panel(panel: &Panel, out: &Path, run_id: &str) -> Result<(), String
         ("rows".into(), Arc::new(Int64Array::from(panel.unmatched.iter().map(|u| u.rows as i64).collect::<Vec<_>>()))),
         ("candidates".into(), text(panel.unmatched.iter().map(|u| Some(u.candidates.clone())))),
     ];
-    write_parquet(&out.join("quality/unmatched.parquet"), unmatched, &stamp("quality/unmatched"))
+    write_parquet(&layout::UNMATCHED.path(out), unmatched, &stamp(layout::UNMATCHED))
 }
 
 /// Writes correlations.parquet (long form, one row per test).
@@ -93,5 +96,21 @@ pub fn write_correlations(findings: &[crate::analysis::Finding], out: &Path, run
         ("r_better".into(), f64s(&|f| f.r_better)),
         ("reason".into(), text(findings.iter().map(|f| f.reason.clone()))),
     ];
-    write_parquet(&out.join("correlations.parquet"), columns, &RunStamp { run_id: run_id.to_string(), table: "correlations".into() })
+    write_parquet(&layout::CORRELATIONS.path(out), columns, &RunStamp { run_id: run_id.to_string(), table: layout::CORRELATIONS.name.into() })
+}
+
+/// Writes quality/rejects.parquet: every quarantined row with file, line, column, value and reason.
+pub fn write_rejects(rejects: &[&Reject], out: &Path, run_id: &str) -> Result<(), String> {
+    let text = |f: &dyn Fn(&Reject) -> Option<String>| -> ArrayRef { Arc::new(StringArray::from(rejects.iter().map(|r| f(r)).collect::<Vec<_>>())) };
+    let columns: Vec<(String, ArrayRef)> = vec![
+        ("source".into(), text(&|r| Some(r.source.clone()))),
+        ("file".into(), text(&|r| Some(r.file.clone()))),
+        ("sheet".into(), text(&|r| r.sheet.clone())),
+        ("row".into(), Arc::new(Int64Array::from(rejects.iter().map(|r| r.row as i64).collect::<Vec<_>>()))),
+        ("column".into(), text(&|r| r.column.clone())),
+        ("value".into(), text(&|r| r.value.clone())),
+        ("kind".into(), text(&|r| Some(r.kind.name().to_string()))),
+        ("reason".into(), text(&|r| Some(r.reason.clone()))),
+    ];
+    write_parquet(&layout::REJECTS.path(out), columns, &RunStamp { run_id: run_id.to_string(), table: layout::REJECTS.name.into() })
 }

@@ -14,6 +14,7 @@ use std::path::Path;
 use crate::panel::{ColumnKind, Panel};
 use crate::base::period::Grain;
 use crate::spec::plan::Plan;
+use crate::store::layout;
 
 /// A SQL string literal.
 fn literal(text: &str) -> String {
@@ -85,32 +86,19 @@ pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
     );
     let exists = |rel: &str| out.join(rel).exists();
 
-    let mut tables: Vec<(&str, &str)> = Vec::new();
-    for (view, file) in [
-        ("panel", "panel.parquet"),
-        ("panel_long", "panel_long.parquet"),
-        ("correlations", "correlations.parquet"),
-        ("rejects", "quality/rejects.parquet"),
-        ("coverage", "quality/coverage.parquet"),
-        ("unmatched", "quality/unmatched.parquet"),
-    ] {
-        if exists(file) {
-            tables.push((view, file));
-        }
-    }
-    for (view, file) in &tables {
-        let _ = writeln!(sql, "CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet({});", literal(file));
+    for table in layout::TABLES.into_iter().filter(|t| exists(&t.file())) {
+        let _ = writeln!(sql, "CREATE OR REPLACE VIEW {} AS SELECT * FROM read_parquet({});", table.view, literal(&table.file()));
     }
     sql.push('\n');
 
     for source in &plan.sources {
-        let dir = format!("curated/{}", source.name);
-        let reference = format!("{dir}/data.parquet");
+        let dir = layout::curated_source_rel(&source.name);
+        let reference = layout::reference_file_rel(&source.name);
         let from = if exists(&reference) {
             format!("read_parquet({})", literal(&reference))
         } else if exists(&dir) {
             // Period labels such as "2020" would otherwise be read as numbers.
-            format!("read_parquet({}, hive_partitioning = true, hive_types = {{'period': VARCHAR}})", literal(&format!("{dir}/period=*/*.parquet")))
+            format!("read_parquet({}, hive_partitioning = true, hive_types = {{'period': VARCHAR}})", literal(&layout::partition_glob_rel(&source.name)))
         } else {
             continue;
         };
@@ -126,7 +114,7 @@ pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
         let _ = writeln!(sql, "CREATE OR REPLACE VIEW {view}_zh AS SELECT\n{}\nFROM {view};\n", select_labeled(&unique_labels(pairs)));
     }
 
-    if let Some(panel) = panel.filter(|_| exists("panel.parquet")) {
+    if let Some(panel) = panel.filter(|_| exists(&layout::PANEL.file())) {
         // Every panel variable with its labels and kind, as a small table for dashboards.
         let rows: Vec<String> = panel
             .columns
@@ -152,7 +140,7 @@ pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
         let mut pairs: Vec<(String, String)> = panel_keys(panel_grain(panel)).into_iter().map(|(n, zh, _)| (n.to_string(), zh)).collect();
         pairs.extend(panel.columns.iter().map(|c| (c.name.clone(), c.label.clone())));
         let _ = writeln!(sql, "CREATE OR REPLACE VIEW panel_zh AS SELECT\n{}\nFROM panel;\n", select_labeled(&unique_labels(pairs)));
-        if exists("panel_long.parquet") && !rows.is_empty() {
+        if exists(&layout::PANEL_LONG.file()) && !rows.is_empty() {
             let period_label = &panel_keys(panel_grain(panel))[3].1;
             let _ = write!(
                 sql,
@@ -161,7 +149,7 @@ pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
             );
         }
     }
-    if exists("correlations.parquet") {
+    if exists(&layout::CORRELATIONS.file()) {
         let pairs: Vec<(String, String)> = [
             ("indicator_label", "指标"),
             ("feature_label", "党建特征"),

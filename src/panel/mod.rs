@@ -2,6 +2,9 @@
 //! each a SQL aggregate of a curated source (polars, lazy), joined on a complete grid of stations
 //! and periods, with lagged features that never bridge a missing period, and a coverage table
 //! saying why a cell is empty.
+//!
+//! Layer `panel` (ARCHITECTURE.md): owns the panel and its quality tables' rows; may import `base`,
+//! `spec`, `store` (reading curated partitions through `store::layout`) and `identity`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -11,6 +14,7 @@ use polars::prelude::*;
 use crate::identity::{Resolver, StationEntry, resolve_all};
 use crate::base::period::{Grain, Period};
 use crate::spec::plan::{Better, Plan, SourcePlan};
+use crate::store::layout;
 
 /// What a panel column holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,14 +101,14 @@ fn pe(e: PolarsError) -> String {
 
 /// Partition folders of a source: (period, files).
 fn partitions(curated: &Path, source: &str) -> Result<Vec<(Period, Vec<PathBuf>)>, String> {
-    let dir = curated.join(source);
+    let dir = layout::source_dir(curated, source);
     let mut out = Vec::new();
     let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(label) = name.strip_prefix("period=") else { continue };
+        let Some(label) = layout::partition_label(&name) else { continue };
         let q: Period = label.parse().map_err(|e| format!("{}: {e}", entry.path().display()))?;
-        let mut files: Vec<PathBuf> = std::fs::read_dir(entry.path()).map_err(|e| e.to_string())?.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "parquet")).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(entry.path()).map_err(|e| e.to_string())?.flatten().map(|e| e.path()).filter(|p| layout::is_partition_file(p)).collect();
         files.sort();
         out.push((q, files));
     }
@@ -161,7 +165,7 @@ impl From<String> for PanelError {
 /// Builds the panel from the curated folder of a run.
 pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
     let stations_source = &plan.sources[plan.stations];
-    let master = scan(&curated.join(&stations_source.name).join("data.parquet"))?.collect().map_err(pe)?;
+    let master = scan(&layout::reference_file(curated, &stations_source.name))?.collect().map_err(pe)?;
     let ids = strings(&master, "station_code")?;
     let names = strings(&master, "station_name")?;
     let branches = if stations_source.column("branch_name").is_some() { strings(&master, "branch_name")? } else { vec![None; ids.len()] };
@@ -176,7 +180,7 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
     }
     let aliases = match plan.aliases {
         Some(a) => {
-            let df = scan(&curated.join(&plan.sources[a].name).join("data.parquet"))?.collect().map_err(pe)?;
+            let df = scan(&layout::reference_file(curated, &plan.sources[a].name))?.collect().map_err(pe)?;
             strings(&df, "spelling")?.into_iter().zip(strings(&df, "station_code")?).filter_map(|(s, c)| Some((s?, c?))).collect()
         }
         None => Vec::new(),

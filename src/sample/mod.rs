@@ -4,6 +4,9 @@
 //! it into each source system's own files (`exports`), plants documented dirt, and writes the
 //! sample's README, GROUND_TRUTH and manifest from the same numbers (`docs`). Everything is keyed
 //! by the seed: the committed `sample_data/` is exactly `duibiao sample --out sample_data`.
+//!
+//! Layer `sample` (ARCHITECTURE.md): a side branch used only by `duibiao sample`; may import
+//! `base`.
 
 mod docs;
 mod exports;

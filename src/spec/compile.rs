@@ -1,13 +1,14 @@
 //! Compiling a raw pipeline into a `Plan`: every value checked, every reference resolved, all
-//! mistakes collected before any data is read. `against_files` then checks the plan against
-//! the real exports (globs match, files decode, headers exist) and suggests the closest header.
+//! mistakes collected before any data is read. Reads nothing but the pipeline file; checking the
+//! plan against the real exports is `ingest::preflight`.
 
 use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
 use super::raw::{RawPipeline, RawSource};
-use super::{SpecError, SpecErrors, closest};
+use super::{SpecError, SpecErrors};
+use crate::base::text::closest;
 use crate::spec::plan::*;
 use crate::base::period::Grain;
 
@@ -56,7 +57,7 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
     });
     let utc_offset_minutes = match &job.utc_offset {
         None => 480,
-        Some(s) => crate::ingest::parse::utc_offset_minutes(s.get_ref()).unwrap_or_else(|| {
+        Some(s) => crate::base::calendar::utc_offset_minutes(s.get_ref()).unwrap_or_else(|| {
             err(&mut errors, Some(s.span()), format!("utc_offset '{}' is not an offset like \"+08:00\"", s.get_ref()));
             480
         }),
@@ -121,7 +122,7 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
         name: job.name.get_ref().clone(),
         title: job.title.clone().unwrap_or_else(|| job.name.get_ref().clone()),
         spec_path: spec_path.to_path_buf(),
-        spec_sha256: crate::ingest::sha256_hex(text.as_bytes()),
+        spec_sha256: crate::base::digest::sha256_hex(text.as_bytes()),
         grain,
         utc_offset_minutes,
         sources,
@@ -505,91 +506,5 @@ fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, grain: G
         period,
         checks,
         max_reject_share,
-    }
-}
-
-/// The files a source's glob matches, sorted (so runs read them in a stable order).
-pub fn source_files(source: &SourcePlan) -> Result<Vec<PathBuf>, String> {
-    let paths = glob::glob(&source.pattern).map_err(|e| format!("path '{}' is not a valid glob: {e}", source.pattern))?;
-    let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
-    files.sort();
-    Ok(files)
-}
-
-/// Checks a compiled plan against the real files: every glob matches, every file decodes with
-/// its encoding and has the declared headers. Returns spec errors located in the pipeline file.
-pub fn against_files(plan: &Plan) -> Vec<SpecError> {
-    let mut errors = Vec::new();
-    for source in &plan.sources {
-        let files = match source_files(source) {
-            Ok(files) => files,
-            Err(message) => {
-                err(&mut errors, source.pattern_span.clone(), message);
-                continue;
-            }
-        };
-        if files.is_empty() {
-            err(&mut errors, source.pattern_span.clone(), format!("source '{}': no file matches '{}'", source.name, source.pattern));
-            continue;
-        }
-        let mut missing: Vec<Missing> = Vec::new();
-        for file in &files {
-            match crate::ingest::read::headers(source, file) {
-                Ok(found) => collect_missing(source, file, &found, &mut missing),
-                Err(e) => err(&mut errors, source.pattern_span.clone(), format!("source '{}': {e}", source.name)),
-            }
-        }
-        for m in missing {
-            let others = if m.files > 1 { format!(" (and {} more file(s))", m.files - 1) } else { String::new() };
-            let hint = closest(&m.wanted[0], m.headers.iter().map(String::as_str)).map(|c| format!(" Did you mean '{c}'?")).unwrap_or_default();
-            err(
-                &mut errors,
-                m.span,
-                format!(
-                    "source '{}', {}: header '{}' is not in {}{others}, line {}.{hint} Headers there: {}",
-                    source.name,
-                    m.what,
-                    m.wanted.join("' or '"),
-                    m.first_file.display(),
-                    source.header_row + 1,
-                    m.headers.join(", ")
-                ),
-            );
-        }
-    }
-    errors
-}
-
-/// A header missing from one or more files of a source (reported once, with the first file).
-struct Missing {
-    what: String,
-    wanted: Vec<String>,
-    span: Option<std::ops::Range<usize>>,
-    first_file: PathBuf,
-    headers: Vec<String>,
-    files: usize,
-}
-
-fn collect_missing(source: &SourcePlan, file: &Path, found: &[Vec<String>], missing: &mut Vec<Missing>) {
-    let mut note = |what: String, wanted: Vec<String>, span: Option<std::ops::Range<usize>>, headers: &Vec<String>| {
-        match missing.iter_mut().find(|m| m.what == what) {
-            Some(m) => m.files += 1,
-            None => missing.push(Missing { what, wanted, span, first_file: file.to_path_buf(), headers: headers.clone(), files: 1 }),
-        }
-    };
-    // XLSX files give one header list per sheet; CSV one.
-    for headers in found {
-        for column in &source.columns {
-            let present = column.headers.iter().any(|(h, _)| headers.iter().any(|x| x == h));
-            if !present && column.required {
-                let wanted = column.headers.iter().map(|(h, _)| h.clone()).collect();
-                note(format!("column '{}'", column.name), wanted, column.header_span.clone(), headers);
-            }
-        }
-        for rule in &source.drop_rows {
-            if !headers.iter().any(|h| h == &rule.header) {
-                note(format!("drop_rows header '{}'", rule.header), vec![rule.header.clone()], rule.header_span.clone(), headers);
-            }
-        }
     }
 }

@@ -1,5 +1,8 @@
 //! Pipeline files: the raw TOML model (`raw`), its compilation into a checked, immutable `Plan`
 //! (`compile`), and spec errors that point at file:line:column.
+//!
+//! Layer `spec` (ARCHITECTURE.md): owns the pipeline file and the `Plan` (`plan`); reads nothing
+//! but the pipeline file; may import `base` and `stats` (method, scope and adjustment names).
 
 pub mod compile;
 pub mod plan;
@@ -8,6 +11,8 @@ pub mod raw;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+
+use crate::base::text::closest;
 
 /// One mistake in a pipeline file, located by byte span.
 #[derive(Debug, Clone)]
@@ -83,42 +88,9 @@ fn with_suggestion(message: &str) -> String {
     }
 }
 
-/// Edit distance between two strings, in characters (for "did you mean").
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// The candidate closest to `wanted`, if any is reasonably close.
-pub fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(wanted, c), c))
-        .filter(|(d, c)| *d <= wanted.chars().count().max(c.chars().count()) / 2 + 1)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn edit_distance_counts_characters() {
-        assert_eq!(edit_distance("应收电费(元)", "应收电费(万元)"), 1);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(closest("应收电费（元）", ["序号", "应收电费(元)", "实收电费(元)"]), Some("应收电费(元)"));
-        assert_eq!(closest("zzz", ["序号"]), None);
-    }
 
     #[test]
     fn line_col_counts_characters() {

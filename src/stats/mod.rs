@@ -31,6 +31,9 @@
 //! Rows where x, y or any control is missing (NaN or infinite) are dropped before anything is
 //! computed, and `n` counts the rows that remain. A result never holds NaN: when r cannot be
 //! computed it is `None` and [`Correlation::reason`] says why.
+//!
+//! Layer `stats` (ARCHITECTURE.md): pure statistics on slices of numbers; imports nothing else of
+//! the crate.
 
 mod adjust;
 mod bootstrap;

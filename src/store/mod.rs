@@ -1,3 +1,10 @@
-//! The store: the BI-safe Parquet writer and the staged, atomically published output folder.
+//! The store: where and how a run puts files. `layout` names every path under the output
+//! folder; `parquet` is the one BI-safe Parquet writer; `staging` builds the output folder
+//! beside the real one and publishes it atomically.
+//!
+//! May import: `base`. Used by ingest (curated partitions), the panel (reading them back), the
+//! output tables and views, and the job.
 
+pub mod layout;
 pub mod parquet;
+pub mod staging;

@@ -1,0 +1,106 @@
+//! `manifest.json`: what a run read, accepted, rejected, built and how long it took; written on
+//! every run, also when data checks stop it.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::ingest::{FileReport, IngestedSource, SourceCounts};
+use crate::panel::Panel;
+use crate::store::layout;
+
+/// The manifest written to `manifest.json`.
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub run_id: String,
+    pub pipeline: String,
+    pub pipeline_sha256: String,
+    /// Periods whose curated partitions this run (re)wrote.
+    pub periods_touched: Vec<String>,
+    /// Periods present in the curated data after this run.
+    pub periods_available: Vec<String>,
+    /// Set when the run ingested one period only.
+    pub increment: Option<String>,
+    pub sources: Vec<SourceManifest>,
+    /// The station × period panel, when the pipeline declares indicators or features.
+    pub panel: Option<PanelManifest>,
+    /// Rows of correlations.parquet.
+    pub correlations: usize,
+    pub timings_seconds: Vec<(String, f64)>,
+    /// Peak resident memory of each stage, in bytes (Linux).
+    pub peak_rss_bytes: Vec<(String, u64)>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SourceManifest {
+    pub name: String,
+    pub title: String,
+    #[serde(flatten)]
+    pub counts: SourceCounts,
+    pub conserved: bool,
+    pub reject_share: f64,
+    pub max_reject_share: f64,
+    pub warnings: Vec<WarningCount>,
+    pub files: Vec<FileReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PanelManifest {
+    pub stations: usize,
+    pub periods: Vec<String>,
+    pub rows: usize,
+    pub empty_cells: usize,
+    pub unmatched_spellings: usize,
+    /// Curated rows of each measure source that reached a station, and that did not (listed in
+    /// quality/unmatched.parquet).
+    pub source_rows: Vec<SourceRows>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SourceRows {
+    pub source: String,
+    pub matched: u64,
+    pub unmatched: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WarningCount {
+    pub check: String,
+    pub rows: u64,
+}
+
+/// The manifest entry of an ingested source.
+pub fn source_manifest(source: &IngestedSource, max_reject_share: f64) -> SourceManifest {
+    SourceManifest {
+        name: source.name.clone(),
+        title: source.title.clone(),
+        counts: source.counts.clone(),
+        conserved: source.counts.conserved(),
+        reject_share: source.counts.reject_share(),
+        max_reject_share,
+        warnings: source.warnings.iter().map(|(c, n)| WarningCount { check: c.clone(), rows: *n }).collect(),
+        files: source.files.clone(),
+    }
+}
+
+impl PanelManifest {
+    /// The manifest entry of a built panel.
+    pub fn of(p: &Panel) -> PanelManifest {
+        PanelManifest {
+            stations: p.stations.len(),
+            periods: p.periods.iter().map(|q| q.to_string()).collect(),
+            rows: p.stations.len() * p.periods.len(),
+            empty_cells: p.gaps.len(),
+            unmatched_spellings: p.unmatched.len(),
+            source_rows: p.source_rows.iter().map(|(s, (matched, unmatched))| SourceRows { source: s.clone(), matched: *matched, unmatched: *unmatched }).collect(),
+        }
+    }
+}
+
+/// Writes manifest.json into an output folder.
+pub fn write(manifest: &Manifest, out: &Path) -> std::io::Result<()> {
+    let json = serde_json::to_string_pretty(manifest).map_err(std::io::Error::other)?;
+    std::fs::write(out.join(layout::MANIFEST), json + "\n")
+}
