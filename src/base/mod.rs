@@ -6,3 +6,15 @@ pub mod calendar;
 pub mod digest;
 pub mod period;
 pub mod text;
+
+/// An error and its causes on one line, joined by ": " as anyhow's `{:#}` shows them.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}

@@ -69,7 +69,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     meter.mark("compile");
 
     let run_id = crate::store::staging::new_run_id();
-    let staging = Staging::new(&plan.output_dir, &run_id).map_err(anyhow::Error::msg)?;
+    let staging = Staging::new(&plan.output_dir, &run_id)?;
     let curated = layout::curated(&staging.dir);
     let mut carried: BTreeSet<Period> = BTreeSet::new();
     if let Some(only) = options.period {
@@ -96,7 +96,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         touched.extend(source.periods.iter().flatten().copied());
     }
     let rejects: Vec<&Reject> = ingested.iter().flat_map(|s| &s.rejects).collect();
-    crate::output::tables::write_rejects(&rejects, &staging.dir, &run_id).map_err(anyhow::Error::msg)?;
+    crate::output::tables::write_rejects(&rejects, &staging.dir, &run_id)?;
     meter.mark("quarantine");
     let sources: Vec<SourceManifest> = ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect();
     let available: BTreeSet<Period> = touched.iter().chain(&carried).copied().collect();
@@ -142,7 +142,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
             crate::panel::PanelError::Ambiguous(m) => anyhow::Error::new(Categorised::DataChecks(m)),
             crate::panel::PanelError::Other(m) => anyhow::Error::msg(m),
         })?;
-        crate::output::tables::write_panel(&panel, &staging.dir, &run_id).map_err(anyhow::Error::msg)?;
+        crate::output::tables::write_panel(&panel, &staging.dir, &run_id)?;
         Some(panel)
     };
     meter.mark("panel");
@@ -150,7 +150,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     let findings = match &panel {
         Some(panel) if !plan.indicators.is_empty() && !plan.features.is_empty() => {
             let findings = crate::analysis::correlate(&plan, panel).map_err(anyhow::Error::msg)?;
-            crate::output::tables::write_correlations(&findings, &staging.dir, &run_id).map_err(anyhow::Error::msg)?;
+            crate::output::tables::write_correlations(&findings, &staging.dir, &run_id)?;
             findings
         }
         _ => Vec::new(),
@@ -168,7 +168,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     let html = crate::output::report::render(&crate::output::report::ReportInput { plan: &plan, manifest: &manifest, panel: panel.as_ref(), findings: &findings, rejects: &groups, lang: options.lang });
     std::fs::write(staging.dir.join(layout::REPORT), html)?;
 
-    let output = staging.publish().map_err(anyhow::Error::msg)?;
+    let output = staging.publish()?;
     Ok(RunReport { output, manifest, findings })
 }
 

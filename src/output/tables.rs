@@ -10,6 +10,7 @@ use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray}
 use crate::panel::Panel;
 use crate::ingest::Reject;
 use crate::store::layout::{self, Table};
+use crate::store::error::StoreError;
 use crate::store::parquet::{RunStamp, write_parquet};
 
 fn text<I: IntoIterator<Item = Option<String>>>(values: I) -> ArrayRef {
@@ -17,7 +18,7 @@ fn text<I: IntoIterator<Item = Option<String>>>(values: I) -> ArrayRef {
 }
 
 /// Writes panel.parquet, panel_long.parquet, quality/coverage.parquet, quality/unmatched.parquet.
-pub fn write_panel(panel: &Panel, out: &Path, run_id: &str) -> Result<(), String> {
+pub fn write_panel(panel: &Panel, out: &Path, run_id: &str) -> Result<(), StoreError> {
     let stamp = |table: Table| RunStamp { run_id: run_id.to_string(), table: table.name.to_string() };
     let n = panel.stations.len() * panel.periods.len();
     let station_of = |i: usize| &panel.stations[i / panel.periods.len()];
@@ -72,7 +73,7 @@ pub fn write_panel(panel: &Panel, out: &Path, run_id: &str) -> Result<(), String
 }
 
 /// Writes correlations.parquet (long form, one row per test).
-pub fn write_correlations(findings: &[crate::analysis::Finding], out: &Path, run_id: &str) -> Result<(), String> {
+pub fn write_correlations(findings: &[crate::analysis::Finding], out: &Path, run_id: &str) -> Result<(), StoreError> {
     use crate::analysis::{method_name, scope_name};
     let f64s = |g: &dyn Fn(&crate::analysis::Finding) -> Option<f64>| -> ArrayRef { Arc::new(Float64Array::from(findings.iter().map(g).collect::<Vec<_>>())) };
     let columns: Vec<(String, ArrayRef)> = vec![
@@ -100,7 +101,7 @@ pub fn write_correlations(findings: &[crate::analysis::Finding], out: &Path, run
 }
 
 /// Writes quality/rejects.parquet: every quarantined row with file, line, column, value and reason.
-pub fn write_rejects(rejects: &[&Reject], out: &Path, run_id: &str) -> Result<(), String> {
+pub fn write_rejects(rejects: &[&Reject], out: &Path, run_id: &str) -> Result<(), StoreError> {
     let text = |f: &dyn Fn(&Reject) -> Option<String>| -> ArrayRef { Arc::new(StringArray::from(rejects.iter().map(|r| f(r)).collect::<Vec<_>>())) };
     let columns: Vec<(String, ArrayRef)> = vec![
         ("source".into(), text(&|r| Some(r.source.clone()))),

@@ -17,6 +17,8 @@ use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
+use super::error::StoreError;
+
 /// Identity of a run, stamped into every file it writes.
 #[derive(Debug, Clone)]
 pub struct RunStamp {
@@ -25,7 +27,7 @@ pub struct RunStamp {
 }
 
 /// Writes columns (name, Arrow array) as one Parquet file.
-pub fn write_parquet(path: &Path, columns: Vec<(String, ArrayRef)>, stamp: &RunStamp) -> Result<(), String> {
+pub fn write_parquet(path: &Path, columns: Vec<(String, ArrayRef)>, stamp: &RunStamp) -> Result<(), StoreError> {
     let fields: Vec<Field> = columns.iter().map(|(name, array)| Field::new(name, array.data_type().clone(), true)).collect();
     let mut stream = ParquetStream::create(path, Arc::new(Schema::new(fields)), stamp)?;
     stream.write(columns.into_iter().map(|(_, a)| a).collect())?;
@@ -44,9 +46,9 @@ pub struct ParquetStream {
 }
 
 impl ParquetStream {
-    pub fn create(path: &Path, schema: SchemaRef, stamp: &RunStamp) -> Result<ParquetStream, String> {
+    pub fn create(path: &Path, schema: SchemaRef, stamp: &RunStamp) -> Result<ParquetStream, StoreError> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Create { path: parent.to_path_buf(), source })?;
         }
         let properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
@@ -58,18 +60,19 @@ impl ParquetStream {
                 KeyValue::new("duibiao.table".to_string(), stamp.table.clone()),
             ]))
             .build();
-        let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file = File::create(path).map_err(|source| StoreError::Create { path: path.to_path_buf(), source })?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|source| StoreError::Parquet { path: path.to_path_buf(), source })?;
         Ok(ParquetStream { path: path.to_path_buf(), writer, schema })
     }
 
     /// Appends rows: one array per schema field.
-    pub fn write(&mut self, columns: Vec<ArrayRef>) -> Result<(), String> {
-        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| format!("{}: {e}", self.path.display()))?;
-        self.writer.write(&batch).map_err(|e| format!("{}: {e}", self.path.display()))
+    pub fn write(&mut self, columns: Vec<ArrayRef>) -> Result<(), StoreError> {
+        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|source| StoreError::Arrow { path: self.path.clone(), source })?;
+        self.writer.write(&batch).map_err(|source| StoreError::Parquet { path: self.path.clone(), source })
     }
 
-    pub fn close(self) -> Result<(), String> {
-        self.writer.close().map(|_| ()).map_err(|e| format!("{}: {e}", self.path.display()))
+    pub fn close(self) -> Result<(), StoreError> {
+        let path = self.path;
+        self.writer.close().map(|_| ()).map_err(|source| StoreError::Parquet { path, source })
     }
 }

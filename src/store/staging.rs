@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::StoreError;
+
 /// A run's output folder being built beside the real one, published by renaming.
 pub struct Staging {
     pub dir: PathBuf,
@@ -13,31 +15,31 @@ pub struct Staging {
 
 impl Staging {
     /// Creates `.<name>.tmp-<run_id>` next to `target`.
-    pub fn new(target: &Path, run_id: &str) -> Result<Staging, String> {
+    pub fn new(target: &Path, run_id: &str) -> Result<Staging, StoreError> {
         let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|source| StoreError::Create { path: parent.to_path_buf(), source })?;
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
         recover_interrupted(parent, &name, target);
         let dir = parent.join(format!(".{name}.tmp-{run_id}"));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Create { path: dir.clone(), source })?;
         Ok(Staging { dir, target: target.to_path_buf(), published: false })
     }
 
     /// Replaces the target with the staged folder: old output aside, new in place, old removed.
     /// Between the two renames the target is briefly absent, never half-written.
-    pub fn publish(mut self) -> Result<PathBuf, String> {
+    pub fn publish(mut self) -> Result<PathBuf, StoreError> {
         let parent = self.dir.parent().unwrap().to_path_buf();
         let name = self.target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let old = parent.join(format!(".{name}.old-{}", std::process::id()));
         let had_old = self.target.exists();
         if had_old {
-            std::fs::rename(&self.target, &old).map_err(|e| format!("cannot move the previous {} aside: {e}", self.target.display()))?;
+            std::fs::rename(&self.target, &old).map_err(|source| StoreError::MoveAside { path: self.target.clone(), source })?;
         }
-        if let Err(e) = std::fs::rename(&self.dir, &self.target) {
+        if let Err(source) = std::fs::rename(&self.dir, &self.target) {
             if had_old {
                 let _ = std::fs::rename(&old, &self.target);
             }
-            return Err(format!("cannot publish {}: {e}", self.target.display()));
+            return Err(StoreError::Publish { path: self.target.clone(), source });
         }
         self.published = true;
         if had_old {
@@ -98,13 +100,17 @@ impl Drop for Staging {
 
 /// Copies a folder tree, hard-linking files where the file system allows (curated partitions
 /// carried over from the previous run are never rewritten).
-pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+pub fn copy_tree(from: &Path, to: &Path) -> Result<(), StoreError> {
+    copy_dir(from, to).map_err(|source| StoreError::Copy { path: from.to_path_buf(), source })
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let dest = to.join(entry.file_name());
         if entry.file_type()?.is_dir() {
-            copy_tree(&entry.path(), &dest)?;
+            copy_dir(&entry.path(), &dest)?;
         } else if std::fs::hard_link(entry.path(), &dest).is_err() {
             std::fs::copy(entry.path(), &dest)?;
         }
