@@ -140,7 +140,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     } else {
         let panel = crate::panel::build(&plan, &curated).map_err(|e| match e {
             crate::panel::PanelError::Ambiguous(m) => anyhow::Error::new(Categorised::DataChecks(m)),
-            crate::panel::PanelError::Other(m) => anyhow::Error::msg(m),
+            other => anyhow::Error::new(other),
         })?;
         crate::output::tables::write_panel(&panel, &staging.dir, &run_id)?;
         Some(panel)

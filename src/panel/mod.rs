@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::identity::{Resolver, StationEntry, resolve_all};
-use crate::base::period::{Grain, Period};
+use crate::base::period::{BadPeriod, Grain, Period};
 use crate::spec::plan::{Better, Plan, SourcePlan};
 use crate::store::layout;
 
@@ -95,20 +95,20 @@ impl Panel {
     }
 }
 
-fn pe(e: PolarsError) -> String {
-    e.to_string()
+fn pe(e: PolarsError) -> PanelError {
+    PanelError::Polars(e)
 }
 
 /// Partition folders of a source: (period, files).
-fn partitions(curated: &Path, source: &str) -> Result<Vec<(Period, Vec<PathBuf>)>, String> {
+fn partitions(curated: &Path, source: &str) -> Result<Vec<(Period, Vec<PathBuf>)>, PanelError> {
     let dir = layout::source_dir(curated, source);
     let mut out = Vec::new();
-    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let entries = std::fs::read_dir(&dir).map_err(|source| PanelError::Read { path: dir.clone(), source })?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(label) = layout::partition_label(&name) else { continue };
-        let q: Period = label.parse().map_err(|e| format!("{}: {e}", entry.path().display()))?;
-        let mut files: Vec<PathBuf> = std::fs::read_dir(entry.path()).map_err(|e| e.to_string())?.flatten().map(|e| e.path()).filter(|p| layout::is_partition_file(p)).collect();
+        let q: Period = label.parse().map_err(|source| PanelError::Partition { path: entry.path(), source })?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(entry.path()).map_err(|source| PanelError::Read { path: entry.path(), source })?.flatten().map(|e| e.path()).filter(|p| layout::is_partition_file(p)).collect();
         files.sort();
         out.push((q, files));
     }
@@ -116,13 +116,13 @@ fn partitions(curated: &Path, source: &str) -> Result<Vec<(Period, Vec<PathBuf>)
     Ok(out)
 }
 
-fn scan(path: &Path) -> Result<LazyFrame, String> {
+fn scan(path: &Path) -> Result<LazyFrame, PanelError> {
     LazyFrame::scan_parquet(PlRefPath::from(path.to_string_lossy().as_ref()), ScanArgsParquet::default()).map_err(pe)
 }
 
 /// The rows of a partitioned source, one frame per partition, each with a `period` column from
 /// the partition folder.
-fn source_parts(curated: &Path, source: &str) -> Result<Vec<(Period, LazyFrame)>, String> {
+fn source_parts(curated: &Path, source: &str) -> Result<Vec<(Period, LazyFrame)>, PanelError> {
     let mut out = Vec::new();
     for (q, files) in partitions(curated, source)? {
         let frames: Vec<LazyFrame> = files.iter().map(|f| scan(f).map(|lf| lf.with_column(lit(q.to_string()).alias("period")))).collect::<Result<_, _>>()?;
@@ -131,35 +131,56 @@ fn source_parts(curated: &Path, source: &str) -> Result<Vec<(Period, LazyFrame)>
         }
     }
     if out.is_empty() {
-        return Err(format!("source '{source}' has no curated data"));
+        return Err(PanelError::NoData(source.to_string()));
     }
     Ok(out)
 }
 
-fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, String> {
+fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, PanelError> {
     let c = df.column(name).map_err(pe)?.cast(&DataType::String).map_err(pe)?;
     let ca = c.str().map_err(pe)?;
     Ok((0..ca.len()).map(|i| ca.get(i).map(str::to_string)).collect())
 }
 
-fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, String> {
+fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, PanelError> {
     let c = df.column(name).map_err(pe)?.cast(&DataType::Float64).map_err(pe)?;
     let ca = c.f64().map_err(pe)?;
     Ok((0..ca.len()).map(|i| ca.get(i).filter(|v| v.is_finite())).collect())
 }
 
 /// Why a panel could not be built.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum PanelError {
     /// Spellings that fit more than one station (a data problem: exit 3).
+    #[error("{0}")]
     Ambiguous(String),
-    Other(String),
-}
-
-impl From<String> for PanelError {
-    fn from(m: String) -> PanelError {
-        PanelError::Other(m)
-    }
+    #[error("{}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A folder in the curated data named like a partition but not of a period.
+    #[error("{}", path.display())]
+    Partition {
+        path: PathBuf,
+        #[source]
+        source: BadPeriod,
+    },
+    #[error("source '{0}' has no curated data")]
+    NoData(String),
+    #[error("source '{0}' has no station column")]
+    NoStationColumn(String),
+    /// An indicator or feature whose formula failed on the data.
+    #[error("{kind} '{name}'")]
+    Measure {
+        kind: &'static str,
+        name: String,
+        #[source]
+        source: PolarsError,
+    },
+    #[error(transparent)]
+    Polars(PolarsError),
 }
 
 /// Builds the panel from the curated folder of a run.
@@ -235,7 +256,7 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
         // taken whole.
         let parts = source_parts(curated, &source.name)?;
         let source_periods: Vec<Period> = parts.iter().map(|(q, _)| *q).collect();
-        let (key_column, key_kind) = source.station.clone().ok_or_else(|| format!("source '{}' has no station column", source.name))?;
+        let (key_column, key_kind) = source.station.clone().ok_or_else(|| PanelError::NoStationColumn(source.name.clone()))?;
         if !resolved.contains_key(&measure.source) {
             let mut spellings: BTreeMap<String, u64> = BTreeMap::new();
             for (_, frame) in &parts {
@@ -303,7 +324,7 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
             rows.group_by(keys)
                 .agg([formula.cast(DataType::Float64).alias("__value"), len().alias("__rows")])
                 .collect()
-                .map_err(|e| PanelError::Other(format!("{} '{}': {e}", kind.name(), measure.name)))
+                .map_err(|source| PanelError::Measure { kind: kind.name(), name: measure.name.clone(), source })
         };
         let outs: Vec<DataFrame> = if measure.interval.is_some() {
             let whole = concat(parts.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(), UnionArgs::default()).map_err(pe)?;
@@ -379,8 +400,8 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
 
 /// Splits interval rows over the periods they overlap (in local time), adding `overlap_hours`
 /// and replacing `period` with each overlapped period.
-fn split_intervals(df: DataFrame, start: &str, end: &str, grain: Grain, utc_offset_minutes: i32) -> Result<DataFrame, String> {
-    let ts = |name: &str| -> Result<Vec<Option<i64>>, String> {
+fn split_intervals(df: DataFrame, start: &str, end: &str, grain: Grain, utc_offset_minutes: i32) -> Result<DataFrame, PanelError> {
+    let ts = |name: &str| -> Result<Vec<Option<i64>>, PanelError> {
         let c = df.column(name).map_err(pe)?.cast(&DataType::Int64).map_err(pe)?;
         let ca = c.i64().map_err(pe)?.clone();
         Ok((0..ca.len()).map(|i| ca.get(i)).collect())
