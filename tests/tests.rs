@@ -5,6 +5,7 @@ mod testenv;
 mod test_analysis;
 mod test_check;
 mod test_ingest;
+mod test_other_region;
 mod test_outputs;
 mod test_panel;
 mod test_sample;
