@@ -8,7 +8,7 @@ use std::path::Path;
 use calamine::{Data, Reader, open_workbook_auto};
 use serde_json::Value;
 
-use crate::testenv::{decode, duibiao, records, sample_data};
+use crate::testenv::{decode, duibiao, records, sample_data, sample_other};
 
 fn manifest(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
@@ -31,20 +31,33 @@ fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-#[test]
-fn committed_sample_is_exactly_what_the_generator_writes() {
+/// Runs `duibiao sample` with `args` into a temporary folder and compares every file, byte for
+/// byte, with the committed folder.
+fn assert_regenerates(args: &[&str], committed: &Path, command: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("sample");
-    let run = duibiao(tmp.path(), &["sample", "--out", out.to_str().unwrap()]);
+    let mut all = vec!["sample", "--out", out.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let run = duibiao(tmp.path(), &all);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let generated = files_under(&out);
-    let committed = files_under(&sample_data());
-    assert_eq!(generated.keys().collect::<Vec<_>>(), committed.keys().collect::<Vec<_>>(), "file lists differ");
+    let committed_files = files_under(committed);
+    assert_eq!(generated.keys().collect::<Vec<_>>(), committed_files.keys().collect::<Vec<_>>(), "file lists differ");
     for (name, bytes) in &generated {
-        assert!(bytes == &committed[name], "{name} differs from the committed sample; regenerate with `duibiao sample --out sample_data`");
+        assert!(bytes == &committed_files[name], "{name} differs from the committed sample; regenerate with `{command}`");
     }
-    let total: usize = committed.values().map(Vec::len).sum();
+    let total: usize = committed_files.values().map(Vec::len).sum();
     assert!(total < 15_000_000, "sample is {total} bytes, over 15 MB");
+}
+
+#[test]
+fn committed_sample_is_exactly_what_the_generator_writes() {
+    assert_regenerates(&[], &sample_data(), "duibiao sample --out sample_data");
+}
+
+#[test]
+fn committed_other_layout_sample_is_exactly_what_the_generator_writes() {
+    assert_regenerates(&["--layout", "other"], &sample_other(), "duibiao sample --layout other --out sample_other");
 }
 
 #[test]
@@ -62,8 +75,13 @@ fn another_seed_gives_other_data() {
 /// stated headers on the stated line, and holds the stated number of data rows.
 #[test]
 fn every_export_parses_back_with_its_stated_encoding_and_headers() {
-    let dir = sample_data();
-    let m = manifest(&dir);
+    for dir in [sample_data(), sample_other()] {
+        exports_parse_back(&dir);
+    }
+}
+
+fn exports_parse_back(dir: &Path) {
+    let m = manifest(dir);
     let files = m["files"].as_array().unwrap();
     assert!(files.len() >= 50);
     for f in files {
@@ -389,4 +407,103 @@ fn ground_truth_names_the_planted_effects() {
         assert!(["negative", "positive"].contains(&e["raw_sign"].as_str().unwrap()));
     }
     assert!(std::fs::read_to_string(sample_data().join("GROUND_TRUTH.md")).unwrap().contains("三亮三比"));
+}
+
+/// The second layout's own traits, recounted from its files: the period only in file names,
+/// title lines and sheet names; split date and time; identical lines that are distinct events in
+/// the log without an ID; exact duplicates and conflicting lines under the 95598 order number;
+/// county-wrapped unit names.
+#[test]
+fn other_layout_exports_are_laid_out_as_stated() {
+    let dir = sample_other();
+    let m = manifest(&dir);
+    assert_eq!(m["layout"], "other");
+    assert_eq!(m["periods"].as_array().unwrap().first().unwrap(), "2021Q1");
+    let stations = m["stations"].as_u64().unwrap();
+    assert!((40..=80).contains(&stations), "{stations} stations");
+    let files = m["files"].as_array().unwrap();
+    let of = |source: &'static str| files.iter().filter(move |f| f["source"] == source);
+
+    // Fee: one GB18030 file per month, the month only in the file name.
+    let fee: Vec<&Value> = of("fee").collect();
+    assert_eq!(fee.len(), 24);
+    for f in &fee {
+        let path = f["path"].as_str().unwrap();
+        let name = path.rsplit('/').next().unwrap();
+        assert!(name.len() > 12 && name.ends_with("月电费回收情况.csv") && name.chars().take(4).all(|c| c.is_ascii_digit()), "{name}");
+        assert_eq!(f["encoding"], "gb18030");
+        assert_eq!(f["period_in"], "file_name");
+        assert!(f["headers"].as_array().unwrap().iter().all(|h| !h.as_str().unwrap().contains('月')), "{path}: a month column");
+    }
+
+    // Line loss: file names as repeated downloads, the quarter only in the title line.
+    let mut quarters = HashSet::new();
+    for f in of("line_loss") {
+        assert_eq!(f["period_in"], "title_line");
+        let path = f["path"].as_str().unwrap();
+        assert!(!path.contains("20"), "{path} names a period");
+        let text = decode(&dir.join(path), f["encoding"].as_str().unwrap());
+        let title = text.lines().next().unwrap();
+        let at = title.find("年第").unwrap_or_else(|| panic!("{path}: title {title}"));
+        quarters.insert(title[at - 4..at + "年第".len() + 1].to_string());
+    }
+    assert_eq!(quarters.len(), 8, "{quarters:?}");
+
+    // Collection: sheets named by year, months written 1–12.
+    let f = of("collection").next().unwrap();
+    assert_eq!(f["sheets"], serde_json::json!(["2021年", "2022年"]));
+    let mut book = open_workbook_auto(dir.join(f["path"].as_str().unwrap())).unwrap();
+    for sheet in ["2021年", "2022年"] {
+        let range = book.worksheet_range(sheet).unwrap();
+        let months: HashSet<i64> = range.rows().skip(2).map(|r| match r[2] { Data::Float(x) => x as i64, Data::Int(x) => x, ref other => panic!("month {other:?}") }).collect();
+        assert_eq!(months, (1..=12).collect());
+    }
+
+    // Party log: split date and time, no ID column; identical lines counted as stated, all of
+    // them 党员示范岗 or the service centre's.
+    let party = source(&dir, &m, "party_activities");
+    let (_, header, _) = &party.files[0];
+    assert_eq!(&header[1..3], ["活动日期", "开始时间"]);
+    assert!(!header.iter().any(|h| h.contains("编号") || h.contains("ID")));
+    assert_eq!(party.duplicate_lines(), dirt(&m, "party_activities", "identical_event"));
+    assert!(party.duplicate_lines() >= 10);
+    for (_, _, lines) in &party.files {
+        let mut seen = HashSet::new();
+        for line in lines {
+            if !seen.insert(line) {
+                assert!(line.contains("党员示范岗") || line.contains("客户服务中心"), "{line}");
+            }
+        }
+    }
+    for r in party.rows() {
+        let (date, time) = (&r["活动日期"], &r["开始时间"]);
+        assert!(date.len() == 10 && &date[4..5] == "-" && time.len() == 5 && &time[2..3] == ":", "{date} {time}");
+    }
+
+    // 95598: exact duplicate lines and conflicting lines under the order number.
+    let orders = source(&dir, &m, "work_orders");
+    assert_eq!(orders.duplicate_lines(), dirt(&m, "work_orders", "duplicate_row"));
+    let mut by_key: HashMap<String, HashSet<Vec<String>>> = HashMap::new();
+    for (_, _, lines) in &orders.files {
+        for line in lines.iter().filter(|l| !l.is_empty()) {
+            let rec = records(line).remove(0);
+            by_key.entry(rec[0].clone()).or_default().insert(rec);
+        }
+    }
+    let conflicting: u64 = by_key.values().map(|v| v.len() as u64 - 1).sum();
+    assert_eq!(conflicting, dirt(&m, "work_orders", "conflicting_row"));
+    assert!(conflicting > 0 && orders.duplicate_lines() > 0);
+
+    // County-wrapped names: the master's county column names county companies, 95598 units
+    // carry the county, party organisations both companies.
+    let master = records(&decode(&dir.join("基础信息/供电所台账.csv"), "utf-8"));
+    let names: HashSet<&str> = master[1..].iter().map(|r| r[1].as_str()).collect();
+    assert!(master[1..].iter().all(|r| r[2].starts_with("国网") && r[2].ends_with("供电公司")));
+    assert!(master[1..].iter().any(|r| r[2].ends_with("自治县供电公司")) && master[1..].iter().any(|r| r[2].ends_with("市供电公司")));
+    assert!(master[1..].iter().all(|r| r[6].starts_with("中共国网") && r[6].ends_with("支部委员会")));
+    let rows = orders.rows();
+    assert!(rows.iter().all(|r| !names.contains(r["所属单位"].as_str())), "a 95598 unit spelled as the master");
+    let unknown = rows.iter().filter(|r| r["所属单位"].ends_with("营业厅")).count() as u64;
+    assert_eq!(unknown, dirt(&m, "work_orders", "unknown_unit"));
+    assert_eq!(rows.len() as u64 - unknown, dirt(&m, "work_orders", "wrapped_name"));
 }

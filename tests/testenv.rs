@@ -14,6 +14,11 @@ pub fn sample_data() -> PathBuf {
     repo().join("sample_data")
 }
 
+/// The committed sample of the second export layout (`duibiao sample --layout other`).
+pub fn sample_other() -> PathBuf {
+    repo().join("sample_other")
+}
+
 /// Runs the duibiao binary with `args` in `dir`.
 pub fn duibiao(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_duibiao")).args(args).current_dir(dir).output().expect("running duibiao")
@@ -32,10 +37,11 @@ pub fn decode(path: &Path, encoding: &str) -> String {
             assert!(has_bom, "{}: stated utf-8 with BOM, has none", path.display());
             String::from_utf8(bytes[3..].to_vec()).unwrap_or_else(|_| panic!("{}: not valid UTF-8", path.display()))
         }
-        "gbk" => {
-            assert!(std::str::from_utf8(&bytes).is_err(), "{}: stated GBK but reads as UTF-8", path.display());
-            let (text, _, errors) = encoding_rs::GBK.decode(&bytes);
-            assert!(!errors, "{}: not valid GBK", path.display());
+        "gbk" | "gb18030" => {
+            assert!(std::str::from_utf8(&bytes).is_err(), "{}: stated {encoding} but reads as UTF-8", path.display());
+            let codec = if encoding == "gbk" { encoding_rs::GBK } else { encoding_rs::GB18030 };
+            let (text, _, errors) = codec.decode(&bytes);
+            assert!(!errors, "{}: not valid {encoding}", path.display());
             text.into_owned()
         }
         other => panic!("unknown encoding {other}"),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::sample::Scale;
+use crate::sample::{Layout, Scale};
 
 /// duibiao（对标）：供电所党建活动与同业对标指标的季度分析作业。
 ///
@@ -85,4 +85,9 @@ pub struct SampleArgs {
     /// Size of the generated organisation.
     #[arg(long, value_enum, default_value_t = Scale::Kashgar)]
     pub scale: Scale,
+    /// Export layout: `kashgar` (the committed sample_data/, 2019–2020) or `other`, a second
+    /// prefecture whose systems export differently (the committed sample_other/, 2021–2022; at
+    /// the default scale it has its own 60 stations).
+    #[arg(long, value_enum, default_value_t = Layout::Kashgar)]
+    pub layout: Layout,
 }

@@ -8,7 +8,7 @@ use crate::commands::cli::SampleArgs;
 use crate::sample::{SampleOptions, generate};
 
 pub fn run(args: &SampleArgs) -> anyhow::Result<()> {
-    let options = SampleOptions { seed: args.seed, scale: args.scale, ..SampleOptions::default() };
+    let options = SampleOptions::new(args.seed, args.scale, args.layout);
     let started = Instant::now();
     let generated = generate(&args.out, &options)
         .with_context(|| format!("writing the sample into {}", args.out.display()))?;

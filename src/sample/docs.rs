@@ -20,6 +20,7 @@ const INDICATORS: [&str; 6] = ["fee_recovery", "data_collection", "line_loss_com
 pub fn write(ctx: &Context, export: &Export) -> io::Result<()> {
     let manifest = SampleManifest {
         generator: "duibiao sample",
+        layout: layout_field(ctx),
         seed: ctx.seed,
         scale: ctx.scale.name().to_string(),
         periods: ctx.quarters.iter().map(|q| q.to_string()).collect(),
@@ -38,9 +39,30 @@ pub fn write(ctx: &Context, export: &Export) -> io::Result<()> {
     Ok(())
 }
 
+/// The layout, named in the manifest and ground truth only when it is not the default one.
+fn layout_field(ctx: &Context) -> Option<&'static str> {
+    (ctx.layout_name != super::Layout::Kashgar).then(|| ctx.layout_name.name())
+}
+
 fn ground_truth(ctx: &Context) -> serde_json::Value {
     let confounded: Vec<&str> = ACTIVITY_TYPES.iter().filter(|t| t.size_elasticity >= 0.5).map(|t| t.code).collect();
-    json!({
+    let effects: Vec<serde_json::Value> = ctx
+        .layout
+        .effects
+        .iter()
+        .map(|e| {
+            let activity = &ACTIVITY_TYPES[e.activity];
+            json!({
+                "id": e.id,
+                "activity_type": activity.label, "activity_code": activity.code,
+                "indicator": e.indicator, "lag": e.lag, "scope": "within",
+                "raw_sign": e.raw_sign, "better_sign": e.better_sign,
+                "mechanism": e.mechanism,
+                "b": e.b,
+            })
+        })
+        .collect();
+    let mut value = json!({
         "seed": ctx.seed,
         "scale": ctx.scale.name(),
         "periods": ctx.quarters.iter().map(|q| q.to_string()).collect::<Vec<_>>(),
@@ -48,24 +70,7 @@ fn ground_truth(ctx: &Context) -> serde_json::Value {
             "code": t.code, "label": t.label, "per_quarter_median_station": t.per_quarter,
             "size_elasticity": t.size_elasticity, "quarter_to_quarter_log_sd": t.quarter_sd,
         })).collect::<Vec<_>>(),
-        "planted_effects": [
-            {
-                "id": "sanliang_sanbi_fewer_complaints_next_quarter",
-                "activity_type": "三亮三比", "activity_code": "sanliang_sanbi",
-                "indicator": "complaint_control", "lag": 1, "scope": "within",
-                "raw_sign": "negative", "better_sign": "positive",
-                "mechanism": "complaints per 10 000 customers in quarter t+1 are multiplied by exp(b * z), z = (count_t - expected) / sqrt(expected) of the station's 三亮三比 count in quarter t",
-                "b": model::COMPLAINT_EFFECT,
-            },
-            {
-                "id": "safety_study_fewer_outages_same_quarter",
-                "activity_type": "安全学习", "activity_code": "safety_study",
-                "indicator": "reliability", "lag": 0, "scope": "within",
-                "raw_sign": "positive", "better_sign": "positive",
-                "mechanism": "fault outage count and median duration in quarter t are multiplied by exp(b * z), z the station's standardised 安全学习 count in quarter t",
-                "b": model::OUTAGE_EFFECT,
-            }
-        ],
+        "planted_effects": effects,
         "confounding": {
             "driver": "customers (station size)",
             "activity_codes_growing_with_size": confounded,
@@ -77,7 +82,11 @@ fn ground_truth(ctx: &Context) -> serde_json::Value {
             "statement": "every other activity type x indicator pair at lags 0 and 1 has no planted relation within stations; red flags and supervision are awarded at random",
             "indicators": INDICATORS,
         },
-    })
+    });
+    if let Some(layout) = layout_field(ctx) {
+        value["layout"] = json!(layout);
+    }
+    value
 }
 
 fn ground_truth_md(ctx: &Context) -> String {
@@ -89,9 +98,14 @@ fn ground_truth_md(ctx: &Context) -> String {
     let _ = writeln!(s, "## 植入的站内效应 · Planted within-station effects\n");
     let _ = writeln!(s, "| 活动类型 | 指标 | 滞后 | 口径 | 方向 | 机制 |");
     let _ = writeln!(s, "|---|---|---|---|---|---|");
-    let _ = writeln!(s, "| 三亮三比 (`sanliang_sanbi`) | 客户诉求管控 (`complaint_control`) | 1 季度 | 站内 within | 开展越多，下季度每万户投诉越少（更好） | 下季度投诉率 × exp({} · z)，z 为本季度次数的标准化偏差 |", model::COMPLAINT_EFFECT);
-    let _ = writeln!(s, "| 安全学习 (`safety_study`) | 供电可靠性 (`reliability`) | 0 | 站内 within | 开展越多，当季故障停电越少越短，RS-1 越高（更好） | 当季故障次数与时长 × exp({} · z) |\n", model::OUTAGE_EFFECT);
-    let _ = writeln!(s, "In words: a station that holds more 三亮三比 sessions than it usually does gets fewer complaints per 10 000 customers in the *next* quarter; a station that holds more safety study than usual has fewer and shorter fault outages in the *same* quarter. z = (count − station's expected count) / √expected.\n");
+    for e in ctx.layout.effects {
+        let activity = &ACTIVITY_TYPES[e.activity];
+        let lag = if e.lag == 0 { "0".to_string() } else { format!("{} 季度", e.lag) };
+        let mechanism = e.mechanism_zh.replace("{b}", &e.b.to_string());
+        let _ = writeln!(s, "| {} (`{}`) | {} | {lag} | 站内 within | {} | {mechanism} |", activity.label, activity.code, e.indicator_zh, e.direction_zh);
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "{}\n", ctx.layout.effects_in_words);
     let _ = writeln!(s, "## 规模混杂 · Confounding by station size\n");
     let _ = writeln!(s, "用户数（规模）同时推高部分活动次数（弹性：{}）和每万户投诉率（弹性 {}）。因此混合（pooled）与站间（between）口径下，这些活动与投诉率呈**正**相关（看起来“更差”），与站内效应方向相反；以 log(用户数) 为控制变量的偏相关可消除大部分混杂。\n",
         ACTIVITY_TYPES.iter().filter(|t| t.size_elasticity > 0.0).map(|t| format!("{} {}", t.label, t.size_elasticity)).collect::<Vec<_>>().join("，"), model::COMPLAINT_SIZE);
@@ -106,8 +120,9 @@ fn readme(ctx: &Context, manifest: &SampleManifest) -> String {
     let mut s = String::new();
     let periods = format!("{}–{}", ctx.quarters[0], ctx.quarters[ctx.quarters.len() - 1]);
     let _ = writeln!(s, "# 样例数据 · Sample data\n");
-    let _ = writeln!(s, "由 `duibiao sample --out sample_data` 生成的模拟导出数据（种子 {}，规模 {}，{} 个供电所，{}）。数据为合成数据，但格式、编码、口径和“脏数据”均按真实系统导出设计；植入的效应见 [GROUND_TRUTH.md](GROUND_TRUTH.md)。重新生成得到逐字节相同的文件。\n", ctx.seed, ctx.scale.name(), manifest.stations, periods);
-    let _ = writeln!(s, "Synthetic exports generated by `duibiao sample --out sample_data` (seed {}, scale {}, {} stations, {}), laid out as the real source systems export them: encodings, header rows, number and period formats, and planted dirt. Regenerating gives byte-identical files. To keep the repository small, this sample has few 台区 per station and low work-order volumes; `--scale province` generates realistic volumes.\n", ctx.seed, ctx.scale.name(), manifest.stations, periods);
+    let command = ctx.layout.command;
+    let _ = writeln!(s, "由 `{command}` 生成的模拟导出数据（种子 {}，规模 {}，{} 个供电所，{}）。数据为合成数据，但格式、编码、口径和“脏数据”均按真实系统导出设计；植入的效应见 [GROUND_TRUTH.md](GROUND_TRUTH.md)。重新生成得到逐字节相同的文件。\n", ctx.seed, ctx.scale.name(), manifest.stations, periods);
+    let _ = writeln!(s, "Synthetic exports generated by `{command}` (seed {}, scale {}, {} stations, {}), laid out as the real source systems export them: encodings, header rows, number and period formats, and planted dirt. Regenerating gives byte-identical files. To keep the repository small, this sample has few 台区 per station and low work-order volumes; `--scale province` generates realistic volumes.\n", ctx.seed, ctx.scale.name(), manifest.stations, periods);
     let _ = writeln!(s, "## 文件 · Files\n");
     let _ = writeln!(s, "| 来源 source | 文件 file | 格式 format | 编码 encoding | 表头行 header line | 数据行 rows |");
     let _ = writeln!(s, "|---|---|---|---|---|---|");
@@ -119,7 +134,7 @@ fn readme(ctx: &Context, manifest: &SampleManifest) -> String {
         };
         let _ = writeln!(s, "| {} | `{}` | {} | {} | {} | {} |", f.source, e.path, e.format, encoding, e.header_row + 1, e.rows);
     }
-    let _ = writeln!(s, "\n表头行从 1 开始计数；电费导出第 1 行为标题行，最后一行为“合计”。Header lines count from 1; the fee exports have a title line above the header and a 合计 line at the bottom (not counted in rows).\n");
+    let _ = writeln!(s, "\n{}\n", ctx.layout.notes);
     let _ = writeln!(s, "## 脏数据 · Planted dirt\n");
     let _ = writeln!(s, "| 来源 source | 类型 kind | 数量 count | 说明 | description |");
     let _ = writeln!(s, "|---|---|---|---|---|");

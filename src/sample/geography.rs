@@ -3,7 +3,9 @@
 //!
 //! The `kashgar` scale uses the twelve real counties of Kashgar prefecture with real township
 //! names; the larger scales build synthetic county and township names from syllables, so that a
-//! province or national run has thousands of distinct, plausible-looking names.
+//! province or national run has thousands of distinct, plausible-looking names. The `other`
+//! layout's prefecture is synthetic too, with a county-level city and an autonomous county among
+//! its counties.
 
 use super::rng::{Draw, stream};
 
@@ -16,6 +18,9 @@ pub struct County {
     pub name: String,
     /// Short form used in prefixes, e.g. 疏附 (塔县 for 塔什库尔干塔吉克自治县).
     pub short: String,
+    /// The form unit names put in front of a station's name: the full name, except that an
+    /// autonomous county goes by its short 县 form (X蒙古自治县 → X县).
+    pub common: String,
 }
 
 /// A township station (供电所) as the master table records it.
@@ -73,7 +78,7 @@ pub fn kashgar() -> Organisation {
     let mut counties = Vec::new();
     let mut stations = Vec::new();
     for (county_index, (code, name, short, townships)) in KASHGAR.iter().enumerate() {
-        counties.push(County { code: code.to_string(), name: name.to_string(), short: short.to_string() });
+        counties.push(County { code: code.to_string(), name: name.to_string(), short: short.to_string(), common: name.to_string() });
         for (seq, township) in townships.iter().enumerate() {
             let (base, suffix) = split_township(township);
             stations.push(Station {
@@ -91,7 +96,30 @@ pub fn kashgar() -> Organisation {
 
 /// A synthetic organisation of about `station_count` stations, ~12 per county, unique names.
 pub fn synthetic(seed: u64, station_count: usize) -> Organisation {
-    let mut draw = stream(seed, "geography", 0, 0);
+    synthetic_from(stream(seed, "geography", 0, 0), station_count)
+}
+
+/// The `other` layout's prefecture: `station_count` synthetic stations whose first county is a
+/// county-level city (X市) and third an autonomous county (X蒙古自治县, called X县 in unit names).
+/// Its names come from a stream of their own, so they are not the province scale's first counties.
+pub fn other(seed: u64, station_count: usize) -> Organisation {
+    let mut org = synthetic_from(stream(seed, "geography-other", 0, 0), station_count);
+    for (i, county) in org.counties.iter_mut().enumerate() {
+        match i {
+            0 => county.name = format!("{}市", county.short),
+            2 => {
+                county.name = format!("{}蒙古自治县", county.short);
+                county.common = format!("{}县", county.short);
+                continue;
+            }
+            _ => {}
+        }
+        county.common = county.name.clone();
+    }
+    org
+}
+
+fn synthetic_from(mut draw: Draw, station_count: usize) -> Organisation {
     let mut used = std::collections::HashSet::new();
     let mut counties = Vec::new();
     let mut stations = Vec::new();
@@ -114,7 +142,7 @@ pub fn synthetic(seed: u64, station_count: usize) -> Organisation {
             }
         };
         shorts.push(short.clone());
-        counties.push(County { code: code.clone(), name: format!("{short}县"), short });
+        counties.push(County { code: code.clone(), name: format!("{short}县"), common: format!("{short}县"), short });
         let in_county = (8 + draw.index(9)).min(station_count - stations.len());
         for seq in 0..in_county {
             let len = 3 + draw.index(2);
@@ -168,6 +196,8 @@ pub enum Spelling {
     Canonical,
     RuleVariant,
     AliasOnly,
+    /// Wrapped in the county company's name or the county, as a region's systems write units.
+    Wrapped,
 }
 
 /// Character substitutions seen in hand-typed station names (same sound, other character).
@@ -253,6 +283,18 @@ mod tests {
         assert_eq!(org.stations.len(), 500);
         let names: std::collections::HashSet<_> = org.stations.iter().map(|s| &s.name).collect();
         assert_eq!(names.len(), 500);
+    }
+
+    #[test]
+    fn the_other_prefecture_has_a_city_and_an_autonomous_county() {
+        let org = other(20_201_231, 60);
+        assert_eq!(org.stations.len(), 60);
+        assert!(org.counties[0].name.ends_with('市'));
+        assert!(org.counties[2].name.ends_with("蒙古自治县"));
+        assert_eq!(org.counties[2].common, format!("{}县", org.counties[2].short));
+        assert!(org.counties[1].name.ends_with('县') && org.counties[1].common == org.counties[1].name);
+        let kashgar_like = synthetic(20_201_231, 60);
+        assert_ne!(org.stations[0].name, kashgar_like.stations[0].name);
     }
 
     #[test]

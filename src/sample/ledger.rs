@@ -29,6 +29,9 @@ pub enum Dirt {
     TotalRow,
     AmountsInWanYuan,
     OutageAcrossQuarters,
+    WrappedName,
+    ConflictingRow,
+    IdenticalEvent,
 }
 
 impl Dirt {
@@ -41,10 +44,11 @@ impl Dirt {
         Dirt::ALL.iter().find(|k| k.code() == code).map(|k| k.describe()).unwrap_or(("", ""))
     }
 
-    pub const ALL: [Dirt; 16] = [
+    pub const ALL: [Dirt; 19] = [
         Dirt::NameVariantRule, Dirt::NameVariantAlias, Dirt::MissingMonth, Dirt::MissingQuarter, Dirt::DuplicateRow,
         Dirt::RecoveryOver100, Dirt::CollectedOverExpected, Dirt::NegativeSupply, Dirt::UnparseableNumber, Dirt::BlankLine,
         Dirt::UnmatchedBranch, Dirt::UnknownUnit, Dirt::TitleRow, Dirt::TotalRow, Dirt::AmountsInWanYuan, Dirt::OutageAcrossQuarters,
+        Dirt::WrappedName, Dirt::ConflictingRow, Dirt::IdenticalEvent,
     ];
 
     /// (中文, English) description, and what a row of this kind counts.
@@ -66,6 +70,9 @@ impl Dirt {
             Dirt::TotalRow => ("表尾的“合计”行", "合计 (total) line at the bottom; files"),
             Dirt::AmountsInWanYuan => ("金额单位为万元（其余年份为元）", "amounts in 万元 (other years in 元); rows"),
             Dirt::OutageAcrossQuarters => ("跨季度的停电事件（季末开始、次季度结束）", "outages that start in one quarter and end in the next; events"),
+            Dirt::WrappedName => ("名称套有县公司名称或县名（“国网X县供电公司Y供电所”“X县Y供电所”“中共国网X县供电公司Y供电所支部委员会”），与台账写法不同", "unit or party-organisation names wrapped in the county company's name or the county (国网X县供电公司Y供电所, X县Y供电所, 中共国网X县供电公司Y供电所支部委员会), unlike the master's; rows"),
+            Dirt::ConflictingRow => ("与另一行工单号相同但内容不同的行（重新导出时状态已变）", "lines that share the unique key (order number) of another line but differ from it (re-exported with a changed status); lines"),
+            Dirt::IdenticalEvent => ("与前一行完全相同、但确是另一次活动的行（无编号列；同一支部同日同时、出勤相同）", "lines identical to an earlier line that are nevertheless distinct events (no ID column; one branch, same day and time, same attendance); lines"),
         }
     }
 }
@@ -88,6 +95,10 @@ pub struct FileEntry {
     pub sheets: Vec<String>,
     /// Zero-based index of the header line (1 when a title line sits above it).
     pub header_row: usize,
+    /// Where the rows' period is written when no column holds it whole: "file_name",
+    /// "title_line" or "sheet_name".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_in: Option<&'static str>,
     pub headers: Vec<String>,
     /// Data rows written below the header, dirt included, blank lines and total lines excluded.
     pub rows: usize,
@@ -102,12 +113,13 @@ impl FileEntry {
             line_ending: Some("lf"),
             sheets: Vec::new(),
             header_row,
+            period_in: None,
             headers: headers.iter().map(|h| h.as_ref().to_string()).collect(),
             rows,
         }
     }
 
-    pub fn xlsx(path: &str, sheets: Vec<String>, header_row: usize, headers: &[&str], rows: usize) -> FileEntry {
+    pub fn xlsx<S: AsRef<str>>(path: &str, sheets: Vec<String>, header_row: usize, headers: &[S], rows: usize) -> FileEntry {
         FileEntry {
             path: path.to_string(),
             format: "xlsx",
@@ -115,13 +127,19 @@ impl FileEntry {
             line_ending: None,
             sheets,
             header_row,
-            headers: headers.iter().map(|h| h.to_string()).collect(),
+            period_in: None,
+            headers: headers.iter().map(|h| h.as_ref().to_string()).collect(),
             rows,
         }
     }
 
     pub fn with_crlf(mut self) -> FileEntry {
         self.line_ending = Some("crlf");
+        self
+    }
+
+    pub fn with_period_in(mut self, period_in: Option<&'static str>) -> FileEntry {
+        self.period_in = period_in;
         self
     }
 }
@@ -161,6 +179,9 @@ impl Export {
 #[derive(Debug, Serialize)]
 pub struct SampleManifest {
     pub generator: &'static str,
+    /// The export layout, when not the default (Kashgar) one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<&'static str>,
     pub seed: u64,
     pub scale: String,
     pub periods: Vec<String>,

@@ -1,9 +1,11 @@
 //! `duibiao sample`: a deterministic generator of the exports an analyst really receives.
 //!
 //! It draws a latent truth (station size, party activity, planted effects; see `model`), renders
-//! it into each source system's own files (`exports`), plants documented dirt, and writes the
-//! sample's README, GROUND_TRUTH and manifest from the same numbers (`docs`). Everything is keyed
-//! by the seed: the committed `sample_data/` is exactly `duibiao sample --out sample_data`.
+//! it into each source system's own files (`exports`) in a region's export layout (`layout`),
+//! plants documented dirt, and writes the sample's README, GROUND_TRUTH and manifest from the
+//! same numbers (`docs`). Everything is keyed by the seed: the committed `sample_data/` is exactly
+//! `duibiao sample --out sample_data`, and `sample_other/` is
+//! `duibiao sample --layout other --out sample_other`.
 //!
 //! Layer `sample` (ARCHITECTURE.md): a side branch used only by `duibiao sample`; may import
 //! `base`.
@@ -11,10 +13,13 @@
 mod docs;
 mod exports;
 pub mod geography;
+pub mod layout;
 pub mod ledger;
 pub mod model;
 mod rng;
 pub mod textfile;
+
+pub use layout::Layout;
 
 use std::io;
 use std::path::Path;
@@ -90,13 +95,22 @@ impl Scale {
 pub struct SampleOptions {
     pub seed: u64,
     pub scale: Scale,
+    pub layout: Layout,
     pub first_quarter: Quarter,
     pub quarters: usize,
 }
 
+impl SampleOptions {
+    /// A layout's own span (Kashgar 2019–2020, the other region 2021–2022) at a scale.
+    pub fn new(seed: u64, scale: Scale, layout: Layout) -> SampleOptions {
+        let spec = layout.spec();
+        SampleOptions { seed, scale, layout, first_quarter: Quarter::new(spec.first_quarter.0, spec.first_quarter.1), quarters: spec.quarters }
+    }
+}
+
 impl Default for SampleOptions {
     fn default() -> SampleOptions {
-        SampleOptions { seed: DEFAULT_SEED, scale: Scale::Kashgar, first_quarter: Quarter::new(2019, 1), quarters: 8 }
+        SampleOptions::new(DEFAULT_SEED, Scale::Kashgar, Layout::Kashgar)
     }
 }
 
@@ -104,6 +118,8 @@ impl Default for SampleOptions {
 pub struct Context<'a> {
     pub seed: u64,
     pub scale: Scale,
+    pub layout_name: Layout,
+    pub layout: &'static layout::LayoutSpec,
     pub out: &'a Path,
     pub org: &'a geography::Organisation,
     pub truth: &'a model::Truth,
@@ -111,9 +127,25 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// A dirt count stated for Kashgar's 86 stations, scaled with the number of stations.
-    fn dirt(&self, at_kashgar: usize) -> usize {
-        (at_kashgar * self.org.stations.len()).div_ceil(86)
+    /// The planted count of a dirt target, stated in the layout for its reference number of
+    /// stations and scaled with the number generated.
+    fn dirt(&self, target: &str) -> usize {
+        (self.layout.dirt(target) * self.org.stations.len()).div_ceil(self.layout.dirt_stations)
+    }
+
+    /// The issuing prefecture company, as export titles name it.
+    fn company(&self) -> &'static str {
+        self.layout.company.unwrap_or(self.scale.company())
+    }
+
+    /// Every month of the span, in order.
+    fn months(&self) -> Vec<crate::base::period::Month> {
+        self.quarters.iter().flat_map(|q| q.months()).collect()
+    }
+
+    /// First and last year of the span.
+    fn span(&self) -> (i32, i32) {
+        (self.quarters[0].year, self.quarters[self.quarters.len() - 1].year)
     }
 }
 
@@ -127,13 +159,18 @@ pub struct Generated {
 /// Generates the whole sample into `out` (created if needed; existing files are overwritten).
 pub fn generate(out: &Path, options: &SampleOptions) -> io::Result<Generated> {
     std::fs::create_dir_all(out)?;
-    let org = match options.scale {
-        Scale::Kashgar => geography::kashgar(),
-        scale => geography::synthetic(options.seed, scale.stations()),
+    let spec = options.layout.spec();
+    let org = match (options.layout, options.scale) {
+        (Layout::Kashgar, Scale::Kashgar) => geography::kashgar(),
+        (Layout::Kashgar, scale) => geography::synthetic(options.seed, scale.stations()),
+        (Layout::Other, scale) => {
+            let own = spec.stations.unwrap_or(scale.stations());
+            geography::other(options.seed, if scale == Scale::Kashgar { own } else { scale.stations() })
+        }
     };
     let quarters = options.first_quarter.span(options.quarters);
-    let truth = model::draw(options.seed, options.scale, &org, &quarters);
-    let ctx = Context { seed: options.seed, scale: options.scale, out, org: &org, truth: &truth, quarters: &quarters };
+    let truth = model::draw(options.seed, options.scale, &org, &quarters, spec.effects);
+    let ctx = Context { seed: options.seed, scale: options.scale, layout_name: options.layout, layout: spec, out, org: &org, truth: &truth, quarters: &quarters };
 
     type Writer = fn(&Context) -> io::Result<ledger::Export>;
     let writers: [Writer; 9] = [

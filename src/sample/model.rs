@@ -42,13 +42,51 @@ pub const ACTIVITY_TYPES: &[ActivityType] = &[
 ];
 
 pub const SANLIANG: usize = 5;
+pub const MODEL_POST: usize = 6;
+pub const SERVICE_TEAM: usize = 7;
 pub const SAFETY_STUDY: usize = 9;
 
-/// Planted effect 1: complaints per 10 000 customers in quarter t+1 are multiplied by
-/// exp(COMPLAINT_EFFECT × z), z the station's standardised 三亮三比 count in quarter t.
+/// What a planted effect acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Complaints per 10 000 customers (indicator `complaint_control`).
+    Complaints,
+    /// Fault outage count and duration (indicator `reliability`).
+    FaultOutages,
+    /// The unpaid share of billed fees (indicator `fee_recovery`).
+    UnpaidFees,
+}
+
+/// A planted within-station relation: the target in quarter t + `lag` is multiplied by
+/// exp(b × z), z the station's standardised count of `activity` in quarter t:
+/// (count − expected) / √expected. Each layout plants its own (see `layout`); the sample's
+/// GROUND_TRUTH states them with these numbers.
+#[derive(Debug, Clone, Copy)]
+pub struct Effect {
+    pub id: &'static str,
+    /// Index into ACTIVITY_TYPES.
+    pub activity: usize,
+    pub target: Target,
+    /// Indicator code of the target, as the pipeline names it.
+    pub indicator: &'static str,
+    pub lag: usize,
+    pub b: f64,
+    /// Sign of the raw correlation (count vs indicator) and of the "better" one.
+    pub raw_sign: &'static str,
+    pub better_sign: &'static str,
+    /// The mechanism in English (ground_truth.json).
+    pub mechanism: &'static str,
+    /// GROUND_TRUTH.md table cells: indicator label, direction, mechanism (Chinese).
+    pub indicator_zh: &'static str,
+    pub direction_zh: &'static str,
+    pub mechanism_zh: &'static str,
+}
+
+/// Planted effect 1 of the Kashgar sample: complaints per 10 000 customers in quarter t+1 are
+/// multiplied by exp(COMPLAINT_EFFECT × z), z the station's standardised 三亮三比 count in quarter t.
 pub const COMPLAINT_EFFECT: f64 = -0.30;
-/// Planted effect 2: fault outages (count and duration) in quarter t are multiplied by
-/// exp(OUTAGE_EFFECT × z), z the station's standardised 安全学习 count in the same quarter.
+/// Planted effect 2 of the Kashgar sample: fault outages (count and duration) in quarter t are
+/// multiplied by exp(OUTAGE_EFFECT × z), z the station's standardised 安全学习 count in the same quarter.
 pub const OUTAGE_EFFECT: f64 = -0.35;
 /// Confounding: complaint rate per 10 000 customers grows with size as size^COMPLAINT_SIZE.
 pub const COMPLAINT_SIZE: f64 = 0.45;
@@ -82,13 +120,14 @@ pub struct StationTruth {
 pub struct QuarterTruth {
     /// Realised activity count per type (same order as ACTIVITY_TYPES).
     pub activities: Vec<u64>,
-    /// Standardised 三亮三比 and 安全学习 counts: (count − expected) / sqrt(expected).
-    pub sanliang_z: f64,
-    pub safety_z: f64,
+    /// Standardised count per type: (count − expected) / sqrt(expected).
+    pub z: Vec<f64>,
     /// Complaints per 10 000 customers per month expected this quarter.
     pub complaint_rate: f64,
     /// Multiplier on fault outage count and duration this quarter.
     pub outage_factor: f64,
+    /// Multiplier on the unpaid share of billed fees this quarter.
+    pub unpaid_factor: f64,
 }
 
 pub struct Truth {
@@ -97,8 +136,8 @@ pub struct Truth {
     pub quarters: Vec<Vec<QuarterTruth>>,
 }
 
-/// Draws the latent truth for every station and quarter.
-pub fn draw(seed: u64, scale: Scale, org: &Organisation, quarters: &[Quarter]) -> Truth {
+/// Draws the latent truth for every station and quarter, with the given planted effects.
+pub fn draw(seed: u64, scale: Scale, org: &Organisation, quarters: &[Quarter], effects: &[Effect]) -> Truth {
     let stations: Vec<StationTruth> = org
         .stations
         .iter()
@@ -131,7 +170,8 @@ pub fn draw(seed: u64, scale: Scale, org: &Organisation, quarters: &[Quarter]) -
         .iter()
         .enumerate()
         .map(|(s, st)| {
-            let mut previous_sanliang_z = 0.0;
+            // z of every type in the quarters drawn so far, for lagged effects.
+            let mut history: Vec<Vec<f64>> = Vec::with_capacity(quarters.len());
             quarters
                 .iter()
                 .map(|q| {
@@ -150,20 +190,22 @@ pub fn draw(seed: u64, scale: Scale, org: &Organisation, quarters: &[Quarter]) -
                             expected.push(mean);
                         }
                     }
-                    let z = |t: usize| (activities[t] as f64 - expected[t]) / expected[t].sqrt();
-                    let sanliang_z = z(SANLIANG);
-                    let safety_z = z(SAFETY_STUDY);
-                    let complaint_rate = COMPLAINTS_PER_10K_MONTH
-                        * st.size.powf(COMPLAINT_SIZE)
-                        * st.complaint_level
-                        * (COMPLAINT_EFFECT * previous_sanliang_z).exp();
-                    previous_sanliang_z = sanliang_z;
+                    let z: Vec<f64> = (0..ACTIVITY_TYPES.len()).map(|t| (activities[t] as f64 - expected[t]) / expected[t].sqrt()).collect();
+                    history.push(z.clone());
+                    // Before the first quarter z is 0: no effect.
+                    let factor = |target: Target| {
+                        effects.iter().filter(|e| e.target == target).fold(1.0, |f, e| {
+                            let z = history.len().checked_sub(1 + e.lag).map_or(0.0, |i| history[i][e.activity]);
+                            f * (e.b * z).exp()
+                        })
+                    };
+                    let complaint_rate = COMPLAINTS_PER_10K_MONTH * st.size.powf(COMPLAINT_SIZE) * st.complaint_level * factor(Target::Complaints);
                     QuarterTruth {
                         activities,
-                        sanliang_z,
-                        safety_z,
+                        z,
                         complaint_rate,
-                        outage_factor: (OUTAGE_EFFECT * safety_z).exp(),
+                        outage_factor: factor(Target::FaultOutages),
+                        unpaid_factor: factor(Target::UnpaidFees),
                     }
                 })
                 .collect()

@@ -1,4 +1,4 @@
-//! Writing export files the way source systems do: CSV in UTF-8, UTF-8 with BOM or GBK, with
+//! Writing export files the way source systems do: CSV in UTF-8, UTF-8 with BOM, GBK or GB18030, with
 //! Windows or Unix line ends, quoting only where a field needs it, and numbers written as
 //! people format them ("1,234,567.89", "98.50%").
 
@@ -12,6 +12,7 @@ pub enum TextEncoding {
     Utf8,
     Utf8Bom,
     Gbk,
+    Gb18030,
 }
 
 impl TextEncoding {
@@ -21,6 +22,7 @@ impl TextEncoding {
             TextEncoding::Utf8 => "utf-8",
             TextEncoding::Utf8Bom => "utf-8-bom",
             TextEncoding::Gbk => "gbk",
+            TextEncoding::Gb18030 => "gb18030",
         }
     }
 }
@@ -71,10 +73,11 @@ impl CsvFile {
     pub fn raw_line(&mut self, line: &str) -> io::Result<()> {
         match self.encoding {
             TextEncoding::Utf8 | TextEncoding::Utf8Bom => self.out.write_all(line.as_bytes())?,
-            TextEncoding::Gbk => {
-                let (bytes, _, unmappable) = encoding_rs::GBK.encode(line);
+            TextEncoding::Gbk | TextEncoding::Gb18030 => {
+                let encoding = if self.encoding == TextEncoding::Gbk { encoding_rs::GBK } else { encoding_rs::GB18030 };
+                let (bytes, _, unmappable) = encoding.encode(line);
                 if unmappable {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, format!("not encodable in GBK: {line}")));
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, format!("not encodable in {}: {line}", encoding.name())));
                 }
                 self.out.write_all(&bytes)?;
             }
