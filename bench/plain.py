@@ -12,6 +12,8 @@ cell as text and types it the engine's plain way (DuckDB `TRY_CAST` / `try_strpt
 No checks, no quarantine, no duplicate removal, no lineage columns, no 合计 lines dropped: this
 is the floor of what the engine's CSV reader and Parquet writer cost, not the same job as
 duibiao's ingest. Parquet is written with each engine's default compression.
+Blank lines: DuckDB's reader skips them; Polars' passes them on as empty rows, which the plain
+step writes like any other (into a `period=__HIVE_DEFAULT_PARTITION__` folder).
 
 Only UTF-8 CSV sources dated by a month or a timestamp qualify: neither engine reads GBK without
 transcoding (DuckDB only with an extension that cannot be installed offline, Polars only by
