@@ -354,6 +354,12 @@ ROW = "source_row"
 FILE = "source_file"
 
 
+def file_column(path: str) -> pl.Expr:
+    """The file a row came from, as a categorical: one dictionary entry per file, not a copy of
+    the path in every row."""
+    return pl.lit(path, pl.Categorical).alias(FILE)
+
+
 def read_source(src: Source, files: list[str]) -> pl.LazyFrame:
     """All files of a source as text cells, by header (files may differ in their headers: the
     fee exports of 2019 say 万元), with the file and line each row came from."""
@@ -363,14 +369,14 @@ def read_source(src: Source, files: list[str]) -> pl.LazyFrame:
         if src.encoding == "xlsx":
             sheets = pl.read_excel(path, sheet_id=0, infer_schema_length=0, drop_empty_rows=False)
             for sheet in sheets.values():
-                frames.append(sheet.lazy().with_row_index(ROW, offset=first_line).with_columns(pl.lit(path).alias(FILE)))
+                frames.append(sheet.lazy().with_row_index(ROW, offset=first_line).with_columns(file_column(path)))
         elif src.encoding == "gbk":
             df = pl.read_csv(path, encoding="gb18030", infer_schema=False, skip_rows=src.header_row - 1,
                              row_index_name=ROW, row_index_offset=first_line)
-            frames.append(df.lazy().with_columns(pl.lit(path).alias(FILE)))
+            frames.append(df.lazy().with_columns(file_column(path)))
         else:
             frames.append(pl.scan_csv(path, infer_schema=False, skip_rows=src.header_row - 1, row_index_name=ROW,
-                                      row_index_offset=first_line, include_file_paths=FILE))
+                                      row_index_offset=first_line).with_columns(file_column(path)))
     return pl.concat(frames, how="diagonal")
 
 
@@ -430,7 +436,7 @@ def ingest_source(src: Source, data_dir: str, out_dir: str) -> tuple[dict, pl.Da
 
     # Accepted rows: exact duplicates (same cells as written) kept once, the first one.
     out_cols = [to_utc(c(x.name)).alias(x.name) if x.kind == "ts" else c(x.name) for x in src.columns]
-    accepted = rows.filter(c.kind.is_null()).unique(subset=raw_columns, keep="first").select(*out_cols, FILE, ROW, "period")
+    accepted = rows.filter(c.kind.is_null()).filter(pl.struct(raw_columns).is_first_distinct()).select(*out_cols, FILE, ROW, "period")
     target = os.path.join(out_dir, "curated", src.name)
     if src.period:
         sink = accepted.sink_parquet(pl.PartitionBy(target, key="period", include_key=False), mkdir=True, lazy=True)
