@@ -561,10 +561,11 @@ def panel(out_dir: str) -> dict:
     ]).unique().filter(c.spelling.is_not_null())
     keyed = spellings.with_columns(exact=c.spelling.str.strip_chars(), nkey=norm_name(c.spelling))
     # the key without a leading county name, when at least two characters remain before 供电所
+    # (the county forms a key starts with are few: the join keeps those before any regex runs)
     rest = c.nkey.str.slice(c.form.str.len_chars())
     cfkey = (
-        keyed.join(county_form, how="cross")
-        .filter(c.nkey.str.starts_with(c.form) & (rest.str.replace(r"供电所$", "").str.len_chars() >= 2))
+        keyed.join_where(county_form, c.nkey.str.starts_with(c.form))
+        .filter(rest.str.replace(r"供电所$", "").str.len_chars() >= 2)
         .group_by("spelling")
         .agg(cfkey=drop_township(rest).sort_by(c.form.str.len_chars()).last())
     )
@@ -595,12 +596,11 @@ def panel(out_dir: str) -> dict:
     codes = st.select(station_id=c.station_code)
     r = {s: m[s].with_columns(station_id=c.station_code.str.strip_chars()).join(codes, on="station_id")
          for s in ["fee", "collection", "line_loss", "om_index", "outages"]}
-    unmatched = {}
+    unmatched_q = {}
     for s, key in [("work_orders", "unit_name"), ("party_activities", "branch_name"), ("star_ratings", "branch_name"), ("flags", "branch_name")]:
         joined = m[s].join(resolved, left_on=key, right_on="spelling")
         r[s] = joined.filter(c.station_id.is_not_null())
-        spellings_n, rows_n = joined.filter(c.station_id.is_null()).select(c(key).n_unique(), pl.len()).collect().row(0)
-        unmatched[s] = {"spellings": spellings_n, "rows": rows_n}
+        unmatched_q[s] = joined.filter(c.station_id.is_null()).select(spellings=c(key).n_unique(), rows=pl.len())
 
     # ── indicators and features: one aggregate each, as the pipeline states them ──
     per = ["station_id", "period"]
@@ -662,13 +662,11 @@ def panel(out_dir: str) -> dict:
     panel0 = grid.select("station_id", "station_name", "county", "period", "period_start", "ordinal", "customers", "log_customers", "tai_areas", *values)
     # Lag 1: last calendar quarter of the same station, never the previous row.
     lagged = panel0.select("station_id", (c.ordinal + 1).alias("ordinal"), *[c(f).alias(f"{f}_lag1") for f in FEATURES])
-    out = (
-        panel0.join(lagged, on=["station_id", "ordinal"], how="left")
-        .drop("ordinal")
-        .sort("station_id", "period")
-        .collect()
-    )
+    panel_q = panel0.join(lagged, on=["station_id", "ordinal"], how="left").drop("ordinal").sort("station_id", "period")
+    # One collect for the panel and the unmatched counts, so each curated source is scanned once.
+    *counts, out = pl.collect_all([*unmatched_q.values(), panel_q])
     out.write_parquet(os.path.join(out_dir, "panel.parquet"))
+    unmatched = {s: {"spellings": n["spellings"].item(), "rows": n["rows"].item()} for s, n in zip(unmatched_q, counts)}
     return {"panel_rows": out.height, "unmatched": unmatched}
 
 
