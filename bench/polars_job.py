@@ -19,6 +19,10 @@ peak RSS during the stage:
 
 One JSON object is printed on stdout at the end, with the same keys as the DuckDB job's.
 
+Every rule the DuckDB job applies is expressible in Polars (titles, 合计 lines, 万元 columns,
+number, month, quarter and timestamp layouts, not-null, checks, exact duplicates), so the row
+accounting (read / accepted / rejected / dropped / duplicates) is the same as the DuckDB job's.
+
 What Polars expresses here that the DuckDB job cannot: the line each row came from. Blank lines
 come through Polars' CSV reader as empty rows, so a row's index plus the header line is its line
 in the file (`source_row`, in the curated data and the quarantine), as long as no quoted field
@@ -28,7 +32,7 @@ What it cannot express, and does another way:
 - GBK. Polars' CSV reader reads UTF-8 only; `read_csv(encoding="gb18030")` decodes the whole
   file in Python first and parses it eagerly, so the two GBK sources (fee, party activities) are
   read eagerly, file by file, inside the timed stage.
-- One- or two-digit months. Polars' `strptime` wants `%m` as two digits ("2019年1月" does not
+- One-digit months. Polars' `strptime` wants `%m` as two digits ("2019年1月" does not
   parse with "%Y年%m月"), so a month written with one digit is padded with a regex first.
 - Falling back to other layouts only where the first fails. Expressions evaluate every branch,
   so the fallback layouts parse a column that is null wherever the export's own layout worked.
