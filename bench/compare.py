@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Checks that the two jobs of the benchmark computed the same thing:
+"""Checks that two jobs of the benchmark computed the same thing:
 
-    python3 bench/compare.py DUIBIAO_OUT DUCKDB_OUT
+    python3 bench/compare.py OUT_A OUT_B
 
-Compares every numeric cell of the two panel.parquet files (joined on station × quarter) and the
-Pearson coefficients without controls of the two correlations.parquet files. Prints one JSON
-object; exit code 1 when a cell or coefficient differs by more than 1e-9 or is empty in one only.
+OUT_A and OUT_B are output folders of duibiao, bench/duckdb_job.py or bench/polars_job.py, in any
+pairing. Compares every numeric cell of the two panel.parquet files (joined on station × quarter)
+and the Pearson coefficients without controls of the two correlations.parquet files (duibiao's
+also hold Spearman and partial coefficients; those are left out). Prints one JSON object; exit
+code 1 when a cell or coefficient differs by more than 1e-9 or is empty in one only.
 """
 
 import json
@@ -15,6 +17,15 @@ import duckdb
 
 TOLERANCE = 1e-9
 KEYS = {"station_id", "station_name", "county", "period", "period_start"}
+
+
+def pearson_without_controls(con, path: str) -> str:
+    """The Pearson coefficients without controls of a correlations.parquet, as a subquery."""
+    cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()}
+    where = ["method = 'pearson'"] if "method" in cols else []
+    if "controls" in cols:
+        where.append("controls = ''")
+    return f"(SELECT * FROM '{path}'{' WHERE ' + ' AND '.join(where) if where else ''})"
 
 
 def main() -> int:
@@ -38,10 +49,11 @@ def main() -> int:
         worst = max(worst, d)
         if n:
             differing[c] = n
+    x = pearson_without_controls(con, f"{ours}/correlations.parquet")
+    y = pearson_without_controls(con, f"{theirs}/correlations.parquet")
     tests, r_differing, r_worst = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE (x.r IS NULL) <> (y.r IS NULL) OR abs(x.r - y.r) > {TOLERANCE}), coalesce(max(abs(x.r - y.r)), 0)"
-        f" FROM (SELECT * FROM '{ours}/correlations.parquet' WHERE method = 'pearson' AND controls = '') x"
-        f" JOIN '{theirs}/correlations.parquet' y USING (indicator, feature, scope, lag)"
+        f" FROM {x} x JOIN {y} y USING (indicator, feature, scope, lag)"
     ).fetchall()[0]
     result = {
         "panel": {
