@@ -123,6 +123,7 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
         title: job.title.clone().unwrap_or_else(|| job.name.get_ref().clone()),
         spec_path: spec_path.to_path_buf(),
         spec_sha256: crate::base::digest::sha256_hex(text.as_bytes()),
+        spec_text: text.to_string(),
         grain,
         utc_offset_minutes,
         sources,

@@ -12,6 +12,8 @@ pub struct Plan {
     /// The pipeline file and the sha256 of its text.
     pub spec_path: PathBuf,
     pub spec_sha256: String,
+    /// The text of the pipeline file, to locate errors found after compilation (preflight).
+    pub spec_text: String,
     /// Length of one panel period (month, quarter or year): partitions, grid and lags follow it.
     pub grain: crate::base::period::Grain,
     /// Minutes east of UTC of the exports' local times.
