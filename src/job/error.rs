@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::base::period::{Grain, Period};
+use crate::base::vocab::Vocabulary;
 use crate::panel::PanelError;
 use crate::spec::SpecErrors;
 use crate::store::error::StoreError;

@@ -28,7 +28,7 @@ pub struct RunOptions {
     /// Hide progress bars.
     pub quiet: bool,
     /// Language of report.html.
-    pub lang: crate::output::report::Lang,
+    pub lang: crate::base::lang::Lang,
 }
 
 /// What a finished run reports back.

@@ -10,41 +10,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::analysis::{Finding, method_name, scope_name};
+use crate::base::lang::Lang;
 use crate::base::period::Grain;
 use crate::ingest::{Reject, RejectKind};
 use crate::output::manifest::Manifest;
 use crate::panel::Panel;
 use crate::spec::plan::{Better, Plan};
 use crate::stats::{Method, Scope};
-
-/// Language of the report's prose and labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Lang {
-    /// 中文
-    #[default]
-    Zh,
-    /// English
-    En,
-}
-
-impl Lang {
-    fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::Zh => zh,
-            Lang::En => en,
-        }
-    }
-
-    /// The word for one period of the pipeline's grain: 季度 / quarter, 月 / month, 年 / year.
-    fn unit(self, grain: Grain) -> &'static str {
-        match grain {
-            Grain::Month => self.t("月", "month"),
-            Grain::Quarter => self.t("季度", "quarter"),
-            Grain::Year => self.t("年", "year"),
-        }
-    }
-}
 
 /// Rejected rows of one source grouped by what went wrong.
 #[derive(Debug, Clone)]
