@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 
 use crate::base::period::Period;
 use crate::ingest::{self, Reject, preflight};
-use crate::job::error::Categorised;
+use crate::job::error::JobError;
 use crate::output::manifest::{self, Manifest, PanelManifest, SourceManifest, source_manifest};
 use crate::spec::plan::Plan;
-use crate::spec::{SpecErrors, compile};
+use crate::spec::compile;
 use crate::store::layout;
 use crate::store::staging::{Staging, copy_tree};
 
@@ -28,7 +28,7 @@ pub struct RunOptions {
     /// Hide progress bars.
     pub quiet: bool,
     /// Language of report.html.
-    pub lang: crate::output::report::Lang,
+    pub lang: crate::base::lang::Lang,
 }
 
 /// What a finished run reports back.
@@ -39,31 +39,20 @@ pub struct RunReport {
     pub findings: Vec<crate::analysis::Finding>,
 }
 
-/// Compiles a pipeline and checks it against the real files; all problems as one usage error.
-pub fn prepare(pipeline: &Path) -> anyhow::Result<Plan> {
-    let plan = compile::compile_file(pipeline).map_err(|e| Categorised::Usage(e.to_string()))?;
-    let errors = preflight::against_files(&plan);
-    if !errors.is_empty() {
-        let text = std::fs::read_to_string(pipeline).unwrap_or_default();
-        return Err(Categorised::Usage(SpecErrors { path: pipeline.to_path_buf(), text, errors }.to_string()).into());
-    }
+/// Compiles a pipeline and checks it against the real files; all problems as one spec error.
+pub fn prepare(pipeline: &Path) -> Result<Plan, JobError> {
+    let plan = compile::compile_file(pipeline)?;
+    preflight::check(&plan)?;
     Ok(plan)
 }
 
 /// Runs the job. On failure the previous output stays as it was.
-pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
+pub fn run(pipeline: &Path, options: &RunOptions) -> Result<RunReport, JobError> {
     let mut meter = crate::job::resources::StageMeter::start();
     let plan = prepare(pipeline)?;
     if let Some(only) = options.period {
         if only.grain != plan.grain {
-            return Err(Categorised::Usage(format!(
-                "--period {only} is a {}, but {} counts in periods of a {} (e.g. {})",
-                only.grain.name(),
-                pipeline.display(),
-                plan.grain.name(),
-                plan.grain.example()
-            ))
-            .into());
+            return Err(JobError::PeriodGrain { period: only, pipeline: pipeline.to_path_buf(), grain: plan.grain });
         }
     }
     meter.mark("compile");
@@ -79,12 +68,12 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     let progress = progress_bar(&plan, options.quiet);
     let mut ingested = Vec::new();
     for source in &plan.sources {
-        let files = preflight::source_files(source).map_err(anyhow::Error::msg)?;
+        let files = preflight::source_files(source).map_err(JobError::Ingest)?;
         progress.set_message(source.name.clone());
         // Reference tables (no period column) are always read whole.
         let only = if source.period.is_some() { options.period } else { None };
         let destination = ingest::Destination::Curated { dir: &curated, run_id: &run_id };
-        let result = ingest::ingest_source(&plan, source, &files, only, destination, None).map_err(anyhow::Error::msg)?;
+        let result = ingest::ingest_source(&plan, source, &files, only, destination, None).map_err(JobError::Ingest)?;
         progress.inc(files.len() as u64);
         ingested.push(result);
     }
@@ -125,23 +114,15 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     if !over.is_empty() {
         meter.total();
         let manifest = manifest_base(sources, &meter);
-        manifest::write(&manifest, &staging.dir)?;
+        write_file(&staging.dir.join(layout::MANIFEST), manifest::to_json(&manifest)?)?;
         let kept = staging.keep_as_failed(&run_id);
-        return Err(Categorised::DataChecks(format!(
-            "data checks failed, output not published:\n  {}\nquarantine and manifest of this run are in {}",
-            over.join("\n  "),
-            kept.display()
-        ))
-        .into());
+        return Err(JobError::DataChecks { over, kept });
     }
 
     let panel = if plan.indicators.is_empty() && plan.features.is_empty() {
         None
     } else {
-        let panel = crate::panel::build(&plan, &curated).map_err(|e| match e {
-            crate::panel::PanelError::Ambiguous(m) => anyhow::Error::new(Categorised::DataChecks(m)),
-            other => anyhow::Error::new(other),
-        })?;
+        let panel = crate::panel::build(&plan, &curated)?;
         crate::output::tables::write_panel(&panel, &staging.dir, &run_id)?;
         Some(panel)
     };
@@ -149,7 +130,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
 
     let findings = match &panel {
         Some(panel) if !plan.indicators.is_empty() && !plan.features.is_empty() => {
-            let findings = crate::analysis::correlate(&plan, panel).map_err(anyhow::Error::msg)?;
+            let findings = crate::analysis::correlate(&plan, panel).map_err(JobError::Analysis)?;
             crate::output::tables::write_correlations(&findings, &staging.dir, &run_id)?;
             findings
         }
@@ -162,11 +143,11 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         correlations: findings.len(),
         ..manifest_base(sources, &meter)
     };
-    manifest::write(&manifest, &staging.dir)?;
-    std::fs::write(staging.dir.join(layout::VIEWS), crate::output::views::views_sql(&plan, panel.as_ref(), &staging.dir))?;
+    write_file(&staging.dir.join(layout::MANIFEST), manifest::to_json(&manifest)?)?;
+    write_file(&staging.dir.join(layout::VIEWS), crate::output::views::views_sql(&plan, panel.as_ref(), &staging.dir))?;
     let groups = crate::output::report::group_rejects(ingested.iter().flat_map(|s| &s.rejects));
     let html = crate::output::report::render(&crate::output::report::ReportInput { plan: &plan, manifest: &manifest, panel: panel.as_ref(), findings: &findings, rejects: &groups, lang: options.lang });
-    std::fs::write(staging.dir.join(layout::REPORT), html)?;
+    write_file(&staging.dir.join(layout::REPORT), html)?;
 
     let output = staging.publish()?;
     Ok(RunReport { output, manifest, findings })
@@ -183,7 +164,7 @@ fn progress_bar(plan: &Plan, quiet: bool) -> indicatif::ProgressBar {
 }
 
 /// For an increment: copies every curated partition except `only`'s from the previous output.
-fn carry_over_partitions(plan: &Plan, curated: &Path, only: Period) -> anyhow::Result<BTreeSet<Period>> {
+fn carry_over_partitions(plan: &Plan, curated: &Path, only: Period) -> Result<BTreeSet<Period>, JobError> {
     let previous = layout::curated(&plan.output_dir);
     let mut carried = BTreeSet::new();
     for source in plan.sources.iter().filter(|s| s.period.is_some()) {
@@ -203,4 +184,9 @@ fn carry_over_partitions(plan: &Plan, curated: &Path, only: Period) -> anyhow::R
         }
     }
     Ok(carried)
+}
+
+/// Writes one file of the output folder.
+fn write_file(path: &Path, contents: String) -> Result<(), JobError> {
+    std::fs::write(path, contents).map_err(|source| JobError::Write { path: path.to_path_buf(), source })
 }

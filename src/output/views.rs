@@ -13,6 +13,7 @@ use std::path::Path;
 
 use crate::panel::{ColumnKind, Panel};
 use crate::base::period::Grain;
+use crate::base::vocab::Vocabulary;
 use crate::spec::plan::Plan;
 use crate::store::layout;
 
@@ -121,10 +122,7 @@ pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
             .iter()
             .map(|c| {
                 let better = match &c.kind {
-                    ColumnKind::Indicator(b) => literal(match b {
-                        crate::spec::plan::Better::Higher => "higher",
-                        crate::spec::plan::Better::Lower => "lower",
-                    }),
+                    ColumnKind::Indicator(b) => literal(b.name()),
                     _ => "NULL".into(),
                 };
                 format!("    ({}, {}, {}, {}, {better})", literal(&c.name), literal(&c.label), literal(&c.label_en), literal(c.kind.name()))

@@ -11,6 +11,7 @@ use super::{SpecError, SpecErrors};
 use crate::base::text::closest;
 use crate::spec::plan::*;
 use crate::base::period::Grain;
+use crate::base::vocab::Vocabulary;
 
 /// `a/b/../c` → `a/c`, lexically, so paths read the way the user would write them.
 pub fn normalize(path: &Path) -> PathBuf {
@@ -51,8 +52,8 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
     if !is_snake_case(job.name.get_ref()) {
         err(&mut errors, Some(job.name.span()), format!("name '{}' must be ASCII snake_case (a-z, 0-9, _)", job.name.get_ref()));
     }
-    let grain = crate::base::period::Grain::parse(job.period.get_ref()).unwrap_or_else(|| {
-        err(&mut errors, Some(job.period.span()), format!("period '{}' is not supported; expected \"month\", \"quarter\" or \"year\"", job.period.get_ref()));
+    let grain = Grain::parse(job.period.get_ref()).unwrap_or_else(|| {
+        err(&mut errors, Some(job.period.span()), format!("period '{}' is not supported; expected {}", job.period.get_ref(), Grain::expected(true)));
         crate::base::period::Grain::Quarter
     });
     let utc_offset_minutes = match &job.utc_offset {
@@ -123,6 +124,7 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
         title: job.title.clone().unwrap_or_else(|| job.name.get_ref().clone()),
         spec_path: spec_path.to_path_buf(),
         spec_sha256: crate::base::digest::sha256_hex(text.as_bytes()),
+        spec_text: text.to_string(),
         grain,
         utc_offset_minutes,
         sources,
@@ -172,14 +174,12 @@ fn compile_analysis(raw: &RawPipeline, attributes: &[Attribute], errors: &mut Ve
         None => vec![Method::Pearson, Method::Spearman],
         Some(list) => list
             .iter()
-            .filter_map(|m| match m.get_ref().as_str() {
-                "pearson" => Some(Method::Pearson),
-                "spearman" => Some(Method::Spearman),
-                "kendall" => Some(Method::Kendall),
-                other => {
-                    err(errors, Some(m.span()), format!("method '{other}' is unknown; expected pearson, spearman or kendall"));
-                    None
+            .filter_map(|m| {
+                let method = Method::parse(m.get_ref());
+                if method.is_none() {
+                    err(errors, Some(m.span()), format!("method '{}' is unknown; expected {}", m.get_ref(), Method::expected(false)));
                 }
+                method
             })
             .collect(),
     };
@@ -187,14 +187,12 @@ fn compile_analysis(raw: &RawPipeline, attributes: &[Attribute], errors: &mut Ve
         None => vec![Scope::Pooled, Scope::Within, Scope::Between],
         Some(list) => list
             .iter()
-            .filter_map(|m| match m.get_ref().as_str() {
-                "pooled" => Some(Scope::Pooled),
-                "within" => Some(Scope::Within),
-                "between" => Some(Scope::Between),
-                other => {
-                    err(errors, Some(m.span()), format!("scope '{other}' is unknown; expected pooled, within or between"));
-                    None
+            .filter_map(|m| {
+                let scope = Scope::parse(m.get_ref());
+                if scope.is_none() {
+                    err(errors, Some(m.span()), format!("scope '{}' is unknown; expected {}", m.get_ref(), Scope::expected(false)));
                 }
+                scope
             })
             .collect(),
     };
@@ -204,14 +202,12 @@ fn compile_analysis(raw: &RawPipeline, attributes: &[Attribute], errors: &mut Ve
             err(errors, Some(c.span()), format!("control '{}' is not a declared attribute{hint}", c.get_ref()));
         }
     }
-    let adjust = match a.adjust.as_ref().map(|x| x.get_ref().as_str()) {
-        None | Some("fdr_bh") => Adjust::FdrBh,
-        Some("holm") => Adjust::Holm,
-        Some("none") => Adjust::None,
-        Some(other) => {
-            err(errors, a.adjust.as_ref().map(|x| x.span()), format!("adjust '{other}' is unknown; expected fdr_bh, holm or none"));
+    let adjust = match &a.adjust {
+        None => Adjust::FdrBh,
+        Some(x) => Adjust::parse(x.get_ref()).unwrap_or_else(|| {
+            err(errors, Some(x.span()), format!("adjust '{}' is unknown; expected {}", x.get_ref(), Adjust::expected(false)));
             Adjust::FdrBh
-        }
+        }),
     };
     let family_all = match a.family.as_ref().map(|x| x.get_ref().as_str()) {
         None | Some("scope_method") => false,
@@ -274,17 +270,16 @@ fn compile_measure(
     seen.push(name.get_ref().clone());
     let better = match (indicator, &raw.better) {
         (true, None) => {
-            err(errors, Some(name.span()), format!("indicator '{}' needs better = \"higher\" or \"lower\"", name.get_ref()));
+            err(errors, Some(name.span()), format!("indicator '{}' needs better = {}", name.get_ref(), Better::expected(true)));
             None
         }
-        (true, Some(b)) => match b.get_ref().as_str() {
-            "higher" => Some(Better::Higher),
-            "lower" => Some(Better::Lower),
-            other => {
-                err(errors, Some(b.span()), format!("better '{other}' is unknown; expected \"higher\" or \"lower\""));
-                None
+        (true, Some(b)) => {
+            let better = Better::parse(b.get_ref());
+            if better.is_none() {
+                err(errors, Some(b.span()), format!("better '{}' is unknown; expected {}", b.get_ref(), Better::expected(true)));
             }
-        },
+            better
+        }
         (false, Some(b)) => {
             err(errors, Some(b.span()), "better applies to indicators only");
             None

@@ -7,6 +7,7 @@
 pub mod compile;
 pub mod plan;
 pub mod raw;
+pub mod words;
 
 use std::fmt;
 use std::ops::Range;
