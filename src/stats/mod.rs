@@ -28,6 +28,15 @@
 //! With [`Options::bootstrap`] set, the interval is instead a percentile interval over
 //! resamples of whole stations (see `bootstrap.rs`); the p-value stays the analytic one.
 //!
+//! Within stations, Spearman's coefficient is the repeated-measures correlation (Bakdash &
+//! Marusich 2017, "Repeated measures correlation", Frontiers in Psychology 8:456) of ranks taken
+//! separately inside each station (average ranks for ties): like the scope itself, it ignores
+//! where a station's values sit relative to other stations'.
+//!
+//! Ranks and Kendall's pair counts compare values rounded to [`TIE_DIGITS`] significant digits,
+//! so values equal but for float rounding (a mean summed in a different order) tie; Pearson's r
+//! uses the values unrounded. Kendall's counts take O(n log n) (Knight's merge-sort algorithm).
+//!
 //! Rows where x, y or any control is missing (NaN or infinite) are dropped before anything is
 //! computed, and `n` counts the rows that remain. A result never holds NaN: when r cannot be
 //! computed it is `None` and [`Correlation::reason`] says why.
@@ -45,7 +54,7 @@ mod reference_tests;
 use serde::{Deserialize, Serialize};
 
 pub use adjust::adjust;
-pub use correlation::average_ranks;
+pub use correlation::{TIE_DIGITS, average_ranks};
 
 use correlation::KendallStatistic;
 use scopes::Panel;
