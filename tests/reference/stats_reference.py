@@ -20,7 +20,7 @@ Sources per case (see src/stats/mod.rs for the conventions the engine follows):
   without rm_corr's rounding to 2 decimals;
 - within Spearman: pingouin.rm_corr on ranks taken inside each station (the repeated-measures
   correlation of Bakdash & Marusich 2017 applied to within-station ranks);
-- between: the pooled functions on per-station means;
+- between: the pooled functions on per-station means; n is the number of station means;
 - ties: Spearman and Kendall see every value rounded to TIE_DIGITS significant decimal digits
   (exact decimal rounding through Python's formatting) before ranking, as the engine does;
   Pearson sees the values unrounded. The near_ties dataset holds values equal in exact
@@ -356,14 +356,22 @@ def cases_for(name, raw, controls):
                         "confidence": confidence}
                 n, k = len(plain), plain["station"].nunique()
                 case["expected"] = plain_expectation(plain, n, k, method, scope, confidence)
+                between_sample(case, k)
                 cases.append(case)
                 if controls:
                     case = dict(case, controls=True)
                     n, k = len(full), full["station"].nunique()
                     case["expected"] = partial_expectation(full, controls, n, k, method, scope, confidence)
+                    between_sample(case, k)
                     cases.append(case)
     return cases
 
+
+def between_sample(case, k):
+    """A between-station test runs on the k station means: that is its n, with or without a
+    coefficient."""
+    if case["scope"] == "between":
+        case["expected"]["n"] = k
 
 
 def plain_expectation(d, n, k, method, scope, confidence):
@@ -380,7 +388,7 @@ def plain_expectation(d, n, k, method, scope, confidence):
             return no_coefficient(n, k, "zero variance in x within stations")
         return within(d, method, confidence)
     out = between(d, method, confidence)
-    out["n"], out["n_stations"] = n, k
+    out["n"], out["n_stations"] = k, k
     return out
 
 
@@ -393,7 +401,7 @@ def partial_expectation(d, controls, n, k, method, scope, confidence):
         return partial_within(d, controls, method, confidence)
     means = station_means(d, ["x", "y"] + controls)
     out = partial_pooled(means, controls, method, confidence, k)
-    out["n"] = n
+    out["n"] = k
     return out
 
 
