@@ -1,6 +1,7 @@
 //! `duibiao check`: compile the pipeline, check it against the real files, parse the start of
 //! the first file of each source, and say what would happen. Writes nothing.
 
+use super::columns::left;
 use crate::cli::CheckArgs;
 use crate::ingest;
 use crate::job;
@@ -30,8 +31,8 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
         }
         reasons.sort_by(|a, b| b.1.cmp(&a.1));
         println!(
-            "  {:<18} {} file(s); sample {}: {} rows read, {} accepted, {} rejected, {} dropped, {} duplicates",
-            source.name,
+            "  {} {} file(s); sample {}: {} rows read, {} accepted, {} rejected, {} dropped, {} duplicates",
+            left(&source.name, 18),
             files.len(),
             sample.files[0].path,
             c.rows_read,

@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
 mod check;
+mod columns;
 mod inspect;
 mod run;
 mod sample;

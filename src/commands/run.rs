@@ -1,5 +1,6 @@
 //! `duibiao run`: run the job and print a closing summary (or the manifest as JSON).
 
+use super::columns::{left, right};
 use crate::cli::RunArgs;
 use crate::job::{self, RunOptions};
 
@@ -14,16 +15,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let top = crate::analysis::strongest(&report.findings, 10);
     if !top.is_empty() {
         println!("\n最强的关联（校正后 p < 0.05，Pearson）· strongest associations (adjusted p < 0.05, Pearson):");
-        println!("{:<8} {:>3}  {:>6} {:>17} {:>9}  {}", "口径", "滞后", "r", "95% CI", "p_adj", "特征 → 指标 feature → indicator");
+        println!("{} {}  {} {} {}  特征 → 指标 feature → indicator", left("口径", 8), right("滞后", 4), right("r", 6), right("95% CI", 17), right("p_adj", 9));
         for f in top {
             println!(
-                "{:<8} {:>3}  {:>+6.2} [{:>+6.2}, {:>+6.2}] {:>9.1e}  {} → {}{}",
-                crate::analysis::scope_name(f.scope),
-                f.lag,
-                f.r.unwrap_or(f64::NAN),
-                f.ci_low.unwrap_or(f64::NAN),
-                f.ci_high.unwrap_or(f64::NAN),
-                f.p_adjusted.unwrap_or(f64::NAN),
+                "{} {}  {} {} {}  {} → {}{}",
+                left(crate::analysis::scope_name(f.scope), 8),
+                right(&f.lag.to_string(), 4),
+                right(&format!("{:+.2}", f.r.unwrap_or(f64::NAN)), 6),
+                right(&format!("[{:>+6.2}, {:>+6.2}]", f.ci_low.unwrap_or(f64::NAN), f.ci_high.unwrap_or(f64::NAN)), 17),
+                right(&format!("{:.1e}", f.p_adjusted.unwrap_or(f64::NAN)), 9),
                 f.feature_label,
                 f.indicator_label,
                 if f.r_better.unwrap_or(0.0) > 0.0 { "  (更好 better)" } else { "  (更差 worse)" }
@@ -36,21 +36,64 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 
 /// The per-source row accounting as a text table.
 pub fn summary_table(manifest: &job::Manifest) -> String {
-    let mut lines = vec![format!(
-        "{:<18} {:>6} {:>10} {:>10} {:>8} {:>8} {:>8}",
-        "来源 source", "文件", "读入 read", "接受 ok", "拒绝 rej", "删除 drop", "重复 dup"
-    )];
+    let row = |cells: [&str; 7]| {
+        let widths = [18, 6, 10, 10, 9, 10, 9];
+        let mut line = left(cells[0], widths[0]);
+        for (cell, width) in cells.iter().zip(widths).skip(1) {
+            line.push(' ');
+            line.push_str(&right(cell, width));
+        }
+        line
+    };
+    let mut lines = vec![row(["来源 source", "文件", "读入 read", "接受 ok", "拒绝 rej", "删除 drop", "重复 dup"])];
     for s in &manifest.sources {
-        lines.push(format!(
-            "{:<18} {:>6} {:>10} {:>10} {:>8} {:>8} {:>8}",
-            s.name,
-            s.files.len(),
-            s.counts.rows_read,
-            s.counts.accepted,
-            s.counts.rejected,
-            s.counts.dropped,
-            s.counts.duplicates
-        ));
+        let c = &s.counts;
+        let numbers = [s.files.len() as u64, c.rows_read, c.accepted, c.rejected, c.dropped, c.duplicates].map(|n| n.to_string());
+        lines.push(row([&s.name, &numbers[0], &numbers[1], &numbers[2], &numbers[3], &numbers[4], &numbers[5]]));
     }
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unicode_width::UnicodeWidthStr;
+
+    #[test]
+    fn summary_columns_line_up_under_chinese_headers() {
+        let source = |name: &str, read: u64| job::SourceManifest {
+            name: name.into(),
+            title: String::new(),
+            counts: crate::ingest::SourceCounts { rows_read: read, accepted: read - 3, rejected: 2, dropped: 1, ..Default::default() },
+            conserved: true,
+            reject_share: 0.0,
+            max_reject_share: 0.05,
+            warnings: Vec::new(),
+            files: Vec::new(),
+        };
+        let manifest = job::Manifest {
+            tool: "duibiao",
+            version: "test",
+            run_id: "r".into(),
+            pipeline: "p.toml".into(),
+            pipeline_sha256: String::new(),
+            periods_touched: Vec::new(),
+            periods_available: Vec::new(),
+            increment: None,
+            sources: vec![source("fee", 1_234_567), source("工单", 12)],
+            panel: None,
+            correlations: 0,
+            timings_seconds: Vec::new(),
+            peak_rss_bytes: Vec::new(),
+        };
+        let table = summary_table(&manifest);
+        let widths: Vec<usize> = table.lines().map(UnicodeWidthStr::width).collect();
+        assert_eq!(widths, vec![widths[0]; 3], "\n{table}");
+        // Right-aligned numbers end where their headers end.
+        let header = table.lines().next().unwrap();
+        let end = |line: &str, cell: &str| line[..line.find(cell).unwrap() + cell.len()].width();
+        assert_eq!(end(header, "读入 read"), end(table.lines().nth(1).unwrap(), "1234567"));
+        assert_eq!(end(header, "文件"), 25);
+        assert_eq!(end(table.lines().nth(2).unwrap(), "0"), 25, "\n{table}");
+    }
 }
