@@ -214,9 +214,22 @@ fn adjust_families(a: &Analysis, findings: &mut [Finding]) {
     }
 }
 
-/// The strongest findings that survive the correction, within and between stations first.
-pub fn strongest(findings: &[Finding], n: usize) -> Vec<&Finding> {
-    let mut kept: Vec<&Finding> = findings.iter().filter(|f| f.p_adjusted.is_some_and(|p| p < 0.05) && f.method == Method::Pearson && f.controls.is_empty()).collect();
+/// The method the report's heatmaps and strongest list show: the first one the pipeline lists
+/// (Pearson when it lists none).
+pub fn primary_method(methods: &[Method]) -> Method {
+    methods.first().copied().unwrap_or(Method::Pearson)
+}
+
+/// A confidence level as a percentage without trailing zeros: 0.95 → "95%", 0.975 → "97.5%".
+pub fn confidence_percent(confidence: f64) -> String {
+    let text = format!("{:.3}", confidence * 100.0);
+    format!("{}%", text.trim_end_matches('0').trim_end_matches('.'))
+}
+
+/// The strongest findings of `method` without controls that survive the correction, within and
+/// between stations first, each by |r|.
+pub fn strongest(findings: &[Finding], method: Method, n: usize) -> Vec<&Finding> {
+    let mut kept: Vec<&Finding> = findings.iter().filter(|f| f.p_adjusted.is_some_and(|p| p < 0.05) && f.method == method && f.controls.is_empty()).collect();
     kept.sort_by(|a, b| {
         let rank = |f: &Finding| match f.scope {
             Scope::Within => 0,
@@ -234,6 +247,53 @@ mod tests {
     use super::*;
     use crate::panel::{PanelColumn, PanelStation};
     use crate::period::{Grain, Period};
+
+    fn finding(scope: Scope, method: Method, r: f64, p_adjusted: f64) -> Finding {
+        Finding {
+            indicator: "fee_recovery".into(),
+            indicator_label: "电费回收率".into(),
+            feature: "sanliang".into(),
+            feature_label: "三亮三比".into(),
+            lag: 0,
+            scope,
+            method,
+            controls: String::new(),
+            n: 40,
+            n_stations: 8,
+            r: Some(r),
+            ci_low: Some(r - 0.2),
+            ci_high: Some(r + 0.2),
+            ci_method: Some("fisher_z".into()),
+            p_value: Some(p_adjusted / 2.0),
+            p_adjusted: Some(p_adjusted),
+            adjust_method: "fdr_bh".into(),
+            r_better: Some(r),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn strongest_follows_the_pipelines_first_method() {
+        let findings = vec![
+            finding(Scope::Pooled, Method::Spearman, 0.6, 0.001),
+            finding(Scope::Within, Method::Spearman, -0.4, 0.01),
+            finding(Scope::Within, Method::Spearman, 0.9, 0.2),
+        ];
+        let method = primary_method(&[Method::Spearman]);
+        let top = strongest(&findings, method, 10);
+        assert_eq!(top.iter().map(|f| (f.scope, f.r)).collect::<Vec<_>>(), vec![(Scope::Within, Some(-0.4)), (Scope::Pooled, Some(0.6))]);
+        assert!(strongest(&findings, Method::Pearson, 10).is_empty());
+        assert_eq!(primary_method(&[Method::Kendall, Method::Pearson]), Method::Kendall);
+        assert_eq!(primary_method(&[]), Method::Pearson);
+    }
+
+    #[test]
+    fn confidence_levels_read_as_percentages() {
+        assert_eq!(confidence_percent(0.95), "95%");
+        assert_eq!(confidence_percent(0.9), "90%");
+        assert_eq!(confidence_percent(0.975), "97.5%");
+        assert_eq!(confidence_percent(0.999), "99.9%");
+    }
 
     /// A panel of six stations × three quarters with one indicator and one feature; station 6
     /// has no indicator value at all.

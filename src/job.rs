@@ -95,6 +95,8 @@ pub struct RunReport {
     pub output: PathBuf,
     pub manifest: Manifest,
     pub findings: Vec<crate::analysis::Finding>,
+    /// The analysis settings the findings were computed with.
+    pub analysis: crate::plan::Analysis,
 }
 
 /// Compiles a pipeline and checks it against the real files; all problems as one usage error.
@@ -234,7 +236,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     std::fs::write(staging.dir.join("report.html"), html)?;
 
     let output = staging.publish().map_err(anyhow::Error::msg)?;
-    Ok(RunReport { output, manifest, findings })
+    Ok(RunReport { output, manifest, findings, analysis: plan.analysis })
 }
 
 fn progress_bar(plan: &Plan, quiet: bool) -> indicatif::ProgressBar {

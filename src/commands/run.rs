@@ -1,8 +1,10 @@
 //! `duibiao run`: run the job and print a closing summary (or the manifest as JSON).
 
 use super::columns::{left, right};
+use crate::analysis::{self, Finding};
 use crate::cli::RunArgs;
 use crate::job::{self, RunOptions};
+use crate::plan::Analysis;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let options = RunOptions { period: args.period, quiet: args.quiet || args.json, lang: args.lang };
@@ -12,26 +14,48 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("{}", summary_table(&report.manifest));
-    let top = crate::analysis::strongest(&report.findings, 10);
-    if !top.is_empty() {
-        println!("\n最强的关联（校正后 p < 0.05，Pearson）· strongest associations (adjusted p < 0.05, Pearson):");
-        println!("{} {}  {} {} {}  特征 → 指标 feature → indicator", left("口径", 8), right("滞后", 4), right("r", 6), right("95% CI", 17), right("p_adj", 9));
-        for f in top {
-            println!(
-                "{} {}  {} {} {}  {} → {}{}",
-                left(crate::analysis::scope_name(f.scope), 8),
-                right(&f.lag.to_string(), 4),
-                right(&format!("{:+.2}", f.r.unwrap_or(f64::NAN)), 6),
-                right(&format!("[{:>+6.2}, {:>+6.2}]", f.ci_low.unwrap_or(f64::NAN), f.ci_high.unwrap_or(f64::NAN)), 17),
-                right(&format!("{:.1e}", f.p_adjusted.unwrap_or(f64::NAN)), 9),
-                f.feature_label,
-                f.indicator_label,
-                if f.r_better.unwrap_or(0.0) > 0.0 { "  (更好 better)" } else { "  (更差 worse)" }
-            );
-        }
+    if let Some(table) = strongest_table(&report.findings, &report.analysis) {
+        println!("\n{table}");
     }
     println!("输出 output: {}  (run {})", report.output.display(), report.manifest.run_id);
     Ok(())
+}
+
+/// The strongest associations of the pipeline's first method, with intervals at its confidence
+/// level; `None` when no pair survives the correction.
+pub fn strongest_table(findings: &[Finding], settings: &Analysis) -> Option<String> {
+    let method = analysis::primary_method(&settings.methods);
+    let top = analysis::strongest(findings, method, 10);
+    if top.is_empty() {
+        return None;
+    }
+    let method = analysis::method_name(method);
+    let level = analysis::confidence_percent(settings.confidence);
+    let mut lines = vec![
+        format!("最强的关联（校正后 p < 0.05，{method}）· strongest associations (adjusted p < 0.05, {method}):"),
+        format!(
+            "{} {}  {} {} {}  特征 → 指标 feature → indicator",
+            left("口径", 8),
+            right("滞后", 4),
+            right("r", 6),
+            right(&format!("{level} CI"), 17),
+            right("p_adj", 9)
+        ),
+    ];
+    for f in top {
+        lines.push(format!(
+            "{} {}  {} {} {}  {} → {}{}",
+            left(analysis::scope_name(f.scope), 8),
+            right(&f.lag.to_string(), 4),
+            right(&format!("{:+.2}", f.r.unwrap_or(f64::NAN)), 6),
+            right(&format!("[{:>+6.2}, {:>+6.2}]", f.ci_low.unwrap_or(f64::NAN), f.ci_high.unwrap_or(f64::NAN)), 17),
+            right(&format!("{:.1e}", f.p_adjusted.unwrap_or(f64::NAN)), 9),
+            f.feature_label,
+            f.indicator_label,
+            if f.r_better.unwrap_or(0.0) > 0.0 { "  (更好 better)" } else { "  (更差 worse)" }
+        ));
+    }
+    Some(lines.join("\n"))
 }
 
 /// The per-source row accounting as a text table.
@@ -57,7 +81,60 @@ pub fn summary_table(manifest: &job::Manifest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::{Method, Scope};
     use unicode_width::UnicodeWidthStr;
+
+    fn finding(scope: Scope, r: f64, feature_label: &str) -> Finding {
+        Finding {
+            indicator: "fee_recovery".into(),
+            indicator_label: "电费回收率".into(),
+            feature: "sanliang".into(),
+            feature_label: feature_label.into(),
+            lag: 1,
+            scope,
+            method: Method::Spearman,
+            controls: String::new(),
+            n: 40,
+            n_stations: 8,
+            r: Some(r),
+            ci_low: Some(r - 0.25),
+            ci_high: Some(r + 0.25),
+            ci_method: Some("fisher_z".into()),
+            p_value: Some(0.001),
+            p_adjusted: Some(0.004),
+            adjust_method: "fdr_bh".into(),
+            r_better: Some(r),
+            reason: None,
+        }
+    }
+
+    fn settings(methods: Vec<Method>, confidence: f64) -> Analysis {
+        Analysis {
+            methods,
+            scopes: vec![Scope::Within, Scope::Between],
+            controls: Vec::new(),
+            adjust: crate::stats::Adjust::FdrBh,
+            family_all: false,
+            confidence,
+            bootstrap: None,
+            min_observations: 10,
+        }
+    }
+
+    #[test]
+    fn a_spearman_only_pipeline_lists_its_findings_at_its_confidence() {
+        let findings = vec![finding(Scope::Within, 0.41, "三亮三比次数"), finding(Scope::Between, -0.62, "activity hours")];
+        let table = strongest_table(&findings, &settings(vec![Method::Spearman], 0.9)).expect("two significant pairs");
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].contains("spearman"), "{table}");
+        assert!(lines[1].contains("90% CI") && !table.contains("95%"), "{table}");
+        assert_eq!(lines.len(), 4, "{table}");
+        // The labels start in the same terminal column on every line.
+        let start = |line: &str, label: &str| line[..line.find(label).unwrap()].width();
+        assert_eq!(start(lines[2], "三亮三比次数"), start(lines[1], "特征"), "{table}");
+        assert_eq!(start(lines[3], "activity hours"), start(lines[1], "特征"), "{table}");
+        assert_eq!(strongest_table(&findings, &settings(vec![Method::Pearson, Method::Spearman], 0.95)), None);
+    }
 
     #[test]
     fn summary_columns_line_up_under_chinese_headers() {
