@@ -96,7 +96,6 @@ pub struct ReportInput<'a> {
     pub lang: Lang,
 }
 
-/// Escapes text for HTML (and SVG) content and attributes.
 /// Opens a table with one header row.
 fn table_head(h: &mut String, headers: &[&str]) {
     h.push_str("<table><tr>");
@@ -106,6 +105,7 @@ fn table_head(h: &mut String, headers: &[&str]) {
     h.push_str("</tr>\n");
 }
 
+/// Escapes text for HTML (and SVG) content and attributes.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
