@@ -7,6 +7,7 @@ pub mod cli;
 pub mod exit;
 
 mod check;
+mod columns;
 mod inspect;
 mod run;
 mod sample;

@@ -37,6 +37,8 @@ pub struct RunReport {
     pub output: PathBuf,
     pub manifest: Manifest,
     pub findings: Vec<crate::analysis::Finding>,
+    /// The analysis settings the findings were computed with.
+    pub analysis: crate::spec::plan::Analysis,
 }
 
 /// Compiles a pipeline and checks it against the real files; all problems as one spec error.
@@ -150,7 +152,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> Result<RunReport, JobError>
     write_file(&staging.dir.join(layout::REPORT), html)?;
 
     let output = staging.publish()?;
-    Ok(RunReport { output, manifest, findings })
+    Ok(RunReport { output, manifest, findings, analysis: plan.analysis })
 }
 
 fn progress_bar(plan: &Plan, quiet: bool) -> indicatif::ProgressBar {

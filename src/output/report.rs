@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::analysis::{Finding, method_name, scope_name};
+use crate::analysis::{Finding, confidence_percent, method_name, scope_name};
 use crate::base::lang::Lang;
 use crate::base::vocab::Vocabulary;
 use crate::base::period::Grain;
@@ -69,7 +69,6 @@ pub struct ReportInput<'a> {
     pub lang: Lang,
 }
 
-/// Escapes text for HTML (and SVG) content and attributes.
 /// Opens a table with one header row.
 fn table_head(h: &mut String, headers: &[&str]) {
     h.push_str("<table><tr>");
@@ -79,6 +78,7 @@ fn table_head(h: &mut String, headers: &[&str]) {
     h.push_str("</tr>\n");
 }
 
+/// Escapes text for HTML (and SVG) content and attributes.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -142,7 +142,7 @@ pub fn render(input: &ReportInput) -> String {
     inputs(&mut h, input);
     coverage(&mut h, input);
     heatmaps(&mut h, input);
-    let top = crate::analysis::strongest(input.findings, 10);
+    let top = crate::analysis::strongest(input.findings, primary_method(input), 10);
     strongest(&mut h, input, &top);
     scatters(&mut h, input, &top);
     caveats(&mut h, input);
@@ -462,8 +462,7 @@ fn heat_colour(v: f64) -> (String, &'static str) {
 }
 
 fn primary_method(input: &ReportInput) -> Method {
-    let methods = &input.plan.analysis.methods;
-    if methods.contains(&Method::Pearson) { Method::Pearson } else { methods.first().copied().unwrap_or(Method::Pearson) }
+    crate::analysis::primary_method(&input.plan.analysis.methods)
 }
 
 fn heatmaps(h: &mut String, input: &ReportInput) {
@@ -563,14 +562,17 @@ fn strongest(h: &mut String, input: &ReportInput, top: &[&Finding]) {
         let _ = writeln!(h, "<p>{}</p>", lang.t("没有任何一对在多重检验校正后达到 p < 0.05。", "No pair reaches adjusted p < 0.05."));
         return;
     }
-    let _ = writeln!(
-        h,
-        "<p class=\"note\">{}</p>",
-        lang.t(
-            "校正后 p < 0.05 的关联（Pearson，未加控制变量），先站内、再站间、最后合并口径，各按 |r| 排序。r 为原始方向的相关系数，区间为 95% 置信区间；“方向”按指标的好坏方向判断。",
-            "Associations with adjusted p < 0.05 (Pearson, no controls): within-station first, then between, then pooled, each by |r|. r is in the raw direction with its 95% confidence interval; “direction” reads it against the indicator's better side."
-        )
-    );
+    let method = method_name(primary_method(input));
+    let level = confidence_percent(input.plan.analysis.confidence);
+    let note = match lang {
+        Lang::Zh => format!("校正后 p < 0.05 的关联（{method}，未加控制变量），先站内、再站间、最后合并口径，各按 |r| 排序。r 为原始方向的相关系数，区间为 {level} 置信区间；“方向”按指标的好坏方向判断。"),
+        Lang::En => format!("Associations with adjusted p < 0.05 ({method}, no controls): within-station first, then between, then pooled, each by |r|. r is in the raw direction with its {level} confidence interval; “direction” reads it against the indicator's better side."),
+    };
+    let _ = writeln!(h, "<p class=\"note\">{}</p>", esc(&note));
+    let interval = match lang {
+        Lang::Zh => format!("{level} 置信区间"),
+        Lang::En => format!("{level} CI"),
+    };
     table_head(
         h,
         &[
@@ -580,7 +582,7 @@ fn strongest(h: &mut String, input: &ReportInput, top: &[&Finding]) {
             lang.t("口径", "Scope"),
             lang.t("滞后", "Lag"),
             "r",
-            lang.t("95% 置信区间", "95% CI"),
+            &interval,
             lang.t("校正后 p", "Adjusted p"),
             "n",
             lang.t("方向", "Direction"),
@@ -823,11 +825,11 @@ fn caveats(h: &mut String, input: &ReportInput) {
     h.push_str("</ul>\n");
     let _ = writeln!(
         h,
-        "<p class=\"meta\">{} {} · {} {:.0}% · {} {}</p>",
+        "<p class=\"meta\">{} {} · {} {} · {} {}</p>",
         lang.t("方法", "Methods"),
         a.methods.iter().map(|m| method_name(*m)).collect::<Vec<_>>().join(", "),
         lang.t("置信水平", "confidence"),
-        a.confidence * 100.0,
+        confidence_percent(a.confidence),
         lang.t("口径", "scopes"),
         a.scopes.iter().map(|s| scope_name(*s)).collect::<Vec<_>>().join(", ")
     );
@@ -858,6 +860,62 @@ mod tests {
         let (t, d) = nice_ticks(-0.0012, 0.0009);
         assert_eq!(d, 4);
         assert_eq!(t.iter().map(|v| tick_text(*v, d)).collect::<Vec<_>>(), vec!["-0.0010", "-0.0005", "0.0000", "0.0005"]);
+    }
+
+    #[test]
+    fn strongest_section_follows_the_pipelines_method_and_confidence() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pipelines/panel_small.toml");
+        let mut plan = crate::spec::compile::compile_file(&path).unwrap();
+        plan.analysis.methods = vec![Method::Spearman];
+        plan.analysis.confidence = 0.9;
+        let manifest = Manifest {
+            tool: "duibiao",
+            version: "test",
+            run_id: "run".into(),
+            pipeline: "panel_small.toml".into(),
+            pipeline_sha256: "0".repeat(64),
+            periods_touched: Vec::new(),
+            periods_available: Vec::new(),
+            increment: None,
+            sources: Vec::new(),
+            panel: None,
+            correlations: 1,
+            timings_seconds: Vec::new(),
+            peak_rss_bytes: Vec::new(),
+        };
+        let findings = [Finding {
+            indicator: "fee_recovery".into(),
+            indicator_label: "fee_recovery".into(),
+            feature: "sanliang".into(),
+            feature_label: "sanliang".into(),
+            lag: 0,
+            scope: Scope::Within,
+            method: Method::Spearman,
+            controls: String::new(),
+            n: 40,
+            n_stations: 8,
+            r: Some(0.5),
+            ci_low: Some(0.3),
+            ci_high: Some(0.7),
+            ci_method: Some("fisher_z".into()),
+            p_value: Some(0.001),
+            p_adjusted: Some(0.002),
+            adjust_method: "fdr_bh".into(),
+            r_better: Some(0.5),
+            reason: None,
+        }];
+        for (lang, heading, interval, none) in [
+            (Lang::En, "5. Strongest associations", "90% CI", "No pair reaches"),
+            (Lang::Zh, "五、最强的关联", "90% 置信区间", "没有任何一对"),
+        ] {
+            let html = render(&ReportInput { plan: &plan, manifest: &manifest, panel: None, findings: &findings, rejects: &[], lang });
+            let section = &html[html.find(heading).unwrap()..];
+            assert!(!section.contains(none), "{section}");
+            assert!(section.contains("spearman") && section.contains(interval), "{section}");
+            assert!(section.contains("<td class=\"num\">+0.50</td>"), "{section}");
+            assert!(!html.contains("95%"), "{html}");
+            assert!(html.contains("90%"));
+        }
     }
 
     #[test]

@@ -28,9 +28,20 @@
 //! With [`Options::bootstrap`] set, the interval is instead a percentile interval over
 //! resamples of whole stations (see `bootstrap.rs`); the p-value stays the analytic one.
 //!
+//! Within stations, Spearman's coefficient is the repeated-measures correlation (Bakdash &
+//! Marusich 2017, "Repeated measures correlation", Frontiers in Psychology 8:456) of ranks taken
+//! separately inside each station (average ranks for ties): like the scope itself, it ignores
+//! where a station's values sit relative to other stations'.
+//!
+//! Ranks and Kendall's pair counts compare values rounded to [`TIE_DIGITS`] significant digits,
+//! so values equal but for float rounding (a mean summed in a different order) tie; Pearson's r
+//! uses the values unrounded. Kendall's counts take O(n log n) (Knight's merge-sort algorithm).
+//!
 //! Rows where x, y or any control is missing (NaN or infinite) are dropped before anything is
-//! computed, and `n` counts the rows that remain. A result never holds NaN: when r cannot be
-//! computed it is `None` and [`Correlation::reason`] says why.
+//! computed. [`Correlation::n`] is the size of the sample the test ran on: the rows that remain
+//! for the pooled and within scopes, the number of station means (`k`) for the between scope.
+//! A result never holds NaN: when r cannot be computed it is `None` and
+//! [`Correlation::reason`] says why.
 //!
 //! Layer `stats` (ARCHITECTURE.md): pure statistics on slices of numbers; imports nothing else of
 //! the crate.
@@ -48,7 +59,7 @@ mod reference_tests;
 use serde::{Deserialize, Serialize};
 
 pub use adjust::adjust;
-pub use correlation::average_ranks;
+pub use correlation::{TIE_DIGITS, average_ranks};
 
 use correlation::KendallStatistic;
 use scopes::Panel;
@@ -154,7 +165,9 @@ impl Default for Options {
 pub struct Correlation {
     pub method: Method,
     pub scope: Scope,
-    /// Rows kept after dropping rows with a missing x, y or control.
+    /// Size of the sample the coefficient was computed on: rows kept after dropping rows with
+    /// a missing x, y or control; for [`Scope::Between`] the number of station means, which
+    /// equals `n_stations`.
     pub n: usize,
     /// Rows dropped for a missing value.
     pub n_dropped: usize,
@@ -203,7 +216,10 @@ pub fn correlate(obs: &Observations<'_>, options: &Options) -> Result<Correlatio
     let mut result = Correlation {
         method: options.method,
         scope: options.scope,
-        n: panel.len(),
+        n: match options.scope {
+            Scope::Between => panel.n_stations(),
+            Scope::Pooled | Scope::Within => panel.len(),
+        },
         n_dropped: obs.x.len() - panel.len(),
         n_stations: panel.n_stations(),
         n_controls: 0,
@@ -515,6 +531,19 @@ mod tests {
             too_few.reason.as_deref(),
             Some("too few observations: n=3, need at least 5")
         );
+    }
+
+    #[test]
+    fn between_n_is_the_number_of_station_means() {
+        let station = [1, 1, 2, 2, 3, 3, 4, 4, 5, 5];
+        let x = [1.0, 2.0, 2.0, 3.5, 4.0, 3.0, 6.0, 5.0, 7.0, f64::NAN];
+        let y = [2.0, 1.0, 3.0, 2.5, 3.0, 5.0, 4.0, 6.0, 7.5, 1.0];
+        let options = Options {
+            scope: Scope::Between,
+            ..Options::default()
+        };
+        let c = run(&station, &x, &y, &[], options);
+        assert_eq!((c.n, c.n_dropped, c.n_stations, c.df), (5, 1, 5, Some(3)));
     }
 
     #[test]

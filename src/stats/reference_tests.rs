@@ -1,7 +1,9 @@
 //! Checks the engine against values computed by scipy, pingouin and statsmodels: the fixture
 //! `tests/fixtures/stats/reference.json` is written by `tests/reference/stats_reference.py`,
 //! which documents the source of each expected number. r must agree to 1e-9, intervals and
-//! p-values to 1e-6.
+//! p-values to 1e-6. The datasets include ties (`ties`, `many_ties`) and near-ties, values equal
+//! to 12 significant digits but not in float (`near_ties`, checked against scipy and pingouin
+//! on the rounded values).
 
 use serde_json::Value;
 
@@ -200,4 +202,35 @@ fn adjusted_p_values_match_statsmodels() {
             }
         }
     }
+}
+
+/// The near-ties cases only test the rounding if the values reach the engine as written:
+/// distinct floats that agree to [`super::TIE_DIGITS`] significant digits, in single columns,
+/// inside stations, and in the station means.
+#[test]
+fn near_ties_reach_the_engine_unmerged() {
+    use super::correlation::tie_key;
+    fn distinct(values: impl Iterator<Item = f64>) -> usize {
+        let mut bits: Vec<u64> = values.map(f64::to_bits).collect();
+        bits.sort_unstable();
+        bits.dedup();
+        bits.len()
+    }
+    let data = dataset(&fixture(), "near_ties");
+    let panel = super::scopes::Panel::complete_rows(&Observations {
+        station: &data.station,
+        x: &data.x,
+        y: &data.y,
+        controls: &[],
+    });
+    for column in [&panel.x, &panel.y] {
+        assert!(distinct(column.iter().copied()) > distinct(column.iter().map(|&v| tie_key(v))));
+        let within = panel.rows_by_station().iter().any(|rows| {
+            distinct(rows.iter().map(|&r| column[r]))
+                > distinct(rows.iter().map(|&r| tie_key(column[r])))
+        });
+        assert!(within, "no near-tie inside a station");
+    }
+    let means = super::scopes::station_means(&panel, &panel.x);
+    assert!(distinct(means.iter().copied()) > distinct(means.iter().map(|&v| tie_key(v))));
 }

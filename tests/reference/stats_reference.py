@@ -18,8 +18,14 @@ Sources per case (see src/stats/mod.rs for the conventions the engine follows):
 - pooled Kendall: scipy.stats.kendalltau(method='asymptotic') tau-b; interval as pingouin.corr;
 - within Pearson: pingouin.rm_corr; interval by compute_esci(nx=dof+2) as rm_corr calls it,
   without rm_corr's rounding to 2 decimals;
-- within Spearman: pingouin.rm_corr on ranks taken inside each station;
-- between: the pooled functions on per-station means;
+- within Spearman: pingouin.rm_corr on ranks taken inside each station (the repeated-measures
+  correlation of Bakdash & Marusich 2017 applied to within-station ranks);
+- between: the pooled functions on per-station means; n is the number of station means;
+- ties: Spearman and Kendall see every value rounded to TIE_DIGITS significant decimal digits
+  (exact decimal rounding through Python's formatting) before ranking, as the engine does;
+  Pearson sees the values unrounded. The near_ties dataset holds values equal in exact
+  arithmetic but not in float (73.16 and 73.16000000000001, station means summed in another
+  order), so it fails for an engine that ranks unrounded values;
 - controls, pooled and between: pingouin.partial_corr (pearson, spearman), interval unrounded
   from compute_esci(nx=n-k) as partial_corr calls it;
 - controls, within: statsmodels OLS y ~ C(station) + x + controls (on within-station ranks for
@@ -43,6 +49,16 @@ from statsmodels.stats.multitest import multipletests
 
 OUT = Path(__file__).resolve().parents[1] / "fixtures" / "stats" / "reference.json"
 CONFIDENCE_LEVELS = (0.95, 0.90)
+TIE_DIGITS = 12  # src/stats/correlation.rs TIE_DIGITS
+
+
+def tie_key(value):
+    """value rounded to TIE_DIGITS significant decimal digits."""
+    return float(f"{value:.{TIE_DIGITS - 1}e}")
+
+
+def tie_keys(values):
+    return np.array([tie_key(float(v)) for v in values])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,6 +149,57 @@ def tiny_panel():
     return frame([(1, 1.0, 2.0), (1, 2.0, 1.5), (2, 3.0, 4.0)])
 
 
+def near_ties_panel():
+    """8 stations × 6 periods whose values tie in exact arithmetic but not all in float.
+    Values sit on a coarse grid (73.16, 73.66, ...) and a fifth of them are moved by one unit
+    in the last place (73.16000000000001 for 73.16), as a mean summed in another order would
+    be. Stations come in pairs holding the same x values in reverse order, so their x means are
+    equal in exact arithmetic while the means summed in row order differ in the last bits."""
+    rng = np.random.default_rng(7316)
+    rows = []
+    for pair in range(4):
+        while True:  # until the two stations' row-order means differ in float
+            xs = [float(v) for v in 0.1 * rng.integers(1, 5, size=6) + 0.1 * pair]
+            members = [[nudge(x, rng) for x in xs], [nudge(x, rng) for x in xs[::-1]]]
+            means = [sum(m) / len(m) for m in members]
+            if means[0] != means[1] and tie_key(means[0]) == tie_key(means[1]):
+                break
+        for member, values in enumerate(members):
+            for x in values:
+                y = 73.16 + 0.5 * int(rng.integers(0, 4)) + 0.25 * pair
+                rows.append((2 * pair + member + 1, x, nudge(y, rng)))
+    d = frame(rows)
+    for c in ("x", "y"):
+        assert d[c].nunique() > len(set(tie_keys(d[c]))), f"{c}: no near-ties"
+        within = d.groupby("station")[c].agg(lambda v: v.nunique() - len(set(tie_keys(v)))).sum()
+        assert within > 0, f"{c}: no near-ties inside a station"
+    return d
+
+
+def nudge(value, rng):
+    """value, or with probability 0.2 its float neighbour above or below."""
+    draw = rng.random()
+    if draw < 0.1:
+        return float(np.nextafter(value, np.inf))
+    if draw < 0.2:
+        return float(np.nextafter(value, -np.inf))
+    return float(value)
+
+
+def many_ties_panel():
+    """40 stations × 8 periods (320 rows) on small integer grids: large tie groups in x, in y
+    and in both, for Kendall's merge-sort counts."""
+    rng = np.random.default_rng(4242)
+    rows = []
+    for s in range(40):
+        level = int(rng.integers(0, 3))
+        for _ in range(8):
+            x = int(rng.integers(0, 5))
+            y = min(4, max(0, x // 2 + level + int(rng.integers(-1, 2))))
+            rows.append((s + 1, float(x), float(y)))
+    return frame(rows)
+
+
 def frame(rows):
     return pd.DataFrame(rows, columns=["station", "x", "y"])
 
@@ -145,6 +212,8 @@ DATASETS = {
     "station_level_x": (station_level_x_panel(), []),
     "constant_x": (constant_x_panel(), []),
     "tiny": (tiny_panel(), []),
+    "near_ties": (near_ties_panel(), []),
+    "many_ties": (many_ties_panel(), []),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -169,6 +238,8 @@ def no_coefficient(n, stations, reason):
 
 def pooled(d, method, confidence):
     x, y = d["x"].to_numpy(), d["y"].to_numpy()
+    if method != "pearson":
+        x, y = tie_keys(x), tie_keys(y)
     n, k = len(d), d["station"].nunique()
     if method == "pearson":
         res = stats.pearsonr(x, y)
@@ -215,7 +286,8 @@ def within(d, method, confidence):
 def ranked_within(d, columns):
     out = d.copy()
     for c in columns:
-        out[c] = d.groupby("station")[c].rank(method="average")
+        out[c] = tie_keys(d[c])
+        out[c] = out.groupby("station")[c].rank(method="average")
     return out
 
 
@@ -232,6 +304,10 @@ def between(d, method, confidence):
 
 def partial_pooled(d, controls, method, confidence, n_stations):
     n, q = len(d), len(controls)
+    if method == "spearman":
+        d = d.copy()
+        for c in ["x", "y"] + controls:
+            d[c] = tie_keys(d[c])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pc = pg.partial_corr(data=d, x="x", y="y", covar=controls, method=method)
@@ -280,13 +356,22 @@ def cases_for(name, raw, controls):
                         "confidence": confidence}
                 n, k = len(plain), plain["station"].nunique()
                 case["expected"] = plain_expectation(plain, n, k, method, scope, confidence)
+                between_sample(case, k)
                 cases.append(case)
                 if controls:
                     case = dict(case, controls=True)
                     n, k = len(full), full["station"].nunique()
                     case["expected"] = partial_expectation(full, controls, n, k, method, scope, confidence)
+                    between_sample(case, k)
                     cases.append(case)
     return cases
+
+
+def between_sample(case, k):
+    """A between-station test runs on the k station means: that is its n, with or without a
+    coefficient."""
+    if case["scope"] == "between":
+        case["expected"]["n"] = k
 
 
 def plain_expectation(d, n, k, method, scope, confidence):
@@ -303,7 +388,7 @@ def plain_expectation(d, n, k, method, scope, confidence):
             return no_coefficient(n, k, "zero variance in x within stations")
         return within(d, method, confidence)
     out = between(d, method, confidence)
-    out["n"], out["n_stations"] = n, k
+    out["n"], out["n_stations"] = k, k
     return out
 
 
@@ -316,8 +401,23 @@ def partial_expectation(d, controls, n, k, method, scope, confidence):
         return partial_within(d, controls, method, confidence)
     means = station_means(d, ["x", "y"] + controls)
     out = partial_pooled(means, controls, method, confidence, k)
-    out["n"] = n
+    out["n"] = k
     return out
+
+
+def check_near_ties_matter(raw):
+    """The near_ties cases can fail: ranking the unrounded values gives other coefficients."""
+    x, y = raw["x"].to_numpy(), raw["y"].to_numpy()
+    for f in (lambda a, b: stats.spearmanr(a, b).statistic, lambda a, b: stats.kendalltau(a, b).statistic):
+        assert abs(f(x, y) - f(tie_keys(x), tie_keys(y))) > 1e-6
+    unrounded = raw.copy()
+    unrounded[["x", "y"]] = raw.groupby("station")[["x", "y"]].rank(method="average")
+    rounded = ranked_within(raw, ["x", "y"])
+    r = [pg.rm_corr(data=d, x="x", y="y", subject="station")["r"].iloc[0] for d in (unrounded, rounded)]
+    assert abs(r[0] - r[1]) > 1e-6, r
+    means = raw.groupby("station")[["x", "y"]].agg(lambda v: sum(v.tolist()) / len(v))  # row order
+    assert abs(stats.spearmanr(means["x"], means["y"]).statistic
+               - stats.spearmanr(tie_keys(means["x"]), tie_keys(means["y"])).statistic) > 1e-6
 
 
 def adjustment_cases(computed_p):
@@ -344,6 +444,7 @@ def dataset_json(raw, controls):
 
 
 def main():
+    check_near_ties_matter(DATASETS["near_ties"][0])
     cases = []
     for name, (raw, controls) in DATASETS.items():
         cases.extend(cases_for(name, raw, controls))
