@@ -6,6 +6,7 @@
 //! parses the command line and maps errors to exit codes.
 
 pub mod analysis;
+pub mod bi;
 pub mod build_info;
 pub mod cli;
 pub mod commands;

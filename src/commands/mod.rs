@@ -4,6 +4,7 @@ mod check;
 mod inspect;
 mod run;
 mod sample;
+pub mod views;
 
 use crate::cli::{Cli, Command};
 
@@ -14,5 +15,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Views(args) => views::run(&args),
     }
 }
