@@ -84,9 +84,9 @@ impl Choice {
 /// What to tell a user who has no DuckDB (Chinese, then English).
 pub fn install_hint(out: &Path) -> String {
     format!(
-        "未找到 DuckDB，未生成 {DATABASE}（views.sql 已写入）。请安装 DuckDB 命令行程序（duckdb / duckdb.exe，放在 PATH 中）\
+        "未找到 DuckDB，无法写入 {DATABASE}（views.sql 不受影响）。请安装 DuckDB 命令行程序（duckdb / duckdb.exe，放在 PATH 中）\
          或带 duckdb 包的 Python（pip install duckdb），或用 --duckdb 路径 / 环境变量 {ENV} 指定，然后运行：duibiao views {out}\n\
-         no DuckDB found, so {DATABASE} was not written (views.sql was). Install the DuckDB command-line program \
+         no DuckDB found to write {DATABASE} (views.sql is unaffected). Install the DuckDB command-line program \
          (duckdb / duckdb.exe on PATH) or Python's duckdb package (pip install duckdb), or name one with --duckdb PATH \
          or {ENV}; then run: duibiao views {out}",
         out = out.display()
