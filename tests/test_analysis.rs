@@ -50,6 +50,11 @@ fn the_analysis_recovers_the_ground_truth() {
     let run = duibiao(tmp.path(), &["run", pipeline.to_str().unwrap(), "--quiet"]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let rows = table(&tmp.path().join("out"));
+    // Each test runs once without controls (null, never '') and once with the pipeline's controls.
+    let controls = strings(&read_parquet(&tmp.path().join("out/correlations.parquet")), "controls");
+    assert!(!controls.iter().any(|c| c.as_deref() == Some("")), "controls '' in correlations.parquet");
+    assert_eq!(controls.iter().filter(|c| c.is_none()).count() * 2, controls.len());
+    assert!(controls.iter().flatten().all(|c| c == "log_customers"), "{controls:?}");
     let truth: Value = serde_json::from_str(&std::fs::read_to_string(repo().join("sample_data/ground_truth.json")).unwrap()).unwrap();
     let significant = |r: &Row| r.p_adjusted.is_some_and(|p| p < 0.05);
 

@@ -23,6 +23,17 @@ fn python_with_readers() -> Option<String> {
     None
 }
 
+/// A Python with the oldest promised readers (DuckDB 1.0, pyarrow 14): $DUIBIAO_PYTHON_OLD, set
+/// by .ci/run where wheels exist for the machine's Python.
+fn old_python() -> Option<String> {
+    let candidate = std::env::var("DUIBIAO_PYTHON_OLD").ok().filter(|p| !p.is_empty())?;
+    let ok = Command::new(&candidate).args(["-c", "import duckdb, pyarrow"]).output().is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipped: {candidate} cannot import duckdb and pyarrow (tests/reference/requirements-old-readers.txt)");
+    }
+    ok.then_some(candidate)
+}
+
 fn run_kashgar(dir: &Path, extra: &[&str]) -> PathBuf {
     let pipeline = kashgar_workspace(dir);
     let mut args = vec!["run", pipeline.to_str().unwrap(), "--quiet"];
@@ -36,9 +47,9 @@ fn run_kashgar(dir: &Path, extra: &[&str]) -> PathBuf {
 fn every_output_reads_in_duckdb_and_pyarrow_with_the_documented_types() {
     let Some(python) = python_with_readers() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let pipeline = run_kashgar(tmp.path(), &[]);
+    let pipeline = run_kashgar(tmp.path(), &["--duckdb", &python]);
     let out = tmp.path().join("out");
-    for documented in ["panel.parquet", "panel_long.parquet", "correlations.parquet", "quality/rejects.parquet", "quality/coverage.parquet", "quality/unmatched.parquet", "manifest.json", "views.sql", "report.html"] {
+    for documented in ["panel.parquet", "panel_long.parquet", "correlations.parquet", "quality/rejects.parquet", "quality/coverage.parquet", "quality/unmatched.parquet", "manifest.json", "views.sql", "analysis.duckdb", "report.html"] {
         assert!(out.join(documented).exists(), "{documented} missing");
     }
     let check = Command::new(&python)
@@ -52,6 +63,93 @@ fn every_output_reads_in_duckdb_and_pyarrow_with_the_documented_types() {
     assert!(check.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&check.stderr));
     assert!(stdout.contains("ok  views.sql"), "{stdout}");
     assert!(stdout.lines().filter(|l| l.starts_with("ok  curated/")).count() >= 9 * 8, "{stdout}");
+
+    // The reader matrix with the test readers: pyarrow and DuckDB agree on rows, counts and
+    // checksums of every table, and DuckDB opens analysis.duckdb from another directory.
+    let mut matrix = Command::new(&python);
+    matrix.arg(repo().join("tests/reference/reader_matrix.py")).arg(&out).arg("--database");
+    if let Some(old) = old_python() {
+        matrix.args(["--python", &old]);
+    }
+    let matrix = matrix.output().unwrap();
+    let text = String::from_utf8_lossy(&matrix.stdout);
+    assert!(matrix.status.success(), "{text}\n{}", String::from_utf8_lossy(&matrix.stderr));
+    let header = text.lines().next().unwrap_or_default();
+    assert!(header.contains("pyarrow") && header.contains("DuckDB"), "{text}");
+    assert!(text.lines().filter(|l| l.starts_with("curated/") && l.matches('✓').count() >= 2).count() >= 9, "{text}");
+    assert!(text.contains("views, 0 failing"), "{text}");
+}
+
+/// The DuckDB program that writes analysis.duckdb in the tests: the DuckDB CLI installed beside
+/// the readers' Python (requirements-readers.txt), else that Python itself.
+fn duckdb_engine(python: &str) -> String {
+    let cli = Path::new(python).with_file_name("duckdb");
+    if cli.exists() { cli.to_string_lossy().into_owned() } else { python.to_string() }
+}
+
+fn query_views(python: &str, database: &Path, out: &Path, pipeline: &Path, cwd: &Path) -> std::process::Output {
+    Command::new(python).arg(repo().join("tests/reference/query_views.py")).arg(database).arg(out).arg(pipeline).current_dir(cwd).output().unwrap()
+}
+
+#[test]
+fn the_bi_database_opens_from_any_folder_and_after_a_move() {
+    let Some(python) = python_with_readers() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let pipeline = run_kashgar(tmp.path(), &["--duckdb", &python]);
+    let out = tmp.path().join("out");
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+
+    // A driver opening the database from another working directory: every view answers.
+    let first = query_views(&python, &out.join("analysis.duckdb"), &out, &pipeline, &elsewhere);
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{text}\n{}", String::from_utf8_lossy(&first.stderr));
+    assert!(text.contains("ok  panel_zh:") && text.contains("ok  curated_work_orders_zh:") && text.contains("accepted_at_local"), "{text}");
+    // The oldest DuckDB the storage version promises opens it too.
+    if let Some(old) = old_python() {
+        let first = query_views(&old, &out.join("analysis.duckdb"), &out, &pipeline, &elsewhere);
+        let text = String::from_utf8_lossy(&first.stdout);
+        assert!(first.status.success(), "DuckDB 1.0: {text}\n{}", String::from_utf8_lossy(&first.stderr));
+    }
+
+    // The folder moves (to a path with a space and Chinese): the database still names the old
+    // place, so its views fail until `duibiao views` rewrites them.
+    let moved = tmp.path().join("共享 盘").join("对标输出");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::rename(&out, &moved).unwrap();
+    let stale = query_views(&python, &moved.join("analysis.duckdb"), &moved, &pipeline, &elsewhere);
+    let text = String::from_utf8_lossy(&stale.stdout);
+    assert!(!stale.status.success() && text.contains(&format!("{}/panel.parquet", out.display())), "{text}");
+
+    let engine = duckdb_engine(&python);
+    let rewrite = duibiao(&elsewhere, &["views", moved.to_str().unwrap(), "--duckdb", &engine]);
+    let said = String::from_utf8_lossy(&rewrite.stdout);
+    assert!(rewrite.status.success(), "{said}{}", String::from_utf8_lossy(&rewrite.stderr));
+    assert!(said.contains("analysis.duckdb") && said.contains("v1.0.0"), "{said}");
+    let again = query_views(&python, &moved.join("analysis.duckdb"), &moved, &pipeline, &elsewhere);
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{text}\n{}", String::from_utf8_lossy(&again.stderr));
+    let leftovers: Vec<String> = std::fs::read_dir(&moved).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with('.')).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // No DuckDB on the machine: `views` says what to install; the folder is left as it was.
+    let before = std::fs::read(moved.join("analysis.duckdb")).unwrap();
+    let none = Command::new(env!("CARGO_BIN_EXE_duibiao"))
+        .args(["views", moved.to_str().unwrap()])
+        .current_dir(&elsewhere)
+        .env("PATH", "")
+        .env_remove("DUIBIAO_DUCKDB")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&none.stderr);
+    assert_eq!(none.status.code(), Some(1), "{err}");
+    assert!(err.contains("pip install duckdb") && err.contains("duibiao views"), "{err}");
+    assert!(std::fs::read(moved.join("analysis.duckdb")).unwrap() == before);
+
+    // A named program that is not DuckDB is an error naming it, not a silent skip.
+    let wrong = duibiao(&elsewhere, &["views", moved.to_str().unwrap(), "--duckdb", "/bin/true"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("/bin/true"));
 }
 
 #[test]

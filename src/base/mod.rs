@@ -2,6 +2,7 @@
 //! digests, the report language and the vocabularies (names and labels of enums). Everything above may import it; it imports nothing else of the crate (only std and
 //! small external crates), so it can never take part in an import cycle.
 
+pub mod build_info;
 pub mod calendar;
 pub mod digest;
 pub mod lang;

@@ -33,6 +33,20 @@ pub enum Command {
     /// rows, row groups, column statistics, key-value metadata, and hints on types BI tools
     /// read differently.
     Inspect(InspectArgs),
+    /// 为 BI 工具写入 analysis.duckdb · (Re)write OUT_DIR/analysis.duckdb, the database BI tools
+    /// connect to, with the views of OUT_DIR/views.sql at absolute paths: after moving or copying
+    /// an output folder, run this on the new folder.
+    Views(ViewsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ViewsArgs {
+    /// The output folder of a run, e.g. out.
+    pub out_dir: PathBuf,
+    /// The DuckDB to write the database with: the DuckDB command-line program or a Python with
+    /// the duckdb package (default: $DUIBIAO_DUCKDB, else duckdb, python3 or python on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub duckdb: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,6 +82,11 @@ pub struct RunArgs {
     /// Language of report.html: zh (中文, default) or en.
     #[arg(long, value_enum, default_value_t = crate::base::lang::Lang::Zh)]
     pub lang: crate::base::lang::Lang,
+    /// The DuckDB that writes analysis.duckdb: the DuckDB command-line program or a Python with
+    /// the duckdb package (default: $DUIBIAO_DUCKDB, else duckdb, python3 or python on PATH;
+    /// `none` writes no database).
+    #[arg(long, value_name = "PATH")]
+    pub duckdb: Option<PathBuf>,
 }
 
 fn parse_period(text: &str) -> Result<crate::base::period::Period, String> {

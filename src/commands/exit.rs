@@ -9,6 +9,11 @@ use std::process::ExitCode;
 use crate::job::error::JobError;
 use crate::spec::SpecErrors;
 
+/// A command used wrongly (a flag or an argument that cannot work): exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 /// The process exit codes duibiao documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -31,7 +36,7 @@ impl Exit {
                     Exit::Failure
                 };
             }
-            if cause.is::<SpecErrors>() {
+            if cause.is::<SpecErrors>() || cause.is::<UsageError>() {
                 return Exit::Usage;
             }
         }

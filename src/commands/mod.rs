@@ -11,6 +11,7 @@ mod columns;
 mod inspect;
 mod run;
 mod sample;
+pub mod views;
 
 use crate::commands::cli::{Cli, Command};
 
@@ -21,5 +22,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Views(args) => views::run(&args),
     }
 }

@@ -10,6 +10,7 @@ use crate::spec::plan::Analysis;
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let options = RunOptions { period: args.period, quiet: args.quiet || args.json, lang: args.lang };
     let report = job::run(&args.pipeline, &options)?;
+    let database = super::views::after_run(&report.output, args.duckdb.as_deref())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.manifest)?);
         return Ok(());
@@ -19,6 +20,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         println!("\n{table}");
     }
     println!("输出 output: {}  (run {})", report.output.display(), report.manifest.run_id);
+    if let Some(line) = database {
+        println!("{line}");
+    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! Layer `output` (ARCHITECTURE.md): may import every layer below it (`base` to `analysis`);
 //! writes only through `store` (paths from `store::layout`, Parquet through `store::parquet`).
 
+pub mod bi;
 pub mod inspect;
 pub mod manifest;
 pub mod report;

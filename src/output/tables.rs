@@ -84,7 +84,8 @@ pub fn write_correlations(findings: &[crate::analysis::Finding], out: &Path, run
         ("scope".into(), text(findings.iter().map(|f| Some(f.scope.name().to_string())))),
         ("method".into(), text(findings.iter().map(|f| Some(f.method.name().to_string())))),
         ("lag".into(), Arc::new(Int64Array::from(findings.iter().map(|f| f.lag).collect::<Vec<_>>()))),
-        ("controls".into(), text(findings.iter().map(|f| Some(f.controls.clone())))),
+        // Null, not empty, when the test partials out nothing.
+        ("controls".into(), text(findings.iter().map(|f| (!f.controls.is_empty()).then(|| f.controls.clone())))),
         ("n".into(), Arc::new(Int64Array::from(findings.iter().map(|f| f.n as i64).collect::<Vec<_>>()))),
         ("n_stations".into(), Arc::new(Int64Array::from(findings.iter().map(|f| f.n_stations as i64).collect::<Vec<_>>()))),
         ("r".into(), f64s(&|f| f.r)),

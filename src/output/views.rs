@@ -5,7 +5,13 @@
 //! the labels of the pipeline (indicator and feature labels, the export headers of curated
 //! columns), which is what the analysts' dashboards show. Paths are relative to the output
 //! folder, so the folder can be moved or mailed as a whole: run the file from inside the folder,
-//! or set DuckDB's `file_search_path` to it first.
+//! or set DuckDB's `file_search_path` to it first. `analysis.duckdb` (module `bi`) holds the same
+//! views with absolute paths, for drivers that open a database from anywhere.
+//!
+//! Timestamps are stored as UTC instants; every curated view adds, beside each timestamp column
+//! `x`, `x_local`: the wall-clock time at the pipeline's `utc_offset` as a naive TIMESTAMP, the
+//! same whatever time zone the connection is set to. The `*_zh` views show the local time under
+//! the export's header and the instant under "header (UTC)".
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -39,6 +45,25 @@ fn unique_labels(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
             (name, label)
         })
         .collect()
+}
+
+/// The timestamp columns of a source and the names of their local-time companions (`x_local`;
+/// none where the source already has a column of that name).
+fn local_companions(source: &crate::spec::plan::SourcePlan) -> Vec<(String, String)> {
+    source
+        .columns
+        .iter()
+        .filter(|c| c.kind == crate::spec::plan::ColumnType::Timestamp)
+        .map(|c| (c.name.clone(), format!("{}_local", c.name)))
+        .filter(|(_, local)| !source.columns.iter().any(|c| &c.name == local) && local != "source_file" && local != "source_row")
+        .collect()
+}
+
+/// SQL for the wall-clock time of a UTC instant column at a fixed offset, as a naive TIMESTAMP.
+/// Built from the epoch (microseconds), so it depends neither on the connection's TimeZone
+/// setting nor on the ICU extension, and runs in DuckDB 1.0 and later.
+fn local_time(column: &str, utc_offset_minutes: i32) -> String {
+    format!("make_timestamp(epoch_us({}) + {})", ident(column), i64::from(utc_offset_minutes) * 60_000_000)
 }
 
 fn select_labeled(pairs: &[(String, String)]) -> String {
@@ -80,10 +105,14 @@ pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
     let mut sql = String::new();
     let _ = writeln!(sql, "-- DuckDB views over the output of duibiao pipeline '{}'.", plan.name);
     sql.push_str(
-        "-- Paths are relative to this folder. From inside it:\n\
-         --     duckdb analysis.duckdb < views.sql\n\
-         -- or from elsewhere, first: SET file_search_path = '<this folder>';\n\
-         -- Column names in the files are ASCII snake_case; the *_zh views carry the labels.\n\n",
+        "-- Paths are relative to this folder: run it from inside the folder, e.g.\n\
+         --     duckdb -init views.sql\n\
+         -- or from elsewhere after: SET file_search_path = '<this folder>';\n\
+         -- For BI drivers, analysis.duckdb holds the same views with absolute paths; after moving\n\
+         -- the folder, rewrite it with: duibiao views <this folder>\n\
+         -- Column names in the files are ASCII snake_case; the *_zh views carry the labels.\n\
+         -- Timestamps are UTC instants; each x_local column is x as wall-clock time at the\n\
+         -- pipeline's utc_offset (a naive TIMESTAMP, independent of the connection's time zone).\n\n",
     );
     let exists = |rel: &str| out.join(rel).exists();
 
@@ -105,8 +134,22 @@ pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
         };
         let view = format!("curated_{}", source.name);
         let _ = writeln!(sql, "-- {}", source.title.replace('\n', " "));
-        let _ = writeln!(sql, "CREATE OR REPLACE VIEW {view} AS SELECT * FROM {from};");
-        let mut pairs: Vec<(String, String)> = source.columns.iter().map(|c| (c.name.clone(), c.headers.first().map(|h| h.0.clone()).unwrap_or_default())).collect();
+        let local = local_companions(source);
+        let extra: String = local.iter().map(|(c, l)| format!(", {} AS {}", local_time(c, plan.utc_offset_minutes), ident(l))).collect();
+        let _ = writeln!(sql, "CREATE OR REPLACE VIEW {view} AS SELECT *{extra} FROM {from};");
+        let header = |c: &crate::spec::plan::ColumnPlan| c.headers.first().map(|h| h.0.clone()).unwrap_or_default();
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for c in &source.columns {
+            match local.iter().find(|(name, _)| *name == c.name) {
+                // The export showed local wall-clock times under this header.
+                Some((_, l)) => {
+                    pairs.push((l.clone(), header(c)));
+                    let shown = if header(c).trim().is_empty() { c.name.clone() } else { header(c) };
+                    pairs.push((c.name.clone(), format!("{shown} (UTC)")));
+                }
+                None => pairs.push((c.name.clone(), header(c))),
+            }
+        }
         if source.period.is_some() && !exists(&reference) {
             pairs.push(("period".into(), panel_keys(plan.grain)[3].1.clone()));
         }

@@ -242,7 +242,8 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
                     }
                 }
             }
-            columns.push(PanelColumn { name: a.name.clone(), label: a.label.clone(), label_en: a.label.clone(), kind: ColumnKind::Attribute, values });
+            // Attributes have no English label in the pipeline: English falls back to the key.
+            columns.push(PanelColumn { name: a.name.clone(), label: a.label.clone(), label_en: a.name.clone(), kind: ColumnKind::Attribute, values });
         }
     }
 

@@ -53,7 +53,7 @@ impl ParquetStream {
         let properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .set_created_by(format!("duibiao {}", env!("CARGO_PKG_VERSION")))
+            .set_created_by(crate::base::build_info::created_by())
             .set_key_value_metadata(Some(vec![
                 KeyValue::new("duibiao.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
                 KeyValue::new("duibiao.run_id".to_string(), stamp.run_id.clone()),

@@ -7,6 +7,7 @@ Prints one line per checked file and exits non-zero with every problem listed.
 """
 
 import json
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -26,6 +27,12 @@ DECLARED = {
     "timestamp": ("timestamp[us, tz=UTC]", "TIMESTAMP WITH TIME ZONE"),
 }
 ARROW_TO_DUCK = {arrow: duck for arrow, duck in DECLARED.values()}
+
+# parquet-mr's VersionParser.FORMAT (apache/parquet-java,
+# parquet-common/src/main/java/org/apache/parquet/VersionParser.java), matched against the whole
+# created_by string. When it does not match, parquet-mr's CorruptStatistics ignores the statistics
+# of every string column; when it matches an application other than parquet-mr, it trusts them.
+PARQUET_MR_CREATED_BY = re.compile(r"(.*?)\s+version\s*(?:([^(]*?)\s*(?:\(\s*build\s*([^)]*?)\s*\))?)?")
 
 
 def main() -> int:
@@ -47,6 +54,9 @@ def main() -> int:
             problems.append(f"{rel}: run id {kv.get('duibiao.run_id')!r} in metadata, manifest says {manifest['run_id']!r}")
         if kv.get("duibiao.version") != manifest["version"]:
             problems.append(f"{rel}: version {kv.get('duibiao.version')!r} in metadata")
+        parsed = PARQUET_MR_CREATED_BY.fullmatch(meta.created_by or "")
+        if not parsed or parsed.group(1) != "duibiao" or parsed.group(2) != manifest["version"] or not parsed.group(3):
+            problems.append(f"{rel}: created_by {meta.created_by!r} is not 'duibiao version <x.y.z> (build <hash>)' as parquet-mr parses it")
         for field in table.schema:
             t = field.type
             if pa.types.is_dictionary(t) or pa.types.is_nested(t) or str(t) in ("string_view", "large_string", "binary_view"):
@@ -94,6 +104,10 @@ def main() -> int:
         check_file(path, spec["columns"], spec.get("other_columns"), rows)
         if rel == "panel.parquet":
             variables = len(pq.read_schema(path).names) - len(spec["columns"])
+        if rel == "correlations.parquet":
+            controls = pq.read_table(path, columns=["controls"])["controls"].to_pylist()
+            if "" in controls or None not in controls:
+                problems.append(f"{rel}: controls holds {controls.count('')} empty strings and {controls.count(None)} nulls; absent controls are null")
     if panel and variables is not None:
         long_rows = pq.read_metadata(out / "panel_long.parquet").num_rows
         if long_rows != panel["rows"] * variables:
