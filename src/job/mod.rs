@@ -11,10 +11,14 @@ pub mod resources;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use crate::analysis::Finding;
+use crate::base::lang::Lang;
 use crate::base::period::Period;
-use crate::ingest::{self, Reject, preflight};
+use crate::ingest::{self, IngestedSource, Reject, preflight};
 use crate::job::error::JobError;
+use crate::job::resources::StageMeter;
 use crate::output::manifest::{self, Manifest, PanelManifest, SourceManifest, source_manifest};
+use crate::panel::Panel;
 use crate::spec::plan::Plan;
 use crate::spec::compile;
 use crate::store::layout;
@@ -28,7 +32,7 @@ pub struct RunOptions {
     /// Hide progress bars.
     pub quiet: bool,
     /// Language of report.html.
-    pub lang: crate::base::lang::Lang,
+    pub lang: Lang,
 }
 
 /// What a finished run reports back.
@@ -36,7 +40,7 @@ pub struct RunOptions {
 pub struct RunReport {
     pub output: PathBuf,
     pub manifest: Manifest,
-    pub findings: Vec<crate::analysis::Finding>,
+    pub findings: Vec<Finding>,
     /// The analysis settings the findings were computed with.
     pub analysis: crate::spec::plan::Analysis,
 }
@@ -50,109 +54,170 @@ pub fn prepare(pipeline: &Path) -> Result<Plan, JobError> {
 
 /// Runs the job. On failure the previous output stays as it was.
 pub fn run(pipeline: &Path, options: &RunOptions) -> Result<RunReport, JobError> {
-    let mut meter = crate::job::resources::StageMeter::start();
+    let mut meter = StageMeter::start();
     let plan = prepare(pipeline)?;
-    if let Some(only) = options.period {
-        if only.grain != plan.grain {
-            return Err(JobError::PeriodGrain { period: only, pipeline: pipeline.to_path_buf(), grain: plan.grain });
-        }
-    }
+    check_period_option(&plan, pipeline, options.period)?;
     meter.mark("compile");
 
+    let staged = stage(&plan, options.period)?;
+    let ingested = ingest_sources(&plan, &staged, options)?;
+    meter.mark("ingest");
+
+    write_quarantine(&ingested, &staged)?;
+    meter.mark("quarantine");
+
+    // Data checks come before the panel: a source over its reject share is not analysed.
+    let mut manifest = base_manifest(pipeline, &plan, options, &staged, &ingested);
+    let over = over_reject_share(&manifest.sources);
+    if !over.is_empty() {
+        meter.total();
+        return Err(stop_on_data_checks(staged, manifest, &meter, over));
+    }
+
+    let panel = build_panel(&plan, &staged)?;
+    meter.mark("panel");
+
+    let findings = correlate(&plan, panel.as_ref(), &staged)?;
+    meter.mark("correlate");
+    meter.total();
+
+    manifest.panel = panel.as_ref().map(PanelManifest::of);
+    manifest.correlations = findings.len();
+    record_costs(&mut manifest, &meter);
+    let output = publish(staged, &plan, &manifest, panel.as_ref(), &findings, &ingested, options.lang)?;
+    Ok(RunReport { output, manifest, findings, analysis: plan.analysis })
+}
+
+/// A run under way: its id, the output folder being built, and the periods carried over.
+struct Staged {
+    run_id: String,
+    staging: Staging,
+    curated: PathBuf,
+    carried: BTreeSet<Period>,
+}
+
+/// `--period` must name a period of the pipeline's length.
+fn check_period_option(plan: &Plan, pipeline: &Path, only: Option<Period>) -> Result<(), JobError> {
+    match only {
+        Some(period) if period.grain != plan.grain => Err(JobError::PeriodGrain { period, pipeline: pipeline.to_path_buf(), grain: plan.grain }),
+        _ => Ok(()),
+    }
+}
+
+/// Opens the staged output folder; for an increment, carries the other periods' partitions over.
+fn stage(plan: &Plan, only: Option<Period>) -> Result<Staged, JobError> {
     let run_id = crate::store::staging::new_run_id();
     let staging = Staging::new(&plan.output_dir, &run_id)?;
     let curated = layout::curated(&staging.dir);
-    let mut carried: BTreeSet<Period> = BTreeSet::new();
-    if let Some(only) = options.period {
-        carried = carry_over_partitions(&plan, &curated, only)?;
-    }
+    let carried = match only {
+        Some(only) => carry_over_partitions(plan, &curated, only)?,
+        None => BTreeSet::new(),
+    };
+    Ok(Staged { run_id, staging, curated, carried })
+}
 
-    let progress = progress_bar(&plan, options.quiet);
+/// Ingests every source into the staged curated folder.
+fn ingest_sources(plan: &Plan, staged: &Staged, options: &RunOptions) -> Result<Vec<IngestedSource>, JobError> {
+    let progress = progress_bar(plan, options.quiet);
     let mut ingested = Vec::new();
     for source in &plan.sources {
         let files = preflight::source_files(source).map_err(JobError::Ingest)?;
         progress.set_message(source.name.clone());
         // Reference tables (no period column) are always read whole.
         let only = if source.period.is_some() { options.period } else { None };
-        let destination = ingest::Destination::Curated { dir: &curated, run_id: &run_id };
-        let result = ingest::ingest_source(&plan, source, &files, only, destination, None).map_err(JobError::Ingest)?;
+        let destination = ingest::Destination::Curated { dir: &staged.curated, run_id: &staged.run_id };
+        let result = ingest::ingest_source(plan, source, &files, only, destination, None).map_err(JobError::Ingest)?;
         progress.inc(files.len() as u64);
         ingested.push(result);
     }
     progress.finish_and_clear();
-    meter.mark("ingest");
+    Ok(ingested)
+}
 
-    let mut touched = BTreeSet::new();
-    for source in &ingested {
-        touched.extend(source.periods.iter().flatten().copied());
-    }
+/// Writes quality/rejects.parquet.
+fn write_quarantine(ingested: &[IngestedSource], staged: &Staged) -> Result<(), JobError> {
     let rejects: Vec<&Reject> = ingested.iter().flat_map(|s| &s.rejects).collect();
-    crate::output::tables::write_rejects(&rejects, &staging.dir, &run_id)?;
-    meter.mark("quarantine");
-    let sources: Vec<SourceManifest> = ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect();
-    let available: BTreeSet<Period> = touched.iter().chain(&carried).copied().collect();
-    let manifest_base = |sources: Vec<SourceManifest>, meter: &crate::job::resources::StageMeter| Manifest {
+    crate::output::tables::write_rejects(&rejects, &staged.staging.dir, &staged.run_id)?;
+    Ok(())
+}
+
+/// The manifest as far as ingest knows it: no panel, no correlations, no costs yet.
+fn base_manifest(pipeline: &Path, plan: &Plan, options: &RunOptions, staged: &Staged, ingested: &[IngestedSource]) -> Manifest {
+    let touched: BTreeSet<Period> = ingested.iter().flat_map(|s| s.periods.iter().flatten().copied()).collect();
+    let available: BTreeSet<Period> = touched.iter().chain(&staged.carried).copied().collect();
+    Manifest {
         tool: "duibiao",
         version: env!("CARGO_PKG_VERSION"),
-        run_id: run_id.clone(),
+        run_id: staged.run_id.clone(),
         pipeline: pipeline.display().to_string(),
         pipeline_sha256: plan.spec_sha256.clone(),
         periods_touched: touched.iter().map(|q| q.to_string()).collect(),
         periods_available: available.iter().map(|q| q.to_string()).collect(),
         increment: options.period.map(|q| q.to_string()),
-        sources,
+        sources: ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect(),
         panel: None,
         correlations: 0,
-        timings_seconds: meter.timings.clone(),
-        peak_rss_bytes: meter.peak_rss_bytes.clone(),
-    };
+        timings_seconds: Vec::new(),
+        peak_rss_bytes: Vec::new(),
+    }
+}
 
-    // Data checks come before the panel: a source over its reject share is not analysed.
-    let over: Vec<String> = sources
+fn record_costs(manifest: &mut Manifest, meter: &StageMeter) {
+    manifest.timings_seconds = meter.timings.clone();
+    manifest.peak_rss_bytes = meter.peak_rss_bytes.clone();
+}
+
+/// The sources that rejected more than their allowed share, described.
+fn over_reject_share(sources: &[SourceManifest]) -> Vec<String> {
+    sources
         .iter()
         .filter(|s| s.reject_share > s.max_reject_share)
         .map(|s| format!("{}: {:.1}% of {} rows rejected (allowed {:.1}%)", s.name, s.reject_share * 100.0, s.counts.rows_read, s.max_reject_share * 100.0))
-        .collect();
-    if !over.is_empty() {
-        meter.total();
-        let manifest = manifest_base(sources, &meter);
-        write_file(&staging.dir.join(layout::MANIFEST), manifest::to_json(&manifest)?)?;
-        let kept = staging.keep_as_failed(&run_id);
-        return Err(JobError::DataChecks { over, kept });
+        .collect()
+}
+
+/// Keeps the failed run's quarantine and manifest for inspection; the output stays as it was.
+fn stop_on_data_checks(staged: Staged, mut manifest: Manifest, meter: &StageMeter, over: Vec<String>) -> JobError {
+    record_costs(&mut manifest, meter);
+    let written = manifest::to_json(&manifest).map_err(JobError::from).and_then(|json| write_file(&staged.staging.dir.join(layout::MANIFEST), json));
+    if let Err(e) = written {
+        return e;
     }
+    let kept = staged.staging.keep_as_failed(&staged.run_id);
+    JobError::DataChecks { over, kept }
+}
 
-    let panel = if plan.indicators.is_empty() && plan.features.is_empty() {
-        None
-    } else {
-        let panel = crate::panel::build(&plan, &curated)?;
-        crate::output::tables::write_panel(&panel, &staging.dir, &run_id)?;
-        Some(panel)
-    };
-    meter.mark("panel");
+/// Builds the panel and writes its tables, when the pipeline declares indicators or features.
+fn build_panel(plan: &Plan, staged: &Staged) -> Result<Option<Panel>, JobError> {
+    if plan.indicators.is_empty() && plan.features.is_empty() {
+        return Ok(None);
+    }
+    let panel = crate::panel::build(plan, &staged.curated)?;
+    crate::output::tables::write_panel(&panel, &staged.staging.dir, &staged.run_id)?;
+    Ok(Some(panel))
+}
 
-    let findings = match &panel {
+/// Runs the correlations and writes their table, when there are both indicators and features.
+fn correlate(plan: &Plan, panel: Option<&Panel>, staged: &Staged) -> Result<Vec<Finding>, JobError> {
+    match panel {
         Some(panel) if !plan.indicators.is_empty() && !plan.features.is_empty() => {
-            let findings = crate::analysis::correlate(&plan, panel).map_err(JobError::Analysis)?;
-            crate::output::tables::write_correlations(&findings, &staging.dir, &run_id)?;
-            findings
+            let findings = crate::analysis::correlate(plan, panel).map_err(JobError::Analysis)?;
+            crate::output::tables::write_correlations(&findings, &staged.staging.dir, &staged.run_id)?;
+            Ok(findings)
         }
-        _ => Vec::new(),
-    };
-    meter.mark("correlate");
-    meter.total();
-    let manifest = Manifest {
-        panel: panel.as_ref().map(PanelManifest::of),
-        correlations: findings.len(),
-        ..manifest_base(sources, &meter)
-    };
-    write_file(&staging.dir.join(layout::MANIFEST), manifest::to_json(&manifest)?)?;
-    write_file(&staging.dir.join(layout::VIEWS), crate::output::views::views_sql(&plan, panel.as_ref(), &staging.dir))?;
-    let groups = crate::output::report::group_rejects(ingested.iter().flat_map(|s| &s.rejects));
-    let html = crate::output::report::render(&crate::output::report::ReportInput { plan: &plan, manifest: &manifest, panel: panel.as_ref(), findings: &findings, rejects: &groups, lang: options.lang });
-    write_file(&staging.dir.join(layout::REPORT), html)?;
+        _ => Ok(Vec::new()),
+    }
+}
 
-    let output = staging.publish()?;
-    Ok(RunReport { output, manifest, findings, analysis: plan.analysis })
+/// Writes the manifest, the views and the report, and publishes the output folder.
+fn publish(staged: Staged, plan: &Plan, manifest: &Manifest, panel: Option<&Panel>, findings: &[Finding], ingested: &[IngestedSource], lang: Lang) -> Result<PathBuf, JobError> {
+    let dir = &staged.staging.dir;
+    write_file(&dir.join(layout::MANIFEST), manifest::to_json(manifest)?)?;
+    write_file(&dir.join(layout::VIEWS), crate::output::views::views_sql(plan, panel, dir))?;
+    let groups = crate::output::report::group_rejects(ingested.iter().flat_map(|s| &s.rejects));
+    let html = crate::output::report::render(&crate::output::report::ReportInput { plan, manifest, panel, findings, rejects: &groups, lang });
+    write_file(&dir.join(layout::REPORT), html)?;
+    Ok(staged.staging.publish()?)
 }
 
 fn progress_bar(plan: &Plan, quiet: bool) -> indicatif::ProgressBar {
