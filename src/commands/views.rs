@@ -9,7 +9,7 @@ use crate::commands::exit::UsageError;
 
 pub fn run(args: &ViewsArgs) -> anyhow::Result<()> {
     let out = &args.out_dir;
-    if !out.join("views.sql").is_file() {
+    if !out.join(crate::store::layout::VIEWS).is_file() {
         return Err(UsageError(format!(
             "{}: 没有 views.sql，不是 duibiao 的输出目录 · no views.sql here: not the output folder of a duibiao run",
             out.display()

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// File name of the database in the output folder.
-pub const DATABASE: &str = "analysis.duckdb";
+pub use crate::store::layout::DATABASE;
 
 /// Storage version written: the oldest DuckDB 1.x reads it.
 pub const STORAGE_VERSION: &str = "v1.0.0";
@@ -225,7 +225,7 @@ pub fn write_database(out: &Path, engine: &Engine) -> Result<PathBuf, String> {
         return Err(format!("{}: DuckDB older than 1.0 cannot write a database DuckDB 1.x drivers open; use DuckDB 1.0 or later", engine.describe()));
     }
     let folder = std::path::absolute(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let views_path = folder.join("views.sql");
+    let views_path = folder.join(crate::store::layout::VIEWS);
     let views = std::fs::read_to_string(&views_path).map_err(|e| format!("{}: {e} (is this a duibiao output folder?)", views_path.display()))?;
     let views = absolute_views(&views, &folder)?;
 

@@ -22,6 +22,8 @@ pub const MANIFEST: &str = "manifest.json";
 pub const REPORT: &str = "report.html";
 /// DuckDB views over the tables and the curated data.
 pub const VIEWS: &str = "views.sql";
+/// The DuckDB database BI tools connect to: the views at absolute paths.
+pub const DATABASE: &str = "analysis.duckdb";
 /// The folder of curated source tables.
 pub const CURATED: &str = "curated";
 
