@@ -5,6 +5,8 @@
 //!
 //! Layer `identity` (ARCHITECTURE.md): owns station resolution; may import `base` and `spec`.
 
+pub mod checks;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::base::text::{edit_distance, to_half_width};

@@ -138,10 +138,20 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     let panel = if plan.indicators.is_empty() && plan.features.is_empty() {
         None
     } else {
-        let panel = crate::panel::build(&plan, &curated).map_err(|e| match e {
-            crate::panel::PanelError::Ambiguous(m) => anyhow::Error::new(Categorised::DataChecks(m)),
-            other => anyhow::Error::new(other),
-        })?;
+        let panel = match crate::panel::build(&plan, &curated) {
+            Ok(panel) => panel,
+            // Identity data errors: the run stops like a failed data check, its quarantine kept.
+            Err(crate::panel::PanelError::Ambiguous(m)) => return Err(stop_on_identity(staging, &manifest_base(sources, &meter), &run_id, &m)),
+            Err(crate::panel::PanelError::Identity(problems)) => return Err(stop_on_identity(staging, &manifest_base(sources, &meter), &run_id, &problems.to_string())),
+            Err(other) => return Err(other.into()),
+        };
+        // A source whose rows mostly reach no station is not analysed.
+        let unmatched = unmatched_over_limit(&plan, &panel);
+        if !unmatched.is_empty() {
+            crate::output::tables::write_unmatched(&panel.unmatched, &staging.dir, &run_id)?;
+            let manifest = Manifest { panel: Some(PanelManifest::of(&panel)), ..manifest_base(sources, &meter) };
+            return Err(stop_on_identity(staging, &manifest, &run_id, &unmatched.join("")));
+        }
         crate::output::tables::write_panel(&panel, &staging.dir, &run_id)?;
         Some(panel)
     };
@@ -170,6 +180,58 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
 
     let output = staging.publish()?;
     Ok(RunReport { output, manifest, findings })
+}
+
+/// Ends a run stopped by an identity data check (exit 3): writes the manifest, keeps the staging
+/// folder as `out.failed-<run id>` beside the output, and returns the message naming it.
+fn stop_on_identity(staging: Staging, manifest: &Manifest, run_id: &str, problems: &str) -> anyhow::Error {
+    if let Err(e) = manifest::write(manifest, &staging.dir) {
+        return e.into();
+    }
+    let kept = staging.keep_as_failed(run_id);
+    Categorised::DataChecks(format!(
+        "数据检查未通过，未发布输出 · data checks failed, output not published:\n{}\n本次运行的隔离表、未匹配写法表和 manifest 在 · quarantine, unmatched spellings and manifest of this run are in {}",
+        problems.trim_end(),
+        kept.display()
+    ))
+    .into()
+}
+
+/// Spellings listed per source when its unmatched share is over the limit.
+const TOP_UNMATCHED: usize = 5;
+
+/// One paragraph per source whose share of rows matching no station exceeds its
+/// `max_unmatched_share`: the share, the commonest unmatched spellings with their rows and closest
+/// stations, and what to do. Empty when every source is within its limit.
+fn unmatched_over_limit(plan: &Plan, panel: &crate::panel::Panel) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, &(matched, unmatched)) in &panel.source_rows {
+        let Some(source) = plan.sources.iter().find(|s| &s.name == name) else { continue };
+        let rows = matched + unmatched;
+        if rows == 0 {
+            continue;
+        }
+        let share = unmatched as f64 / rows as f64;
+        if share <= source.max_unmatched_share {
+            continue;
+        }
+        let mut spellings: Vec<&crate::panel::Unmatched> = panel.unmatched.iter().filter(|u| &u.source == name).collect();
+        spellings.sort_by(|a, b| b.rows.cmp(&a.rows).then_with(|| a.spelling.cmp(&b.spelling)));
+        let mut text = format!(
+            "  {name}: {rows} 行中有 {unmatched} 行（{pct:.1}%）没有对应到任何供电所（允许 {max:.1}%）· {unmatched} of {rows} rows ({pct:.1}%) matched no station (allowed {max:.1}%); 最常见的未匹配写法 · commonest unmatched spellings ({n} in all):\n",
+            pct = share * 100.0,
+            max = source.max_unmatched_share * 100.0,
+            n = spellings.len()
+        );
+        for u in spellings.iter().take(TOP_UNMATCHED) {
+            text.push_str(&format!("    '{}': {} 行 rows; 最接近的供电所 closest stations: {}\n", u.spelling, u.rows, u.candidates));
+        }
+        text.push_str(
+            "    请把这些写法加入别名表，或调整 [identity] 规则（如 county_column、company_words），或提高该来源的 max_unmatched_share · add these spellings to the alias table, adjust the [identity] rules (e.g. county_column, company_words), or raise the source's max_unmatched_share\n",
+        );
+        out.push(text);
+    }
+    out
 }
 
 fn progress_bar(plan: &Plan, quiet: bool) -> indicatif::ProgressBar {

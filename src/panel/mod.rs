@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use crate::identity::checks::{IdentityErrors, RowLocation, check_reference_rows};
 use crate::identity::{Resolver, StationEntry, resolve_all};
 use crate::base::period::{BadPeriod, Grain, Period};
 use crate::spec::plan::{Better, Plan, SourcePlan};
@@ -154,6 +155,9 @@ pub enum PanelError {
     /// Spellings that fit more than one station (a data problem: exit 3).
     #[error("{0}")]
     Ambiguous(String),
+    /// Repeated codes in the station master or aliases to unknown codes (a data problem: exit 3).
+    #[error(transparent)]
+    Identity(IdentityErrors),
     #[error("{}", path.display())]
     Read {
         path: PathBuf,
@@ -206,6 +210,7 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
         }
         None => Vec::new(),
     };
+    check_reference_tables(plan, curated, &master)?;
     let resolver = Resolver::new(&plan.identity, &entries, &aliases);
 
     // Station columns offered to formulas, keyed by station_id.
@@ -246,7 +251,8 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
         }
     }
 
-    let mut resolved: HashMap<usize, (HashMap<String, String>, u64, u64)> = HashMap::new();
+    // Per source: spelling → station id, and per period (rows, rows that matched a station).
+    let mut resolved: HashMap<usize, (HashMap<String, String>, BTreeMap<Period, (u64, u64)>)> = HashMap::new();
     let mut unmatched = Vec::new();
     let mut source_rows = BTreeMap::new();
     for (measure, kind) in plan.indicators.iter().map(|m| (m, ColumnKind::Indicator(m.better.unwrap_or(Better::Higher)))).chain(plan.features.iter().map(|m| (m, ColumnKind::Feature))) {
@@ -259,13 +265,17 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
         let (key_column, key_kind) = source.station.clone().ok_or_else(|| PanelError::NoStationColumn(source.name.clone()))?;
         if !resolved.contains_key(&measure.source) {
             let mut spellings: BTreeMap<String, u64> = BTreeMap::new();
-            for (_, frame) in &parts {
+            let mut period_spellings: Vec<(Period, Vec<(String, u64)>)> = Vec::new();
+            for (q, frame) in &parts {
                 let keys = frame.clone().group_by([col(key_column.as_str())]).agg([len().alias("rows")]).collect().map_err(pe)?;
+                let mut here = Vec::new();
                 for (k, n) in strings(&keys, &key_column)?.into_iter().zip(floats(&keys, "rows")?) {
                     if let (Some(k), Some(n)) = (k, n) {
-                        *spellings.entry(k).or_default() += n as u64;
+                        *spellings.entry(k.clone()).or_default() += n as u64;
+                        here.push((k, n as u64));
                     }
                 }
+                period_spellings.push((*q, here));
             }
             let r = resolve_all(&resolver, &spellings, key_kind);
             if !r.ambiguous.is_empty() {
@@ -282,7 +292,8 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
                 unmatched.push(Unmatched { source: source.name.clone(), spelling: spelling.clone(), rows: *rows, candidates: candidates.join("; ") });
             }
             source_rows.insert(source.name.clone(), (matched_rows, unmatched_rows));
-            resolved.insert(measure.source, (r.mapping, matched_rows, unmatched_rows));
+            let by_period = matched_by_period(&period_spellings, &r.mapping);
+            resolved.insert(measure.source, (r.mapping, by_period));
         }
         let mapping = &resolved[&measure.source].0;
         let (keys, ids): (Vec<&str>, Vec<&str>) = mapping.iter().map(|(k, v)| (k.as_str(), v.as_str())).unzip();
@@ -344,6 +355,7 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
             }
         }
         let covered: BTreeSet<Period> = source_periods.iter().copied().collect();
+        let by_period = &resolved[&measure.source].1;
         for s in 0..entries.len() {
             for (p, q) in periods.iter().enumerate() {
                 let i = s * periods.len() + p;
@@ -354,6 +366,9 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
                     format!("来源 '{0}' 没有 {q} 的数据 · source '{0}' has no data for {q}", source.name)
                 } else if had_rows[i] {
                     "公式无结果（分母为零或输入缺失）· formula gives no value (zero denominator or missing inputs)".to_string()
+                } else if let Some(reason) = no_matched_rows(&source.name, *q, by_period) {
+                    // `fill` stands for "no rows for this station" only where the source reached stations.
+                    reason
                 } else if let Some(fill) = measure.fill {
                     values[i] = Some(fill);
                     continue;
@@ -396,6 +411,52 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
     }
     let stations = entries.iter().map(|e| PanelStation { station_id: e.station_id.clone(), name: e.name.clone(), county: e.county.clone() }).collect();
     Ok(Panel { stations, periods, columns, gaps, unmatched, source_rows })
+}
+
+/// Rows and matched rows of a source per period, from its spellings per period.
+fn matched_by_period(period_spellings: &[(Period, Vec<(String, u64)>)], mapping: &HashMap<String, String>) -> BTreeMap<Period, (u64, u64)> {
+    let mut out: BTreeMap<Period, (u64, u64)> = BTreeMap::new();
+    for (q, spellings) in period_spellings {
+        let entry = out.entry(*q).or_default();
+        for (spelling, rows) in spellings {
+            entry.0 += rows;
+            if mapping.contains_key(spelling) {
+                entry.1 += rows;
+            }
+        }
+    }
+    out
+}
+
+/// The coverage reason of a period in which a source has rows but none reached a station: its
+/// cells stay empty (never filled), since nothing says the stations had no rows.
+fn no_matched_rows(source: &str, q: Period, by_period: &BTreeMap<Period, (u64, u64)>) -> Option<String> {
+    match by_period.get(&q) {
+        Some(&(rows, 0)) => Some(format!(
+            "来源 '{source}' 在 {q} 有 {rows} 行，但没有一行对应到供电所（见未匹配写法表），本期不填充 · source '{source}' has {rows} row(s) in {q} but none matched a station (see the unmatched spellings), so nothing is filled"
+        )),
+        _ => None,
+    }
+}
+
+/// Reads the located codes of the station master and the alias table and stops on repeated
+/// master codes or aliases to unknown codes (`identity::checks`).
+fn check_reference_tables(plan: &Plan, curated: &Path, master: &DataFrame) -> Result<(), PanelError> {
+    let located = |df: &DataFrame| -> Result<Vec<RowLocation>, PanelError> {
+        let (files, lines) = (strings(df, "source_file")?, floats(df, "source_row")?);
+        Ok(files.into_iter().zip(lines).map(|(f, l)| RowLocation { file: f.unwrap_or_default(), line: l.map_or(0, |l| l as u64) }).collect())
+    };
+    let codes: Vec<(String, RowLocation)> = strings(master, "station_code")?.into_iter().zip(located(master)?).filter_map(|(c, at)| Some((c?, at))).collect();
+    let mut aliases = Vec::new();
+    if let Some(a) = plan.aliases {
+        let df = scan(&layout::reference_file(curated, &plan.sources[a].name))?.collect().map_err(pe)?;
+        aliases = strings(&df, "spelling")?.into_iter().zip(strings(&df, "station_code")?).zip(located(&df)?).filter_map(|((s, c), at)| Some((s?, c?, at))).collect();
+    }
+    let problems = check_reference_rows(&codes, &aliases);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(PanelError::Identity(IdentityErrors { stations: plan.sources[plan.stations].name.clone(), aliases: plan.aliases.map(|a| plan.sources[a].name.clone()), problems }))
 }
 
 /// Splits interval rows over the periods they overlap (in local time), adding `overlap_hours`

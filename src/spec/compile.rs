@@ -491,6 +491,18 @@ fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, grain: G
             0.05
         }
     };
+    let max_unmatched_share = match &raw.max_unmatched_share {
+        None => 0.05,
+        Some(s) if station.is_none() => {
+            err(errors, Some(s.span()), format!("max_unmatched_share applies to sources with a station column, and source '{}' has none", name.get_ref()));
+            0.05
+        }
+        Some(s) if (0.0..=1.0).contains(s.get_ref()) => *s.get_ref(),
+        Some(s) => {
+            err(errors, Some(s.span()), "max_unmatched_share is a share between 0 and 1");
+            0.05
+        }
+    };
     SourcePlan {
         name: name.get_ref().clone(),
         title: raw.title.clone().unwrap_or_else(|| name.get_ref().clone()),
@@ -506,5 +518,6 @@ fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, grain: G
         period,
         checks,
         max_reject_share,
+        max_unmatched_share,
     }
 }

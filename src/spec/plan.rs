@@ -180,6 +180,8 @@ pub struct SourcePlan {
     pub period: Option<String>,
     pub checks: Vec<CheckPlan>,
     pub max_reject_share: f64,
+    /// Largest share of the source's curated rows that may match no station.
+    pub max_unmatched_share: f64,
 }
 
 #[derive(Debug, Clone)]

@@ -217,6 +217,9 @@ pub struct RawSource {
     /// Fail the run (exit 3) when more than this share of the source's rows is rejected
     /// (default 0.05).
     pub max_reject_share: Option<Spanned<f64>>,
+    /// Fail the run (exit 3) when more than this share of the source's accepted rows matches no
+    /// station (default 0.05); the message lists the commonest unmatched spellings.
+    pub max_unmatched_share: Option<Spanned<f64>>,
 }
 
 /// A line-dropping rule.
