@@ -1,7 +1,9 @@
-//! Identity guardrails, end to end: a station code on two rows of the master and an alias to an
-//! unknown code stop the run naming their rows; a source whose rows mostly match no station stops
-//! it with the commonest spellings; `fill` never stands in for a period in which the source
-//! reached no station. Expected values are worked out by hand from the fixtures.
+//! Identity guardrails and county forms, end to end: a station code on two rows of the master
+//! and an alias to an unknown code stop the run naming their rows; a source whose rows mostly
+//! match no station stops it with the commonest spellings; `fill` never stands in for a period
+//! in which the source reached no station; county companies (国网X县供电公司) and unit and party
+//! names wrapped in company names resolve by the default company words (no county_short_names),
+//! which a pipeline can turn off. Expected values are worked out by hand from the fixtures.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -160,4 +162,67 @@ fn fill_stands_only_for_periods_in_which_the_source_reached_a_station() {
     }
     // reliability (fill = 1) still fills where outages reached stations: S02 has no outage in Q1.
     assert_eq!(cell(&dir, "reliability", "S02", "2020Q1"), Some(1.0));
+}
+
+/// Per station and quarter, worked out from tests/fixtures/identity/orders.csv (投诉, 意见 and
+/// 举报 count; 故障报修 and 咨询 do not) and party.csv.
+#[test]
+fn county_companies_and_wrapped_names_resolve_without_county_short_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    workspace(tmp.path(), "identity", "identity_county.toml");
+    let out = run(tmp.path(), "identity_county.toml");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = tmp.path().join("pipelines/out");
+    let c = |col: &str, s: &str, p: &str| cell(&dir, col, s, p);
+    // 叶买吐提 (county 国网热吐市供电公司) in 2021Q1: 热吐市叶买吐提供电所 投诉, 国网热吐市供电公司叶买吐提供电所
+    // 故障报修 (not counted), 叶买吐提供电所 意见, 热吐叶买吐提供电所 投诉 → 3.
+    assert_eq!(c("complaints", "65010101", "2021Q1"), Some(3.0));
+    // 喀巴孜加 (国网达叶蒙古自治县供电公司): 达叶县喀巴孜加供电所 投诉 → 1; in Q2 only 达叶喀巴孜加供电所
+    // 故障报修 → rows but 0 complaints.
+    assert_eq!(c("complaints", "65010301", "2021Q1"), Some(1.0));
+    assert_eq!(c("complaints", "65010301", "2021Q2"), Some(0.0));
+    // 木波依: 国网达叶蒙古自治县供电公司木波依供电所 举报 + 达叶蒙古自治县木波依乡供电所 投诉 → 2.
+    assert_eq!(c("complaints", "65010302", "2021Q1"), Some(2.0));
+    // 托克扎克 (国网疏附县供电公司): 疏附县托克扎克供电所 → 1; Q2 国网疏附县供电公司托克扎克供电所 投诉
+    // + 疏附托克扎克供电所 意见 → 2.
+    assert_eq!(c("complaints", "65312101", "2021Q1"), Some(1.0));
+    assert_eq!(c("complaints", "65312101", "2021Q2"), Some(2.0));
+    // 色米萨: no orders in Q1 (filled 0: the source reached stations that quarter); Q2 色米萨供电所
+    // + 国家电网热吐市供电公司色米萨供电所, both 投诉 → 2.
+    assert_eq!(c("complaints", "65010102", "2021Q1"), Some(0.0));
+    assert_eq!(c("complaints", "65010102", "2021Q2"), Some(2.0));
+    assert_eq!(c("complaints", "65010101", "2021Q2"), Some(0.0));
+    // Party organisations 中共国网博斯腾供电公司热吐市供电公司叶买吐提供电所支部委员会 and
+    // 中共国网热吐市供电公司叶买吐提供电所支部委员会 are one branch: 2 activities in Q1.
+    assert_eq!(c("activities", "65010101", "2021Q1"), Some(2.0));
+    assert_eq!(c("activities", "65010301", "2021Q1"), Some(1.0));
+    assert_eq!(c("activities", "65010302", "2021Q1"), Some(1.0));
+    assert_eq!(c("activities", "65312101", "2021Q1"), Some(1.0));
+    assert_eq!(c("activities", "65312101", "2021Q2"), Some(1.0));
+    assert_eq!(c("activities", "65010102", "2021Q2"), Some(1.0));
+    assert_eq!(c("activities", "65010102", "2021Q1"), None, "no fill for activities");
+    // Only the service hall and the customer-service centre's branch are no station.
+    let unmatched = read_parquet(&dir.join("quality/unmatched.parquet"));
+    let mut listed: Vec<String> = strings(&unmatched, "spelling").into_iter().flatten().collect();
+    listed.sort();
+    assert_eq!(listed, ["中共国网博斯腾供电公司客户服务中心支部委员会", "国网博斯腾供电公司客户服务中心营业厅"]);
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let rows = |name: &str| {
+        let s = m["panel"]["source_rows"].as_array().unwrap().iter().find(|s| s["source"] == name).unwrap().clone();
+        (s["matched"].as_u64().unwrap(), s["unmatched"].as_u64().unwrap())
+    };
+    assert_eq!(rows("work_orders"), (13, 1));
+    assert_eq!(rows("party"), (7, 1));
+}
+
+#[test]
+fn company_words_are_pipeline_keys_and_without_them_the_wrapped_names_stop_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    workspace(tmp.path(), "identity", "identity_county.toml");
+    edit_pipeline(&tmp.path().join("pipelines/identity_county.toml"), "unit_word = \"供电所\"", "unit_word = \"供电所\"\ncompany_prefixes = []\ncompany_words = []");
+    let out = run(tmp.path(), "identity_county.toml");
+    let text = stderr(&out);
+    // As before company words existed: the county column 国网疏附县供电公司 gives no county form.
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("work_orders:") && text.contains("'疏附县托克扎克供电所': 1 行 rows"), "{text}");
 }

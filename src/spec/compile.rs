@@ -140,6 +140,28 @@ fn compile_identity(raw: &RawPipeline, stations: Option<&SourcePlan>, errors: &m
             err(errors, Some(column.span()), format!("county_column '{}' is not a column of the station master '{}'{hint}", column.get_ref(), stations.name));
         }
     }
+    let or_default = |list: &Option<Spanned<Vec<String>>>, default: &[&str]| match list {
+        Some(words) => words.get_ref().clone(),
+        None => default.iter().map(|w| w.to_string()).collect(),
+    };
+    // An empty word would strip nothing, forever.
+    let lists: [(&str, &[String], Option<std::ops::Range<usize>>); 7] = [
+        ("strip_prefixes", &r.strip_prefixes, None),
+        ("strip_suffixes", &r.strip_suffixes, None),
+        ("county_short_names", &r.county_short_names, None),
+        ("township_words", &r.township_words, None),
+        ("company_prefixes", r.company_prefixes.as_ref().map_or(&[], |w| w.get_ref()), r.company_prefixes.as_ref().map(|w| w.span())),
+        ("company_words", r.company_words.as_ref().map_or(&[], |w| w.get_ref()), r.company_words.as_ref().map(|w| w.span())),
+        ("ethnic_names", r.ethnic_names.as_ref().map_or(&[], |w| w.get_ref()), r.ethnic_names.as_ref().map(|w| w.span())),
+    ];
+    for (key, words, span) in lists {
+        if words.iter().any(|w| w.trim().is_empty()) {
+            err(errors, span, format!("[identity] {key} holds an empty word; remove it (each word needs at least one character)"));
+        }
+    }
+    if r.unit_word.as_ref().is_some_and(|w| w.trim().is_empty()) {
+        err(errors, None, "[identity] unit_word is empty; write the word that ends a station name, e.g. \"供电所\"");
+    }
     Identity {
         strip_prefixes: r.strip_prefixes.clone(),
         strip_suffixes: r.strip_suffixes.clone(),
@@ -147,6 +169,9 @@ fn compile_identity(raw: &RawPipeline, stations: Option<&SourcePlan>, errors: &m
         county_short_names: r.county_short_names.clone(),
         township_words: r.township_words.clone(),
         unit_word: r.unit_word.clone(),
+        company_prefixes: or_default(&r.company_prefixes, &Identity::COMPANY_PREFIXES),
+        company_words: or_default(&r.company_words, &Identity::COMPANY_WORDS),
+        ethnic_names: or_default(&r.ethnic_names, &Identity::ETHNIC_NAMES),
     }
 }
 
