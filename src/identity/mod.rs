@@ -1,7 +1,10 @@
 //! Station identity: every spelling in every source (unit code, station name variant, 95598 unit
 //! name, party branch name) resolves to one `station_id`, through the pipeline's normalisation
 //! rules plus the alias table. Unresolved spellings are reported with their closest candidates;
-//! a spelling that fits more than one station is an error, never a guess.
+//! a spelling that fits more than one station is an error, never a guess. Names wrapped in State
+//! Grid company names (国网X县供电公司Y供电所, 中共国网…供电公司X县供电公司Y供电所支部委员会) are
+//! unwrapped, and county forms are derived from the master's county column the same way;
+//! `checks` holds the guardrails on the master and alias table themselves.
 //!
 //! Layer `identity` (ARCHITECTURE.md): owns station resolution; may import `base` and `spec`.
 
