@@ -1003,21 +1003,21 @@ faults! {
         assert_eq!(panel_value(ws, "S01", "2020Q1", "fee_recovery"), Some((910.0 + 950.0 + 990.0) / (1010.0 + 1050.0 + 1090.0)));
     });
 
-    id_duplicate_station_code: Identity #[ignore = "needs identity-guardrails: duplicate codes in the master are accepted"] => Case::new().prior()
+    id_duplicate_station_code: Identity => Case::new().prior()
         .file("data/stations.csv", lf(&{
             let mut l = fixture::stations_lines();
             l[3] = "S01,托克扎克供电所,疏附县,8000".into();
             l
         })).pipeline(with_panel(&fixture::pipeline())).run(&[3]).says(&["S01"]).names("stations.csv", 2).names("stations.csv", 4);
 
-    id_duplicate_station_code_after_trimming: Identity #[ignore = "needs identity-guardrails: duplicate codes in the master are accepted"] => Case::new().prior()
+    id_duplicate_station_code_after_trimming: Identity => Case::new().prior()
         .file("data/stations.csv", lf(&{
             let mut l = fixture::stations_lines();
             l[4] = " S02 ,色满供电所,喀什市,12000".into();
             l
         })).pipeline(with_panel(&fixture::pipeline())).run(&[3]).says(&["S02"]).names("stations.csv", 3).names("stations.csv", 5);
 
-    id_alias_to_unknown_code: Identity #[ignore = "needs identity-guardrails: an alias to an unknown code is ignored without a word"] => Case::new().prior()
+    id_alias_to_unknown_code: Identity => Case::new().prior()
         .file("data/aliases.csv", "名称写法,供电所编码\n阿克所,S01\n巴格所,S09\n").pipeline(with_aliases(&with_panel(&fixture::pipeline())))
         .run(&[3]).says(&["S09"]).names("aliases.csv", 3);
 
@@ -1029,7 +1029,7 @@ faults! {
             assert_eq!(m["panel"]["unmatched_spellings"], 0, "{m:#}");
         });
 
-    id_source_matches_no_station: Identity #[ignore = "needs identity-guardrails: a source whose spellings match no station runs with fill values"] => Case::new().prior()
+    id_source_matches_no_station: Identity => Case::new().prior()
         .file("data/stations.csv", lf(&{
             let mut l = fixture::stations_lines();
             for r in l.iter_mut().skip(1) {
@@ -1044,7 +1044,7 @@ faults! {
         })
         .pipeline(with_panel(&fixture::pipeline())).run(&[3]).says(&["orders"]).says(&["英吉沙县阿克中心站", "疏附县托克扎克中心站", "英吉沙县巴格中心站", "喀什市色满中心站"]);
 
-    id_unmatched_share_over_five_percent: Identity #[ignore = "needs identity-guardrails: 12.5 % unmatched rows pass"] => Case::new().prior()
+    id_unmatched_share_over_five_percent: Identity => Case::new().prior()
         .orders_lines(|l| {
             for i in [2, 9, 16] {
                 l[i] = l[i].rsplit_once(',').map(|(a, _)| format!("{a},不存在供电所")).unwrap();
@@ -1058,7 +1058,7 @@ faults! {
             assert_eq!(m["panel"]["unmatched_spellings"], 1);
         });
 
-    id_fill_only_where_the_source_has_matched_rows: Identity #[ignore = "needs identity-guardrails: fill applies in a period whose rows all failed to match"] => Case::new()
+    id_fill_only_where_the_source_has_matched_rows: Identity => Case::new()
         .orders_lines(|l| {
             // One Q1 order, unmatched; 30 Q2 orders, matched (3 % unmatched overall).
             l.truncate(1);

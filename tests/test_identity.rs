@@ -83,7 +83,7 @@ fn a_station_code_on_two_master_rows_stops_the_run_naming_both_rows() {
     let out = run(tmp.path(), "panel_small.toml");
     let text = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{text}");
-    assert!(text.contains("S01: panel/stations.csv:2, panel/stations.csv:4"), "{text}");
+    assert!(text.contains("panel/stations.csv:2: S01\n") && text.contains("panel/stations.csv:4: S01\n"), "{text}");
     assert!(text.contains("station master 'stations'"), "{text}");
     assert_eq!(std::fs::read(tmp.path().join("pipelines/out/manifest.json")).unwrap(), before, "previous output untouched");
     assert!(failed_folder(&tmp.path().join("pipelines")).join("manifest.json").exists());

@@ -48,9 +48,11 @@ impl fmt::Display for IdentityErrors {
                 self.stations,
                 duplicates.len()
             )?;
+            // One line per offending row, so each reads as file:line and code.
             for (code, rows) in duplicates {
-                let rows: Vec<String> = rows.iter().map(ToString::to_string).collect();
-                writeln!(f, "  {code}: {}", rows.join(", "))?;
+                for row in rows {
+                    writeln!(f, "  {row}: {code}")?;
+                }
             }
         }
         if !unknown.is_empty() {
@@ -113,7 +115,7 @@ mod tests {
             ]
         );
         let text = IdentityErrors { stations: "stations".into(), aliases: Some("aliases".into()), problems }.to_string();
-        assert!(text.contains("S01: m.csv:2, m.csv:4, m.csv:5"), "{text}");
+        assert!(text.contains("  m.csv:2: S01\n  m.csv:4: S01\n  m.csv:5: S01\n"), "{text}");
         assert!(text.contains("a.csv:3: '巴格所' → S09"), "{text}");
     }
 
