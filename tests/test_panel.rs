@@ -53,6 +53,9 @@ fn indicators_and_features_match_the_hand_worked_fixture() {
     assert!(close(c("complaint_control", "S01", "2020Q1"), 1.0));
     assert!(close(c("complaint_control", "S01", "2020Q2"), 1.0 / 3.0));
     assert!(close(c("complaint_control", "S02", "2020Q1"), 0.0));
+    // W8 (营业厅) is 2020Q3's only order and matches no station: Q3 stays empty, never filled.
+    assert_eq!(c("complaint_control", "S01", "2020Q3"), None);
+    assert_eq!(c("complaint_control", "S02", "2020Q3"), None);
     // RS-1: the 31 Mar 22:00 – 1 Apr 04:00 outage (1000 customers) counts 2 h in Q1 and 4 h in Q2.
     // 2020Q1 and 2020Q2 both have 91 days = 2184 h; 2020Q3 has 92 days = 2208 h.
     assert!(close(c("reliability", "S01", "2020Q1"), 1.0 - (2.0 * 1000.0 + 2.0 * 500.0) / (10_000.0 * 2184.0)));
@@ -78,6 +81,7 @@ fn indicators_and_features_match_the_hand_worked_fixture() {
     let why = |v: &str, s: &str, p: &str| (0..vars.len()).find(|&i| vars[i].as_deref() == Some(v) && ids[i].as_deref() == Some(s) && periods[i].as_deref() == Some(p)).and_then(|i| reasons[i].clone());
     assert!(why("sanliang", "S01", "2020Q2").unwrap().contains("no rows in source 'party'"));
     assert!(why("sanliang_lag1", "S01", "2020Q3").unwrap().contains("empty in 2020Q2"));
+    assert!(why("complaint_control", "S02", "2020Q3").unwrap().contains("source 'work_orders' has 1 row(s) in 2020Q3 but none matched a station"));
     let unmatched = read_parquet(&out.join("quality/unmatched.parquet"));
     assert_eq!(strings(&unmatched, "spelling"), [Some("营业厅".to_string())]);
     let m: Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();

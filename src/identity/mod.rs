@@ -1,9 +1,14 @@
 //! Station identity: every spelling in every source (unit code, station name variant, 95598 unit
 //! name, party branch name) resolves to one `station_id`, through the pipeline's normalisation
 //! rules plus the alias table. Unresolved spellings are reported with their closest candidates;
-//! a spelling that fits more than one station is an error, never a guess.
+//! a spelling that fits more than one station is an error, never a guess. Names wrapped in State
+//! Grid company names (国网X县供电公司Y供电所, 中共国网…供电公司X县供电公司Y供电所支部委员会) are
+//! unwrapped, and county forms are derived from the master's county column the same way;
+//! `checks` holds the guardrails on the master and alias table themselves.
 //!
 //! Layer `identity` (ARCHITECTURE.md): owns station resolution; may import `base` and `spec`.
+
+pub mod checks;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -47,8 +52,7 @@ impl Resolver {
         let mut counties: Vec<String> = Vec::new();
         for s in stations {
             if let Some(c) = &s.county {
-                let c = compact(c);
-                for form in [c.clone(), c.trim_end_matches("自治县").to_string(), c.trim_end_matches(['县', '市']).to_string()] {
+                for form in county_forms(c, rules) {
                     if form.chars().count() >= 2 && !counties.contains(&form) {
                         counties.push(form);
                     }
@@ -109,6 +113,10 @@ impl Resolver {
                     s = rest.to_string();
                     changed = true;
                 }
+            }
+            if let Some(rest) = unwrap_company(&s, &self.rules) {
+                s = rest;
+                changed = true;
             }
         }
         self.drop_township_word(&s)
@@ -174,6 +182,63 @@ impl Resolver {
     }
 }
 
+/// Removes one company layer from the front of a spelling, if something remains after it: a
+/// company prefix (国网托克扎克供电所 → 托克扎克供电所), or a leading part ending in a company word
+/// (国网博斯腾供电公司热吐市供电公司叶买吐提供电所 → 热吐市供电公司叶买吐提供电所). None when there is none.
+fn unwrap_company(s: &str, rules: &Identity) -> Option<String> {
+    for prefix in &rules.company_prefixes {
+        if let Some(rest) = s.strip_prefix(prefix.as_str()).filter(|r| !r.is_empty()) {
+            return Some(rest.to_string());
+        }
+    }
+    // The wrapper ends where the first company word ends (供电公司 and 公司 end together).
+    let end = rules.company_words.iter().filter_map(|w| s.find(w.as_str()).map(|at| at + w.len())).min()?;
+    Some(s[end..].to_string()).filter(|rest| !rest.is_empty())
+}
+
+/// A county name as the station master writes it, without company wrappers: 国网疏附县供电公司 →
+/// 疏附县, 国网博斯腾供电公司疏附县供电公司 → 疏附县, 喀什市 → 喀什市.
+fn county_core(county: &str, rules: &Identity) -> String {
+    let mut c = compact(county);
+    let mut words: Vec<&String> = rules.company_words.iter().collect();
+    words.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+    if let Some(rest) = words.iter().find_map(|w| c.strip_suffix(w.as_str()).filter(|r| !r.is_empty())) {
+        c = rest.to_string();
+    }
+    while let Some(rest) = unwrap_company(&c, rules) {
+        c = rest;
+    }
+    c
+}
+
+/// The forms of a county a spelling may begin with, longest first: the master's value, its core
+/// without company wrappers (疏附县), the core without 县 / 市 (疏附), without 自治县, and for an
+/// autonomous county without the ethnic name too (塔什库尔干塔吉克自治县 → 塔什库尔干县, 塔什库尔干).
+pub fn county_forms(county: &str, rules: &Identity) -> Vec<String> {
+    let core = county_core(county, rules);
+    let mut forms = vec![compact(county), core.clone(), core.trim_end_matches("自治县").to_string(), core.trim_end_matches(['县', '市']).to_string()];
+    if let Some(mut stem) = core.strip_suffix("自治县").map(str::to_string) {
+        // Several ethnic names may precede 自治县 (X土家族苗族自治县): drop them one by one.
+        let mut stripped = false;
+        while let Some(rest) = rules.ethnic_names.iter().find_map(|e| stem.strip_suffix(e.as_str()).filter(|r| !r.is_empty())) {
+            stem = rest.to_string();
+            stripped = true;
+        }
+        if stripped {
+            forms.push(format!("{stem}县"));
+            forms.push(stem);
+        }
+    }
+    let mut unique: Vec<String> = Vec::new();
+    for form in forms {
+        if !form.is_empty() && !unique.contains(&form) {
+            unique.push(form);
+        }
+    }
+    unique.sort_by_key(|f| std::cmp::Reverse(f.chars().count()));
+    unique
+}
+
 fn one(ids: &BTreeSet<String>) -> Resolution {
     if ids.len() == 1 { Resolution::Station(ids.iter().next().unwrap().clone()) } else { Resolution::Ambiguous(ids.iter().cloned().collect()) }
 }
@@ -234,6 +299,9 @@ mod tests {
             county_short_names: vec!["塔县".into()],
             township_words: vec!["镇".into(), "乡".into()],
             unit_word: Some("供电所".into()),
+            company_prefixes: Identity::COMPANY_PREFIXES.iter().map(|w| w.to_string()).collect(),
+            company_words: Identity::COMPANY_WORDS.iter().map(|w| w.to_string()).collect(),
+            ethnic_names: Identity::ETHNIC_NAMES.iter().map(|w| w.to_string()).collect(),
         }
     }
 
@@ -292,6 +360,53 @@ mod tests {
         let r = Resolver::new(&rules(), &stations, &[]);
         assert_eq!(r.resolve("古勒巴格乡供电所", StationKey::Name), Resolution::Ambiguous(vec!["A".into(), "B".into()]));
         assert_eq!(r.resolve("A", StationKey::Code), Resolution::Station("A".into()));
+    }
+
+    #[test]
+    fn county_forms_unwrap_company_names_and_autonomous_counties() {
+        let r = rules();
+        assert_eq!(county_forms("国网疏附县供电公司", &r), ["国网疏附县供电公司", "疏附县", "疏附"]);
+        assert_eq!(county_forms("国网博斯腾供电公司热吐市供电分公司", &r), ["国网博斯腾供电公司热吐市供电分公司", "热吐市", "热吐"]);
+        assert_eq!(county_forms("疏附县公司", &r), ["疏附县公司", "疏附县", "疏附"]);
+        assert_eq!(county_forms("国网达叶蒙古自治县供电公司", &r), ["国网达叶蒙古自治县供电公司", "达叶蒙古自治县", "达叶蒙古自治", "达叶蒙古", "达叶县", "达叶"]);
+        assert_eq!(county_forms("塔什库尔干塔吉克自治县", &r), ["塔什库尔干塔吉克自治县", "塔什库尔干塔吉克自治", "塔什库尔干塔吉克", "塔什库尔干县", "塔什库尔干"]);
+        assert_eq!(county_forms("喀什市", &r), ["喀什市", "喀什"]);
+        // Without company words or ethnic names only the value and its 县 / 市 forms remain.
+        let bare = Identity { company_prefixes: vec![], company_words: vec![], ethnic_names: vec![], ..r };
+        assert_eq!(county_forms("国网疏附县供电公司", &bare), ["国网疏附县供电公司"]);
+        assert_eq!(county_forms("达叶蒙古自治县", &bare), ["达叶蒙古自治县", "达叶蒙古自治", "达叶蒙古"]);
+    }
+
+    #[test]
+    fn names_wrapped_in_company_names_resolve_to_their_station() {
+        // Master rows as the second sample region writes them: the county column names the
+        // county company, the party organisation the prefecture and county companies.
+        let stations = vec![
+            StationEntry { station_id: "65010101".into(), name: "叶买吐提供电所".into(), branch: Some("中共国网博斯腾供电公司热吐市供电公司叶买吐提供电所支部委员会".into()), county: Some("国网热吐市供电公司".into()) },
+            StationEntry { station_id: "65010301".into(), name: "喀巴孜加供电所".into(), branch: None, county: Some("国网达叶蒙古自治县供电公司".into()) },
+            StationEntry { station_id: "65312101".into(), name: "托克扎克供电所".into(), branch: None, county: Some("国网疏附县供电公司".into()) },
+        ];
+        let r = Resolver::new(&rules(), &stations, &[]);
+        for (spelling, id) in [
+            ("热吐市叶买吐提供电所", "65010101"),
+            ("国网热吐市供电公司叶买吐提供电所", "65010101"),
+            ("中共国网热吐市供电公司叶买吐提供电所支部委员会", "65010101"),
+            ("中共国网博斯腾供电公司热吐市供电公司叶买吐提供电所支部委员会", "65010101"),
+            ("国家电网热吐市供电分公司叶买吐提乡供电所", "65010101"),
+            ("达叶县喀巴孜加供电所", "65010301"),
+            ("达叶喀巴孜加供电所", "65010301"),
+            ("国网达叶蒙古自治县供电公司喀巴孜加供电所", "65010301"),
+            ("中共国网博斯腾供电公司达叶蒙古自治县供电公司喀巴孜加供电所支部委员会", "65010301"),
+            ("疏附县托克扎克供电所", "65312101"),
+            ("中共国网喀什供电公司疏附县供电公司托克扎克供电所支部委员会", "65312101"),
+        ] {
+            assert_eq!(r.resolve(spelling, StationKey::Name), Resolution::Station(id.into()), "{spelling}");
+        }
+        // What is left after the wrappers must still be a station.
+        assert_eq!(r.resolve("国网博斯腾供电公司客户服务中心营业厅", StationKey::Name), Resolution::Unmatched);
+        assert_eq!(r.resolve("中共国网博斯腾供电公司客户服务中心支部委员会", StationKey::Branch), Resolution::Unmatched);
+        // A company name alone is not unwrapped into nothing.
+        assert_eq!(r.resolve("国网疏附县供电公司", StationKey::Name), Resolution::Unmatched);
     }
 
     #[test]

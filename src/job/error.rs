@@ -20,6 +20,9 @@ pub enum JobError {
     /// Sources rejected more rows than they allow; the run's folder is kept for inspection.
     #[error("data checks failed, output not published:\n  {}\nquarantine and manifest of this run are in {}", over.join("\n  "), kept.display())]
     DataChecks { over: Vec<String>, kept: PathBuf },
+    /// Identity data errors or sources mostly matching no station; the run's folder is kept.
+    #[error("数据检查未通过，未发布输出 · data checks failed, output not published:\n{problems}\n本次运行的隔离表、未匹配写法表和 manifest 在 · quarantine, unmatched spellings and manifest of this run are in {}", kept.display())]
+    IdentityChecks { problems: String, kept: PathBuf },
     /// A source could not be read or written.
     #[error("{0}")]
     Ingest(String),
@@ -43,7 +46,7 @@ impl JobError {
     /// Whether the data, not the pipeline or the machine, stopped the run: sources over their
     /// reject share, or spellings that fit more than one station.
     pub fn is_data_check(&self) -> bool {
-        matches!(self, JobError::DataChecks { .. } | JobError::Panel(PanelError::Ambiguous(_)))
+        matches!(self, JobError::DataChecks { .. } | JobError::IdentityChecks { .. } | JobError::Panel(PanelError::Ambiguous(_)))
     }
 
     /// Whether the pipeline file or the command line is wrong.

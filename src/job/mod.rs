@@ -74,7 +74,13 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> Result<RunReport, JobError>
         return Err(stop_on_data_checks(staged, manifest, &meter, over));
     }
 
-    let panel = build_panel(&plan, &staged)?;
+    let panel = match build_panel(&plan, &staged)? {
+        Ok(panel) => panel,
+        Err(stop) => {
+            meter.total();
+            return Err(stop_on_identity(staged, manifest, &meter, stop));
+        }
+    };
     meter.mark("panel");
 
     let findings = correlate(&plan, panel.as_ref(), &staged)?;
@@ -187,14 +193,34 @@ fn stop_on_data_checks(staged: Staged, mut manifest: Manifest, meter: &StageMete
     JobError::DataChecks { over, kept }
 }
 
+/// Why the panel stage stopped the run on its data (exit 3), its quarantine kept.
+enum PanelStop {
+    /// Identity data errors: ambiguous spellings, repeated master codes, aliases to unknown codes.
+    Identity(String),
+    /// Sources whose rows mostly reach no station; the panel is kept for the manifest.
+    Unmatched(Panel, Vec<String>),
+}
+
 /// Builds the panel and writes its tables, when the pipeline declares indicators or features.
-fn build_panel(plan: &Plan, staged: &Staged) -> Result<Option<Panel>, JobError> {
+/// Identity data errors and sources over their unmatched share stop the run (`PanelStop`).
+fn build_panel(plan: &Plan, staged: &Staged) -> Result<Result<Option<Panel>, PanelStop>, JobError> {
     if plan.indicators.is_empty() && plan.features.is_empty() {
-        return Ok(None);
+        return Ok(Ok(None));
     }
-    let panel = crate::panel::build(plan, &staged.curated)?;
+    let panel = match crate::panel::build(plan, &staged.curated) {
+        Ok(panel) => panel,
+        Err(crate::panel::PanelError::Ambiguous(m)) => return Ok(Err(PanelStop::Identity(m))),
+        Err(crate::panel::PanelError::Identity(problems)) => return Ok(Err(PanelStop::Identity(problems.to_string()))),
+        Err(other) => return Err(other.into()),
+    };
+    // A source whose rows mostly reach no station is not analysed.
+    let unmatched = unmatched_over_limit(plan, &panel);
+    if !unmatched.is_empty() {
+        crate::output::tables::write_unmatched(&panel.unmatched, &staged.staging.dir, &staged.run_id)?;
+        return Ok(Err(PanelStop::Unmatched(panel, unmatched)));
+    }
     crate::output::tables::write_panel(&panel, &staged.staging.dir, &staged.run_id)?;
-    Ok(Some(panel))
+    Ok(Ok(Some(panel)))
 }
 
 /// Runs the correlations and writes their table, when there are both indicators and features.
@@ -218,6 +244,62 @@ fn publish(staged: Staged, plan: &Plan, manifest: &Manifest, panel: Option<&Pane
     let html = crate::output::report::render(&crate::output::report::ReportInput { plan, manifest, panel, findings, rejects: &groups, lang });
     write_file(&dir.join(layout::REPORT), html)?;
     Ok(staged.staging.publish()?)
+}
+
+/// Ends a run stopped by an identity data check (exit 3): writes the manifest and keeps the
+/// staging folder as `out.failed-<run id>` beside the output; the output stays as it was.
+fn stop_on_identity(staged: Staged, mut manifest: Manifest, meter: &StageMeter, stop: PanelStop) -> JobError {
+    let problems = match stop {
+        PanelStop::Identity(problems) => problems,
+        PanelStop::Unmatched(panel, paragraphs) => {
+            manifest.panel = Some(PanelManifest::of(&panel));
+            paragraphs.join("")
+        }
+    };
+    record_costs(&mut manifest, meter);
+    let written = manifest::to_json(&manifest).map_err(JobError::from).and_then(|json| write_file(&staged.staging.dir.join(layout::MANIFEST), json));
+    if let Err(e) = written {
+        return e;
+    }
+    let kept = staged.staging.keep_as_failed(&staged.run_id);
+    JobError::IdentityChecks { problems: problems.trim_end().to_string(), kept }
+}
+
+/// Spellings listed per source when its unmatched share is over the limit.
+const TOP_UNMATCHED: usize = 5;
+
+/// One paragraph per source whose share of rows matching no station exceeds its
+/// `max_unmatched_share`: the share, the commonest unmatched spellings with their rows and closest
+/// stations, and what to do. Empty when every source is within its limit.
+fn unmatched_over_limit(plan: &Plan, panel: &crate::panel::Panel) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, &(matched, unmatched)) in &panel.source_rows {
+        let Some(source) = plan.sources.iter().find(|s| &s.name == name) else { continue };
+        let rows = matched + unmatched;
+        if rows == 0 {
+            continue;
+        }
+        let share = unmatched as f64 / rows as f64;
+        if share <= source.max_unmatched_share {
+            continue;
+        }
+        let mut spellings: Vec<&crate::panel::Unmatched> = panel.unmatched.iter().filter(|u| &u.source == name).collect();
+        spellings.sort_by(|a, b| b.rows.cmp(&a.rows).then_with(|| a.spelling.cmp(&b.spelling)));
+        let mut text = format!(
+            "  {name}: {rows} 行中有 {unmatched} 行（{pct:.1}%）没有对应到任何供电所（允许 {max:.1}%）· {unmatched} of {rows} rows ({pct:.1}%) matched no station (allowed {max:.1}%); 最常见的未匹配写法 · commonest unmatched spellings ({n} in all):\n",
+            pct = share * 100.0,
+            max = source.max_unmatched_share * 100.0,
+            n = spellings.len()
+        );
+        for u in spellings.iter().take(TOP_UNMATCHED) {
+            text.push_str(&format!("    '{}': {} 行 rows; 最接近的供电所 closest stations: {}\n", u.spelling, u.rows, u.candidates));
+        }
+        text.push_str(
+            "    请把这些写法加入别名表，或调整 [identity] 规则（如 county_column、company_words），或提高该来源的 max_unmatched_share · add these spellings to the alias table, adjust the [identity] rules (e.g. county_column, company_words), or raise the source's max_unmatched_share\n",
+        );
+        out.push(text);
+    }
+    out
 }
 
 fn progress_bar(plan: &Plan, quiet: bool) -> indicatif::ProgressBar {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray};
 
-use crate::panel::Panel;
+use crate::panel::{Panel, Unmatched};
 use crate::base::vocab::Vocabulary;
 use crate::ingest::Reject;
 use crate::store::layout::{self, Table};
@@ -63,14 +63,18 @@ pub fn write_panel(panel: &Panel, out: &Path, run_id: &str) -> Result<(), StoreE
         ("reason".into(), text(panel.gaps.iter().map(|g| Some(g.reason.clone())))),
     ];
     write_parquet(&layout::COVERAGE.path(out), coverage, &stamp(layout::COVERAGE))?;
+    write_unmatched(&panel.unmatched, out, run_id)
+}
 
-    let unmatched: Vec<(String, ArrayRef)> = vec![
-        ("source".into(), text(panel.unmatched.iter().map(|u| Some(u.source.clone())))),
-        ("spelling".into(), text(panel.unmatched.iter().map(|u| Some(u.spelling.clone())))),
-        ("rows".into(), Arc::new(Int64Array::from(panel.unmatched.iter().map(|u| u.rows as i64).collect::<Vec<_>>()))),
-        ("candidates".into(), text(panel.unmatched.iter().map(|u| Some(u.candidates.clone())))),
+/// Writes quality/unmatched.parquet (also kept with a run stopped by its unmatched share).
+pub fn write_unmatched(unmatched: &[Unmatched], out: &Path, run_id: &str) -> Result<(), StoreError> {
+    let columns: Vec<(String, ArrayRef)> = vec![
+        ("source".into(), text(unmatched.iter().map(|u| Some(u.source.clone())))),
+        ("spelling".into(), text(unmatched.iter().map(|u| Some(u.spelling.clone())))),
+        ("rows".into(), Arc::new(Int64Array::from(unmatched.iter().map(|u| u.rows as i64).collect::<Vec<_>>()))),
+        ("candidates".into(), text(unmatched.iter().map(|u| Some(u.candidates.clone())))),
     ];
-    write_parquet(&layout::UNMATCHED.path(out), unmatched, &stamp(layout::UNMATCHED))
+    write_parquet(&layout::UNMATCHED.path(out), columns, &RunStamp { run_id: run_id.to_string(), table: layout::UNMATCHED.name.to_string() })
 }
 
 /// Writes correlations.parquet (long form, one row per test).

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use crate::identity::checks::{IdentityErrors, RowLocation, check_reference_rows};
 use crate::identity::{Resolver, StationEntry, resolve_all};
 use crate::base::period::{BadPeriod, Grain, Period};
 use crate::spec::plan::{Better, Measure, Plan, SourcePlan, StationKey};
@@ -154,6 +155,9 @@ pub enum PanelError {
     /// Spellings that fit more than one station (a data problem: exit 3).
     #[error("{0}")]
     Ambiguous(String),
+    /// Repeated codes in the station master or aliases to unknown codes (a data problem: exit 3).
+    #[error(transparent)]
+    Identity(IdentityErrors),
     #[error("{}", path.display())]
     Read {
         path: PathBuf,
@@ -187,6 +191,7 @@ pub enum PanelError {
 pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
     let (master, entries) = read_stations(plan, curated)?;
     let aliases = read_aliases(plan, curated)?;
+    check_reference_tables(plan, curated, &master)?;
     let resolver = Resolver::new(&plan.identity, &entries, &aliases);
     let grid = Grid::new(entries, grid_periods(plan, curated)?);
 
@@ -204,7 +209,8 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
         let mapping = resolutions.resolve(measure.source, source, &parts, &key_column, key_kind, &resolver)?;
         let aggregated = aggregate_measure(plan, measure, &kind, &parts, &key_column, mapping, &stations, &grid)?;
         let covered: BTreeSet<Period> = parts.iter().map(|(q, _)| *q).collect();
-        let values = fill_cells(measure, source, &aggregated, &covered, &grid, &mut gaps)?;
+        let by_period = &resolutions.by_period[&measure.source];
+        let values = fill_cells(measure, source, &aggregated, &covered, by_period, &grid, &mut gaps)?;
         columns.push(PanelColumn { name: measure.name.clone(), label: measure.label.clone(), label_en: measure.label_en.clone(), kind, values });
     }
     let lagged = lagged_columns(plan, &columns, &grid, &mut gaps);
@@ -333,6 +339,8 @@ struct Resolutions {
     mapping: HashMap<usize, HashMap<String, String>>,
     unmatched: Vec<Unmatched>,
     source_rows: BTreeMap<String, (u64, u64)>,
+    /// Per source: rows and rows that matched a station, per period.
+    by_period: HashMap<usize, BTreeMap<Period, (u64, u64)>>,
 }
 
 impl Resolutions {
@@ -349,13 +357,17 @@ impl Resolutions {
     ) -> Result<&HashMap<String, String>, PanelError> {
         if !self.mapping.contains_key(&index) {
             let mut spellings: BTreeMap<String, u64> = BTreeMap::new();
-            for (_, frame) in parts {
+            let mut period_spellings: Vec<(Period, Vec<(String, u64)>)> = Vec::new();
+            for (q, frame) in parts {
                 let keys = frame.clone().group_by([col(key_column)]).agg([len().alias("rows")]).collect().map_err(pe)?;
+                let mut here = Vec::new();
                 for (k, n) in strings(&keys, key_column)?.into_iter().zip(floats(&keys, "rows")?) {
                     if let (Some(k), Some(n)) = (k, n) {
-                        *spellings.entry(k).or_default() += n as u64;
+                        *spellings.entry(k.clone()).or_default() += n as u64;
+                        here.push((k, n as u64));
                     }
                 }
+                period_spellings.push((*q, here));
             }
             let r = resolve_all(resolver, &spellings, key_kind);
             if !r.ambiguous.is_empty() {
@@ -372,6 +384,7 @@ impl Resolutions {
                 self.unmatched.push(Unmatched { source: source.name.clone(), spelling: spelling.clone(), rows: *rows, candidates: candidates.join("; ") });
             }
             self.source_rows.insert(source.name.clone(), (matched_rows, unmatched_rows));
+            self.by_period.insert(index, matched_by_period(&period_spellings, &r.mapping));
             self.mapping.insert(index, r.mapping);
         }
         Ok(&self.mapping[&index])
@@ -444,7 +457,15 @@ fn period_lengths(periods: &[Period]) -> Result<LazyFrame, PanelError> {
 }
 
 /// A measure's column on the grid; every empty cell gets a gap saying why (or `fill`).
-fn fill_cells(measure: &Measure, source: &SourcePlan, aggregated: &[DataFrame], covered: &BTreeSet<Period>, grid: &Grid, gaps: &mut Vec<Gap>) -> Result<Vec<Option<f64>>, PanelError> {
+fn fill_cells(
+    measure: &Measure,
+    source: &SourcePlan,
+    aggregated: &[DataFrame],
+    covered: &BTreeSet<Period>,
+    by_period: &BTreeMap<Period, (u64, u64)>,
+    grid: &Grid,
+    gaps: &mut Vec<Gap>,
+) -> Result<Vec<Option<f64>>, PanelError> {
     let mut values = vec![None; grid.cells()];
     let mut had_rows = vec![false; grid.cells()];
     for out in aggregated {
@@ -466,6 +487,9 @@ fn fill_cells(measure: &Measure, source: &SourcePlan, aggregated: &[DataFrame], 
                 format!("来源 '{0}' 没有 {q} 的数据 · source '{0}' has no data for {q}", source.name)
             } else if had_rows[i] {
                 "公式无结果（分母为零或输入缺失）· formula gives no value (zero denominator or missing inputs)".to_string()
+            } else if let Some(reason) = no_matched_rows(&source.name, *q, by_period) {
+                // `fill` stands for "no rows for this station" only where the source reached stations.
+                reason
             } else if let Some(fill) = measure.fill {
                 values[i] = Some(fill);
                 continue;
@@ -510,6 +534,52 @@ fn lagged_columns(plan: &Plan, columns: &[PanelColumn], grid: &Grid, gaps: &mut 
         }
     }
     lagged
+}
+
+/// Rows and matched rows of a source per period, from its spellings per period.
+fn matched_by_period(period_spellings: &[(Period, Vec<(String, u64)>)], mapping: &HashMap<String, String>) -> BTreeMap<Period, (u64, u64)> {
+    let mut out: BTreeMap<Period, (u64, u64)> = BTreeMap::new();
+    for (q, spellings) in period_spellings {
+        let entry = out.entry(*q).or_default();
+        for (spelling, rows) in spellings {
+            entry.0 += rows;
+            if mapping.contains_key(spelling) {
+                entry.1 += rows;
+            }
+        }
+    }
+    out
+}
+
+/// The coverage reason of a period in which a source has rows but none reached a station: its
+/// cells stay empty (never filled), since nothing says the stations had no rows.
+fn no_matched_rows(source: &str, q: Period, by_period: &BTreeMap<Period, (u64, u64)>) -> Option<String> {
+    match by_period.get(&q) {
+        Some(&(rows, 0)) => Some(format!(
+            "来源 '{source}' 在 {q} 有 {rows} 行，但没有一行对应到供电所（见未匹配写法表），本期不填充 · source '{source}' has {rows} row(s) in {q} but none matched a station (see the unmatched spellings), so nothing is filled"
+        )),
+        _ => None,
+    }
+}
+
+/// Reads the located codes of the station master and the alias table and stops on repeated
+/// master codes or aliases to unknown codes (`identity::checks`).
+fn check_reference_tables(plan: &Plan, curated: &Path, master: &DataFrame) -> Result<(), PanelError> {
+    let located = |df: &DataFrame| -> Result<Vec<RowLocation>, PanelError> {
+        let (files, lines) = (strings(df, "source_file")?, floats(df, "source_row")?);
+        Ok(files.into_iter().zip(lines).map(|(f, l)| RowLocation { file: f.unwrap_or_default(), line: l.map_or(0, |l| l as u64) }).collect())
+    };
+    let codes: Vec<(String, RowLocation)> = strings(master, "station_code")?.into_iter().zip(located(master)?).filter_map(|(c, at)| Some((c?, at))).collect();
+    let mut aliases = Vec::new();
+    if let Some(a) = plan.aliases {
+        let df = scan(&layout::reference_file(curated, &plan.sources[a].name))?.collect().map_err(pe)?;
+        aliases = strings(&df, "spelling")?.into_iter().zip(strings(&df, "station_code")?).zip(located(&df)?).filter_map(|((s, c), at)| Some((s?, c?, at))).collect();
+    }
+    let problems = check_reference_rows(&codes, &aliases);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(PanelError::Identity(IdentityErrors { stations: plan.sources[plan.stations].name.clone(), aliases: plan.aliases.map(|a| plan.sources[a].name.clone()), problems }))
 }
 
 /// Splits interval rows over the periods they overlap (in local time), adding `overlap_hours`

@@ -142,6 +142,28 @@ fn compile_identity(raw: &RawPipeline, stations: Option<&SourcePlan>, errors: &m
             err(errors, Some(column.span()), format!("county_column '{}' is not a column of the station master '{}'{hint}", column.get_ref(), stations.name));
         }
     }
+    let or_default = |list: &Option<Spanned<Vec<String>>>, default: &[&str]| match list {
+        Some(words) => words.get_ref().clone(),
+        None => default.iter().map(|w| w.to_string()).collect(),
+    };
+    // An empty word would strip nothing, forever.
+    let lists: [(&str, &[String], Option<std::ops::Range<usize>>); 7] = [
+        ("strip_prefixes", &r.strip_prefixes, None),
+        ("strip_suffixes", &r.strip_suffixes, None),
+        ("county_short_names", &r.county_short_names, None),
+        ("township_words", &r.township_words, None),
+        ("company_prefixes", r.company_prefixes.as_ref().map_or(&[], |w| w.get_ref()), r.company_prefixes.as_ref().map(|w| w.span())),
+        ("company_words", r.company_words.as_ref().map_or(&[], |w| w.get_ref()), r.company_words.as_ref().map(|w| w.span())),
+        ("ethnic_names", r.ethnic_names.as_ref().map_or(&[], |w| w.get_ref()), r.ethnic_names.as_ref().map(|w| w.span())),
+    ];
+    for (key, words, span) in lists {
+        if words.iter().any(|w| w.trim().is_empty()) {
+            err(errors, span, format!("[identity] {key} holds an empty word; remove it (each word needs at least one character)"));
+        }
+    }
+    if r.unit_word.as_ref().is_some_and(|w| w.trim().is_empty()) {
+        err(errors, None, "[identity] unit_word is empty; write the word that ends a station name, e.g. \"供电所\"");
+    }
     Identity {
         strip_prefixes: r.strip_prefixes.clone(),
         strip_suffixes: r.strip_suffixes.clone(),
@@ -149,6 +171,9 @@ fn compile_identity(raw: &RawPipeline, stations: Option<&SourcePlan>, errors: &m
         county_short_names: r.county_short_names.clone(),
         township_words: r.township_words.clone(),
         unit_word: r.unit_word.clone(),
+        company_prefixes: or_default(&r.company_prefixes, &Identity::COMPANY_PREFIXES),
+        company_words: or_default(&r.company_words, &Identity::COMPANY_WORDS),
+        ethnic_names: or_default(&r.ethnic_names, &Identity::ETHNIC_NAMES),
     }
 }
 
@@ -356,6 +381,7 @@ fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, grain: G
     let station = compile_station(raw, &columns, name.get_ref(), errors);
     let checks = raw.checks.iter().map(|c| compile_check(c, &columns, name.get_ref(), errors)).collect();
     let max_reject_share = compile_max_reject_share(raw, errors);
+    let max_unmatched_share = compile_max_unmatched_share(raw, station.is_some(), name.get_ref(), errors);
     SourcePlan {
         name: name.get_ref().clone(),
         title: raw.title.clone().unwrap_or_else(|| name.get_ref().clone()),
@@ -371,6 +397,7 @@ fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, grain: G
         period,
         checks,
         max_reject_share,
+        max_unmatched_share,
     }
 }
 
@@ -526,6 +553,22 @@ fn compile_max_reject_share(raw: &RawSource, errors: &mut Vec<SpecError>) -> f64
         Some(s) if (0.0..=1.0).contains(s.get_ref()) => *s.get_ref(),
         Some(s) => {
             err(errors, Some(s.span()), "max_reject_share is a share between 0 and 1");
+            0.05
+        }
+    }
+}
+
+/// The share of a source's rows that may match no station before the run stops (default 0.05).
+fn compile_max_unmatched_share(raw: &RawSource, has_station: bool, name: &str, errors: &mut Vec<SpecError>) -> f64 {
+    match &raw.max_unmatched_share {
+        None => 0.05,
+        Some(s) if !has_station => {
+            err(errors, Some(s.span()), format!("max_unmatched_share applies to sources with a station column, and source '{name}' has none"));
+            0.05
+        }
+        Some(s) if (0.0..=1.0).contains(s.get_ref()) => *s.get_ref(),
+        Some(s) => {
+            err(errors, Some(s.span()), "max_unmatched_share is a share between 0 and 1");
             0.05
         }
     }

@@ -57,6 +57,21 @@ pub struct Identity {
     pub county_short_names: Vec<String>,
     pub township_words: Vec<String>,
     pub unit_word: Option<String>,
+    /// Prefixes of company names (国网), stripped from spellings and county names.
+    pub company_prefixes: Vec<String>,
+    /// Words that end a company name (供电公司): a leading part ending in one is a wrapper.
+    pub company_words: Vec<String>,
+    /// Ethnic names dropped with 自治县 to make a county's short forms.
+    pub ethnic_names: Vec<String>,
+}
+
+impl Identity {
+    /// Default company prefixes, as State Grid names its units.
+    pub const COMPANY_PREFIXES: [&'static str; 2] = ["国网", "国家电网"];
+    /// Default words that end a company name.
+    pub const COMPANY_WORDS: [&'static str; 3] = ["供电公司", "供电分公司", "公司"];
+    /// Default ethnic names of autonomous counties.
+    pub const ETHNIC_NAMES: [&'static str; 7] = ["蒙古", "哈萨克", "回族", "锡伯", "塔吉克", "柯尔克孜", "维吾尔"];
 }
 
 /// A station attribute computed from the station master.
@@ -191,6 +206,8 @@ pub struct SourcePlan {
     pub period: Option<String>,
     pub checks: Vec<CheckPlan>,
     pub max_reject_share: f64,
+    /// Largest share of the source's curated rows that may match no station.
+    pub max_unmatched_share: f64,
 }
 
 #[derive(Debug, Clone)]

@@ -67,7 +67,8 @@ pub struct RawAnalysis {
 
 /// `[identity]`: normalisation rules that map a spelling to a station. Applied in order: full-width
 /// to half-width, spaces removed, bracketed parts removed, prefixes and suffixes stripped, county
-/// names stripped from the front, township words dropped before the unit word.
+/// names stripped from the front, township words dropped before the unit word. Company wrappers
+/// (国网X县供电公司) are removed together with the prefixes and suffixes.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawIdentity {
@@ -77,8 +78,9 @@ pub struct RawIdentity {
     /// Suffixes to strip, e.g. ["党支部", "支部委员会"].
     #[serde(default)]
     pub strip_suffixes: Vec<String>,
-    /// Station-master column holding county names; each county name (and its short form without
-    /// 县 / 市) is stripped from the front of a spelling.
+    /// Station-master column holding county names; each county name and its short forms (the
+    /// county company's name unwrapped, then without 县 / 市, and for an autonomous county without
+    /// the ethnic name) are stripped from the front of a spelling.
     pub county_column: Option<Spanned<String>>,
     /// Further county forms to strip from the front, e.g. ["塔县"].
     #[serde(default)]
@@ -88,6 +90,17 @@ pub struct RawIdentity {
     pub township_words: Vec<String>,
     /// The word that ends a station name, e.g. "供电所".
     pub unit_word: Option<String>,
+    /// Prefixes of State Grid company names (default ["国网", "国家电网"]): stripped from the
+    /// front of spellings and of county names, e.g. 国网疏附县供电公司 → 疏附县. `[]` turns this off.
+    pub company_prefixes: Option<Spanned<Vec<String>>>,
+    /// Words that end a company name (default ["供电公司", "供电分公司", "公司"]). A leading part
+    /// of a spelling that ends in one is a company wrapper and is removed, repeatedly
+    /// (中共国网博斯腾供电公司热吐市供电公司叶买吐提供电所支部委员会 → 叶买吐提供电所); a county name
+    /// ending in one loses it (国网疏附县供电公司 → 疏附县). `[]` turns this off.
+    pub company_words: Option<Spanned<Vec<String>>>,
+    /// Ethnic names of autonomous counties (default 蒙古, 哈萨克, 回族, 锡伯, 塔吉克, 柯尔克孜,
+    /// 维吾尔): a county X塔吉克自治县 is also written X县 and X. `[]` turns this off.
+    pub ethnic_names: Option<Spanned<Vec<String>>>,
 }
 
 /// `[attributes.NAME]`: a station attribute.
@@ -217,6 +230,9 @@ pub struct RawSource {
     /// Fail the run (exit 3) when more than this share of the source's rows is rejected
     /// (default 0.05).
     pub max_reject_share: Option<Spanned<f64>>,
+    /// Fail the run (exit 3) when more than this share of the source's accepted rows matches no
+    /// station (default 0.05); the message lists the commonest unmatched spellings.
+    pub max_unmatched_share: Option<Spanned<f64>>,
 }
 
 /// A line-dropping rule.
