@@ -9,6 +9,11 @@
 //! (exit 101 or "panicked" fails every case); no hang (killed after 20 s); and, for every accepted
 //! run, conservation against an independent count of physical lines (below).
 //!
+//! Failure messages name their category — `PANIC:`, `HANG:`, `UNSAFE OUTPUT:` (an input or the
+//! previous output changed or went missing), `SILENT LOSS:` (lines not accounted for), `COUNT:`,
+//! `QUARANTINE:`, `IMPLAUSIBLE PERIOD`, `EXIT:`, `MESSAGE:` — so `cargo test --test tests faults --
+//! --include-ignored 2>&1 | grep -c 'SILENT LOSS:'` and the like count them for a whole run.
+//!
 //! Cases that fail today because their mechanism is not built yet are `#[ignore = "needs
 //! <mechanism>: …"]`; `cargo test --test tests faults -- --ignored` lists what is left to do.
 //! `faults_suite_summary` prints the cases by kind and by mechanism.
@@ -49,23 +54,28 @@
 //! - Terminal: a closed standard output changes nothing but the printing: same exit code.
 //! - Messages: exit 3 names the reasons with an example `file:line` per failing source.
 //!
-//! ## Cases by kind (see `faults_suite_summary` for the live table)
+//! ## Cases by kind (`faults_suite_summary` prints the live table, with what is still ignored)
 //!
-//! | kind | what |
-//! |---|---|
-//! | csv | quotes, field counts, truncation, blank lines, NUL bytes, empty and header-only files, huge field, block cutter |
-//! | line_endings | CR-only, CRLF, mixed, line numbers under each |
-//! | encoding | BOM variants, UTF-16, GBK/GB18030, invalid bytes at several positions |
-//! | values | implausible dates and periods, Excel serials, ISO timestamps with offsets, overflow after scale |
-//! | xlsx | not a zip, truncated, empty, sheets, serial and date cells |
-//! | spec | duplicate lags, one header for two columns, duplicate export headers, non-aggregate formulas, unbounded settings, unknown keys |
-//! | output_safety | output folder equal to / inside / containing inputs or the pipeline folder, "", ".", symlinks, unmarked folders |
-//! | identity | duplicate codes, unknown alias codes, unmatched sources, fill without matched rows |
-//! | publish | previous output after failures, stale staging and `.old` folders, killed runs, concurrent runs |
-//! | terminal | closed stdout for check, run, inspect, help |
-//! | messages | exit-3 reasons with file:line, I/O errors naming the path |
-//! | check | `check` samples every file and exits 3 when its sample already fails |
-//! | sample | three cases on copies of committed sample files |
+//! | kind | cases | what |
+//! |---|---:|---|
+//! | csv | 30 | quotes (unclosed, stray, in the header), field counts, truncation, blank lines, NUL bytes, empty and header-only files, a field longer than a read block, the block cutter, title and total lines |
+//! | line_endings | 12 | CR-only, CRLF, mixed, CR CR LF, line numbers under each, a GBK export with a title line |
+//! | encoding | 21 | BOM variants, UTF-16 LE/BE with and without BOM, GBK/GB18030, invalid UTF-8 and GBK bytes in the header, at the start, middle and end of a line, cut inside a character |
+//! | values | 14 | dates in 2200, 1970, year 0, 1899-12-30, serials as text, ISO timestamps with Z / +08:00 / −05:00, overflow after scale, 400-digit numbers, integer overflow |
+//! | xlsx | 20 | not a zip, truncated, empty, zip junk, empty and incomplete sheets, serial 43862 and 9.9e9 as numbers and date cells, date cells in 2200, numbers as text |
+//! | spec | 23 | duplicate lags, one header for two columns, duplicate export headers, non-aggregate formulas, huge bootstrap, 300-character names, unknown keys, syntax, missing and non-UTF-8 pipeline files |
+//! | output_safety | 15 | output folder equal to / inside / containing an input folder or file or the pipeline folder, "", ".", "./", "..", absolute, through a link; unmarked and marked folders |
+//! | identity | 11 | duplicate codes, alias to an unknown code, a source matching no station, unmatched shares, fill without matched rows, ambiguous spellings |
+//! | publish | 13 | previous output after exit 1/2/3, stale staging and `.old` folders, runs killed early/mid/late, concurrent runs, check during a run |
+//! | terminal | 9 | closed stdout for check, check \| head -1, run, run --json, inspect, --help |
+//! | messages | 8 | exit-3 reasons with file:line (CSV) and sheet and row (XLSX) per source, failed checks named, I/O errors naming the path |
+//! | check | 6 | `check` samples every file, exits 3 when its sample fails, reports the share |
+//! | sample | 3 | copies of committed sample files: the stray quote on line 102, output dir = the fee folder, a CR-only fee export |
+//!
+//! Not covered here: a kill at each publish step (no test hook exists; runs are killed at
+//! fractions of a measured run instead, and stale staging / `.old` folders are planted as a killed
+//! run leaves them), read-only folders (the tests run as root, which file modes do not stop) and
+//! full disks (would need a mounted file system).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -215,7 +225,7 @@ fn periods_plausible(ws: &Workspace) {
     for p in m["periods_available"].as_array().unwrap() {
         let p = p.as_str().unwrap();
         let year: i64 = p.chars().take_while(|c| c.is_ascii_digit() || *c == '-').collect::<String>().trim_end_matches('-').parse().unwrap_or(-1);
-        assert!((2000..=2030).contains(&year) && !p.starts_with('-'), "IMPLAUSIBLE PERIOD {p}");
+        assert!((2000..=2030).contains(&year) && !p.starts_with('-'), "IMPLAUSIBLE PERIOD: {p}");
     }
 }
 
@@ -507,7 +517,7 @@ faults! {
 
     csv_huge_single_field: Csv => {
         let huge = format!("\"S{}\"", "x,".repeat(2_200_000)); // 4.4 MB: longer than a read block (4 MiB)
-        fee_with(7, &format!("{huge},2020-02,1060,960")).run(&[0]).count("fee", "accepted", 24)
+        fee_with(7, &format!("{huge},2020-02,1060,960")).run(&[0]).count("fee", "rows_read", 24)
     };
 
     csv_nul_byte_in_number: Csv => fee_with(7, "S02,2020-02,10\u{0}60,960").run(&[0])
@@ -992,7 +1002,7 @@ faults! {
         .file("results/我的笔记.txt", "不要删除").output_dir("\"../results\"").out("results").run(&[1, 2]).says(&["results"]);
 
     out_dir_existing_unmarked_folder_check: OutputSafety #[ignore = "needs output-safety: check does not warn about a folder that is not a duibiao output"] => Case::new()
-        .file("results/我的笔记.txt", "不要删除").output_dir("\"../results\"").out("results").check(&[1, 2]).says(&["results"]);
+        .file("results/我的笔记.txt", "不要删除").output_dir("\"../results\"").out("results").check(&[0, 1, 2]).says(&["results"]);
 
     out_dir_marked_output_is_replaced: OutputSafety => Case::new().prior().run(&[0]).count("fee", "accepted", 24);
 
@@ -1145,7 +1155,7 @@ faults! {
 
     pub_concurrent_run_waits_or_names_the_other: Publish #[ignore = "needs publish-lock: two runs into one folder race; the second does not name the first"] => concurrent_runs(0.2);
 
-    pub_four_runs_at_once: Publish => concurrent_burst(4);
+    pub_four_runs_at_once: Publish #[ignore = "needs publish-lock: runs started together race at publish (\"cannot move the previous out aside\", \"Directory not empty\")"] => concurrent_burst(4);
 
     pub_concurrent_run_started_later: Publish #[ignore = "needs publish-lock: two runs into one folder race; the second does not name the first"] => concurrent_runs(0.5);
 
@@ -1208,6 +1218,16 @@ faults! {
         .edit(|p| fixture::set_source_key(p, "fee", "checks", "[{ rule = \"paid > billed\", message = \"实收必须大于应收\" }]")).run(&[3])
         .says(&["实收必须大于应收"]).names_one_of("fee.csv", &(2..=25).collect::<Vec<_>>());
 
+    msg_exit3_names_an_xlsx_row: Messages #[ignore = "needs messages: exit 3 prints only the reject share"] => Case::new().prior().file("data/fee.xlsx", xlsx(&[("上半年", {
+        let mut rows = fixture::fee_sheet();
+        for r in rows.iter_mut().skip(1).take(20) {
+            r[2] = XCell::Text("--".into());
+        }
+        rows
+    })])).pipeline(fixture::xlsx_pipeline()).run(&[3]).says(&["上半年"]).names_one_of("fee.xlsx", &(2..=21).collect::<Vec<_>>());
+
+    msg_input_path_is_a_folder: Messages => Case::new().prior().remove("data/fee.csv").file("data/fee.csv/readme.txt", "a folder named like the export").both(&[2]).says(&["fee.csv"]);
+
     msg_output_parent_is_a_file: Messages => Case::new().prior().file("notes.txt", "a file, not a folder").output_dir("\"../notes.txt/out\"").out("notes.txt/out")
         .run(&[1, 2]).says(&["notes.txt"]);
 
@@ -1239,7 +1259,7 @@ faults! {
         .edit(|p| fixture::set_source_key(p, "fee", "checks", "[{ rule = \"paid > billed\", message = \"实收必须大于应收\" }]")).check(&[3]).says(&["实收必须大于应收"]).run(&[3]);
 
     chk_reports_the_reject_share: Check #[ignore = "needs check-truth: check does not report the reject share"] => Case::new()
-        .fee_lines(|l| l.iter_mut().skip(1).take(3).for_each(|r| *r = r.replacen(",1", ",--", 1))).check(&[0]).says(&["12.5%", "12.5 %"]).says(&["'--'"]);
+        .fee_lines(|l| l.iter_mut().skip(1).take(3).for_each(|r| *r = r.replacen(",1", ",--", 1))).check(&[0]).says(&["12.5%", "12.5 %"]).says(&["is not a number", "不是有效的数字"]);
 
     chk_finds_an_undecodable_line_in_a_later_file: Check #[ignore = "needs check-truth: check reads only the first file of each source"] => Case::new().prior()
         .remove("data/fee.csv")
@@ -1347,10 +1367,19 @@ fn faults_physical_line_counter() {
     assert_eq!(physical_lines(b"\n\n\n"), 3);
     assert_eq!(physical_lines(b"\xEF\xBB\xBFa\n"), 1);
     assert_eq!(physical_lines(&utf16le("a\r\nb\n", true)), 2);
+    assert_eq!(physical_lines(&utf16le("1,2\n3,4\n5,6\n7,8\n", false)), 4);
+    assert_eq!(physical_lines("单位编码\n".as_bytes()), 1);
     assert!(harness::names_line("错误 error: data/fee.csv:12: bad", "fee.csv", 12));
     assert!(harness::names_line("fee.csv is not valid UTF-8 at line 12 (byte 3)", "fee.csv", 12));
     assert!(!harness::names_line("fee.csv is not valid UTF-8 at line 123", "fee.csv", 12));
     assert!(harness::names_line("data/fee.csv 第 12 行", "fee.csv", 12));
+    assert!(harness::names_line("stations.csv:2 and stations.csv:4 repeat code S01", "stations.csv", 4));
+    assert!(harness::names_line("stations.csv lines 2 and 4 both hold S01", "stations.csv", 4));
+    assert!(harness::names_line("fee.csv:7:3: bad", "fee.csv", 7));
+    assert!(!harness::names_line("fee.csv: 13 rows rejected", "fee.csv", 13));
+    assert!(!harness::names_line("fee.csv line 2: '2020-13' is not a month", "fee.csv", 13));
+    assert!(!harness::names_line("fee.csv line 2: S13", "fee.csv", 13));
+    assert!(!harness::names_line("pipelines/p.toml 有 2 处错误 · 2 errors in the pipeline file:", "p.toml", 2));
     assert_eq!(fee_line(3, 1), 10);
     assert_eq!(fixture::fee_lines()[fee_line(3, 1) - 1], "S01,2020-03,1090,990");
 }

@@ -288,7 +288,7 @@ impl Case {
             let before_out = tree(&out_dir);
             let o = ws.run(&args);
             let context = format!("duibiao {}", args.join(" "));
-            assert!(o.code.is_some_and(|c| step.exit.contains(&c)), "expected exit {:?}\n{}", step.exit, o.describe());
+            assert!(o.code.is_some_and(|c| step.exit.contains(&c)), "EXIT: expected {:?}\n{}", step.exit, o.describe());
             let text = o.text();
             for alternatives in &step.says {
                 let alts: Vec<&str> = alternatives.iter().map(String::as_str).collect();
@@ -323,14 +323,14 @@ impl Case {
             let m = harness::manifest(&out_dir);
             for (source, field, value) in &self.counts {
                 let s = harness::source(&m, source);
-                assert_eq!(s[field.as_str()].as_u64(), Some(*value), "{source}.{field}\n{s:#}");
+                assert_eq!(s[field.as_str()].as_u64(), Some(*value), "COUNT: {source}.{field}\n{s:#}");
             }
             if !self.rejects.is_empty() {
                 let rows = harness::rejects(&out_dir);
                 for (file, line, kind) in &self.rejects {
                     assert!(
                         rows.iter().any(|r| r.file.ends_with(file.as_str()) && r.row == *line && &r.kind == kind && !r.reason.trim().is_empty()),
-                        "{file} line {line} is not in quarantine as {kind} with a reason: {rows:#?}"
+                        "QUARANTINE: {file} line {line} is not in quarantine as {kind} with a reason: {rows:#?}"
                     );
                 }
             }
