@@ -41,6 +41,9 @@
 //!
 //! ## Other expectations the cases fix
 //!
+//! - Left-overs of a killed run are named as today: the staging folder `.out.tmp-<run id>` (the
+//!   run id ends in the process id) and the previous output moved aside, `.out.old-<pid>`. A later
+//!   run removes the first and, when `out/` is missing, puts the second back.
 //! - Output safety: an output folder that is, contains or lies inside an input folder or file, is
 //!   the pipeline's folder, or is empty, is refused by `check` and `run` with exit 2; an existing
 //!   folder that no duibiao run marked as its output is never replaced (exit 1 or 2).
@@ -350,7 +353,7 @@ fn killed_run(fraction: f64) {
     assert_eq!(next.code, Some(0), "{}", next.describe());
     for e in std::fs::read_dir(&ws.root).unwrap().flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
-        assert!(!n.starts_with(".out."), "{n} left behind after recovery");
+        assert!(!n.starts_with(".out.tmp-") && !n.starts_with(".out.old-"), "{n} left behind after recovery");
     }
 }
 
@@ -1132,7 +1135,7 @@ faults! {
         let o = ws.run(&["run", "pipelines/p.toml", "--quiet"]);
         assert_eq!(o.code, Some(0), "{}", o.describe());
         assert_eq!(harness::source(&manifest(&ws.path("out")), "fee")["accepted"], 24);
-        assert!(std::fs::read_dir(&ws.root).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().starts_with(".out.")));
+        assert!(std::fs::read_dir(&ws.root).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().starts_with(".out.old-")), "the aside folder was left behind");
     };
 
     pub_killed_between_renames_then_failed_run_restores: Publish => {
