@@ -7,7 +7,9 @@
 //! that a failed run leaves the previous output (when a case makes one first) and its output
 //! folder exactly as they were, with no staging folder left; that `check` writes nothing; no panic
 //! (exit 101 or "panicked" fails every case); no hang (killed after 20 s); and, for every accepted
-//! run, conservation against an independent count of physical lines (below).
+//! run, conservation against an independent count of physical lines (below). Cases that give
+//! both commands run `run` first and `check` second, so a run that damages its inputs shows as
+//! such rather than as a `check` that should have refused.
 //!
 //! Failure messages name their category — `PANIC:`, `HANG:`, `UNSAFE OUTPUT:` (an input or the
 //! previous output changed or went missing), `SILENT LOSS:` (lines not accounted for), `COUNT:`,
@@ -1315,7 +1317,7 @@ faults! {
             &kashgar[fee_start..fee_end]
         );
         ws.write("pipelines/p.toml", pipeline.as_bytes());
-        for args in [&["check", "pipelines/p.toml"][..], &["run", "pipelines/p.toml", "--quiet"]] {
+        for args in [&["run", "pipelines/p.toml", "--quiet"][..], &["check", "pipelines/p.toml"]] {
             let o = ws.run(args);
             let command = args[0];
             ws.assert_inputs_untouched(command);

@@ -150,10 +150,11 @@ impl Case {
         self.step(&["check", "pipelines/p.toml"], exit)
     }
 
-    /// `check` and then `run`, both exiting with one of `exit`, both saying the same things
-    /// (the following `says` / `names` apply to both).
+    /// `run` and then `check`, both exiting with one of `exit`, both saying the same things
+    /// (the following `says` / `names` apply to both). The run comes first so that a run that
+    /// damages its inputs is caught as such, not only as a `check` that should have refused.
     pub fn both(self, exit: &[i32]) -> Case {
-        let mut case = self.check(exit).run(exit);
+        let mut case = self.run(exit).check(exit);
         let n = case.steps.len();
         case.steps[n - 1].group = case.steps[n - 2].group;
         case
@@ -260,7 +261,7 @@ impl Case {
             let first = ws.run(&["run", "pipelines/p.toml", "--quiet"]);
             assert_eq!(first.code, Some(0), "the base workspace must run clean\n{}", first.describe());
         }
-        let prior_out = self.prior.then(|| tree(&ws.path("out")));
+        let mut prior_out = self.prior.then(|| tree(&ws.path("out")));
         for rel in &self.remove {
             ws.remove(rel);
         }
@@ -288,6 +289,22 @@ impl Case {
             let before_out = tree(&out_dir);
             let o = ws.run(&args);
             let context = format!("duibiao {}", args.join(" "));
+            // The gravest failures first: lost inputs, a lost previous output, a writing check.
+            ws.assert_inputs_untouched(&context);
+            if let Some(prior) = &prior_out {
+                assert!(ws.path("out").join("manifest.json").exists(), "UNSAFE OUTPUT: out/ is missing after {context}\n{}", o.describe());
+                if o.code != Some(0) || !is_run || self.out != "out" {
+                    assert!(tree(&ws.path("out")) == *prior, "UNSAFE OUTPUT: the previous out/ changed after {context}\n{}", o.describe());
+                }
+            }
+            if is_run && o.code == Some(0) && self.out == "out" {
+                // This run's output is the previous output of the next step.
+                prior_out = prior_out.map(|_| tree(&ws.path("out")));
+            }
+            if !is_run {
+                let after = tree(&ws.root);
+                assert!(after == before_all, "UNSAFE OUTPUT: {context} wrote files: {:?}", diff(&before_all, &after));
+            }
             assert!(o.code.is_some_and(|c| step.exit.contains(&c)), "EXIT: expected {:?}\n{}", step.exit, o.describe());
             let text = o.text();
             for alternatives in &step.says {
@@ -297,19 +314,10 @@ impl Case {
             for (file, line) in &step.lines {
                 assert!(names_line(&text, file, *line), "MESSAGE: expected {file} line {line} to be named\n{}", o.describe());
             }
-            ws.assert_inputs_untouched(&context);
             for f in &step.after {
                 f(&ws, &o);
             }
-            if let Some(prior) = &prior_out {
-                assert!(ws.path("out").join("manifest.json").exists(), "UNSAFE OUTPUT: out/ is missing after {context}\n{}", o.describe());
-                if o.code != Some(0) || !is_run || self.out != "out" {
-                    assert!(tree(&ws.path("out")) == *prior, "UNSAFE OUTPUT: the previous out/ changed after {context}\n{}", o.describe());
-                }
-            }
             if !is_run {
-                let after = tree(&ws.root);
-                assert!(after == before_all, "{context} wrote files: {:?}", diff(&before_all, &after));
                 continue;
             }
             assert_no_staging_left(&out_dir, &context);
