@@ -47,8 +47,8 @@ pub enum Stdout {
     OneLine,
 }
 
-/// Starts the binary in `dir`.
-pub fn spawn(dir: &Path, args: &[&str], stdout: Stdout) -> (Child, Vec<String>) {
+/// Starts the binary in `dir`, its output streams piped (`finish` reads or closes them).
+pub fn spawn(dir: &Path, args: &[&str]) -> (Child, Vec<String>) {
     let child = Command::new(env!("CARGO_BIN_EXE_duibiao"))
         .args(args)
         .current_dir(dir)
@@ -58,7 +58,6 @@ pub fn spawn(dir: &Path, args: &[&str], stdout: Stdout) -> (Child, Vec<String>) 
         .env("NO_COLOR", "1")
         .spawn()
         .expect("starting duibiao");
-    let _ = stdout;
     (child, args.iter().map(|a| a.to_string()).collect())
 }
 
@@ -129,7 +128,7 @@ pub fn finish(mut child: Child, args: Vec<String>, stdout: Stdout, started: Inst
 /// Runs the binary in `dir` to its end (or a hang).
 pub fn exec_with(dir: &Path, args: &[&str], stdout: Stdout) -> Outcome {
     let started = Instant::now();
-    let (child, args) = spawn(dir, args, stdout);
+    let (child, args) = spawn(dir, args);
     finish(child, args, stdout, started)
 }
 
