@@ -150,10 +150,11 @@ impl Case {
         self.step(&["check", "pipelines/p.toml"], exit)
     }
 
-    /// `check` and then `run`, both exiting with one of `exit`, both saying the same things
-    /// (the following `says` / `names` apply to both).
+    /// `run` and then `check`, both exiting with one of `exit`, both saying the same things
+    /// (the following `says` / `names` apply to both). The run comes first so that a run that
+    /// damages its inputs is caught as such, not only as a `check` that should have refused.
     pub fn both(self, exit: &[i32]) -> Case {
-        let mut case = self.check(exit).run(exit);
+        let mut case = self.run(exit).check(exit);
         let n = case.steps.len();
         case.steps[n - 1].group = case.steps[n - 2].group;
         case
@@ -257,10 +258,9 @@ impl Case {
         ws.write("data/orders.csv", &fixture::lf(&fixture::orders_lines()));
         ws.write("pipelines/p.toml", fixture::pipeline().as_bytes());
         if self.prior {
-            let first = ws.run(&["run", "pipelines/p.toml", "--quiet"]);
-            assert_eq!(first.code, Some(0), "the base workspace must run clean\n{}", first.describe());
+            fixture::previous_output(&ws);
         }
-        let prior_out = self.prior.then(|| tree(&ws.path("out")));
+        let mut prior_out = self.prior.then(|| tree(&ws.path("out")));
         for rel in &self.remove {
             ws.remove(rel);
         }
@@ -288,7 +288,23 @@ impl Case {
             let before_out = tree(&out_dir);
             let o = ws.run(&args);
             let context = format!("duibiao {}", args.join(" "));
-            assert!(o.code.is_some_and(|c| step.exit.contains(&c)), "expected exit {:?}\n{}", step.exit, o.describe());
+            // The gravest failures first: lost inputs, a lost previous output, a writing check.
+            ws.assert_inputs_untouched(&context);
+            if let Some(prior) = &prior_out {
+                assert!(ws.path("out").join("manifest.json").exists(), "UNSAFE OUTPUT: out/ is missing after {context}\n{}", o.describe());
+                if o.code != Some(0) || !is_run || self.out != "out" {
+                    assert!(tree(&ws.path("out")) == *prior, "UNSAFE OUTPUT: the previous out/ changed after {context}\n{}", o.describe());
+                }
+            }
+            if is_run && o.code == Some(0) && self.out == "out" {
+                // This run's output is the previous output of the next step.
+                prior_out = prior_out.map(|_| tree(&ws.path("out")));
+            }
+            if !is_run {
+                let after = tree(&ws.root);
+                assert!(after == before_all, "UNSAFE OUTPUT: {context} wrote files: {:?}", diff(&before_all, &after));
+            }
+            assert!(o.code.is_some_and(|c| step.exit.contains(&c)), "EXIT: expected {:?}\n{}", step.exit, o.describe());
             let text = o.text();
             for alternatives in &step.says {
                 let alts: Vec<&str> = alternatives.iter().map(String::as_str).collect();
@@ -297,19 +313,10 @@ impl Case {
             for (file, line) in &step.lines {
                 assert!(names_line(&text, file, *line), "MESSAGE: expected {file} line {line} to be named\n{}", o.describe());
             }
-            ws.assert_inputs_untouched(&context);
             for f in &step.after {
                 f(&ws, &o);
             }
-            if let Some(prior) = &prior_out {
-                assert!(ws.path("out").join("manifest.json").exists(), "UNSAFE OUTPUT: out/ is missing after {context}\n{}", o.describe());
-                if o.code != Some(0) || !is_run || self.out != "out" {
-                    assert!(tree(&ws.path("out")) == *prior, "UNSAFE OUTPUT: the previous out/ changed after {context}\n{}", o.describe());
-                }
-            }
             if !is_run {
-                let after = tree(&ws.root);
-                assert!(after == before_all, "{context} wrote files: {:?}", diff(&before_all, &after));
                 continue;
             }
             assert_no_staging_left(&out_dir, &context);
@@ -323,14 +330,14 @@ impl Case {
             let m = harness::manifest(&out_dir);
             for (source, field, value) in &self.counts {
                 let s = harness::source(&m, source);
-                assert_eq!(s[field.as_str()].as_u64(), Some(*value), "{source}.{field}\n{s:#}");
+                assert_eq!(s[field.as_str()].as_u64(), Some(*value), "COUNT: {source}.{field}\n{s:#}");
             }
             if !self.rejects.is_empty() {
                 let rows = harness::rejects(&out_dir);
                 for (file, line, kind) in &self.rejects {
                     assert!(
                         rows.iter().any(|r| r.file.ends_with(file.as_str()) && r.row == *line && &r.kind == kind && !r.reason.trim().is_empty()),
-                        "{file} line {line} is not in quarantine as {kind} with a reason: {rows:#?}"
+                        "QUARANTINE: {file} line {line} is not in quarantine as {kind} with a reason: {rows:#?}"
                     );
                 }
             }

@@ -6,6 +6,45 @@
 //! 2020-01-06). `pipelines/p.toml` reads the three into `out/` (`dir = "../out"`) without a panel;
 //! `with_panel` adds identity rules and two indicators.
 
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use super::harness::Workspace;
+
+/// Puts the output of one clean run of the base workspace into `out/` of `ws` (whose inputs
+/// are the base ones). The run is made once per test process and its folder copied file by file
+/// (a duibiao output is marked by what it holds), which spares each case a run of its own.
+pub fn previous_output(ws: &Workspace) {
+    static OUT: OnceLock<BTreeMap<String, Vec<u8>>> = OnceLock::new();
+    let files = OUT.get_or_init(|| {
+        let mut base = Workspace::new();
+        base.write("data/stations.csv", &lf(&stations_lines()));
+        base.write("data/fee.csv", &lf(&fee_lines()));
+        base.write("data/orders.csv", &lf(&orders_lines()));
+        base.write("pipelines/p.toml", pipeline().as_bytes());
+        let first = base.run(&["run", "pipelines/p.toml", "--quiet"]);
+        assert_eq!(first.code, Some(0), "the base workspace must run clean\n{}", first.describe());
+        let mut files = BTreeMap::new();
+        let mut stack = vec![base.path("out")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    files.insert(p.strip_prefix(&base.root).unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap());
+                }
+            }
+        }
+        files
+    });
+    for (rel, bytes) in files {
+        let p = ws.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+    }
+}
+
 /// Station codes, names and counties of the master.
 pub const STATIONS: [(&str, &str, &str, u32); 4] =
     [("S01", "阿克供电所", "英吉沙县", 10000), ("S02", "巴格供电所", "英吉沙县", 5000), ("S03", "托克扎克供电所", "疏附县", 8000), ("S04", "色满供电所", "喀什市", 12000)];

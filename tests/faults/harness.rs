@@ -47,8 +47,8 @@ pub enum Stdout {
     OneLine,
 }
 
-/// Starts the binary in `dir`.
-pub fn spawn(dir: &Path, args: &[&str], stdout: Stdout) -> (Child, Vec<String>) {
+/// Starts the binary in `dir`, its output streams piped (`finish` reads or closes them).
+pub fn spawn(dir: &Path, args: &[&str]) -> (Child, Vec<String>) {
     let child = Command::new(env!("CARGO_BIN_EXE_duibiao"))
         .args(args)
         .current_dir(dir)
@@ -58,7 +58,6 @@ pub fn spawn(dir: &Path, args: &[&str], stdout: Stdout) -> (Child, Vec<String>) 
         .env("NO_COLOR", "1")
         .spawn()
         .expect("starting duibiao");
-    let _ = stdout;
     (child, args.iter().map(|a| a.to_string()).collect())
 }
 
@@ -129,7 +128,7 @@ pub fn finish(mut child: Child, args: Vec<String>, stdout: Stdout, started: Inst
 /// Runs the binary in `dir` to its end (or a hang).
 pub fn exec_with(dir: &Path, args: &[&str], stdout: Stdout) -> Outcome {
     let started = Instant::now();
-    let (child, args) = spawn(dir, args, stdout);
+    let (child, args) = spawn(dir, args);
     finish(child, args, stdout, started)
 }
 
@@ -139,7 +138,7 @@ pub fn exec(dir: &Path, args: &[&str]) -> Outcome {
 
 /// Every case fails on a panic, whatever else it expects.
 pub fn assert_no_panic(o: &Outcome) {
-    assert!(o.code != Some(101) && !o.stderr.contains("panicked"), "PANIC\n{}", o.describe());
+    assert!(o.code != Some(101) && !o.stderr.contains("panicked"), "PANIC: exit {:?}\n{}", o.code, o.describe());
     assert!(o.code.is_some(), "killed by a signal\n{}", o.describe());
 }
 
@@ -149,21 +148,49 @@ pub fn contains_any(text: &str, alternatives: &[&str]) -> bool {
     alternatives.iter().any(|a| lower.contains(&a.to_lowercase()))
 }
 
-/// Whether `text` names line `line` of `file`: `file:12`, `file line 12`, `file, line 12`,
-/// `file 第 12 行`, `file:12:3`, or `file` with `line 12` / `第12行` / `row 12` later on the same line.
+/// Whether `text` names line `line` of `file`: on one output line, the file name followed by
+/// `:12`, or by a line marker (`line`, `lines`, `row `, `第`) and the number 12 as a whole number
+/// (not part of a date, decimal, code or percentage), e.g. `fee.csv:12:3`, `fee.csv, line 12`,
+/// `fee.csv lines 2 and 12`, `fee.csv 第 12 行`.
 pub fn names_line(text: &str, file: &str, line: u64) -> bool {
     let n = line.to_string();
     text.lines().any(|l| {
-        let Some(at) = l.find(file) else { return false };
-        let rest = &l[at + file.len()..];
-        let number_follows = |s: &str| s.starts_with(&n) && !s[n.len()..].starts_with(|c: char| c.is_ascii_digit());
-        if let Some(r) = rest.strip_prefix(':') {
-            if number_follows(r) {
-                return true;
+        l.match_indices(file).any(|(at, _)| {
+            let rest = &l[at + file.len()..];
+            if let Some(after) = rest.strip_prefix(':') {
+                if numbers(after).next().is_some_and(|(i, t)| i == 0 && t == n) {
+                    return true;
+                }
             }
-        }
-        ["line ", "line:", "row ", "第 ", "第", "行 ", "lines "].iter().any(|marker| rest.match_indices(marker).any(|(i, m)| number_follows(rest[i + m.len()..].trim_start())))
+            let marked = |m: &str| rest.match_indices(m).any(|(i, _)| i == 0 || !rest.as_bytes()[i - 1].is_ascii_alphabetic());
+            (marked("line") || marked("row ") || rest.contains('第')) && numbers(rest).any(|(_, t)| t == n)
+        })
     })
+}
+
+/// Whole numbers in `s` with their byte offsets: digit runs not glued to letters, dots, dashes,
+/// slashes or a percent sign.
+fn numbers(s: &str) -> impl Iterator<Item = (usize, &str)> {
+    let b = s.as_bytes();
+    let glued = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'/' | b'%' | b'_');
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_digit() {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            let before_ok = start == 0 || !glued(b[start - 1]);
+            let after_ok = i == b.len() || !glued(b[i]);
+            if before_ok && after_ok {
+                out.push((start, &s[start..i]));
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out.into_iter()
 }
 
 /// The content of every file below `dir` (not following symbolic links; a link is recorded
@@ -258,6 +285,8 @@ pub fn physical_lines(bytes: &[u8]) -> u64 {
         bytes[2..].chunks(2).map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect()
     } else if bytes.starts_with(&[0xFE, 0xFF]) {
         bytes[2..].chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect()
+    } else if looks_utf16le(bytes) {
+        bytes.chunks(2).map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect()
     } else {
         let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         body.iter().map(|b| u16::from(*b)).collect()
@@ -282,6 +311,12 @@ pub fn physical_lines(bytes: &[u8]) -> u64 {
         i += 1;
     }
     lines + u64::from(open)
+}
+
+/// UTF-16LE without a byte-order mark: most odd bytes are zero (ASCII digits and separators).
+fn looks_utf16le(bytes: &[u8]) -> bool {
+    let odd = bytes.iter().skip(1).step_by(2).count();
+    odd >= 8 && bytes.iter().skip(1).step_by(2).filter(|b| **b == 0).count() * 10 > odd * 6
 }
 
 /// Rows of every sheet of a workbook, from row 1 to its last used row.
