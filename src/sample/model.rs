@@ -82,9 +82,6 @@ pub struct StationTruth {
 pub struct QuarterTruth {
     /// Realised activity count per type (same order as ACTIVITY_TYPES).
     pub activities: Vec<u64>,
-    /// Standardised 三亮三比 and 安全学习 counts: (count − expected) / sqrt(expected).
-    pub sanliang_z: f64,
-    pub safety_z: f64,
     /// Complaints per 10 000 customers per month expected this quarter.
     pub complaint_rate: f64,
     /// Multiplier on fault outage count and duration this quarter.
@@ -150,6 +147,7 @@ pub fn draw(seed: u64, scale: Scale, org: &Organisation, quarters: &[Quarter]) -
                             expected.push(mean);
                         }
                     }
+                    // Standardised 三亮三比 and 安全学习 counts: (count − expected) / sqrt(expected).
                     let z = |t: usize| (activities[t] as f64 - expected[t]) / expected[t].sqrt();
                     let sanliang_z = z(SANLIANG);
                     let safety_z = z(SAFETY_STUDY);
@@ -160,8 +158,6 @@ pub fn draw(seed: u64, scale: Scale, org: &Organisation, quarters: &[Quarter]) -
                     previous_sanliang_z = sanliang_z;
                     QuarterTruth {
                         activities,
-                        sanliang_z,
-                        safety_z,
                         complaint_rate,
                         outage_factor: (OUTAGE_EFFECT * safety_z).exp(),
                     }
