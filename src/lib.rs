@@ -6,17 +6,19 @@
 //! parses the command line and maps errors to exit codes.
 //!
 //! The modules below are the layers, bottom to top; each imports only the ones above it in this
-//! list (ARCHITECTURE.md; `tests/test_architecture.rs` checks it).
+//! list (ARCHITECTURE.md; `tests/test_architecture.rs` checks it). They are crate-private, so
+//! the compiler reports dead code; the binary enters through `commands::main`.
 
-pub mod base;
+pub(crate) mod base;
+// The correlation engine is the one public library API: reference-checked, usable on its own.
 pub mod stats;
-pub mod sample;
-pub mod spec;
-pub mod store;
-pub mod ingest;
-pub mod identity;
-pub mod panel;
-pub mod analysis;
-pub mod output;
-pub mod job;
+pub(crate) mod sample;
+pub(crate) mod spec;
+pub(crate) mod store;
+pub(crate) mod ingest;
+pub(crate) mod identity;
+pub(crate) mod panel;
+pub(crate) mod analysis;
+pub(crate) mod output;
+pub(crate) mod job;
 pub mod commands;

@@ -3,8 +3,8 @@
 //!
 //! Layer `commands` (ARCHITECTURE.md): the top; may import everything, nothing imports it.
 
-pub mod cli;
-pub mod exit;
+pub(crate) mod cli;
+pub(crate) mod exit;
 
 mod check;
 mod columns;
@@ -13,10 +13,26 @@ mod run;
 mod sample;
 pub mod views;
 
+use clap::Parser;
+
 use crate::commands::cli::{Cli, Command};
+use crate::commands::exit::Exit;
+
+/// The program: parses the command line, runs the command, prints an error with its causes, and
+/// returns the documented exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => Exit::Ok.into(),
+        Err(error) => {
+            eprintln!("错误 error: {error:#}");
+            Exit::of(&error).into()
+        }
+    }
+}
 
 /// Runs the parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Sample(args) => sample::run(&args),
         Command::Check(args) => check::run(&args),

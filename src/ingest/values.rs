@@ -32,20 +32,6 @@ impl Values {
         }
     }
 
-    pub fn len(&self) -> usize {
-        match self {
-            Values::Text(v) => v.len(),
-            Values::Int(v) => v.len(),
-            Values::Float(v) => v.len(),
-            Values::Date(v) => v.len(),
-            Values::Timestamp(v) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Keeps the rows whose `keep` flag is set.
     pub fn filter(&self, keep: &[bool]) -> Values {
         fn pick<T: Clone>(v: &[T], keep: &[bool]) -> Vec<T> {
@@ -57,18 +43,6 @@ impl Values {
             Values::Float(v) => Values::Float(pick(v, keep)),
             Values::Date(v) => Values::Date(pick(v, keep)),
             Values::Timestamp(v) => Values::Timestamp(pick(v, keep)),
-        }
-    }
-
-    /// Appends all of `other` (same variant).
-    pub fn extend(&mut self, other: Values) {
-        match (self, other) {
-            (Values::Text(a), Values::Text(b)) => a.extend(b),
-            (Values::Int(a), Values::Int(b)) => a.extend(b),
-            (Values::Float(a), Values::Float(b)) => a.extend(b),
-            (Values::Date(a), Values::Date(b)) => a.extend(b),
-            (Values::Timestamp(a), Values::Timestamp(b)) => a.extend(b),
-            _ => panic!("extending a column with values of another type"),
         }
     }
 

@@ -90,15 +90,6 @@ fn panel_grain(panel: &Panel) -> Grain {
     panel.periods.first().map(|p| p.grain).unwrap_or_default()
 }
 
-/// Label of a panel column in the pipeline's language (Chinese) and in English.
-pub fn column_labels(panel: &Panel, name: &str) -> Option<(String, String)> {
-    if let Some((_, zh, en)) = panel_keys(panel_grain(panel)).into_iter().find(|(n, _, _)| *n == name) {
-        return Some((zh, en));
-    }
-    let c = panel.column(name)?;
-    Some((c.label.clone(), c.label_en.clone()))
-}
-
 /// The text of views.sql for the output folder `out` (already written, so only tables that exist
 /// get a view).
 pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {

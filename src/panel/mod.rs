@@ -623,15 +623,3 @@ fn split_intervals(df: DataFrame, start: &str, end: &str, grain: Grain, utc_offs
     out.with_column(Column::new("overlap_hours".into(), overlap)).map_err(pe)?;
     Ok(out)
 }
-
-/// Sources used by measures (for the quality accounting).
-pub fn measure_sources<'a>(plan: &'a Plan) -> Vec<&'a SourcePlan> {
-    let mut seen = Vec::new();
-    for m in plan.indicators.iter().chain(&plan.features) {
-        let s = &plan.sources[m.source];
-        if !seen.iter().any(|x: &&SourcePlan| x.name == s.name) {
-            seen.push(s);
-        }
-    }
-    seen
-}

@@ -274,8 +274,6 @@ pub struct LayoutSpec {
     pub stations: Option<usize>,
     pub first_quarter: (i32, u32),
     pub quarters: usize,
-    /// The committed folder, for the generated README.
-    pub folder: &'static str,
     pub command: &'static str,
     /// Planted dirt: target name → count, stated for `dirt_stations` stations and scaled with size.
     pub dirt: &'static [(&'static str, usize)],
@@ -382,7 +380,6 @@ pub static KASHGAR: LayoutSpec = LayoutSpec {
     stations: None,
     first_quarter: (2019, 1),
     quarters: 8,
-    folder: "sample_data",
     command: "duibiao sample --out sample_data",
     dirt: &[
         ("fee-missing", 3), ("fee-duplicate", 4), ("fee-over-100", 3), ("collection-over", 2),
@@ -637,7 +634,6 @@ pub static OTHER: LayoutSpec = LayoutSpec {
     stations: Some(60),
     first_quarter: (2021, 1),
     quarters: 8,
-    folder: "sample_other",
     command: "duibiao sample --layout other --out sample_other",
     dirt: &[
         ("orders-duplicate", 8), ("orders-conflict", 6), ("orders-unknown", 4),

@@ -120,8 +120,6 @@ pub struct StationTruth {
 pub struct QuarterTruth {
     /// Realised activity count per type (same order as ACTIVITY_TYPES).
     pub activities: Vec<u64>,
-    /// Standardised count per type: (count − expected) / sqrt(expected).
-    pub z: Vec<f64>,
     /// Complaints per 10 000 customers per month expected this quarter.
     pub complaint_rate: f64,
     /// Multiplier on fault outage count and duration this quarter.
@@ -191,7 +189,7 @@ pub fn draw(seed: u64, scale: Scale, org: &Organisation, quarters: &[Quarter], e
                         }
                     }
                     let z: Vec<f64> = (0..ACTIVITY_TYPES.len()).map(|t| (activities[t] as f64 - expected[t]) / expected[t].sqrt()).collect();
-                    history.push(z.clone());
+                    history.push(z);
                     // Before the first quarter z is 0: no effect.
                     let factor = |target: Target| {
                         effects.iter().filter(|e| e.target == target).fold(1.0, |f, e| {
@@ -202,7 +200,6 @@ pub fn draw(seed: u64, scale: Scale, org: &Organisation, quarters: &[Quarter], e
                     let complaint_rate = COMPLAINTS_PER_10K_MONTH * st.size.powf(COMPLAINT_SIZE) * st.complaint_level * factor(Target::Complaints);
                     QuarterTruth {
                         activities,
-                        z,
                         complaint_rate,
                         outage_factor: factor(Target::FaultOutages),
                         unpaid_factor: factor(Target::UnpaidFees),

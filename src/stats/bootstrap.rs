@@ -10,19 +10,19 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::BootstrapOptions;
-use super::scopes::Panel;
+use super::scopes::Sample;
 
 /// Percentile interval of `statistic` over resamples of whole stations. A resample whose
 /// statistic is undefined (e.g. it drew one station over and over) is skipped; if more than
 /// half are, the interval would describe a different population and is refused.
 pub(crate) fn cluster_percentile_interval<F>(
-    panel: &Panel,
+    panel: &Sample,
     statistic: F,
     settings: BootstrapOptions,
     confidence: f64,
 ) -> Result<(f64, f64), String>
 where
-    F: Fn(&Panel) -> Option<f64> + Sync,
+    F: Fn(&Sample) -> Option<f64> + Sync,
 {
     let groups = panel.rows_by_station();
     let draws: Vec<Option<f64>> = (0..settings.replicates)
@@ -56,13 +56,13 @@ fn draw_stations(seed: u64, replicate: u64, n_stations: usize) -> Vec<usize> {
 
 /// A panel of the drawn stations. A station drawn twice enters as two stations, so the
 /// within-station scope demeans each copy on its own, as a cluster bootstrap requires.
-fn resample(panel: &Panel, groups: &[Vec<usize>], drawn: &[usize]) -> Panel {
+fn resample(panel: &Sample, groups: &[Vec<usize>], drawn: &[usize]) -> Sample {
     let rows: Vec<(usize, usize)> = drawn
         .iter()
         .enumerate()
         .flat_map(|(position, &s)| groups[s].iter().map(move |&row| (position, row)))
         .collect();
-    Panel::from_dense(
+    Sample::from_dense(
         rows.iter().map(|&(position, _)| position).collect(),
         rows.iter().map(|&(_, row)| panel.x[row]).collect(),
         rows.iter().map(|&(_, row)| panel.y[row]).collect(),
@@ -160,7 +160,7 @@ mod tests {
     #[test]
     fn a_station_drawn_twice_is_demeaned_as_two_stations() {
         let (station, x, y) = panel_columns();
-        let panel = Panel::complete_rows(&Observations {
+        let panel = Sample::complete_rows(&Observations {
             station: &station,
             x: &x,
             y: &y,

@@ -62,7 +62,7 @@ pub use adjust::adjust;
 pub use correlation::{TIE_DIGITS, average_ranks};
 
 use correlation::KendallStatistic;
-use scopes::Panel;
+use scopes::Sample;
 
 /// The correlation coefficient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -212,7 +212,7 @@ pub enum StatsError {
 /// malformed inputs are an error.
 pub fn correlate(obs: &Observations<'_>, options: &Options) -> Result<Correlation, StatsError> {
     validate(obs, options)?;
-    let panel = Panel::complete_rows(obs);
+    let panel = Sample::complete_rows(obs);
     let mut result = Correlation {
         method: options.method,
         scope: options.scope,
@@ -254,7 +254,7 @@ pub fn correlate(obs: &Observations<'_>, options: &Options) -> Result<Correlatio
             CiMethod::FisherZ,
         )),
         Some(settings) => {
-            let statistic = |resample: &Panel| {
+            let statistic = |resample: &Sample| {
                 point_estimate(resample, options.method, options.scope)
                     .ok()
                     .map(|e| e.r)
@@ -343,7 +343,7 @@ struct Estimate {
 
 /// The coefficient for one panel: the scope's transform, then controls, then r. The bootstrap
 /// calls this on every resample, so it holds no inference.
-fn point_estimate(panel: &Panel, method: Method, scope: Scope) -> Result<Estimate, String> {
+fn point_estimate(panel: &Sample, method: Method, scope: Scope) -> Result<Estimate, String> {
     let has_controls = !panel.controls.is_empty();
     if method == Method::Kendall && scope == Scope::Within {
         return Err("kendall tau has no within-station form here; use pearson or spearman".into());

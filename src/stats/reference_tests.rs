@@ -217,7 +217,7 @@ fn near_ties_reach_the_engine_unmerged() {
         bits.len()
     }
     let data = dataset(&fixture(), "near_ties");
-    let panel = super::scopes::Panel::complete_rows(&Observations {
+    let panel = super::scopes::Sample::complete_rows(&Observations {
         station: &data.station,
         x: &data.x,
         y: &data.y,

@@ -12,9 +12,10 @@ use super::{Observations, Scope, correlation::average_ranks};
 /// (~1e-32) and far below any variation a measured indicator has.
 pub(crate) const NEGLIGIBLE_SHARE: f64 = 1e-20;
 
-/// The rows with every value present, stations renumbered 0..k in increasing id order.
+/// The sample one test runs on: the rows with every value present, stations renumbered 0..k in
+/// increasing id order. (Not the station × period `panel::Panel` it is drawn from.)
 #[derive(Debug, Clone)]
-pub(crate) struct Panel {
+pub(crate) struct Sample {
     pub station: Vec<usize>,
     pub x: Vec<f64>,
     pub y: Vec<f64>,
@@ -22,10 +23,10 @@ pub(crate) struct Panel {
     n_stations: usize,
 }
 
-impl Panel {
+impl Sample {
     /// Listwise deletion: a row missing any of x, y or a control is left out, as
     /// `pingouin.partial_corr` and `rm_corr` do.
-    pub fn complete_rows(obs: &Observations<'_>) -> Panel {
+    pub fn complete_rows(obs: &Observations<'_>) -> Sample {
         let keep: Vec<usize> = (0..obs.x.len())
             .filter(|&i| {
                 obs.x[i].is_finite()
@@ -41,7 +42,7 @@ impl Panel {
             .enumerate()
             .map(|(dense, id)| (id, dense))
             .collect();
-        Panel {
+        Sample {
             station: keep.iter().map(|&i| ids[&obs.station[i]]).collect(),
             x: keep.iter().map(|&i| obs.x[i]).collect(),
             y: keep.iter().map(|&i| obs.y[i]).collect(),
@@ -61,8 +62,8 @@ impl Panel {
         y: Vec<f64>,
         controls: Vec<Vec<f64>>,
         n_stations: usize,
-    ) -> Panel {
-        Panel {
+    ) -> Sample {
+        Sample {
             station,
             x,
             y,
@@ -149,7 +150,7 @@ impl Design {
 }
 
 /// Transforms the panel for `scope`; `ranked` replaces values by average ranks first (Spearman).
-pub(crate) fn design(panel: &Panel, scope: Scope, ranked: bool) -> Design {
+pub(crate) fn design(panel: &Sample, scope: Scope, ranked: bool) -> Design {
     let column = |values: &[f64]| match scope {
         Scope::Pooled => pooled_column(values, ranked),
         Scope::Within => within_column(panel, values, ranked),
@@ -199,7 +200,7 @@ fn pooled_column(values: &[f64], ranked: bool) -> Variable {
 /// Station levels removed: what is left is each period's departure from its station's mean,
 /// which is what rmcorr correlates. For Spearman the ranks are taken inside each station, so
 /// the transform, like the scope, ignores where a station sits relative to the others.
-fn within_column(panel: &Panel, values: &[f64], ranked: bool) -> Variable {
+fn within_column(panel: &Sample, values: &[f64], ranked: bool) -> Variable {
     let mut levelled = values.to_vec();
     for rows in panel.rows_by_station() {
         let station_values: Vec<f64> = rows.iter().map(|&r| values[r]).collect();
@@ -216,12 +217,12 @@ fn within_column(panel: &Panel, values: &[f64], ranked: bool) -> Variable {
     Variable::new(demeaned, &levelled)
 }
 
-fn between_column(panel: &Panel, values: &[f64], ranked: bool) -> Variable {
+fn between_column(panel: &Sample, values: &[f64], ranked: bool) -> Variable {
     let means = station_means(panel, values);
     pooled_column(&means, ranked)
 }
 
-pub(crate) fn station_means(panel: &Panel, values: &[f64]) -> Vec<f64> {
+pub(crate) fn station_means(panel: &Sample, values: &[f64]) -> Vec<f64> {
     panel
         .rows_by_station()
         .iter()
@@ -229,7 +230,7 @@ pub(crate) fn station_means(panel: &Panel, values: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-pub(crate) fn demean_by_station(panel: &Panel, values: &[f64]) -> Vec<f64> {
+pub(crate) fn demean_by_station(panel: &Sample, values: &[f64]) -> Vec<f64> {
     let means = station_means(panel, values);
     values
         .iter()
@@ -242,8 +243,8 @@ pub(crate) fn demean_by_station(panel: &Panel, values: &[f64]) -> Vec<f64> {
 mod tests {
     use super::*;
 
-    fn panel(station: &[u32], x: &[f64], y: &[f64], controls: &[Vec<f64>]) -> Panel {
-        Panel::complete_rows(&Observations {
+    fn panel(station: &[u32], x: &[f64], y: &[f64], controls: &[Vec<f64>]) -> Sample {
+        Sample::complete_rows(&Observations {
             station,
             x,
             y,
