@@ -636,7 +636,10 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
         for (column, at) in source.columns.iter().zip(&context.located) {
             let cell = at.and_then(|(i, _)| cells.get(i).copied()).unwrap_or(Cell::Empty);
             let scale = at.map(|(_, s)| s).unwrap_or(1.0);
-            match parse_cell(column, cell, scale, plan.utc_offset_minutes) {
+            let window = plan.date_window;
+            let value = parse_cell(column, cell, scale, plan.utc_offset_minutes)
+                .and_then(|v| v.local_day(plan.utc_offset_minutes).map_or(Ok(()), |d| parse::in_window(d, window.from, window.to).map_err(|e| e.0)).map(|_| v));
+            match value {
                 Ok(value) => row.push(value),
                 Err(reason) => {
                     let header = at.map(|(i, _)| context.headers[i].clone()).unwrap_or_else(|| column.headers[0].0.clone());
@@ -740,6 +743,15 @@ impl Value {
         };
         Some(Period::of_day(grain, days))
     }
+
+    /// The local day of a dated value (for the date window), None for other values.
+    fn local_day(&self, utc_offset_minutes: i32) -> Option<i32> {
+        match self {
+            Value::Date(Some(d)) => Some(*d),
+            Value::Timestamp(Some(us)) => Some((us.div_euclid(1_000_000) + i64::from(utc_offset_minutes) * 60).div_euclid(86_400).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32),
+            _ => None,
+        }
+    }
 }
 
 fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> Result<Value, String> {
@@ -768,22 +780,23 @@ fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> R
     let e = |e: parse::ParseError| e.0;
     Ok(match (column.kind, cell) {
         (ColumnType::Text, _) => Value::Text(Some(text.trim().to_string())),
-        (ColumnType::Integer, Cell::Number(v)) if v.fract() == 0.0 => Value::Int(Some(v as i64)),
+        (ColumnType::Integer, Cell::Number(v)) if v.fract() == 0.0 && v.abs() < 9.0e15 => Value::Int(Some(v as i64)),
         (ColumnType::Integer, _) => Value::Int(Some(parse::integer(&text).map_err(e)?)),
-        (ColumnType::Number, Cell::Number(v)) => Value::Float(Some(v * scale)),
+        (ColumnType::Number, Cell::Number(v)) => Value::Float(Some(parse::scaled(v, scale, &text).map_err(e)?)),
         (ColumnType::Number, _) => Value::Float(Some(parse::number(&text, scale).map_err(e)?)),
         (ColumnType::Month, Cell::ExcelDate(v)) => {
-            let (y, m, _) = civil_from_days(parse::excel_serial_to_days(v));
+            let (y, m, _) = civil_from_days(parse::excel_serial(v, &text).map_err(e)?.0);
             Value::Date(Some(days_from_civil(y, m, 1)))
         }
+        (ColumnType::Month, Cell::Number(v)) => Value::Date(Some(parse::month_from_number(v, &text).map_err(e)?)),
         (ColumnType::Month, _) => Value::Date(Some(parse::month(&text, fmt).map_err(e)?)),
+        (ColumnType::Quarter, Cell::ExcelDate(v)) => Value::Date(Some(parse::quarter_of_days(parse::excel_serial(v, &text).map_err(e)?.0))),
         (ColumnType::Quarter, _) => Value::Date(Some(parse::quarter(&text).map_err(e)?)),
-        (ColumnType::Date, Cell::ExcelDate(v)) => Value::Date(Some(parse::excel_serial_to_days(v))),
+        (ColumnType::Date, Cell::ExcelDate(v)) => Value::Date(Some(parse::excel_serial(v, &text).map_err(e)?.0)),
+        (ColumnType::Date, Cell::Number(v)) => Value::Date(Some(parse::date_from_number(v, &text).map_err(e)?)),
         (ColumnType::Date, _) => Value::Date(Some(parse::date(&text, fmt).map_err(e)?)),
-        (ColumnType::Timestamp, Cell::ExcelDate(v)) => {
-            let local_seconds = ((v - 25_569.0) * 86_400.0).round() as i64;
-            Value::Timestamp(Some((local_seconds - i64::from(utc_offset) * 60) * 1_000_000))
-        }
+        (ColumnType::Timestamp, Cell::ExcelDate(v)) => Value::Timestamp(Some(parse::timestamp_from_serial(v, &text, utc_offset).map_err(e)?)),
+        (ColumnType::Timestamp, Cell::Number(v)) => Value::Timestamp(Some(parse::timestamp_from_number(v, &text, utc_offset).map_err(e)?)),
         (ColumnType::Timestamp, _) => Value::Timestamp(Some(parse::timestamp(&text, fmt, utc_offset).map_err(e)?)),
     })
 }
