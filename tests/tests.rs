@@ -5,6 +5,7 @@ mod testenv;
 mod test_analysis;
 mod test_architecture;
 mod test_check;
+mod test_input_guards;
 mod test_ingest;
 mod test_outputs;
 mod test_panel;
