@@ -288,6 +288,9 @@ pub fn in_window(days: i32, from: i32, to: i32) -> Result<(), ParseError> {
         return Ok(());
     }
     let show = |d: i32| {
+        if !(-100_000_000..=100_000_000).contains(&d) {
+            return format!("{d} days from 1970-01-01");
+        }
         let (y, m, dd) = crate::base::calendar::civil_from_days(d);
         format!("{y}-{m:02}-{dd:02}")
     };
@@ -302,7 +305,7 @@ pub fn quarter(raw: &str) -> Result<i32, ParseError> {
     let text = to_half_width(raw).trim().replace(' ', "");
     let parsed = text.parse::<crate::base::period::Quarter>().ok().or_else(|| {
         let (year, rest) = text.split_once('年')?;
-        let year: i32 = year.parse().ok()?;
+        let year: i32 = year.parse().ok().filter(|y| (1000..=9999).contains(y))?;
         let rest = rest.strip_prefix('第').unwrap_or(rest);
         let digit = rest.strip_suffix("季度")?;
         let q = match digit {
@@ -541,5 +544,124 @@ mod tests {
         assert!(e.contains("2200-10-01 is outside the pipeline's date window 2000-01-01 … 2021-12-31"), "{e}");
         assert!(e.contains("不在作业的日期范围"), "{e}");
         assert!(in_window(from - 1, from, to).is_err());
+    }
+}
+
+/// Property tests: the parsers never panic on any text, and what a format writes reads back.
+/// `PROPTEST_CASES` overrides the number of cases (default set for a few seconds in debug).
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::base::calendar::civil_from_days;
+    use proptest::prelude::*;
+
+    fn config(cases: u32) -> ProptestConfig {
+        let mut config = ProptestConfig { failure_persistence: None, ..ProptestConfig::default() };
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            config.cases = cases;
+        }
+        config
+    }
+
+    /// Text that looks like what exports hold: digits, separators, Chinese date words, zones.
+    fn exportish() -> impl Strategy<Value = String> {
+        let pieces = prop_oneof![
+            "[0-9]{1,9}", Just("-".to_string()), Just("/".to_string()), Just(".".to_string()), Just(":".to_string()), Just(" ".to_string()),
+            Just("T".to_string()), Just("Z".to_string()), Just("+".to_string()), Just(",".to_string()), Just("%".to_string()), Just("e".to_string()),
+            Just("年".to_string()), Just("月".to_string()), Just("日".to_string()), Just("第".to_string()), Just("季度".to_string()), Just("Q".to_string()),
+            Just("１".to_string()), Just("\u{3000}".to_string()), "\\PC{0,3}",
+        ];
+        proptest::collection::vec(pieces, 0..10).prop_map(|v| v.concat())
+    }
+
+    /// Date-shaped text with numbers of any size where the parts go.
+    fn dateish() -> impl Strategy<Value = String> {
+        "[0-9]{1,10}(年第?[0-9一二三四五]季度|[Qq][0-9]{1,2}|年[0-9]{1,3}月([0-9]{1,3}日)?|[-/.][0-9]{1,3}([-/.][0-9]{1,3}([ T][0-9]{1,3}:[0-9]{1,3}(:[0-9]{1,3}(\\.[0-9]{1,10})?)?(Z|[+-][0-9]{1,2}(:?[0-9]{1,2})?)?)?)?)?"
+    }
+
+    fn day() -> impl Strategy<Value = i32> {
+        // 1900-03-01 … 9999-12-31
+        days_from_civil(1900, 3, 1)..=days_from_civil(9999, 12, 31)
+    }
+
+    proptest! {
+        #![proptest_config(config(512))]
+
+        #[test]
+        fn parsers_never_panic(raw in prop_oneof![exportish(), dateish(), any::<String>()], format in prop_oneof![Just(None), "[yMdHms年月日/: -]{0,12}".prop_map(Some), any::<String>().prop_map(Some)], offset in -900i32..900, scale in any::<f64>()) {
+            let f = format.as_deref();
+            let _ = number(&raw, scale);
+            let _ = number(&raw, 1.0);
+            let _ = integer(&raw);
+            let _ = month(&raw, f);
+            let _ = quarter(&raw);
+            let _ = date(&raw, f);
+            let _ = timestamp(&raw, f, offset);
+        }
+
+        #[test]
+        fn numeric_cells_never_panic(v in any::<f64>(), offset in -900i32..900) {
+            let raw = v.to_string();
+            let _ = excel_serial(v, &raw);
+            let _ = month_from_number(v, &raw);
+            let _ = date_from_number(v, &raw);
+            let _ = timestamp_from_number(v, &raw, offset);
+            let _ = timestamp_from_serial(v, &raw, offset);
+            let _ = scaled(v, v, &raw);
+        }
+
+        #[test]
+        fn numbers_read_back(v in -1e12f64..1e12, whole in -999_999_999_999i64..999_999_999_999) {
+            prop_assert_eq!(number(&v.to_string(), 1.0), Ok(v));
+            // Thousands separators as exports write them.
+            let digits = whole.unsigned_abs().to_string();
+            let mut grouped = String::new();
+            for (i, c) in digits.chars().enumerate() {
+                if i > 0 && (digits.len() - i) % 3 == 0 {
+                    grouped.push(',');
+                }
+                grouped.push(c);
+            }
+            let written = format!("{}{grouped}.50", if whole < 0 { "-" } else { "" });
+            let expected = whole as f64 + if whole < 0 { -0.5 } else { 0.5 };
+            prop_assert_eq!(number(&written, 1.0), Ok(expected), "{}", written);
+            prop_assert_eq!(integer(&whole.to_string()), Ok(whole));
+        }
+
+        #[test]
+        fn dates_months_quarters_and_timestamps_read_back(d in day(), seconds in 0u32..86_400, offset in -720i32..=840, zone in -720i32..=840) {
+            let (y, m, dd) = civil_from_days(d);
+            let first = days_from_civil(y, m, 1);
+            prop_assert_eq!(date(&format!("{y}-{m:02}-{dd:02}"), None), Ok(d));
+            prop_assert_eq!(date(&format!("{y}年{m}月{dd}日"), None), Ok(d));
+            prop_assert_eq!(date(&format!("{y}{m:02}{dd:02}"), None), Ok(d));
+            prop_assert_eq!(month(&format!("{y}年{m:02}月"), None), Ok(first));
+            prop_assert_eq!(month(&format!("{y}{m:02}"), None), Ok(first));
+            prop_assert_eq!(month(&format!("{y}-{m}"), None), Ok(first));
+            let q = (m - 1) / 3 + 1;
+            let q_first = days_from_civil(y, (q - 1) * 3 + 1, 1);
+            prop_assert_eq!(quarter(&format!("{y}Q{q}")), Ok(q_first));
+            prop_assert_eq!(quarter(&format!("{y}年第{q}季度")), Ok(q_first));
+            prop_assert_eq!(quarter_of_days(d), q_first);
+            let (hh, mm, ss) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+            let local = i64::from(d) * 86_400 + i64::from(seconds);
+            let text = format!("{y}-{m:02}-{dd:02} {hh:02}:{mm:02}:{ss:02}");
+            prop_assert_eq!(timestamp(&text, None, offset), Ok((local - i64::from(offset) * 60) * 1_000_000));
+            // An ISO zone in the value wins over the pipeline's offset.
+            let sign = if zone < 0 { '-' } else { '+' };
+            let iso = format!("{y}-{m:02}-{dd:02}T{hh:02}:{mm:02}:{ss:02}{sign}{:02}:{:02}", zone.abs() / 60, zone.abs() % 60);
+            prop_assert_eq!(timestamp(&iso, None, offset), Ok((local - i64::from(zone) * 60) * 1_000_000), "{}", iso);
+            prop_assert_eq!(timestamp(&format!("{text}Z").replace(' ', "T"), None, offset), Ok(local * 1_000_000));
+            // An Excel serial is its day.
+            let serial = f64::from(d + 25_569);
+            prop_assert_eq!(excel_serial(serial, "s").map(|x| x.0), Ok(d));
+            prop_assert_eq!(timestamp_from_serial(serial + f64::from(seconds) / 86_400.0, "s", offset), Ok((local - i64::from(offset) * 60) * 1_000_000));
+        }
+
+        #[test]
+        fn the_window_holds_exactly_its_days(d in any::<i32>(), from in -100_000i32..100_000, len in 0i32..100_000) {
+            let to = from + len;
+            prop_assert_eq!(in_window(d, from, to).is_ok(), from <= d && d <= to);
+        }
     }
 }

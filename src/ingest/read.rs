@@ -749,3 +749,97 @@ mod tests {
         assert_eq!(reader.fingerprint(), (expected, text.len() as u64));
     }
 }
+
+/// Property tests of the block cutter: for any CSV-ish bytes (quotes, commas, CR, LF, CRLF,
+/// blank lines, multi-byte text), cutting into blocks of any size gives exactly the records and
+/// line numbers of reading the input whole, and every physical line is accounted for.
+/// `PROPTEST_CASES` overrides the number of cases.
+#[cfg(test)]
+mod properties {
+    use super::tests::{accounted, read_all};
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config(cases: u32) -> ProptestConfig {
+        let mut config = ProptestConfig { failure_persistence: None, ..ProptestConfig::default() };
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            config.cases = cases;
+        }
+        config
+    }
+
+    /// Bytes made of the pieces that matter to records.
+    fn csvish() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            4 => Just(b"a".to_vec()),
+            3 => Just(b",".to_vec()),
+            2 => Just(b"\"".to_vec()),
+            2 => Just(b"\n".to_vec()),
+            1 => Just(b"\r".to_vec()),
+            1 => Just(b"\r\n".to_vec()),
+            1 => Just(b" ".to_vec()),
+            1 => Just("供电所".as_bytes().to_vec()),
+            1 => Just(b"\"\"".to_vec()),
+        ];
+        proptest::collection::vec(piece, 0..120).prop_map(|v| v.concat())
+    }
+
+    /// Physical lines counted the plain way: every LF, every CR not followed by LF, and a last
+    /// line without an ending.
+    fn naive_lines(bytes: &[u8]) -> u64 {
+        let endings = (0..bytes.len()).filter(|&i| bytes[i] == b'\n' || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'))).count() as u64;
+        endings + u64::from(bytes.last().is_some_and(|b| *b != b'\n' && *b != b'\r'))
+    }
+
+    proptest! {
+        #![proptest_config(config(256))]
+
+        #[test]
+        fn any_block_size_reads_the_same_records_and_lines(header in prop_oneof![Just(b"h1,h2,h3\n".to_vec()), Just(b"title\r\nh1,\"h\n2\",h3\r".to_vec()), csvish()], body in csvish(), header_row in 0usize..2, block in 1usize..48) {
+            let mut bytes = header;
+            bytes.extend_from_slice(&body);
+            let whole = read_all(&bytes, header_row, 1 << 20);
+            let cut = read_all(&bytes, header_row, block);
+            match (&whole, &cut) {
+                (Ok((records, lines, tally, _)), Ok((cut_records, cut_lines, cut_tally, _))) => {
+                    prop_assert_eq!(records, cut_records);
+                    prop_assert_eq!(lines, cut_lines);
+                    prop_assert_eq!(tally, cut_tally);
+                    prop_assert_eq!(lines.physical, Some(naive_lines(&bytes)));
+                    prop_assert_eq!(accounted(lines, tally), naive_lines(&bytes));
+                    // Records are numbered in order, after the title and header lines.
+                    let first = lines.title + lines.header + 1;
+                    prop_assert!(records.windows(2).all(|w| w[0].0 < w[1].0));
+                    prop_assert!(records.first().is_none_or(|r| r.0 >= first));
+                }
+                (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                _ => prop_assert!(false, "whole: {:?}\ncut: {:?}", whole, cut),
+            }
+        }
+
+        #[test]
+        fn the_splitter_never_panics_and_agrees_with_the_field_split(bytes in prop_oneof![csvish(), any::<Vec<u8>>()], expected in 1usize..5, at_eof in any::<bool>()) {
+            let mut pos = 0;
+            let mut fields = Vec::new();
+            while pos < bytes.len() {
+                match records::next_record(&bytes[pos..], Some(expected), at_eof) {
+                    records::Next::Record(span) => {
+                        prop_assert!(span.end > 0 && pos + span.end <= bytes.len() && span.content_end <= span.end && span.lines >= 1);
+                        if let Ok(text) = std::str::from_utf8(&bytes[pos..pos + span.content_end]) {
+                            if !matches!(span.fault, Some(records::Fault::UnclosedQuote { .. })) {
+                                records::split_fields(text, &mut fields);
+                                prop_assert_eq!(fields.len(), span.fields);
+                            }
+                        }
+                        pos += span.end;
+                    }
+                    records::Next::NeedMore => {
+                        prop_assert!(!at_eof);
+                        break;
+                    }
+                    records::Next::End => prop_assert!(false, "End before the end"),
+                }
+            }
+        }
+    }
+}
