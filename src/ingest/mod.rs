@@ -95,6 +95,8 @@ pub struct FileReport {
     pub header_lines: u64,
     /// Lines of the records read (a quoted value with line breaks spans several).
     pub record_lines: u64,
+    /// Lines that continue a record begun on an earlier line: `record_lines - rows_read`.
+    pub continuation_lines: u64,
 }
 
 impl FileReport {
@@ -456,7 +458,8 @@ fn read_and_parse(
             reader.tables.push(table);
         }
         let (sha256, bytes) = if blocks_left == Some(0) { (String::new(), 0) } else { reader.fingerprint() };
-        reports.push(FileReport { path: shown.to_string(), sha256, bytes, rows_read, blank_lines, physical_lines, title_lines, header_lines, record_lines });
+        let continuation_lines = record_lines - rows_read;
+        reports.push(FileReport { path: shown.to_string(), sha256, bytes, rows_read, blank_lines, physical_lines, title_lines, header_lines, record_lines, continuation_lines });
         if blocks_left == Some(0) {
             break;
         }
