@@ -395,3 +395,30 @@ columns.expected_meters = { header = "应采户数", type = "integer" }
     assert!(found[1].1.contains("is not an Excel date serial number"), "{}", found[1].1);
     assert!(found[2].1.contains("date 2200-10-01 is outside"), "{}", found[2].1);
 }
+
+#[test]
+fn reference_tables_keep_dates_before_the_window() {
+    // The window guards the job's time axis; a station commissioned in 1985 is not a typo.
+    let tmp = tempfile::tempdir().unwrap();
+    let job = r#"
+[pipeline]
+name = "guards"
+period = "quarter"
+stations = "stations"
+
+[output]
+dir = "out"
+
+[sources.stations]
+path = "../exports/stations.csv"
+columns.station_code = { header = "供电所编码" }
+columns.station_name = { header = "供电所名称" }
+columns.commissioned = { header = "投运日期", type = "date" }
+"#;
+    let out = workspace(tmp.path(), &[], job);
+    std::fs::write(tmp.path().join("exports/stations.csv"), "供电所编码,供电所名称,投运日期\nS01,色满供电所,1985-06-01\n").unwrap();
+    let result = run(tmp.path());
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let s = source(&manifest(&out), "stations").clone();
+    assert_eq!((n(&s, "accepted"), n(&s, "rejected")), (1, 0));
+}

@@ -639,9 +639,13 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
         for (column, at) in source.columns.iter().zip(&context.located) {
             let cell = at.and_then(|(i, _)| cells.get(i).copied()).unwrap_or(Cell::Empty);
             let scale = at.map(|(_, s)| s).unwrap_or(1.0);
-            let window = plan.date_window;
-            let value = parse_cell(column, cell, scale, plan.utc_offset_minutes)
-                .and_then(|v| v.local_day(plan.utc_offset_minutes).map_or(Ok(()), |d| parse::in_window(d, window.from, window.to).map_err(|e| e.0)).map(|_| v));
+            // The date window guards the job's time axis: every dated value of a source that has
+            // a period column; reference tables (the station master's dates) are not on it.
+            let window = source.period.as_ref().map(|_| plan.date_window);
+            let value = parse_cell(column, cell, scale, plan.utc_offset_minutes).and_then(|v| match (window, v.local_day(plan.utc_offset_minutes)) {
+                (Some(w), Some(day)) => parse::in_window(day, w.from, w.to).map(|_| v).map_err(|e| e.0),
+                _ => Ok(v),
+            });
             match value {
                 Ok(value) => row.push(value),
                 Err(reason) => {
