@@ -8,6 +8,7 @@ mod test_architecture;
 mod test_check;
 mod test_faults;
 mod test_identity;
+mod test_input_guards;
 mod test_ingest;
 mod test_other_region;
 mod test_outputs;

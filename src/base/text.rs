@@ -46,3 +46,53 @@ mod tests {
         assert_eq!(closest("zzz", ["序号"]), None);
     }
 }
+
+/// Property tests of the header matcher: whatever the text, it never panics, and a suggestion
+/// is always one of the candidates, an exact match when there is one. `PROPTEST_CASES`
+/// overrides the number of cases.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config(cases: u32) -> proptest::test_runner::Config {
+        let mut config = proptest::test_runner::Config { failure_persistence: None, ..Default::default() };
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            config.cases = cases;
+        }
+        config
+    }
+
+    fn header() -> impl Strategy<Value = String> {
+        prop_oneof!["[应收实电费元万（）() ]{0,8}", "\\PC{0,12}", any::<String>()]
+    }
+
+    proptest! {
+        #![proptest_config(config(512))]
+
+        #[test]
+        fn closest_header_is_an_existing_header(wanted in header(), candidates in proptest::collection::vec(header(), 0..8)) {
+            let found = closest(&wanted, candidates.iter().map(String::as_str));
+            if let Some(c) = found {
+                prop_assert!(candidates.iter().any(|x| x == c));
+                // Reasonably close, and no reasonably close candidate is closer.
+                let near = |x: &str| edit_distance(&wanted, x) <= wanted.chars().count().max(x.chars().count()) / 2 + 1;
+                prop_assert!(near(c));
+                let best = candidates.iter().filter(|x| near(x)).map(|x| edit_distance(&wanted, x)).min();
+                prop_assert_eq!(Some(edit_distance(&wanted, c)), best);
+            }
+            if candidates.contains(&wanted) {
+                prop_assert_eq!(found, Some(wanted.as_str()));
+            }
+            let _ = to_half_width(&wanted);
+        }
+
+        #[test]
+        fn edit_distance_is_a_distance(a in header(), b in header()) {
+            let d = edit_distance(&a, &b);
+            prop_assert_eq!(d, edit_distance(&b, &a));
+            prop_assert_eq!(d == 0, a == b);
+            prop_assert!(d <= a.chars().count().max(b.chars().count()));
+        }
+    }
+}

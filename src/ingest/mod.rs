@@ -9,7 +9,11 @@
 //! groups being encoded and a fixed-size buffer of traces, never the source.
 //!
 //! Conservation, checked for every source: rows read = accepted + rejected + dropped
-//! + duplicates + outside the selected period.
+//! + duplicates + outside the selected period; and for every file, its physical lines (line
+//! endings counted in the raw bytes as they are read; XLSX: rows of each sheet) = title lines +
+//! header lines + blank lines + the lines of its records. A record that cannot be read as the
+//! header's fields (unclosed quote, wrong number of fields, file ending inside it) is rejected
+//! with its line, never lost (`records`).
 //!
 //! Layer `ingest` (ARCHITECTURE.md): owns everything that opens an export, `preflight` included,
 //! and the curated partitions it writes; may import `base`, `spec` and `store`.
@@ -18,6 +22,7 @@ pub mod dedup;
 pub mod parse;
 pub mod preflight;
 pub mod read;
+pub mod records;
 pub mod values;
 
 use std::borrow::Cow;
@@ -80,6 +85,24 @@ pub struct FileReport {
     pub bytes: u64,
     pub rows_read: u64,
     pub blank_lines: u64,
+    /// Physical lines of the file, counted from its raw bytes (XLSX: rows of its sheets up to
+    /// the last used row); None when the file was not read to its end (`check`'s sample).
+    pub physical_lines: Option<u64>,
+    /// Title lines above the header.
+    pub title_lines: u64,
+    /// Lines of the header record.
+    pub header_lines: u64,
+    /// Lines of the records read (a quoted value with line breaks spans several).
+    pub record_lines: u64,
+    /// Lines that continue a record begun on an earlier line: `record_lines - rows_read`.
+    pub continuation_lines: u64,
+}
+
+impl FileReport {
+    /// Physical lines = title + header + blank + record lines (true when not read to the end).
+    pub fn lines_conserved(&self) -> bool {
+        self.physical_lines.is_none_or(|p| p == self.title_lines + self.header_lines + self.blank_lines + self.record_lines)
+    }
 }
 
 /// Row accounting of one source.
@@ -92,12 +115,20 @@ pub struct SourceCounts {
     pub duplicates: u64,
     pub other_period: u64,
     pub blank_lines: u64,
+    /// Physical lines of the source's files, counted from the raw bytes (None when a file was
+    /// not read to its end).
+    pub physical_lines: Option<u64>,
+    pub title_lines: u64,
+    pub header_lines: u64,
+    pub record_lines: u64,
 }
 
 impl SourceCounts {
-    /// Rows read = accepted + rejected + dropped + duplicates + outside the selected period.
+    /// Rows read = accepted + rejected + dropped + duplicates + outside the selected period, and
+    /// physical lines = title + header + blank + record lines.
     pub fn conserved(&self) -> bool {
         self.rows_read == self.accepted + self.rejected + self.dropped + self.duplicates + self.other_period
+            && self.physical_lines.is_none_or(|p| p == self.title_lines + self.header_lines + self.blank_lines + self.record_lines)
     }
 
     /// Share of read rows rejected (parse failures and failed reject checks).
@@ -295,6 +326,7 @@ pub fn ingest_source(
         // A merge error stops the reading; report it before any error it caused there.
         let (writers, mut out, merged) = merged?;
         out.files = read?;
+        add_file_lines(&mut out.counts, &out.files)?;
         Ok::<_, String>((writers, out, merged))
     });
     let (writers, mut out, merged) = merged?;
@@ -337,6 +369,32 @@ pub fn ingest_source(
     Ok(out)
 }
 
+/// Adds the files' line accounting to the source's, after checking each file's.
+fn add_file_lines(counts: &mut SourceCounts, files: &[FileReport]) -> Result<(), String> {
+    let mut physical = Some(0);
+    for f in files {
+        if !f.lines_conserved() {
+            return Err(format!(
+                "{}: line accounting does not add up: {} physical lines, but {} title + {} header + {} blank + {} in records",
+                f.path,
+                f.physical_lines.unwrap_or_default(),
+                f.title_lines,
+                f.header_lines,
+                f.blank_lines,
+                f.record_lines
+            ));
+        }
+        physical = physical.zip(f.physical_lines).map(|(a, b)| a + b);
+    }
+    counts.physical_lines = physical;
+    counts.title_lines = files.iter().map(|f| f.title_lines).sum();
+    counts.header_lines = files.iter().map(|f| f.header_lines).sum();
+    // Blank rows outside a sheet's used range are counted per table, not per block.
+    counts.blank_lines = files.iter().map(|f| f.blank_lines).sum();
+    counts.record_lines = files.iter().map(|f| f.record_lines).sum();
+    Ok(())
+}
+
 /// Reads the files block by block, parses a few blocks at a time in parallel, and sends them
 /// on in file order. Returns what each file held.
 fn read_and_parse(
@@ -356,11 +414,13 @@ fn read_and_parse(
     for path in files {
         let shown: Arc<str> = path.strip_prefix(base).unwrap_or(path).to_string_lossy().replace('\\', "/").into();
         let mut reader = read::open(source, path)?;
-        let (mut rows_read, mut blank_lines) = (0, 0);
+        let (mut rows_read, mut blank_lines, mut record_lines) = (0, 0, 0);
+        let (mut physical_lines, mut title_lines, mut header_lines) = (Some(0), 0, 0);
         let tables = std::mem::take(&mut reader.tables);
         for mut table in tables {
             let context = table_context(plan, source, checks, shown.clone(), tables_read, &table, only)?;
             tables_read += 1;
+            let mut exhausted = false;
             loop {
                 let mut batch = Vec::new();
                 while batch.len() < blocks_in_flight() && blocks_left != Some(0) {
@@ -369,7 +429,10 @@ fn read_and_parse(
                             batch.push(block);
                             blocks_left = blocks_left.map(|n| n - 1);
                         }
-                        None => break,
+                        None => {
+                            exhausted = true;
+                            break;
+                        }
                     }
                 }
                 if batch.is_empty() {
@@ -380,15 +443,22 @@ fn read_and_parse(
                     let block = block?;
                     rows_read += block.counts.rows_read;
                     blank_lines += block.counts.blank_lines;
+                    record_lines += block.counts.record_lines;
                     if sender.send(block).is_err() {
                         return Err(format!("source '{}': the merge stopped", source.name));
                     }
                 }
             }
+            let lines = table.lines();
+            physical_lines = physical_lines.zip(lines.physical.filter(|_| exhausted)).map(|(a, b)| a + b);
+            title_lines += lines.title;
+            header_lines += lines.header;
+            blank_lines += lines.blank;
             reader.tables.push(table);
         }
         let (sha256, bytes) = if blocks_left == Some(0) { (String::new(), 0) } else { reader.fingerprint() };
-        reports.push(FileReport { path: shown.to_string(), sha256, bytes, rows_read, blank_lines });
+        let continuation_lines = record_lines - rows_read;
+        reports.push(FileReport { path: shown.to_string(), sha256, bytes, rows_read, blank_lines, physical_lines, title_lines, header_lines, record_lines, continuation_lines });
         if blocks_left == Some(0) {
             break;
         }
@@ -462,6 +532,7 @@ fn merge_block(block: ParsedBlock, merged: &mut Merged, writers: &mut PartitionW
     c.dropped += block.counts.dropped;
     c.other_period += block.counts.other_period;
     c.blank_lines += block.counts.blank_lines;
+    c.record_lines += block.counts.record_lines;
     for (w, n) in out.warnings.iter_mut().zip(&block.warnings) {
         w.1 += n;
     }
@@ -531,8 +602,16 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
         warnings: vec![0; context.checks.iter().filter(|c| c.severity == Severity::Warn).count()],
     };
     let mut row: Vec<Value> = Vec::with_capacity(source.columns.len());
-    let blank_lines = read::for_each_record(block, |line, cells| {
+    let tally = read::for_each_record(block, |line, record| {
         parsed.counts.rows_read += 1;
+        let cells = match record {
+            read::Record::Cells(cells) => cells,
+            read::Record::Malformed { text, fault, at_end } => {
+                parsed.rejects.push(malformed_reject(context, line, text, fault, at_end));
+                parsed.counts.rejected += 1;
+                return Ok(());
+            }
+        };
         let reject = |column: Option<&str>, value: Option<String>, kind: RejectKind, reason: String| Reject {
             source: source.name.clone(),
             file: context.file.to_string(),
@@ -559,7 +638,14 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
         for (column, at) in source.columns.iter().zip(&context.located) {
             let cell = at.and_then(|(i, _)| cells.get(i).copied()).unwrap_or(Cell::Empty);
             let scale = at.map(|(_, s)| s).unwrap_or(1.0);
-            match parse_cell(column, cell, scale, plan.utc_offset_minutes) {
+            // The date window guards the job's time axis: every dated value of a source that has
+            // a period column; reference tables (the station master's dates) are not on it.
+            let window = source.period.as_ref().map(|_| plan.date_window);
+            let value = parse_cell(column, cell, scale, plan.utc_offset_minutes).and_then(|v| match (window, v.local_day(plan.utc_offset_minutes)) {
+                (Some(w), Some(day)) => parse::in_window(day, w.from, w.to).map(|_| v).map_err(|e| e.0),
+                _ => Ok(v),
+            });
+            match value {
                 Ok(value) => row.push(value),
                 Err(reason) => {
                     let header = at.map(|(i, _)| context.headers[i].clone()).unwrap_or_else(|| column.headers[0].0.clone());
@@ -583,7 +669,8 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
         parsed.counts.accepted += 1;
         Ok(())
     })?;
-    parsed.counts.blank_lines = blank_lines;
+    parsed.counts.blank_lines = tally.blank_lines;
+    parsed.counts.record_lines = tally.record_lines;
     apply_checks(context, &mut parsed)?;
     // Split by partition and turn into Arrow arrays here, on the parsing threads.
     let mut by_period: BTreeMap<Option<Period>, Vec<usize>> = BTreeMap::new();
@@ -608,6 +695,28 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
         counts: parsed.counts,
         warnings: parsed.warnings,
     })
+}
+
+/// Most characters of a malformed record's text kept in quarantine.
+const MALFORMED_TEXT_CHARS: usize = 500;
+
+/// The quarantine entry of a record that cannot be read as the header's fields.
+fn malformed_reject(context: &TableContext, line: u64, text: &str, fault: records::Fault, at_end: bool) -> Reject {
+    let column = match fault {
+        records::Fault::UnclosedQuote { field } => context.located.iter().position(|at| at.is_some_and(|(i, _)| i + 1 == field)).map(|c| context.source.columns[c].name.clone()),
+        records::Fault::FieldCount { .. } => None,
+    };
+    let shown: String = text.chars().take(MALFORMED_TEXT_CHARS).collect();
+    Reject {
+        source: context.source.name.clone(),
+        file: context.file.to_string(),
+        sheet: context.sheet.clone(),
+        row: line,
+        column,
+        value: Some(shown),
+        kind: RejectKind::Rejected,
+        reason: fault.reason(&context.headers, at_end),
+    }
 }
 
 /// A parsed cell value, before it joins its column.
@@ -640,6 +749,15 @@ impl Value {
         };
         Some(Period::of_day(grain, days))
     }
+
+    /// The local day of a dated value (for the date window), None for other values.
+    fn local_day(&self, utc_offset_minutes: i32) -> Option<i32> {
+        match self {
+            Value::Date(Some(d)) => Some(*d),
+            Value::Timestamp(Some(us)) => Some((us.div_euclid(1_000_000) + i64::from(utc_offset_minutes) * 60).div_euclid(86_400).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32),
+            _ => None,
+        }
+    }
 }
 
 fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> Result<Value, String> {
@@ -668,22 +786,23 @@ fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> R
     let e = |e: parse::ParseError| e.0;
     Ok(match (column.kind, cell) {
         (ColumnType::Text, _) => Value::Text(Some(text.trim().to_string())),
-        (ColumnType::Integer, Cell::Number(v)) if v.fract() == 0.0 => Value::Int(Some(v as i64)),
+        (ColumnType::Integer, Cell::Number(v)) if v.fract() == 0.0 && v.abs() < 9.0e15 => Value::Int(Some(v as i64)),
         (ColumnType::Integer, _) => Value::Int(Some(parse::integer(&text).map_err(e)?)),
-        (ColumnType::Number, Cell::Number(v)) => Value::Float(Some(v * scale)),
+        (ColumnType::Number, Cell::Number(v)) => Value::Float(Some(parse::scaled(v, scale, &text).map_err(e)?)),
         (ColumnType::Number, _) => Value::Float(Some(parse::number(&text, scale).map_err(e)?)),
         (ColumnType::Month, Cell::ExcelDate(v)) => {
-            let (y, m, _) = civil_from_days(parse::excel_serial_to_days(v));
+            let (y, m, _) = civil_from_days(parse::excel_serial(v, &text).map_err(e)?.0);
             Value::Date(Some(days_from_civil(y, m, 1)))
         }
+        (ColumnType::Month, Cell::Number(v)) => Value::Date(Some(parse::month_from_number(v, &text).map_err(e)?)),
         (ColumnType::Month, _) => Value::Date(Some(parse::month(&text, fmt).map_err(e)?)),
+        (ColumnType::Quarter, Cell::ExcelDate(v)) => Value::Date(Some(parse::quarter_of_days(parse::excel_serial(v, &text).map_err(e)?.0))),
         (ColumnType::Quarter, _) => Value::Date(Some(parse::quarter(&text).map_err(e)?)),
-        (ColumnType::Date, Cell::ExcelDate(v)) => Value::Date(Some(parse::excel_serial_to_days(v))),
+        (ColumnType::Date, Cell::ExcelDate(v)) => Value::Date(Some(parse::excel_serial(v, &text).map_err(e)?.0)),
+        (ColumnType::Date, Cell::Number(v)) => Value::Date(Some(parse::date_from_number(v, &text).map_err(e)?)),
         (ColumnType::Date, _) => Value::Date(Some(parse::date(&text, fmt).map_err(e)?)),
-        (ColumnType::Timestamp, Cell::ExcelDate(v)) => {
-            let local_seconds = ((v - 25_569.0) * 86_400.0).round() as i64;
-            Value::Timestamp(Some((local_seconds - i64::from(utc_offset) * 60) * 1_000_000))
-        }
+        (ColumnType::Timestamp, Cell::ExcelDate(v)) => Value::Timestamp(Some(parse::timestamp_from_serial(v, &text, utc_offset).map_err(e)?)),
+        (ColumnType::Timestamp, Cell::Number(v)) => Value::Timestamp(Some(parse::timestamp_from_number(v, &text, utc_offset).map_err(e)?)),
         (ColumnType::Timestamp, _) => Value::Timestamp(Some(parse::timestamp(&text, fmt, utc_offset).map_err(e)?)),
     })
 }

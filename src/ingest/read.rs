@@ -1,9 +1,15 @@
 //! Reading export files as a stream of record blocks: CSV is cut at record boundaries into
-//! blocks of a few megabytes (quote-aware, so a quoted line break never splits a record) that
-//! are decoded and parsed independently, in parallel; XLSX sheets are cut into row ranges. Each
-//! block knows the line (CSV) or row (XLSX) number of its first record, so every record keeps its
-//! real location. Title lines above the header are skipped; blank lines are counted. A wrong
-//! encoding is reported with the line where the bytes stop making sense.
+//! blocks of a few megabytes (by the record rules of `records`, so a quoted line break never
+//! splits a record and a stray quote never swallows the rest of a file) that are decoded and
+//! parsed independently, in parallel; XLSX sheets are cut into row ranges. Each block knows the
+//! line (CSV) or row (XLSX) number of its first record, so every record keeps its real location.
+//! Title lines above the header are skipped; blank lines are counted. A wrong encoding is
+//! reported with the line where the bytes stop making sense.
+//!
+//! Every physical line is accounted for: a table's title and header lines, its blank lines and
+//! the lines of its records add up to the physical lines counted independently from the raw
+//! bytes as they are read (XLSX: the rows of the sheet up to its last used row), which
+//! `TableReader::lines` reports.
 //!
 //! Cutting raw bytes before decoding is safe for UTF-8 and GBK/GB18030 alike: in both, the bytes
 //! of `\n`, `\r`, `"` and `,` never occur inside a multi-byte character.
@@ -16,9 +22,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use calamine::{Data, Reader, open_workbook_auto};
-use memchr::memchr;
 use sha2::{Digest, Sha256};
 
+use super::records::{self, Fault, LineCounter, Next};
 use crate::spec::plan::{Encoding, Format, SourcePlan};
 
 /// Target size of a CSV block (the last record is completed past it).
@@ -62,13 +68,16 @@ impl Cell<'_> {
 pub struct Block {
     /// Line (CSV) or row (XLSX) number of the block's first line, from 1.
     pub first_line: u64,
+    /// Physical lines (rows) the block holds.
+    pub lines: u64,
     data: BlockData,
 }
 
 #[derive(Debug)]
 enum BlockData {
-    /// Raw bytes of whole CSV records, still in the file's encoding.
-    Csv { bytes: Vec<u8>, encoding: Encoding, file: PathBuf },
+    /// Raw bytes of whole CSV records, still in the file's encoding; `fields` is the header's
+    /// width, `records` what the cutter found (blank lines included).
+    Csv { bytes: Vec<u8>, encoding: Encoding, file: PathBuf, fields: usize, records: u64 },
     /// Rows of a worksheet (indexes into the used range).
     Xlsx { range: Arc<calamine::Range<Data>>, rows: Range<usize>, first_col: usize },
 }
@@ -82,15 +91,43 @@ pub struct TableReader {
 
 enum Blocks {
     Csv(CsvBlocks),
-    Xlsx { range: Arc<calamine::Range<Data>>, next: usize, first_row: usize, first_col: usize },
+    Xlsx { range: Arc<calamine::Range<Data>>, next: usize, first_row: usize, first_col: usize, lines: TableLines },
+}
+
+/// The physical lines of a table that are not in its blocks, and the physical lines of the
+/// whole table counted from the raw input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableLines {
+    /// Physical lines of the table: line endings in the raw bytes, plus an unterminated last
+    /// line (CSV); rows up to the last used row (XLSX). None until a CSV is read to its end.
+    pub physical: Option<u64>,
+    /// Title lines above the header.
+    pub title: u64,
+    /// Lines of the header record.
+    pub header: u64,
+    /// Blank rows between the header and the used range of a sheet (XLSX).
+    pub blank: u64,
 }
 
 impl TableReader {
+    /// Line accounting of the table outside its blocks (complete once every block is read).
+    pub fn lines(&self) -> TableLines {
+        match &self.blocks {
+            Blocks::Csv(csv) => TableLines {
+                physical: csv.eof.then(|| csv.line_counter.finish()),
+                title: csv.title_lines,
+                header: csv.header_lines,
+                blank: 0,
+            },
+            Blocks::Xlsx { lines, .. } => *lines,
+        }
+    }
+
     /// The next block of records, None at the end of the table.
     pub fn next_block(&mut self) -> Result<Option<Block>, String> {
         match &mut self.blocks {
             Blocks::Csv(csv) => csv.next_block(),
-            Blocks::Xlsx { range, next, first_row, first_col } => {
+            Blocks::Xlsx { range, next, first_row, first_col, .. } => {
                 if *next >= range.height() {
                     return Ok(None);
                 }
@@ -98,6 +135,7 @@ impl TableReader {
                 *next = rows.end;
                 Ok(Some(Block {
                     first_line: (*first_row + rows.start) as u64 + 1,
+                    lines: rows.len() as u64,
                     data: BlockData::Xlsx { range: range.clone(), rows, first_col: *first_col },
                 }))
             }
@@ -160,7 +198,7 @@ pub fn headers(source: &SourcePlan, file: &Path) -> Result<Vec<Vec<String>>, Str
 
 /// Reads a CSV file block by block.
 struct CsvBlocks {
-    file: File,
+    file: Box<dyn Read + Send>,
     path: PathBuf,
     encoding: Encoding,
     headers: Vec<String>,
@@ -171,11 +209,23 @@ struct CsvBlocks {
     eof: bool,
     hasher: Sha256,
     bytes_read: u64,
+    /// Target size of a block.
+    block_bytes: usize,
+    /// Physical lines of the raw bytes read so far, counted as they arrive.
+    line_counter: LineCounter,
+    title_lines: u64,
+    header_lines: u64,
 }
 
 impl CsvBlocks {
     fn open(path: &Path, encoding: Encoding, header_row: usize) -> Result<CsvBlocks, String> {
         let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        CsvBlocks::from_reader(Box::new(file), path, encoding, header_row, BLOCK_BYTES)
+    }
+
+    /// Reads the title lines and the header from `file` (named `path` in messages); blocks
+    /// will be about `block_bytes` long.
+    fn from_reader(file: Box<dyn Read + Send>, path: &Path, encoding: Encoding, header_row: usize, block_bytes: usize) -> Result<CsvBlocks, String> {
         let mut reader = CsvBlocks {
             file,
             path: path.to_path_buf(),
@@ -186,8 +236,12 @@ impl CsvBlocks {
             eof: false,
             hasher: Sha256::new(),
             bytes_read: 0,
+            block_bytes: block_bytes.max(1),
+            line_counter: LineCounter::default(),
+            title_lines: 0,
+            header_lines: 0,
         };
-        reader.fill(BLOCK_BYTES)?;
+        reader.fill(reader.block_bytes)?;
         if reader.pending.is_empty() {
             return Err(format!("{} is empty (0 bytes)", path.display()));
         }
@@ -198,39 +252,45 @@ impl CsvBlocks {
             }
             reader.pending.drain(..3);
         }
-        // Title lines above the header, then the header record; decoded together so that a
-        // wrong encoding is reported where it first shows.
+        // Title lines above the header (any line ending), then the header record; decoded
+        // together so that a wrong encoding is reported where it first shows.
         let mut title_end = 0;
         for skipped in 0..header_row {
             loop {
-                match memchr(b'\n', &reader.pending[title_end..]) {
-                    Some(i) => {
-                        title_end += i + 1;
+                match records::line_end(&reader.pending[title_end..], reader.eof) {
+                    Some(end) => {
+                        title_end += end;
                         break;
                     }
                     None if reader.eof => {
                         let lines = skipped as u64 + u64::from(title_end < reader.pending.len());
                         return Err(format!("{} has {lines} line(s); the header is expected on line {}", path.display(), header_row + 1));
                     }
-                    None => reader.fill(BLOCK_BYTES)?,
+                    None => reader.fill(reader.block_bytes)?,
                 }
             }
         }
-        let end = loop {
-            match record_end(&reader.pending[title_end..]) {
-                Some(end) => break title_end + end,
-                None if reader.eof => break reader.pending.len(),
-                None => reader.fill(BLOCK_BYTES)?,
+        let (end, header_lines) = loop {
+            match records::next_record(&reader.pending[title_end..], None, reader.eof) {
+                Next::Record(span) => {
+                    if let Some(Fault::UnclosedQuote { field }) = span.fault {
+                        return Err(format!(
+                            "{}: the header (line {}) opens a quote in field {field} that does not close within {} lines",
+                            path.display(),
+                            header_row + 1,
+                            records::MAX_RECORD_LINES
+                        ));
+                    }
+                    break (title_end + span.end, u64::from(span.lines));
+                }
+                Next::End => break (reader.pending.len(), 0),
+                Next::NeedMore => reader.fill(reader.block_bytes)?,
             }
         };
         let bom = if had_bom { 3 } else { 0 };
         let head_bytes: Vec<u8> = reader.pending.drain(..end).collect();
-        let text_all = decode(&head_bytes, encoding, path, 1, Some(bom))?;
-        let header_start = match header_row {
-            0 => 0,
-            n => text_all.match_indices('\n').nth(n - 1).map(|(i, _)| i + 1).unwrap_or(text_all.len()),
-        };
-        let text = &text_all[header_start..];
+        decode(&head_bytes, encoding, path, 1, Some(bom))?;
+        let text = decode(&head_bytes[title_end..], encoding, path, header_row as u64 + 1, None)?;
         if text.trim().is_empty() {
             return Err(if reader.eof && reader.pending.is_empty() && text.is_empty() {
                 format!("{} has {header_row} line(s); the header is expected on line {}", path.display(), header_row + 1)
@@ -238,12 +298,13 @@ impl CsvBlocks {
                 format!("{}: line {} is blank, but the header is expected there (header_row = {})", path.display(), header_row + 1, header_row + 1)
             });
         }
-        let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
-        let mut record = csv::StringRecord::new();
-        csv.read_record(&mut record).map_err(|e| format!("{}: malformed CSV header: {e}", path.display()))?;
-        reader.headers = record.iter().map(|h| h.trim().to_string()).collect();
-        let header_bytes = head_bytes;
-        reader.pending_line += count_newlines(&header_bytes);
+        let content = text.trim_end_matches(['\r', '\n']);
+        let mut fields = Vec::new();
+        records::split_fields(content, &mut fields);
+        reader.headers = fields.iter().map(|h| h.trim().to_string()).collect();
+        reader.title_lines = header_row as u64;
+        reader.header_lines = header_lines;
+        reader.pending_line += header_row as u64 + header_lines;
         Ok(reader)
     }
 
@@ -261,67 +322,47 @@ impl CsvBlocks {
             filled += n;
         }
         self.hasher.update(&self.pending[start..filled]);
+        self.line_counter.update(&self.pending[start..filled]);
         self.bytes_read += (filled - start) as u64;
         self.pending.truncate(filled);
         Ok(())
     }
 
+    /// The next block: whole records from the start of `pending`, cut after the record that
+    /// reaches the block size.
     fn next_block(&mut self) -> Result<Option<Block>, String> {
-        while !self.eof && self.pending.len() < BLOCK_BYTES {
-            self.fill(BLOCK_BYTES)?;
+        let expected = Some(self.headers.len());
+        let (mut cut, mut lines, mut found) = (0usize, 0u64, 0u64);
+        loop {
+            match records::next_record(&self.pending[cut..], expected, self.eof) {
+                Next::Record(span) => {
+                    cut += span.end;
+                    lines += u64::from(span.lines);
+                    found += 1;
+                    if cut >= self.block_bytes {
+                        break;
+                    }
+                }
+                Next::End => break,
+                // The record at `cut` goes on past the bytes read: take more, unless the block
+                // is already full.
+                Next::NeedMore if cut > 0 && self.pending.len() >= self.block_bytes => break,
+                Next::NeedMore => self.fill(self.block_bytes)?,
+            }
         }
-        if self.pending.is_empty() {
+        if cut == 0 {
             return Ok(None);
         }
-        let cut = if self.eof {
-            self.pending.len()
-        } else {
-            loop {
-                match last_record_end(&self.pending) {
-                    Some(cut) => break cut,
-                    None if self.eof => break self.pending.len(),
-                    None => self.fill(BLOCK_BYTES)?, // one record longer than a block
-                }
-            }
-        };
         let rest = self.pending.split_off(cut);
         let bytes = std::mem::replace(&mut self.pending, rest);
         let first_line = self.pending_line;
-        self.pending_line += count_newlines(&bytes);
-        Ok(Some(Block { first_line, data: BlockData::Csv { bytes, encoding: self.encoding, file: self.path.clone() } }))
+        self.pending_line += lines;
+        Ok(Some(Block {
+            first_line,
+            lines,
+            data: BlockData::Csv { bytes, encoding: self.encoding, file: self.path.clone(), fields: self.headers.len(), records: found },
+        }))
     }
-}
-
-fn count_newlines(bytes: &[u8]) -> u64 {
-    memchr::memchr_iter(b'\n', bytes).count() as u64
-}
-
-/// End (exclusive, after the `\n`) of the first record in `bytes`, if it is complete.
-fn record_end(bytes: &[u8]) -> Option<usize> {
-    let mut quoted = false;
-    for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
-        match bytes[i] {
-            b'"' => quoted = !quoted,
-            _ if !quoted => return Some(i + 1),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// End (exclusive) of the last complete record in `bytes`: after the last line break outside
-/// quotes. Blocks start at record boundaries, so quote parity is known from the start.
-fn last_record_end(bytes: &[u8]) -> Option<usize> {
-    let mut quoted = false;
-    let mut last = None;
-    for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
-        match bytes[i] {
-            b'"' => quoted = !quoted,
-            _ if !quoted => last = Some(i + 1),
-            _ => {}
-        }
-    }
-    last
 }
 
 /// Decodes a block by the stated encoding; an error names the line and suggests the right
@@ -330,7 +371,7 @@ fn last_record_end(bytes: &[u8]) -> Option<usize> {
 pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding, file: &Path, first_line: u64, file_start: Option<usize>) -> Result<Cow<'a, str>, String> {
     let shown = file.display();
     let utf8 = std::str::from_utf8(bytes);
-    let line_of = |offset: usize| first_line + count_newlines(&bytes[..offset]);
+    let line_of = |offset: usize| first_line + records::endings(&bytes[..offset]);
     match encoding {
         Encoding::Utf8 | Encoding::Utf8Bom => match utf8 {
             Ok(text) => Ok(Cow::Borrowed(text)),
@@ -338,7 +379,7 @@ pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding, file: &Path, first_line: 
                 let looks_gbk = !encoding_rs::GB18030.decode_without_bom_handling(bytes).1;
                 let hint = if looks_gbk { "; the bytes read as GBK/GB18030: set encoding = \"gbk\"" } else { "" };
                 let line = line_of(e.valid_up_to());
-                let line_start = bytes[..e.valid_up_to()].iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0);
+                let line_start = bytes[..e.valid_up_to()].iter().rposition(|b| matches!(b, b'\n' | b'\r')).map(|i| i + 1).unwrap_or(0);
                 let at = if let Some(bom) = file_start {
                     format!(" (byte {})", e.valid_up_to() + bom)
                 } else {
@@ -353,7 +394,7 @@ pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding, file: &Path, first_line: 
             }
             let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
             if had_errors {
-                let bad = text.find('\u{FFFD}').map(|i| first_line + text[..i].matches('\n').count() as u64).unwrap_or(first_line);
+                let bad = text.find('\u{FFFD}').map(|i| first_line + records::endings(&text.as_bytes()[..i])).unwrap_or(first_line);
                 return Err(format!("{shown} is not valid GBK/GB18030 at line {bad}"));
             }
             Ok(text)
@@ -371,16 +412,41 @@ pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding, file: &Path, first_line: 
     }
 }
 
-/// Calls `each(line, cells)` for every record of a block that is not blank, and returns the
-/// number of blank lines (empty lines and lines of empty cells).
-pub fn for_each_record(block: &Block, mut each: impl FnMut(u64, &[Cell]) -> Result<(), String>) -> Result<u64, String> {
-    match &block.data {
-        BlockData::Csv { bytes, encoding, file } => {
+/// One record handed to the parser.
+#[derive(Debug, Clone, Copy)]
+pub enum Record<'r, 'a> {
+    /// The record's cells, as many as the header's (CSV) or the sheet's width (XLSX).
+    Cells(&'r [Cell<'a>]),
+    /// A CSV record that cannot be read as the header's fields: its text (without the line
+    /// ending), why, and whether the file ends inside it.
+    Malformed { text: &'r str, fault: Fault, at_end: bool },
+}
+
+/// What a block held, line by line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Records handed to `each` (not blank).
+    pub records: u64,
+    /// Physical lines of those records.
+    pub record_lines: u64,
+    /// Blank lines: empty lines and records of empty cells.
+    pub blank_lines: u64,
+}
+
+/// Calls `each(line, record)` for every record of a block that is not blank, and returns what
+/// the block held: its lines are exactly the records' lines plus the blank lines.
+pub fn for_each_record(block: &Block, mut each: impl FnMut(u64, Record) -> Result<(), String>) -> Result<Tally, String> {
+    let tally = match &block.data {
+        BlockData::Csv { bytes, encoding, file, fields, records } => {
             let text = decode(bytes, *encoding, file, block.first_line, None)?;
-            csv_records(&text, block.first_line, file, each)
+            let (tally, spans) = csv_records(&text, block.first_line, *fields, each)?;
+            if spans != *records {
+                return Err(format!("{}: the records from line {} were cut differently from how they parse", file.display(), block.first_line));
+            }
+            tally
         }
         BlockData::Xlsx { range, rows, first_col } => {
-            let mut blank = 0;
+            let mut tally = Tally::default();
             let mut cells: Vec<Cell> = Vec::new();
             for (offset, row) in range.rows().skip(rows.start).take(rows.len()).enumerate() {
                 cells.clear();
@@ -388,46 +454,66 @@ pub fn for_each_record(block: &Block, mut each: impl FnMut(u64, &[Cell]) -> Resu
                 cells.extend(std::iter::repeat_n(Cell::Empty, *first_col));
                 cells.extend(row.iter().map(to_cell));
                 if cells.iter().all(Cell::is_blank) {
-                    blank += 1;
+                    tally.blank_lines += 1;
                     continue;
                 }
-                each(block.first_line + offset as u64, &cells)?;
+                tally.records += 1;
+                tally.record_lines += 1;
+                each(block.first_line + offset as u64, Record::Cells(&cells))?;
             }
-            Ok(blank)
+            tally
         }
+    };
+    if tally.record_lines + tally.blank_lines != block.lines {
+        return Err(format!(
+            "the block from line {} holds {} lines but its records and blank lines span {}",
+            block.first_line,
+            block.lines,
+            tally.record_lines + tally.blank_lines
+        ));
     }
+    Ok(tally)
 }
 
-/// Splits decoded CSV text into records, numbering them by their first line in the file.
-fn csv_records(text: &str, first_line: u64, file: &Path, mut each: impl FnMut(u64, &[Cell]) -> Result<(), String>) -> Result<u64, String> {
-    // Physical blank lines never reach the CSV reader as records; count them from the text.
-    let mut blank = text.lines().filter(|l| l.trim().is_empty()).count() as u64;
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
-    let mut raw = csv::StringRecord::new();
-    // The csv crate counts CRLF as two line ends and reports a record's start before any blank
-    // lines it skipped, so lines are counted here from the record's byte offset.
+/// Splits decoded CSV text (whole records) into records of the header's width `fields`,
+/// numbering them by their first physical line in the file. Also returns how many records
+/// (blank ones included) the text split into.
+fn csv_records(text: &str, first_line: u64, fields: usize, mut each: impl FnMut(u64, Record) -> Result<(), String>) -> Result<(Tally, u64), String> {
     let bytes = text.as_bytes();
-    let (mut counted_to, mut newlines) = (0usize, 0u64);
+    let (mut pos, mut line, mut spans) = (0usize, first_line, 0u64);
+    let mut tally = Tally::default();
+    let mut values: Vec<Cow<str>> = Vec::new();
     loop {
-        let more = reader.read_record(&mut raw).map_err(|e| format!("{}: malformed CSV near line {}: {e}", file.display(), first_line + newlines))?;
-        if !more {
-            break;
-        }
-        let mut start = raw.position().map(|p| p.byte() as usize).unwrap_or(0);
-        while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
-            start += 1;
-        }
-        newlines += count_newlines(&bytes[counted_to..start.max(counted_to)]);
-        counted_to = counted_to.max(start);
-        let line = first_line + newlines;
-        let cells: Vec<Cell> = raw.iter().map(|f| if f.is_empty() { Cell::Empty } else { Cell::Text(f) }).collect();
-        if cells.iter().all(Cell::is_blank) {
-            blank += 1;
+        let span = match records::next_record(&bytes[pos..], Some(fields), true) {
+            Next::Record(span) => span,
+            Next::End => break,
+            Next::NeedMore => unreachable!("the whole text is at hand"),
+        };
+        spans += 1;
+        let content = &text[pos..pos + span.content_end];
+        let (start, lines) = (line, u64::from(span.lines));
+        pos += span.end;
+        line += lines;
+        if let Some(fault @ Fault::UnclosedQuote { .. }) = span.fault {
+            tally.records += 1;
+            tally.record_lines += lines;
+            each(start, Record::Malformed { text: content, fault, at_end: !span.terminated })?;
             continue;
         }
-        each(line, &cells)?;
+        records::split_fields(content, &mut values);
+        let cells: Vec<Cell> = values.iter().map(|f| if f.is_empty() { Cell::Empty } else { Cell::Text(f) }).collect();
+        if cells.iter().all(Cell::is_blank) {
+            tally.blank_lines += lines;
+            continue;
+        }
+        tally.records += 1;
+        tally.record_lines += lines;
+        match span.fault {
+            Some(fault) => each(start, Record::Malformed { text: content, fault, at_end: !span.terminated })?,
+            None => each(start, Record::Cells(&cells))?,
+        }
     }
-    Ok(blank)
+    Ok((tally, spans))
 }
 
 fn xlsx_tables(source: &SourcePlan, file: &Path) -> Result<Vec<TableReader>, String> {
@@ -460,7 +546,15 @@ fn xlsx_tables(source: &SourcePlan, file: &Path) -> Result<Vec<TableReader>, Str
             cells
         };
         let next = if source.header_row < first_row { 0 } else { header_index + 1 };
-        tables.push(TableReader { sheet: Some(sheet), headers, blocks: Blocks::Xlsx { range: Arc::new(range), next, first_row, first_col } });
+        // Rows of the sheet: 1 to the last used row; those above the header are title rows,
+        // and empty rows between the header and the used range are blank.
+        let lines = TableLines {
+            physical: Some((first_row + range.height()) as u64),
+            title: source.header_row as u64,
+            header: 1,
+            blank: first_row.saturating_sub(source.header_row + 1) as u64,
+        };
+        tables.push(TableReader { sheet: Some(sheet), headers, blocks: Blocks::Xlsx { range: Arc::new(range), next, first_row, first_col, lines } });
     }
     Ok(tables)
 }
@@ -507,12 +601,81 @@ mod tests {
 
     fn records(text: &str, first_line: u64) -> (Vec<(u64, Vec<String>)>, u64) {
         let mut out = Vec::new();
-        let blank = csv_records(text, first_line, path(), |line, cells| {
+        let (tally, _) = csv_records(text, first_line, 2, |line, record| {
+            let Record::Cells(cells) = record else { panic!("malformed at line {line}: {record:?}") };
             out.push((line, cells.iter().map(Cell::text).collect()));
             Ok(())
         })
         .unwrap();
-        (out, blank)
+        (out, tally.blank_lines)
+    }
+
+    /// What a whole CSV input reads as: each record's line and cells (or why it is malformed),
+    /// the table's line accounting, and the lines of records and blank lines.
+    pub(crate) type ReadAll = (Vec<(u64, Result<Vec<String>, String>)>, TableLines, Tally, usize);
+
+    /// Reads `bytes` as a CSV file with blocks of about `block_bytes`.
+    pub(crate) fn read_all(bytes: &[u8], header_row: usize, block_bytes: usize) -> Result<ReadAll, String> {
+        let source = Box::new(std::io::Cursor::new(bytes.to_vec()));
+        let mut r = CsvBlocks::from_reader(source, path(), Encoding::Utf8, header_row, block_bytes)?;
+        let (mut seen, mut total, mut blocks) = (Vec::new(), Tally::default(), 0);
+        while let Some(block) = r.next_block()? {
+            blocks += 1;
+            let tally = for_each_record(&block, |line, record| {
+                seen.push(match record {
+                    Record::Cells(cells) => (line, Ok(cells.iter().map(Cell::text).collect())),
+                    Record::Malformed { text, fault, at_end } => (line, Err(format!("{fault:?} {at_end} {text}"))),
+                });
+                Ok(())
+            })?;
+            total.records += tally.records;
+            total.record_lines += tally.record_lines;
+            total.blank_lines += tally.blank_lines;
+        }
+        let table = TableReader { sheet: None, headers: r.headers.clone(), blocks: Blocks::Csv(r) };
+        Ok((seen, table.lines(), total, blocks))
+    }
+
+    /// Title, header, blank and record lines add up to the physical lines.
+    pub(crate) fn accounted(lines: &TableLines, tally: &Tally) -> u64 {
+        lines.title + lines.header + lines.blank + tally.blank_lines + tally.record_lines
+    }
+
+    #[test]
+    fn cr_only_and_mixed_line_endings_read_every_record() {
+        let (rows, lines, tally, _) = read_all(b"a,b\r1,x\r2,y\r\n3,z\n\r4,w", 0, 1 << 20).unwrap();
+        let lines_of: Vec<u64> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(lines_of, [2, 3, 4, 6]);
+        assert_eq!(rows[3].1, Ok(vec!["4".to_string(), "w".to_string()]));
+        assert_eq!(lines.physical, Some(6));
+        assert_eq!(accounted(&lines, &tally), 6);
+    }
+
+    #[test]
+    fn a_stray_quote_is_one_malformed_line_and_blocks_stay_small() {
+        let mut text = String::from("id,when,what\n1,2020-10-01,x\n2,\"2020-10-02,y\n");
+        for i in 3..2000 {
+            text.push_str(&format!("{i},2020-10-03,z\n"));
+        }
+        let (rows, lines, tally, blocks) = read_all(text.as_bytes(), 0, 4096).unwrap();
+        assert!(blocks > 5, "{blocks} blocks");
+        assert_eq!(rows.len(), 1999);
+        assert_eq!(rows[1].0, 3);
+        let why = rows[1].1.clone().unwrap_err();
+        assert!(why.starts_with("UnclosedQuote { field: 2 } false 2,\"2020-10-02,y"), "{why}");
+        assert!(rows.iter().enumerate().all(|(i, r)| r.0 == i as u64 + 2 && (i == 1 || r.1.is_ok())));
+        assert_eq!((lines.physical, accounted(&lines, &tally)), (Some(2000), 2000));
+    }
+
+    #[test]
+    fn rows_of_the_wrong_width_and_a_cut_off_end_are_malformed() {
+        let (rows, lines, tally, _) = read_all(b"a,b,c\n1,2,3\n1,2\n1,2,3,4\n,,\n1,\"2", 0, 1 << 20).unwrap();
+        let why: Vec<String> = rows.iter().map(|r| r.1.clone().err().unwrap_or_default()).collect();
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [2, 3, 4, 6]);
+        assert!(why[1].starts_with("FieldCount { found: 2, expected: 3 }"), "{}", why[1]);
+        assert!(why[2].starts_with("FieldCount { found: 4, expected: 3 }"), "{}", why[2]);
+        assert!(why[3].starts_with("UnclosedQuote { field: 2 } true"), "{}", why[3]);
+        assert_eq!((tally.blank_lines, lines.physical, accounted(&lines, &tally)), (1, Some(6), 6));
     }
 
     #[test]
@@ -524,13 +687,6 @@ mod tests {
         assert_eq!(blank, 2); // the empty line and the ",," line
         let (rows, _) = records("1,\"two\nlines\"\r\n2,x\r\n", 10);
         assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [10, 12]);
-    }
-
-    #[test]
-    fn record_boundaries_respect_quotes() {
-        assert_eq!(record_end(b"a,\"b\nc\"\nd\n"), Some(8));
-        assert_eq!(last_record_end(b"a,\"b\nc\"\nd\ne,\"f\n"), Some(10));
-        assert_eq!(last_record_end(b"a,\"b\nc"), None);
     }
 
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
@@ -574,7 +730,8 @@ mod tests {
         let (mut seen, mut blocks) = (Vec::new(), 0);
         while let Some(block) = r.next_block().unwrap() {
             blocks += 1;
-            for_each_record(&block, |line, cells| {
+            for_each_record(&block, |line, record| {
+                let Record::Cells(cells) = record else { panic!("line {line}") };
                 seen.push((line, cells[0].text()));
                 Ok(())
             })
@@ -590,5 +747,99 @@ mod tests {
         let expected = hex(&Sha256::digest(text.as_bytes()));
         let mut reader = FileReader { tables: vec![TableReader { sheet: None, headers: vec![], blocks: Blocks::Csv(r) }], hasher: None, whole_file: None };
         assert_eq!(reader.fingerprint(), (expected, text.len() as u64));
+    }
+}
+
+/// Property tests of the block cutter: for any CSV-ish bytes (quotes, commas, CR, LF, CRLF,
+/// blank lines, multi-byte text), cutting into blocks of any size gives exactly the records and
+/// line numbers of reading the input whole, and every physical line is accounted for.
+/// `PROPTEST_CASES` overrides the number of cases.
+#[cfg(test)]
+mod properties {
+    use super::tests::{accounted, read_all};
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config(cases: u32) -> ProptestConfig {
+        let mut config = ProptestConfig { failure_persistence: None, ..ProptestConfig::default() };
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            config.cases = cases;
+        }
+        config
+    }
+
+    /// Bytes made of the pieces that matter to records.
+    fn csvish() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            4 => Just(b"a".to_vec()),
+            3 => Just(b",".to_vec()),
+            2 => Just(b"\"".to_vec()),
+            2 => Just(b"\n".to_vec()),
+            1 => Just(b"\r".to_vec()),
+            1 => Just(b"\r\n".to_vec()),
+            1 => Just(b" ".to_vec()),
+            1 => Just("供电所".as_bytes().to_vec()),
+            1 => Just(b"\"\"".to_vec()),
+        ];
+        proptest::collection::vec(piece, 0..120).prop_map(|v| v.concat())
+    }
+
+    /// Physical lines counted the plain way: every LF, every CR not followed by LF, and a last
+    /// line without an ending.
+    fn naive_lines(bytes: &[u8]) -> u64 {
+        let endings = (0..bytes.len()).filter(|&i| bytes[i] == b'\n' || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'))).count() as u64;
+        endings + u64::from(bytes.last().is_some_and(|b| *b != b'\n' && *b != b'\r'))
+    }
+
+    proptest! {
+        #![proptest_config(config(256))]
+
+        #[test]
+        fn any_block_size_reads_the_same_records_and_lines(header in prop_oneof![Just(b"h1,h2,h3\n".to_vec()), Just(b"title\r\nh1,\"h\n2\",h3\r".to_vec()), csvish()], body in csvish(), header_row in 0usize..2, block in 1usize..48) {
+            let mut bytes = header;
+            bytes.extend_from_slice(&body);
+            let whole = read_all(&bytes, header_row, 1 << 20);
+            let cut = read_all(&bytes, header_row, block);
+            match (&whole, &cut) {
+                (Ok((records, lines, tally, _)), Ok((cut_records, cut_lines, cut_tally, _))) => {
+                    prop_assert_eq!(records, cut_records);
+                    prop_assert_eq!(lines, cut_lines);
+                    prop_assert_eq!(tally, cut_tally);
+                    prop_assert_eq!(lines.physical, Some(naive_lines(&bytes)));
+                    prop_assert_eq!(accounted(lines, tally), naive_lines(&bytes));
+                    // Records are numbered in order, after the title and header lines.
+                    let first = lines.title + lines.header + 1;
+                    prop_assert!(records.windows(2).all(|w| w[0].0 < w[1].0));
+                    prop_assert!(records.first().is_none_or(|r| r.0 >= first));
+                }
+                (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                _ => prop_assert!(false, "whole: {:?}\ncut: {:?}", whole, cut),
+            }
+        }
+
+        #[test]
+        fn the_splitter_never_panics_and_agrees_with_the_field_split(bytes in prop_oneof![csvish(), any::<Vec<u8>>()], expected in 1usize..5, at_eof in any::<bool>()) {
+            let mut pos = 0;
+            let mut fields = Vec::new();
+            while pos < bytes.len() {
+                match records::next_record(&bytes[pos..], Some(expected), at_eof) {
+                    records::Next::Record(span) => {
+                        prop_assert!(span.end > 0 && pos + span.end <= bytes.len() && span.content_end <= span.end && span.lines >= 1);
+                        if let Ok(text) = std::str::from_utf8(&bytes[pos..pos + span.content_end]) {
+                            if !matches!(span.fault, Some(records::Fault::UnclosedQuote { .. })) {
+                                records::split_fields(text, &mut fields);
+                                prop_assert_eq!(fields.len(), span.fields);
+                            }
+                        }
+                        pos += span.end;
+                    }
+                    records::Next::NeedMore => {
+                        prop_assert!(!at_eof);
+                        break;
+                    }
+                    records::Next::End => prop_assert!(false, "End before the end"),
+                }
+            }
+        }
     }
 }

@@ -64,6 +64,7 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
         }),
     };
 
+    let date_window = compile_date_window(job.date_window.as_ref(), utc_offset_minutes, &mut errors);
     let sources: Vec<SourcePlan> = raw.sources.iter().map(|(name, source)| compile_source(name, source, base, grain, &mut errors)).collect();
     let find = |wanted: &Spanned<String>, role: &str, errors: &mut Vec<SpecError>| -> Option<usize> {
         let found = sources.iter().position(|s| &s.name == wanted.get_ref());
@@ -127,11 +128,79 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
         spec_text: text.to_string(),
         grain,
         utc_offset_minutes,
+        date_window,
         sources,
         stations: stations.unwrap(),
         aliases,
         output_dir: normalize(&base.join(raw.output.dir.get_ref())),
     })
+}
+
+/// The date window: `from` (default 2000-01) … `to` (default the run date + 1 year), as local
+/// days of the run date in the exports' time zone.
+fn compile_date_window(raw: Option<&super::raw::RawDateWindow>, utc_offset_minutes: i32, errors: &mut Vec<SpecError>) -> DateWindow {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let today = (now + i64::from(utc_offset_minutes) * 60).div_euclid(86_400) as i32;
+    let mut bound = |given: Option<&Spanned<String>>, default: &str, is_end: bool| -> i32 {
+        let text = given.map(|g| g.get_ref().as_str()).unwrap_or(default);
+        window_bound(text, today, is_end).unwrap_or_else(|| {
+            let span = given.map(|g| g.span());
+            err(errors, span, format!("date_window bound '{text}' is not a year, month or day (\"2000\", \"2000-01\", \"2000-01-31\") or an offset from the run date (\"+1y\", \"-6m\", \"+30d\", \"today\")"));
+            if is_end { i32::MAX } else { i32::MIN }
+        })
+    };
+    let from = bound(raw.and_then(|w| w.from.as_ref()), "2000-01", false);
+    let to = bound(raw.and_then(|w| w.to.as_ref()), "+1y", true);
+    if from > to {
+        let span = raw.and_then(|w| w.to.as_ref().or(w.from.as_ref())).map(|s| s.span());
+        err(errors, span, "date_window: 'from' is after 'to'");
+    }
+    DateWindow { from, to }
+}
+
+/// One bound of the date window as days since 1970-01-01: the first day of a year, month or day
+/// for a start, its last day for an end; offsets count from `today` (months keep the day of the
+/// month where it exists).
+pub fn window_bound(text: &str, today: i32, is_end: bool) -> Option<i32> {
+    use crate::base::calendar::{civil_from_days, days_from_civil, days_in_month};
+    let text = text.trim();
+    if text == "today" {
+        return Some(today);
+    }
+    if let Some(sign) = text.chars().next().filter(|c| *c == '+' || *c == '-') {
+        let unit = text.chars().last()?;
+        let digits = text.get(1..text.len() - unit.len_utf8())?;
+        let n: i32 = digits.parse().ok().filter(|_| !digits.starts_with(['+', '-']))?;
+        let n = if sign == '-' { -n } else { n };
+        let (y, m, d) = civil_from_days(today);
+        let months = match unit {
+            'y' => n.checked_mul(12)?,
+            'm' => n,
+            'd' => return today.checked_add(n).filter(|d| (days_from_civil(1, 1, 1)..=days_from_civil(9999, 12, 31)).contains(d)),
+            _ => return None,
+        };
+        let index = (y * 12 + m as i32 - 1).checked_add(months)?;
+        let (y, m) = (index.div_euclid(12), index.rem_euclid(12) as u32 + 1);
+        if !(1..=9999).contains(&y) {
+            return None;
+        }
+        return Some(days_from_civil(y, m, d.min(days_in_month(y, m))));
+    }
+    let parts: Vec<&str> = text.split('-').collect();
+    let number = |s: &str, len: usize| (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u32>().ok()).flatten();
+    let year = number(parts.first()?, 4)? as i32;
+    match parts.len() {
+        1 => Some(if is_end { days_from_civil(year, 12, 31) } else { days_from_civil(year, 1, 1) }),
+        2 | 3 => {
+            let month = number(parts[1], 2).filter(|m| (1..=12).contains(m))?;
+            if parts.len() == 2 {
+                return Some(days_from_civil(year, month, if is_end { days_in_month(year, month) } else { 1 }));
+            }
+            let day = number(parts[2], 2).filter(|d| (1..=days_in_month(year, month)).contains(d))?;
+            Some(days_from_civil(year, month, day))
+        }
+        _ => None,
+    }
 }
 
 fn compile_identity(raw: &RawPipeline, stations: Option<&SourcePlan>, errors: &mut Vec<SpecError>) -> Identity {
@@ -570,6 +639,30 @@ fn compile_max_unmatched_share(raw: &RawSource, has_station: bool, name: &str, e
         Some(s) => {
             err(errors, Some(s.span()), "max_unmatched_share is a share between 0 and 1");
             0.05
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::calendar::days_from_civil;
+
+    #[test]
+    fn date_window_bounds() {
+        let today = days_from_civil(2021, 2, 28);
+        assert_eq!(window_bound("2000-01", today, false), Some(days_from_civil(2000, 1, 1)));
+        assert_eq!(window_bound("2000-02", today, true), Some(days_from_civil(2000, 2, 29)));
+        assert_eq!(window_bound("2020", today, true), Some(days_from_civil(2020, 12, 31)));
+        assert_eq!(window_bound("2020-06-15", today, false), Some(days_from_civil(2020, 6, 15)));
+        assert_eq!(window_bound("+1y", today, true), Some(days_from_civil(2022, 2, 28)));
+        assert_eq!(window_bound("-6m", today, false), Some(days_from_civil(2020, 8, 28)));
+        assert_eq!(window_bound("+30d", today, true), Some(days_from_civil(2021, 3, 30)));
+        assert_eq!(window_bound("today", today, true), Some(today));
+        // 2024-02-29 + 1 year keeps the end of February.
+        assert_eq!(window_bound("+1y", days_from_civil(2024, 2, 29), true), Some(days_from_civil(2025, 2, 28)));
+        for bad in ["", "20", "2000-1", "2000-13", "2000-02-30", "+y", "+1w", "++1y", "1y", "+99999y", "+-1y", "-"] {
+            assert_eq!(window_bound(bad, today, true), None, "{bad}");
         }
     }
 }

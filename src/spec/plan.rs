@@ -20,6 +20,8 @@ pub struct Plan {
     pub grain: crate::base::period::Grain,
     /// Minutes east of UTC of the exports' local times.
     pub utc_offset_minutes: i32,
+    /// Plausible dates of dated values (local days since 1970-01-01, both included).
+    pub date_window: DateWindow,
     pub sources: Vec<SourcePlan>,
     /// Index into `sources` of the station master, and of the alias table.
     pub stations: usize,
@@ -32,6 +34,16 @@ pub struct Plan {
     /// Feature lags in periods (0 = same period).
     pub lags: Vec<i64>,
     pub analysis: Analysis,
+}
+
+/// The days a dated value may fall on; rows with a month, quarter, date or timestamp outside
+/// are rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateWindow {
+    /// First day, days since 1970-01-01.
+    pub from: i32,
+    /// Last day (included).
+    pub to: i32,
 }
 
 /// Which correlations to compute.

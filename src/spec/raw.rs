@@ -184,6 +184,19 @@ pub struct RawJob {
     pub stations: Spanned<String>,
     /// Name of the source holding the alias table (spelling → station code), if any.
     pub aliases: Option<Spanned<String>>,
+    /// Plausible dates: rows whose month, quarter, date or timestamp values fall outside are
+    /// rejected. Default 2000-01 … the run date + 1 year.
+    pub date_window: Option<RawDateWindow>,
+}
+
+/// `date_window = { from = "2000-01", to = "+1y" }`: each bound a year ("2000"), month
+/// ("2000-01"), day ("2000-01-01"), or an offset from the run date ("+1y", "-6m", "+30d",
+/// "today"). `from` is the first day of its period, `to` the last; both included.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDateWindow {
+    pub from: Option<Spanned<String>>,
+    pub to: Option<Spanned<String>>,
 }
 
 /// `[output]`: where results go.
