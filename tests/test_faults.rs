@@ -867,25 +867,25 @@ faults! {
     })])).pipeline(fixture::xlsx_pipeline()).run(&[0]).count("fee", "accepted", 24);
 
     // ── spec mistakes ─────────────────────────────────────────────────────────────────────
-    spec_duplicate_lags: Spec #[ignore = "needs compile-checks: lags = [1, 1] passes check"] => {
+    spec_duplicate_lags: Spec => {
         let p = panel_pipeline("[panel]\nlags = [0, 1, 1]");
         let line = line_of(&p, "lags =");
         Case::new().prior().pipeline(p).both(&[2]).says(&["lag"]).names("p.toml", line)
     };
 
-    spec_duplicate_lag_zero: Spec #[ignore = "needs compile-checks: lags = [0, 0] passes check"] => {
+    spec_duplicate_lag_zero: Spec => {
         let p = panel_pipeline("[panel]\nlags = [0, 0]");
         let line = line_of(&p, "lags =");
         Case::new().prior().pipeline(p).both(&[2]).says(&["lag"]).names("p.toml", line)
     };
 
-    spec_two_columns_one_header: Spec #[ignore = "needs compile-checks: two columns mapped to one header pass check"] => Case::new().prior()
+    spec_two_columns_one_header: Spec => Case::new().prior()
         .replace("columns.paid = { header = \"实收\"", "columns.paid = { header = \"应收\"").both(&[2]).says(&["应收"]).says(&["paid"]).says(&["billed"]);
 
-    spec_two_columns_one_header_through_also: Spec #[ignore = "needs compile-checks: a header shared through `also` passes check"] => Case::new().prior()
+    spec_two_columns_one_header_through_also: Spec => Case::new().prior()
         .replace("columns.paid = { header = \"实收\", type = \"number\"", "columns.paid = { header = \"实收\", type = \"number\", also = [{ header = \"应收\" }]").both(&[2]).says(&["应收"]).says(&["paid"]);
 
-    spec_duplicate_header_in_export: Spec #[ignore = "needs compile-checks: an export with two columns of one header takes the first silently"] => Case::new().prior()
+    spec_duplicate_header_in_export: Spec => Case::new().prior()
         .fee_lines(|l| {
             l[0] = "单位编码,月份,应收,实收,应收".into();
             for r in l.iter_mut().skip(1) {
@@ -893,7 +893,7 @@ faults! {
             }
         }).both(&[2]).says(&["fee.csv"]).says(&["应收"]);
 
-    spec_duplicate_header_in_workbook: Spec #[ignore = "needs compile-checks: a sheet with two columns of one header takes the first silently"] => Case::new().prior().file("data/fee.xlsx", xlsx(&[("2020", {
+    spec_duplicate_header_in_workbook: Spec => Case::new().prior().file("data/fee.xlsx", xlsx(&[("2020", {
         let mut rows = fixture::fee_sheet();
         rows[0].push(XCell::Text("实收".into()));
         for r in rows.iter_mut().skip(1) {
@@ -909,29 +909,29 @@ faults! {
         }
     }).both(&[0]).count("fee", "accepted", 24);
 
-    spec_non_aggregate_formula: Spec #[ignore = "needs compile-checks: a non-aggregate formula fails after ingest"] => {
+    spec_non_aggregate_formula: Spec => {
         let p = with_panel(&fixture::pipeline()).replace("formula = \"sum(paid) / sum(billed)\"", "formula = \"paid / billed\"");
         let line = line_of(&p, "paid / billed");
         Case::new().prior().pipeline(p).both(&[2]).says(&["paid / billed"]).names("p.toml", line)
     };
 
-    spec_half_aggregate_formula: Spec #[ignore = "needs compile-checks: a formula mixing rows and aggregates fails after ingest"] => {
+    spec_half_aggregate_formula: Spec => {
         let p = with_panel(&fixture::pipeline()).replace("formula = \"sum(paid) / sum(billed)\"", "formula = \"sum(paid) / billed\"");
         Case::new().prior().pipeline(p).both(&[2]).says(&["sum(paid) / billed"])
     };
 
-    spec_bootstrap_replicates_huge: Spec #[ignore = "needs compile-checks: bootstrap_replicates = 1000000000 passes check and hangs"] => {
+    spec_bootstrap_replicates_huge: Spec => {
         let p = panel_pipeline("[analysis]\nbootstrap_replicates = 1000000000");
         let line = line_of(&p, "bootstrap_replicates");
         Case::new().prior().pipeline(p).both(&[2]).says(&["bootstrap_replicates"]).names("p.toml", line)
     };
 
-    spec_source_name_300_characters: Spec #[ignore = "needs compile-checks: a 300-character source name fails mid-run"] => {
+    spec_source_name_300_characters: Spec => {
         let long = format!("fee_{}", "x".repeat(296));
         Case::new().prior().replace("[sources.fee]", &format!("[sources.{long}]")).both(&[2]).says(&["long", "长", "characters", "字符"])
     };
 
-    spec_indicator_over_a_long_source_name: Spec #[ignore = "needs compile-checks: a 300-character source name fails mid-run"] => {
+    spec_indicator_over_a_long_source_name: Spec => {
         let long = format!("orders_{}", "y".repeat(293));
         let p = with_panel(&fixture::pipeline()).replace("[sources.orders]", &format!("[sources.{long}]")).replace("source = \"orders\"", &format!("source = \"{long}\""));
         Case::new().prior().pipeline(p).both(&[2]).says(&["long", "长", "characters", "字符"])
