@@ -1246,7 +1246,7 @@ faults! {
     // ── check tells the truth ─────────────────────────────────────────────────────────────
     chk_clean: Check => Case::new().check(&[0]).says(&["fee"]);
 
-    chk_samples_every_file: Check #[ignore = "needs check-truth: check reads only the first file of each source"] => Case::new().prior()
+    chk_samples_every_file: Check => Case::new().prior()
         .remove("data/fee.csv")
         .file("data/fee_1.csv", lf(&fixture::fee_lines()))
         .file("data/fee_2.csv", lf(&fixture::fee_lines().into_iter().map(|l| l.replace("2020-", "2019-")).collect::<Vec<_>>()))
@@ -1258,13 +1258,13 @@ faults! {
         .replace("../data/fee.csv", "../data/fee_*.csv").replace("max_reject_share = 0.5\ncolumns.station_code = { header = \"单位编码\" }", "columns.station_code = { header = \"单位编码\" }")
         .check(&[3]).says(&["fee_3.csv"]).run(&[3]);
 
-    chk_exits_3_when_the_sample_fails: Check #[ignore = "needs check-truth: check passes while its sample shows 100 % of rows rejected"] => Case::new().prior()
+    chk_exits_3_when_the_sample_fails: Check => Case::new().prior()
         .edit(|p| fixture::set_source_key(p, "fee", "checks", "[{ rule = \"paid > billed\", message = \"实收必须大于应收\" }]")).check(&[3]).says(&["实收必须大于应收"]).run(&[3]);
 
-    chk_reports_the_reject_share: Check #[ignore = "needs check-truth: check does not report the reject share"] => Case::new()
+    chk_reports_the_reject_share: Check => Case::new()
         .fee_lines(|l| l.iter_mut().skip(1).take(3).for_each(|r| *r = r.replacen(",1", ",--", 1))).check(&[0]).says(&["12.5%", "12.5 %"]).says(&["is not a number", "不是有效的数字"]);
 
-    chk_finds_an_undecodable_line_in_a_later_file: Check #[ignore = "needs check-truth: check reads only the first file of each source"] => Case::new().prior()
+    chk_finds_an_undecodable_line_in_a_later_file: Check => Case::new().prior()
         .remove("data/fee.csv")
         .file("data/fee_1.csv", lf(&fixture::fee_lines()))
         .file("data/fee_2.csv", {

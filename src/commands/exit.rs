@@ -34,6 +34,9 @@ impl Exit {
             if cause.is::<SpecErrors>() {
                 return Exit::Usage;
             }
+            if cause.is::<super::check::SampleOverShare>() {
+                return Exit::DataChecks;
+            }
         }
         Exit::Failure
     }

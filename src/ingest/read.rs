@@ -86,6 +86,19 @@ enum Blocks {
 }
 
 impl TableReader {
+    /// How many blocks the table holds at most (a CSV block is at least `BLOCK_BYTES` long
+    /// except the last), known before reading them; `duibiao check` spreads its sample by it.
+    pub fn blocks_at_most(&self) -> usize {
+        match &self.blocks {
+            Blocks::Csv(csv) => {
+                let size = csv.file.metadata().map(|m| m.len()).unwrap_or(0);
+                let left = size.saturating_sub(csv.bytes_read) as usize + csv.pending.len();
+                left.div_ceil(BLOCK_BYTES).max(1)
+            }
+            Blocks::Xlsx { range, next, .. } => range.height().saturating_sub(*next).div_ceil(BLOCK_ROWS).max(1),
+        }
+    }
+
     /// The next block of records, None at the end of the table.
     pub fn next_block(&mut self) -> Result<Option<Block>, String> {
         match &mut self.blocks {
