@@ -39,6 +39,9 @@ impl Exit {
             if cause.is::<SpecErrors>() || cause.is::<UsageError>() {
                 return Exit::Usage;
             }
+            if cause.is::<super::check::SampleOverShare>() {
+                return Exit::DataChecks;
+            }
         }
         Exit::Failure
     }

@@ -277,8 +277,9 @@ impl PartitionWriters<'_> {
 
 /// Ingests every file of a source and writes its accepted rows to `destination`, partition by
 /// partition, as they are parsed: memory holds a few blocks and a bounded buffer of duplicate
-/// traces, never the source. `only` restricts to one period (increments); `sample_blocks` stops after that many
-/// blocks of the first file (`duibiao check`).
+/// traces, never the source. `only` restricts to one period (increments); `sample_blocks`
+/// parses only that many blocks of every table of every file, the first, the last and others
+/// spread evenly between them (`duibiao check`; the other blocks are cut but not parsed).
 pub fn ingest_source(
     plan: &Plan,
     source: &SourcePlan,
@@ -409,7 +410,6 @@ fn read_and_parse(
     // File names in quarantine and the manifest are shown relative to the working folder.
     let base = Path::new(".");
     let mut reports = Vec::new();
-    let mut blocks_left = sample_blocks;
     let mut tables_read = 0u32;
     for path in files {
         let shown: Arc<str> = path.strip_prefix(base).unwrap_or(path).to_string_lossy().replace('\\', "/").into();
@@ -420,19 +420,29 @@ fn read_and_parse(
         for mut table in tables {
             let context = table_context(plan, source, checks, shown.clone(), tables_read, &table, only)?;
             tables_read += 1;
+            let mut sample = sample_blocks.map(|n| SamplePicks::new(n, table.blocks_at_most()));
+            // Physical lines are known only for a table read whole (not for check's sample).
             let mut exhausted = false;
             loop {
                 let mut batch = Vec::new();
-                while batch.len() < blocks_in_flight() && blocks_left != Some(0) {
-                    match table.next_block()? {
-                        Some(block) => {
-                            batch.push(block);
-                            blocks_left = blocks_left.map(|n| n - 1);
-                        }
-                        None => {
-                            exhausted = true;
-                            break;
-                        }
+                while batch.len() < blocks_in_flight() {
+                    let block = table.next_block()?;
+                    match &mut sample {
+                        None => match block {
+                            Some(block) => batch.push(block),
+                            None => {
+                                exhausted = true;
+                                break;
+                            }
+                        },
+                        Some(picks) => match picks.offer(block) {
+                            SampleStep::Parse(block) => batch.push(block),
+                            SampleStep::Skip => {}
+                            SampleStep::End(last) => {
+                                batch.extend(last);
+                                break;
+                            }
+                        },
                     }
                 }
                 if batch.is_empty() {
@@ -456,14 +466,64 @@ fn read_and_parse(
             blank_lines += lines.blank;
             reader.tables.push(table);
         }
-        let (sha256, bytes) = if blocks_left == Some(0) { (String::new(), 0) } else { reader.fingerprint() };
+        let (sha256, bytes) = reader.fingerprint();
         let continuation_lines = record_lines - rows_read;
         reports.push(FileReport { path: shown.to_string(), sha256, bytes, rows_read, blank_lines, physical_lines, title_lines, header_lines, record_lines, continuation_lines });
-        if blocks_left == Some(0) {
-            break;
-        }
     }
     Ok(reports)
+}
+
+/// Which blocks of a table a sample parses: `want` of them, the first, the last and the others
+/// spread evenly over the blocks the table can hold. The last block is known only when the
+/// next one is missing, so the latest skipped block is held until then.
+struct SamplePicks {
+    picks: Vec<usize>,
+    next_index: usize,
+    held: Option<read::Block>,
+    ended: bool,
+}
+
+/// What to do with a block offered to the sample.
+enum SampleStep {
+    Parse(read::Block),
+    Skip,
+    /// The table ended; the last block, when it was not parsed yet.
+    End(Option<read::Block>),
+}
+
+impl SamplePicks {
+    fn new(want: usize, blocks_at_most: usize) -> SamplePicks {
+        let (want, n) = (want.max(1), blocks_at_most.max(1));
+        let picks = if n <= want {
+            (0..n).collect()
+        } else if want == 1 {
+            vec![0]
+        } else {
+            // Evenly spaced over 0..n-1, ends included; n > want, so they are distinct.
+            (0..want).map(|j| (j * (n - 1) + (want - 1) / 2) / (want - 1)).collect()
+        };
+        SamplePicks { picks, next_index: 0, held: None, ended: false }
+    }
+
+    /// Takes the table's next block (None at its end).
+    fn offer(&mut self, block: Option<read::Block>) -> SampleStep {
+        let Some(block) = block else {
+            if self.ended {
+                return SampleStep::End(None);
+            }
+            self.ended = true;
+            return SampleStep::End(self.held.take());
+        };
+        let index = self.next_index;
+        self.next_index += 1;
+        if self.picks.contains(&index) {
+            self.held = None;
+            SampleStep::Parse(block)
+        } else {
+            self.held = Some(block);
+            SampleStep::Skip
+        }
+    }
 }
 
 fn table_context<'a>(
@@ -921,4 +981,19 @@ fn row_summary(source: &SourcePlan, columns: &[Values], i: usize, used: &[usize]
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod sample_tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_takes_the_first_the_last_and_blocks_spread_between() {
+        assert_eq!(SamplePicks::new(4, 2).picks, vec![0, 1]);
+        assert_eq!(SamplePicks::new(4, 4).picks, vec![0, 1, 2, 3]);
+        assert_eq!(SamplePicks::new(4, 10).picks, vec![0, 3, 6, 9]);
+        assert_eq!(SamplePicks::new(3, 100).picks, vec![0, 50, 99]);
+        assert_eq!(SamplePicks::new(1, 100).picks, vec![0]);
+        assert_eq!(SamplePicks::new(4, 0).picks, vec![0]);
+    }
 }

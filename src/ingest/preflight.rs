@@ -46,12 +46,19 @@ pub fn against_files(plan: &Plan) -> Vec<SpecError> {
             continue;
         }
         let mut missing: Vec<Missing> = Vec::new();
+        let mut doubled: Vec<DoubledHeader> = Vec::new();
         for file in &files {
-            match super::read::headers(source, file) {
-                Ok(found) => collect_missing(source, file, &found, &mut missing),
+            match super::read::open(source, file) {
+                Ok(reader) => {
+                    let tables: Vec<(Option<String>, Vec<String>)> = reader.tables.into_iter().map(|t| (t.sheet, t.headers)).collect();
+                    let found: Vec<Vec<String>> = tables.iter().map(|(_, h)| h.clone()).collect();
+                    collect_missing(source, file, &found, &mut missing);
+                    collect_doubled(source, file, &tables, &mut doubled);
+                }
                 Err(e) => err(&mut errors, source.pattern_span.clone(), format!("source '{}': {e}", source.name)),
             }
         }
+        report_doubled(source, doubled, &mut errors);
         for m in missing {
             let others = if m.files > 1 { format!(" (and {} more file(s))", m.files - 1) } else { String::new() };
             let hint = closest(&m.wanted[0], m.headers.iter().map(String::as_str)).map(|c| format!(" Did you mean '{c}'?")).unwrap_or_default();
@@ -104,5 +111,91 @@ fn collect_missing(source: &SourcePlan, file: &Path, found: &[Vec<String>], miss
                 note(format!("drop_rows header '{}'", rule.header), vec![rule.header.clone()], rule.header_span.clone(), headers);
             }
         }
+    }
+}
+
+/// A header a canonical column reads that an export carries in two or more columns: which one
+/// is meant cannot be told (reported once, with the first file).
+struct DoubledHeader {
+    column: String,
+    header: String,
+    span: Option<std::ops::Range<usize>>,
+    first_file: PathBuf,
+    sheet: Option<String>,
+    /// Positions (from 1) of the columns headed so.
+    positions: Vec<usize>,
+    files: usize,
+}
+
+fn collect_doubled(source: &SourcePlan, file: &Path, tables: &[(Option<String>, Vec<String>)], doubled: &mut Vec<DoubledHeader>) {
+    for (sheet, headers) in tables {
+        for column in &source.columns {
+            for (header, _) in &column.headers {
+                let positions: Vec<usize> = headers.iter().enumerate().filter(|(_, h)| *h == header).map(|(i, _)| i + 1).collect();
+                if positions.len() < 2 {
+                    continue;
+                }
+                match doubled.iter_mut().find(|d| d.column == column.name && &d.header == header) {
+                    Some(d) => d.files += 1,
+                    None => doubled.push(DoubledHeader {
+                        column: column.name.clone(),
+                        header: header.clone(),
+                        span: column.header_span.clone(),
+                        first_file: file.to_path_buf(),
+                        sheet: sheet.clone(),
+                        positions,
+                        files: 1,
+                    }),
+                }
+            }
+        }
+    }
+}
+
+/// Column letters as a spreadsheet shows them: 1 → A, 27 → AA.
+fn column_letters(mut position: usize) -> String {
+    let mut letters = Vec::new();
+    while position > 0 {
+        let digit = (position - 1) % 26;
+        letters.push(b'A' + digit as u8);
+        position = (position - 1) / 26;
+    }
+    letters.reverse();
+    String::from_utf8(letters).unwrap_or_default()
+}
+
+fn report_doubled(source: &SourcePlan, doubled: Vec<DoubledHeader>, errors: &mut Vec<SpecError>) {
+    for d in doubled {
+        let others = if d.files > 1 { format!(" (and {} more file(s) or sheet(s))", d.files - 1) } else { String::new() };
+        let sheet = d.sheet.as_ref().map(|s| format!(" sheet '{s}'")).unwrap_or_default();
+        let positions: Vec<String> = d.positions.iter().map(|p| format!("{p} ({})", column_letters(*p))).collect();
+        err(
+            errors,
+            d.span,
+            format!(
+                "表头重复，无法确定取哪一列 · source '{}', column '{}': header '{}' heads {} columns of {}{sheet}{others}, line {}: columns {}; which one is meant cannot be told — rename the other column in the export, or map the column by a header that is unique",
+                source.name,
+                d.column,
+                d.header,
+                d.positions.len(),
+                d.first_file.display(),
+                source.header_row + 1,
+                positions.join(" and ")
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_letters_follow_spreadsheets() {
+        assert_eq!(column_letters(1), "A");
+        assert_eq!(column_letters(5), "E");
+        assert_eq!(column_letters(26), "Z");
+        assert_eq!(column_letters(27), "AA");
+        assert_eq!(column_letters(703), "AAA");
     }
 }

@@ -123,6 +123,18 @@ impl TableReader {
         }
     }
 
+    /// How many blocks the table holds at most (a CSV block is at least `BLOCK_BYTES` long
+    /// except the last), known before reading them; `duibiao check` spreads its sample by it.
+    pub fn blocks_at_most(&self) -> usize {
+        match &self.blocks {
+            Blocks::Csv(csv) => {
+                let left = csv.size.unwrap_or(0).saturating_sub(csv.bytes_read) as usize + csv.pending.len();
+                left.div_ceil(csv.block_bytes).max(1)
+            }
+            Blocks::Xlsx { range, next, .. } => range.height().saturating_sub(*next).div_ceil(BLOCK_ROWS).max(1),
+        }
+    }
+
     /// The next block of records, None at the end of the table.
     pub fn next_block(&mut self) -> Result<Option<Block>, String> {
         match &mut self.blocks {
@@ -190,12 +202,6 @@ pub fn open(source: &SourcePlan, file: &Path) -> Result<FileReader, String> {
     }
 }
 
-/// The header row(s) of a file: one list for a CSV, one per sheet for a workbook. Reads only
-/// the start of a CSV.
-pub fn headers(source: &SourcePlan, file: &Path) -> Result<Vec<Vec<String>>, String> {
-    Ok(open(source, file)?.tables.into_iter().map(|t| t.headers).collect())
-}
-
 /// Reads a CSV file block by block.
 struct CsvBlocks {
     file: Box<dyn Read + Send>,
@@ -215,12 +221,17 @@ struct CsvBlocks {
     line_counter: LineCounter,
     title_lines: u64,
     header_lines: u64,
+    /// Size of the file in bytes, when it is a file (for spreading `check`'s sample).
+    size: Option<u64>,
 }
 
 impl CsvBlocks {
     fn open(path: &Path, encoding: Encoding, header_row: usize) -> Result<CsvBlocks, String> {
         let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        CsvBlocks::from_reader(Box::new(file), path, encoding, header_row, BLOCK_BYTES)
+        let size = file.metadata().ok().map(|m| m.len());
+        let mut blocks = CsvBlocks::from_reader(Box::new(file), path, encoding, header_row, BLOCK_BYTES)?;
+        blocks.size = size;
+        Ok(blocks)
     }
 
     /// Reads the title lines and the header from `file` (named `path` in messages); blocks
@@ -240,6 +251,7 @@ impl CsvBlocks {
             line_counter: LineCounter::default(),
             title_lines: 0,
             header_lines: 0,
+            size: None,
         };
         reader.fill(reader.block_bytes)?;
         if reader.pending.is_empty() {

@@ -111,6 +111,11 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
             .collect(),
     };
     let analysis = compile_analysis(raw, &attributes, &mut errors);
+    check_names(raw, &mut errors);
+    check_shared_headers(raw, &mut errors);
+    check_lags(raw, &mut errors);
+    check_formulas(raw, &mut errors);
+    check_bounds(raw, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -326,7 +331,7 @@ fn compile_analysis(raw: &RawPipeline, attributes: &[Attribute], errors: &mut Ve
         adjust,
         family_all,
         confidence,
-        bootstrap: a.bootstrap_replicates.filter(|n| *n > 0).map(|replicates| crate::stats::BootstrapOptions { replicates, seed: a.bootstrap_seed.unwrap_or(20_201_231) }),
+        bootstrap: a.bootstrap_replicates.as_ref().map(|n| *n.get_ref()).filter(|n| *n > 0).map(|replicates| crate::stats::BootstrapOptions { replicates, seed: a.bootstrap_seed.unwrap_or(20_201_231) }),
         min_observations: a.min_observations.unwrap_or(10).max(4),
     }
 }
@@ -664,5 +669,247 @@ mod tests {
         for bad in ["", "20", "2000-1", "2000-13", "2000-02-30", "+y", "+1w", "++1y", "1y", "+99999y", "+-1y", "-"] {
             assert_eq!(window_bound(bad, today, true), None, "{bad}");
         }
+    }
+}
+
+/// Longest name of a source, column, attribute, indicator or feature: names become folder,
+/// file and column names, which file systems and BI tools limit.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// Most bootstrap replicates: each one recomputes every correlation, so a few thousand are
+/// plenty and a typo like 1000000000 would run for days.
+pub const MAX_BOOTSTRAP_REPLICATES: usize = 100_000;
+
+/// Names that become folder, file or column names are at most `MAX_NAME_CHARS` long (their
+/// snake_case spelling is checked where they are compiled).
+fn check_names(raw: &RawPipeline, errors: &mut Vec<SpecError>) {
+    let mut names: Vec<(&str, &Spanned<String>)> = vec![("pipeline name", &raw.pipeline.name)];
+    for (name, source) in &raw.sources {
+        names.push(("source name", name));
+        names.extend(source.columns.keys().map(|c| ("column name", c)));
+    }
+    names.extend(raw.attributes.keys().map(|n| ("attribute name", n)));
+    names.extend(raw.indicators.keys().map(|n| ("indicator name", n)));
+    names.extend(raw.features.keys().map(|n| ("feature name", n)));
+    for (what, name) in names {
+        let chars = name.get_ref().chars().count();
+        if chars > MAX_NAME_CHARS {
+            let shown: String = name.get_ref().chars().take(24).collect();
+            err(
+                errors,
+                Some(name.span()),
+                format!(
+                    "{what} '{shown}…' 长 {chars} 个字符，最多 {MAX_NAME_CHARS} 个 · is {chars} characters long; names become folder, file and column names, keep them to {MAX_NAME_CHARS} characters (ASCII snake_case)"
+                ),
+            );
+        }
+    }
+}
+
+/// Within a source, one export header feeds one canonical column: two columns under one header
+/// (directly or through `also`) would read the same cells twice (e.g. paid and billed both from
+/// 应收, giving a recovery of 1.0 everywhere).
+fn check_shared_headers(raw: &RawPipeline, errors: &mut Vec<SpecError>) {
+    for (source, s) in &raw.sources {
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for (column, c) in &s.columns {
+            let mut own: Vec<&Spanned<String>> = vec![&c.header];
+            own.extend(c.also.iter().map(|a| &a.header));
+            for header in own {
+                match seen.iter().find(|(h, col)| *h == header.get_ref().as_str() && *col != column.get_ref().as_str()) {
+                    Some((_, first)) => err(
+                        errors,
+                        Some(header.span()),
+                        format!(
+                            "两列读取同一表头 · source '{}': columns '{first}' and '{}' both read the export header '{}'; each header feeds one column — correct the header of one of them",
+                            source.get_ref(),
+                            column.get_ref(),
+                            header.get_ref()
+                        ),
+                    ),
+                    None => seen.push((header.get_ref(), column.get_ref())),
+                }
+            }
+        }
+    }
+}
+
+/// Each lag once: a repeated lag would give the panel two columns of one name.
+fn check_lags(raw: &RawPipeline, errors: &mut Vec<SpecError>) {
+    let Some(lags) = &raw.panel.lags else { return };
+    for (i, lag) in lags.iter().enumerate() {
+        if lags[..i].iter().any(|earlier| earlier.get_ref() == lag.get_ref()) {
+            err(errors, Some(lag.span()), format!("滞后期重复 · lag {} is listed twice; list each lag once, e.g. lags = [0, 1]", lag.get_ref()));
+        }
+    }
+}
+
+/// SQL functions that aggregate rows to one number.
+const AGGREGATES: &[&str] = &[
+    "avg", "corr", "count", "covar", "covar_pop", "covar_samp", "first", "last", "max", "median", "min", "quantile_cont", "quantile_disc", "stddev",
+    "stddev_samp", "stdev", "stdev_samp", "sum", "total", "var", "var_samp", "variance",
+];
+
+/// Indicator, feature and pre-aggregate formulas give one value per group (station × period,
+/// or finer), so every column they read must sit inside an aggregate: `paid / billed` has one
+/// value per row, `sum(paid) / sum(billed)` one per station and period.
+fn check_formulas(raw: &RawPipeline, errors: &mut Vec<SpecError>) {
+    for (what, measures) in [("indicator", &raw.indicators), ("feature", &raw.features)] {
+        for (name, m) in measures {
+            check_aggregate(errors, &m.formula, &format!("{what} '{}'", name.get_ref()));
+            if let Some(p) = &m.pre_aggregate {
+                for (column, expr) in &p.columns {
+                    check_aggregate(errors, expr, &format!("{what} '{}', pre_aggregate column '{}'", name.get_ref(), column.get_ref()));
+                }
+            }
+        }
+    }
+}
+
+/// Reports the columns of `expr` read outside any aggregate, with the formula rewritten to sum
+/// them as an example. An expression that does not parse is left to `check_sql`.
+fn check_aggregate(errors: &mut Vec<SpecError>, expr: &Spanned<String>, what: &str) {
+    let text = expr.get_ref();
+    let Ok(parsed) = sqlparser::parser::Parser::new(&sqlparser::dialect::GenericDialect {}).try_with_sql(text).and_then(|mut p| p.parse_expr()) else {
+        return;
+    };
+    let bare = bare_columns(&parsed);
+    if bare.is_empty() {
+        return;
+    }
+    let names: Vec<String> = bare.iter().map(|i| i.value.clone()).fold(Vec::new(), |mut v, n| {
+        if !v.contains(&n) {
+            v.push(n);
+        }
+        v
+    });
+    err(
+        errors,
+        Some(expr.span()),
+        format!(
+            "公式中的列须放在聚合函数内 · {what}: formula '{text}' reads {} outside an aggregate; a formula gives one value per station and period (a pre_aggregate column one per group), so every column must be inside sum, avg, min, max, count …: use {}",
+            names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", "),
+            aggregated_example(text, &bare)
+        ),
+    );
+}
+
+/// The identifiers of an expression not inside an aggregate function, in order.
+fn bare_columns(expr: &sqlparser::ast::Expr) -> Vec<sqlparser::ast::Ident> {
+    use sqlparser::ast::{Expr, Visit, Visitor};
+    use std::ops::ControlFlow;
+
+    struct Bare {
+        depth: usize,
+        found: Vec<sqlparser::ast::Ident>,
+    }
+    fn is_aggregate(expr: &Expr) -> bool {
+        match expr {
+            Expr::Function(f) => {
+                let name = f.name.to_string().to_ascii_lowercase();
+                AGGREGATES.contains(&name.as_str())
+            }
+            _ => false,
+        }
+    }
+    impl Visitor for Bare {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+            if is_aggregate(expr) {
+                self.depth += 1;
+            } else if self.depth == 0 {
+                match expr {
+                    Expr::Identifier(ident) => self.found.push(ident.clone()),
+                    Expr::CompoundIdentifier(parts) => self.found.extend(parts.last().cloned()),
+                    _ => {}
+                }
+            }
+            ControlFlow::Continue(())
+        }
+        fn post_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+            if is_aggregate(expr) {
+                self.depth -= 1;
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut bare = Bare { depth: 0, found: Vec::new() };
+    let _ = expr.visit(&mut bare);
+    bare.found
+}
+
+/// `paid / billed` → `sum(paid) / sum(billed)`: each bare column wrapped in sum(), by its
+/// position in the text (single-line formulas; others get the general example).
+fn aggregated_example(text: &str, bare: &[sqlparser::ast::Ident]) -> String {
+    let general = "sum(paid) / sum(billed)".to_string();
+    if text.contains('\n') || bare.iter().any(|i| i.span.start.line != 1 || i.span.start.column == 0) {
+        return general;
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut cuts: Vec<(usize, usize)> = bare.iter().map(|i| (i.span.start.column as usize - 1, i.span.end.column as usize - 1)).collect();
+    cuts.sort_unstable();
+    let mut out = String::new();
+    let mut at = 0;
+    for (start, end) in cuts {
+        if start < at || end > chars.len() || start >= end {
+            return general;
+        }
+        out.extend(&chars[at..start]);
+        out.push_str("sum(");
+        out.extend(&chars[start..end]);
+        out.push(')');
+        at = end;
+    }
+    out.extend(&chars[at..]);
+    out
+}
+
+/// Settings with a cost that grows with their value stay within stated limits.
+fn check_bounds(raw: &RawPipeline, errors: &mut Vec<SpecError>) {
+    if let Some(n) = &raw.analysis.bootstrap_replicates {
+        if *n.get_ref() > MAX_BOOTSTRAP_REPLICATES {
+            err(
+                errors,
+                Some(n.span()),
+                format!(
+                    "bootstrap_replicates 过大 · bootstrap_replicates = {} is more than the {MAX_BOOTSTRAP_REPLICATES} allowed; each replicate recomputes every correlation, and 2 000 to 10 000 give stable intervals",
+                    n.get_ref()
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod passes_tests {
+    use super::*;
+
+    fn bare(text: &str) -> Vec<String> {
+        let parsed = sqlparser::parser::Parser::new(&sqlparser::dialect::GenericDialect {}).try_with_sql(text).and_then(|mut p| p.parse_expr()).unwrap();
+        bare_columns(&parsed).into_iter().map(|i| i.value).collect()
+    }
+
+    #[test]
+    fn columns_outside_aggregates_are_found() {
+        assert_eq!(bare("paid / billed"), ["paid", "billed"]);
+        assert_eq!(bare("sum(paid) / billed"), ["billed"]);
+        assert!(bare("sum(paid) / sum(billed)").is_empty());
+        assert!(bare("count(*) / max(party_members)").is_empty());
+        assert!(bare("1 - sum(overlap_hours * customers_affected) / (max(customers) * max(period_hours))").is_empty());
+        assert!(bare("sum(CASE WHEN order_type IN ('投诉', '意见') THEN 1.0 ELSE 0.0 END) / max(customers) * 10000").is_empty());
+        assert_eq!(bare("CASE WHEN kind = 'a' THEN sum(x) ELSE 0 END"), ["kind"]);
+        assert_eq!(bare("ln(customers)"), ["customers"]);
+        assert!(bare("AVG(stars)").is_empty());
+    }
+
+    #[test]
+    fn the_example_wraps_each_bare_column_in_sum() {
+        let example = |text: &str| {
+            let parsed = sqlparser::parser::Parser::new(&sqlparser::dialect::GenericDialect {}).try_with_sql(text).and_then(|mut p| p.parse_expr()).unwrap();
+            aggregated_example(text, &bare_columns(&parsed))
+        };
+        assert_eq!(example("paid / billed"), "sum(paid) / sum(billed)");
+        assert_eq!(example("sum(paid) / billed"), "sum(paid) / sum(billed)");
+        assert_eq!(example("达标 / billed"), "sum(达标) / sum(billed)");
     }
 }

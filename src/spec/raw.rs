@@ -58,7 +58,7 @@ pub struct RawAnalysis {
     /// Confidence level of the intervals (default 0.95).
     pub confidence: Option<Spanned<f64>>,
     /// Station-cluster bootstrap intervals: number of replicates (0 or absent: Fisher z only).
-    pub bootstrap_replicates: Option<usize>,
+    pub bootstrap_replicates: Option<Spanned<usize>>,
     /// Seed of the bootstrap.
     pub bootstrap_seed: Option<u64>,
     /// Fewest observations for a correlation to be computed (default 10).
