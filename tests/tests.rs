@@ -6,6 +6,7 @@ mod test_analysis;
 mod test_architecture;
 mod test_check;
 mod test_ingest;
+mod test_output_folder;
 mod test_outputs;
 mod test_panel;
 mod test_sample;
