@@ -9,4 +9,5 @@ mod test_ingest;
 mod test_output_folder;
 mod test_outputs;
 mod test_panel;
+mod test_publish;
 mod test_sample;

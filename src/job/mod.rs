@@ -19,6 +19,7 @@ use crate::spec::plan::Plan;
 use crate::spec::{SpecErrors, compile};
 use crate::store::layout;
 use crate::store::staging::{Staging, copy_tree};
+use crate::store::testhook;
 
 /// Options of one run.
 #[derive(Debug, Clone, Default)]
@@ -69,6 +70,8 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     meter.mark("compile");
 
     let run_id = crate::store::staging::new_run_id();
+    let _lock = claim_output(&plan, &run_id, pipeline)?;
+    testhook::reached(testhook::LOCKED);
     let staging = Staging::new(&plan.output_dir, &run_id)?;
     let curated = layout::curated(&staging.dir);
     let mut carried: BTreeSet<Period> = BTreeSet::new();
@@ -90,6 +93,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     }
     progress.finish_and_clear();
     meter.mark("ingest");
+    testhook::reached(testhook::INGESTED);
 
     let mut touched = BTreeSet::new();
     for source in &ingested {
@@ -170,6 +174,32 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
 
     let output = staging.publish()?;
     Ok(RunReport { output, manifest, findings })
+}
+
+/// Makes the output folder this run's to replace: refuses what is not a duibiao output, takes
+/// the output's lock (failing at once if another run holds it), and recovers what runs killed
+/// while publishing left behind. The lock is held until the returned guard is dropped.
+fn claim_output(plan: &Plan, run_id: &str, pipeline: &Path) -> anyhow::Result<crate::store::lock::OutputLock> {
+    let refuse = |e: crate::store::error::StoreError| Categorised::Usage(crate::base::error_chain(&e));
+    // Refused before anything is created beside it, and checked again under the lock.
+    crate::store::marker::check_replaceable(&plan.output_dir).map_err(refuse)?;
+    let lock = crate::store::lock::OutputLock::acquire(&plan.output_dir, run_id, pipeline)?;
+    let recovered = crate::store::staging::recover_interrupted(&plan.output_dir)?;
+    if let Some(from) = &recovered.restored {
+        notice(&format!(
+            "上次运行在发布时中断，已恢复之前的输出 · a run was killed while publishing; its previous output {} was put back from {}",
+            plan.output_dir.display(),
+            from.display()
+        ));
+    }
+    crate::store::marker::check_replaceable(&plan.output_dir).map_err(refuse)?;
+    Ok(lock)
+}
+
+/// A line for the user on standard error (never fails the run: a closed stderr is ignored).
+fn notice(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 fn progress_bar(plan: &Plan, quiet: bool) -> indicatif::ProgressBar {
