@@ -12,7 +12,7 @@ fn main() -> std::process::ExitCode {
     match duibiao::commands::run(cli) {
         Ok(()) => duibiao::commands::exit::Exit::Ok.into(),
         Err(error) => {
-            eprintln!("错误 error: {error:#}");
+            duibiao::commands::terminal::error_line(format_args!("错误 error: {error:#}"));
             duibiao::commands::exit::Exit::of(&error).into()
         }
     }

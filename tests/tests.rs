@@ -11,3 +11,4 @@ mod test_outputs;
 mod test_panel;
 mod test_publish;
 mod test_sample;
+mod test_terminal;

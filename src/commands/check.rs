@@ -2,6 +2,7 @@
 //! the first file of each source, and say what would happen. Writes nothing.
 
 use crate::commands::cli::CheckArgs;
+use crate::commands::terminal::line;
 use crate::ingest;
 use crate::job;
 
@@ -12,7 +13,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let plan = job::prepare(&args.pipeline)?;
     // A run would refuse to replace what is at the output path: say so now.
     crate::store::marker::check_replaceable(&plan.output_dir).map_err(|e| job::error::Categorised::Usage(crate::base::error_chain(&e)))?;
-    println!("{}: 作业文件正确 · the pipeline compiles and matches its files", args.pipeline.display());
+    line(format_args!("{}: 作业文件正确 · the pipeline compiles and matches its files", args.pipeline.display()))?;
     for source in &plan.sources {
         let files = ingest::preflight::source_files(source).map_err(anyhow::Error::msg)?;
         let sample = ingest::ingest_source(&plan, source, &files[..1], None, ingest::Destination::Nowhere, Some(SAMPLE_BLOCKS)).map_err(anyhow::Error::msg)?;
@@ -30,7 +31,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
             }
         }
         reasons.sort_by(|a, b| b.1.cmp(&a.1));
-        println!(
+        line(format_args!(
             "  {:<18} {} file(s); sample {}: {} rows read, {} accepted, {} rejected, {} dropped, {} duplicates",
             source.name,
             files.len(),
@@ -40,9 +41,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
             c.rejected,
             c.dropped,
             c.duplicates
-        );
+        ))?;
         for (reason, n) in reasons.iter().take(3) {
-            println!("      {n} × {reason}");
+            line(format_args!("      {n} × {reason}"))?;
         }
     }
     Ok(())

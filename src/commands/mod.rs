@@ -1,10 +1,11 @@
-//! The command line: its flags (`cli`), one module per subcommand, and the exit codes (`exit`);
-//! `run` dispatches.
+//! The command line: its flags (`cli`), one module per subcommand, the exit codes (`exit`) and
+//! the one writer to the terminal (`terminal`); `run` dispatches.
 //!
 //! Layer `commands` (ARCHITECTURE.md): the top; may import everything, nothing imports it.
 
 pub mod cli;
 pub mod exit;
+pub mod terminal;
 
 mod check;
 mod inspect;

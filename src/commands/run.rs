@@ -1,6 +1,7 @@
 //! `duibiao run`: run the job and print a closing summary (or the manifest as JSON).
 
 use crate::commands::cli::RunArgs;
+use crate::commands::terminal::line;
 use crate::job::{self, RunOptions};
 use crate::output::manifest::Manifest;
 
@@ -8,16 +9,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let options = RunOptions { period: args.period, quiet: args.quiet || args.json, lang: args.lang };
     let report = job::run(&args.pipeline, &options)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.manifest)?);
+        line(serde_json::to_string_pretty(&report.manifest)?)?;
         return Ok(());
     }
-    println!("{}", summary_table(&report.manifest));
+    line(summary_table(&report.manifest))?;
     let top = crate::analysis::strongest(&report.findings, 10);
     if !top.is_empty() {
-        println!("\n最强的关联（校正后 p < 0.05，Pearson）· strongest associations (adjusted p < 0.05, Pearson):");
-        println!("{:<8} {:>3}  {:>6} {:>17} {:>9}  {}", "口径", "滞后", "r", "95% CI", "p_adj", "特征 → 指标 feature → indicator");
+        line("\n最强的关联（校正后 p < 0.05，Pearson）· strongest associations (adjusted p < 0.05, Pearson):")?;
+        line(format_args!("{:<8} {:>3}  {:>6} {:>17} {:>9}  {}", "口径", "滞后", "r", "95% CI", "p_adj", "特征 → 指标 feature → indicator"))?;
         for f in top {
-            println!(
+            line(format_args!(
                 "{:<8} {:>3}  {:>+6.2} [{:>+6.2}, {:>+6.2}] {:>9.1e}  {} → {}{}",
                 crate::analysis::scope_name(f.scope),
                 f.lag,
@@ -28,10 +29,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
                 f.feature_label,
                 f.indicator_label,
                 if f.r_better.unwrap_or(0.0) > 0.0 { "  (更好 better)" } else { "  (更差 worse)" }
-            );
+            ))?;
         }
     }
-    println!("输出 output: {}  (run {})", report.output.display(), report.manifest.run_id);
+    line(format_args!("输出 output: {}  (run {})", report.output.display(), report.manifest.run_id))?;
     Ok(())
 }
 
