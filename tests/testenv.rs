@@ -159,3 +159,32 @@ pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// A small tmpfs mounted for one test (disk full, read-only); unmounted when dropped. Mounting
+/// needs root (CI runs as root); elsewhere `mount` fails and the test says it skipped.
+pub struct Tmpfs {
+    pub path: PathBuf,
+}
+
+impl Tmpfs {
+    pub fn mount(path: &Path, size: &str) -> Result<Tmpfs, String> {
+        std::fs::create_dir_all(path).unwrap();
+        let out = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "duibiao-test", path.to_str().unwrap()]).output().map_err(|e| format!("mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("mount -t tmpfs failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(Tmpfs { path: path.to_path_buf() })
+    }
+
+    /// Remounts read-only.
+    pub fn read_only(&self) {
+        let out = Command::new("mount").args(["-o", "remount,ro", self.path.to_str().unwrap()]).output().unwrap();
+        assert!(out.status.success(), "remount ro: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").args(["-l", self.path.to_str().unwrap()]).output();
+    }
+}

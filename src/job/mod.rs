@@ -21,6 +21,8 @@ use crate::store::layout;
 use crate::store::staging::{Staging, copy_tree};
 use crate::store::testhook;
 
+use anyhow::Context as _;
+
 /// Options of one run.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -76,7 +78,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     let curated = layout::curated(&staging.dir);
     let mut carried: BTreeSet<Period> = BTreeSet::new();
     if let Some(only) = options.period {
-        carried = carry_over_partitions(&plan, &curated, only)?;
+        carried = carry_over_partitions(&plan, &curated, only).with_context(|| during("carry-over"))?;
     }
 
     let progress = progress_bar(&plan, options.quiet);
@@ -87,7 +89,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         // Reference tables (no period column) are always read whole.
         let only = if source.period.is_some() { options.period } else { None };
         let destination = ingest::Destination::Curated { dir: &curated, run_id: &run_id };
-        let result = ingest::ingest_source(&plan, source, &files, only, destination, None).map_err(anyhow::Error::msg)?;
+        let result = ingest::ingest_source(&plan, source, &files, only, destination, None).map_err(anyhow::Error::msg).with_context(|| during("ingest"))?;
         progress.inc(files.len() as u64);
         ingested.push(result);
     }
@@ -100,7 +102,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         touched.extend(source.periods.iter().flatten().copied());
     }
     let rejects: Vec<&Reject> = ingested.iter().flat_map(|s| &s.rejects).collect();
-    crate::output::tables::write_rejects(&rejects, &staging.dir, &run_id)?;
+    crate::output::tables::write_rejects(&rejects, &staging.dir, &run_id).with_context(|| during("quarantine"))?;
     meter.mark("quarantine");
     let sources: Vec<SourceManifest> = ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect();
     let available: BTreeSet<Period> = touched.iter().chain(&carried).copied().collect();
@@ -123,13 +125,15 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     // Data checks come before the panel: a source over its reject share is not analysed.
     let over: Vec<String> = sources
         .iter()
-        .filter(|s| s.reject_share > s.max_reject_share)
-        .map(|s| format!("{}: {:.1}% of {} rows rejected (allowed {:.1}%)", s.name, s.reject_share * 100.0, s.counts.rows_read, s.max_reject_share * 100.0))
+        .zip(&plan.sources)
+        .zip(&ingested)
+        .filter(|((s, _), _)| s.reject_share > s.max_reject_share)
+        .flat_map(|((s, p), i)| crate::output::data_checks::failing_source(s, p, &i.rejects))
         .collect();
     if !over.is_empty() {
         meter.total();
         let manifest = manifest_base(sources, &meter);
-        manifest::write(&manifest, &staging.dir)?;
+        written(&staging.dir.join(layout::MANIFEST), manifest::write(&manifest, &staging.dir)).with_context(|| during("quarantine"))?;
         let kept = staging.keep_as_failed(&run_id);
         return Err(Categorised::DataChecks(format!(
             "data checks failed, output not published:\n  {}\nquarantine and manifest of this run are in {}",
@@ -144,17 +148,17 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
     } else {
         let panel = crate::panel::build(&plan, &curated).map_err(|e| match e {
             crate::panel::PanelError::Ambiguous(m) => anyhow::Error::new(Categorised::DataChecks(m)),
-            crate::panel::PanelError::Other(m) => anyhow::Error::msg(m),
+            crate::panel::PanelError::Other(m) => anyhow::Error::msg(m).context(during("panel")),
         })?;
-        crate::output::tables::write_panel(&panel, &staging.dir, &run_id)?;
+        crate::output::tables::write_panel(&panel, &staging.dir, &run_id).with_context(|| during("panel"))?;
         Some(panel)
     };
     meter.mark("panel");
 
     let findings = match &panel {
         Some(panel) if !plan.indicators.is_empty() && !plan.features.is_empty() => {
-            let findings = crate::analysis::correlate(&plan, panel).map_err(anyhow::Error::msg)?;
-            crate::output::tables::write_correlations(&findings, &staging.dir, &run_id)?;
+            let findings = crate::analysis::correlate(&plan, panel).map_err(anyhow::Error::msg).with_context(|| during("correlate"))?;
+            crate::output::tables::write_correlations(&findings, &staging.dir, &run_id).with_context(|| during("correlate"))?;
             findings
         }
         _ => Vec::new(),
@@ -166,13 +170,15 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
         correlations: findings.len(),
         ..manifest_base(sources, &meter)
     };
-    manifest::write(&manifest, &staging.dir)?;
-    std::fs::write(staging.dir.join(layout::VIEWS), crate::output::views::views_sql(&plan, panel.as_ref(), &staging.dir))?;
+    written(&staging.dir.join(layout::MANIFEST), manifest::write(&manifest, &staging.dir)).with_context(|| during("report"))?;
+    let views = staging.dir.join(layout::VIEWS);
+    written(&views, std::fs::write(&views, crate::output::views::views_sql(&plan, panel.as_ref(), &staging.dir))).with_context(|| during("report"))?;
     let groups = crate::output::report::group_rejects(ingested.iter().flat_map(|s| &s.rejects));
     let html = crate::output::report::render(&crate::output::report::ReportInput { plan: &plan, manifest: &manifest, panel: panel.as_ref(), findings: &findings, rejects: &groups, lang: options.lang });
-    std::fs::write(staging.dir.join(layout::REPORT), html)?;
+    let report = staging.dir.join(layout::REPORT);
+    written(&report, std::fs::write(&report, html)).with_context(|| during("report"))?;
 
-    let output = staging.publish()?;
+    let output = staging.publish().with_context(|| during("publish"))?;
     Ok(RunReport { output, manifest, findings })
 }
 
@@ -194,6 +200,26 @@ fn claim_output(plan: &Plan, run_id: &str, pipeline: &Path) -> anyhow::Result<cr
     }
     crate::store::marker::check_replaceable(&plan.output_dir).map_err(refuse)?;
     Ok(lock)
+}
+
+/// The context of an error in one stage of a run: "导入阶段 · during ingest".
+fn during(stage: &str) -> String {
+    let zh = match stage {
+        "carry-over" => "沿用上次数据",
+        "ingest" => "导入",
+        "quarantine" => "隔离",
+        "panel" => "面板",
+        "correlate" => "相关分析",
+        "report" => "写出报告",
+        "publish" => "发布",
+        _ => stage,
+    };
+    format!("{zh}阶段 · during {stage}")
+}
+
+/// An I/O result of writing `path`, as a store error naming the file.
+fn written(path: &Path, result: std::io::Result<()>) -> Result<(), crate::store::error::StoreError> {
+    result.map_err(|source| crate::store::error::StoreError::Write { path: path.to_path_buf(), source })
 }
 
 /// A line for the user on standard error (never fails the run: a closed stderr is ignored).
