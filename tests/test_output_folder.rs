@@ -51,9 +51,8 @@ fn an_output_folder_reaching_an_input_through_a_link_is_refused_before_anything_
 }
 
 #[test]
-fn a_single_file_input_may_have_the_output_beside_it() {
-    // The station master is one file in exports/; an output folder next to it is allowed, but
-    // the fee glob reads all of exports/, so only a folder outside exports/ passes.
+fn an_output_folder_beside_a_single_input_file_is_refused_and_one_elsewhere_is_not() {
+    // The station master is a single file in master/: its folder is an input folder too.
     let tmp = tempfile::tempdir().unwrap();
     let pipeline = fee_workspace(tmp.path());
     std::fs::create_dir_all(tmp.path().join("master")).unwrap();
@@ -61,10 +60,11 @@ fn a_single_file_input_may_have_the_output_beside_it() {
     edit_pipeline(&pipeline, "../exports/stations.csv", "../master/stations.csv");
     edit_pipeline(&pipeline, "dir = \"out\"", "dir = \"../master/out\"");
     let out = run(tmp.path());
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(tmp.path().join("master/out/manifest.json").is_file());
-    edit_pipeline(&pipeline, "dir = \"../master/out\"", "dir = \"../master\"");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("lies inside the folder read by source 'stations'"), "{}", stderr(&out));
+    assert!(!tmp.path().join("master/out").exists());
+    edit_pipeline(&pipeline, "dir = \"../master/out\"", "dir = \"../results/out\"");
     let out = run(tmp.path());
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("contains source 'stations'"), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(tmp.path().join("results/out/manifest.json").is_file());
 }

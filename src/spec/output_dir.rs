@@ -1,7 +1,7 @@
 //! Where a run may write. Each run replaces its output folder as a whole, so `[output] dir` must
 //! name a folder of its own: not empty, and neither the same as, nor containing, nor inside any
-//! input — the folder a source's glob reads from (or the file a plain path names: station
-//! master, aliases, every export) and the pipeline file itself.
+//! input folder — the folder a source's glob reads from, or the folder of the file a plain path
+//! names (station master, aliases, every export) — and not containing the pipeline file.
 //!
 //! `check_lexical` compares the paths as written (with `..` folded), when the pipeline compiles;
 //! `check_resolved` compares them with symbolic links resolved, for the preflight that looks at
@@ -35,13 +35,19 @@ pub struct Input {
     pub is_folder: bool,
 }
 
-/// The inputs of a pipeline: every source's read folder or file, and the pipeline file.
+/// The inputs of a pipeline: the folder every source reads from (a glob's base folder, a plain
+/// file's folder), and the pipeline file (whose folder may hold the output).
 pub fn inputs(sources: &[SourcePlan], spec_path: &Path) -> Vec<Input> {
+    inputs_of(sources.iter().map(|s| (s.name.as_str(), s.pattern.as_str())), spec_path)
+}
+
+/// `inputs` of (source name, path pattern) pairs.
+fn inputs_of<'a>(sources: impl Iterator<Item = (&'a str, &'a str)>, spec_path: &Path) -> Vec<Input> {
     let mut inputs: Vec<Input> = sources
-        .iter()
-        .map(|s| {
-            let (path, is_folder) = glob_base(&s.pattern);
-            Input { what: format!("source '{}' (path {})", s.name, s.pattern), path, is_folder }
+        .map(|(name, pattern)| {
+            let (path, is_folder) = glob_base(pattern);
+            let folder = if is_folder { path } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
+            Input { what: format!("source '{name}' (path {pattern})"), path: folder, is_folder: true }
         })
         .collect();
     inputs.push(Input { what: format!("the pipeline file {}", spec_path.display()), path: spec_path.to_path_buf(), is_folder: false });
@@ -165,7 +171,22 @@ mod tests {
         assert_eq!(overlap(Path::new("/w/out"), d), None);
         assert_eq!(overlap(Path::new("/w/exportsX"), d), None, "components, not characters");
         assert_eq!(overlap(Path::new("/w/exports"), x), Some(Overlap::Contains));
-        assert_eq!(overlap(Path::new("/w/exports/out"), x), None, "beside a single file is fine");
+        assert_eq!(overlap(Path::new("/w/exports/fee.csv/out"), x), Some(Overlap::Inside));
+    }
+
+    #[test]
+    fn a_plain_path_reads_from_its_folder_and_the_pipeline_is_a_file() {
+        let found = inputs_of([("stations", "/w/master/stations.csv"), ("fee", "/w/fee/*.csv")].into_iter(), Path::new("/w/p/p.toml"));
+        let paths: Vec<(&Path, bool)> = found.iter().map(|i| (i.path.as_path(), i.is_folder)).collect();
+        assert_eq!(paths, [(Path::new("/w/master"), true), (Path::new("/w/fee"), true), (Path::new("/w/p/p.toml"), false)]);
+        let mut errors = Vec::new();
+        check_lexical("out", 0..3, Path::new("/w/p/out"), &found, &mut errors);
+        assert!(errors.is_empty(), "beside the pipeline file is fine: {errors:?}");
+        for (out, relation) in [("/w/master/out", "lies inside the folder read by source 'stations'"), ("/w/p", "contains the pipeline file"), ("/w", "contains the folder read by source 'stations'")] {
+            let mut errors = Vec::new();
+            check_lexical(out, 0..3, Path::new(out), &found, &mut errors);
+            assert!(errors.len() == 1 && errors[0].message.contains(relation), "{out}: {errors:?}");
+        }
     }
 
     #[test]
