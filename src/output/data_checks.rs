@@ -81,12 +81,14 @@ pub fn failing_source(manifest: &SourceManifest, source: &SourcePlan, rejects: &
 }
 
 /// Where a reject is: `file:line:column` (column counted from 1) for a CSV value, `file:line`
-/// otherwise; a workbook's sheet in brackets.
+/// for a CSV row, `file, sheet S, row N` in a workbook.
 fn location(source: &SourcePlan, reject: &Reject) -> String {
-    let sheet = reject.sheet.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
+    if let Some(sheet) = &reject.sheet {
+        return format!("{}, sheet {sheet}, row {}", reject.file, reject.row);
+    }
     match field_number(source, reject) {
-        Some(n) => format!("{}{sheet}:{}:{n}", reject.file, reject.row),
-        None => format!("{}{sheet}:{}", reject.file, reject.row),
+        Some(n) => format!("{}:{}:{n}", reject.file, reject.row),
+        None => format!("{}:{}", reject.file, reject.row),
     }
 }
 
