@@ -8,6 +8,7 @@
 
 use rayon::prelude::*;
 
+use crate::base::vocab::Vocabulary;
 use crate::panel::{ColumnKind, Panel};
 use crate::spec::plan::{Better, Plan};
 use crate::stats::{self, Adjust, Method, Observations, Options, Scope};
@@ -38,28 +39,18 @@ pub struct Finding {
     pub reason: Option<String>,
 }
 
+/// The name of a scope in the tables (its vocabulary word).
 pub fn scope_name(s: Scope) -> &'static str {
-    match s {
-        Scope::Pooled => "pooled",
-        Scope::Within => "within",
-        Scope::Between => "between",
-    }
+    s.name()
 }
 
+/// The name of a method in the tables (its vocabulary word).
 pub fn method_name(m: Method) -> &'static str {
-    match m {
-        Method::Pearson => "pearson",
-        Method::Spearman => "spearman",
-        Method::Kendall => "kendall",
-    }
+    m.name()
 }
 
 fn adjust_name(a: Adjust) -> &'static str {
-    match a {
-        Adjust::FdrBh => "fdr_bh",
-        Adjust::Holm => "holm",
-        Adjust::None => "none",
-    }
+    a.name()
 }
 
 struct Task {

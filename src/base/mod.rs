@@ -1,11 +1,13 @@
 //! The base layer: calendar arithmetic and periods, text folding and edit distance, content
-//! digests. Everything above may import it; it imports nothing else of the crate (only std and
+//! digests, the report language and the vocabularies (names and labels of enums). Everything above may import it; it imports nothing else of the crate (only std and
 //! small external crates), so it can never take part in an import cycle.
 
 pub mod calendar;
 pub mod digest;
+pub mod lang;
 pub mod period;
 pub mod text;
+pub mod vocab;
 
 /// An error and its causes on one line, joined by ": " as anyhow's `{:#}` shows them.
 pub fn error_chain(error: &dyn std::error::Error) -> String {

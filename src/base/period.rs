@@ -8,6 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::calendar::{civil_from_days, days_from_civil, days_in_month};
+use super::vocab::{Vocabulary, Word};
 
 /// A calendar month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -89,25 +90,15 @@ pub enum Grain {
     Year,
 }
 
+impl Vocabulary for Grain {
+    const WORDS: &'static [Word<Grain>] = &[
+        Word { value: Grain::Month, name: "month", zh: "月", en: "month" },
+        Word { value: Grain::Quarter, name: "quarter", zh: "季度", en: "quarter" },
+        Word { value: Grain::Year, name: "year", zh: "年", en: "year" },
+    ];
+}
+
 impl Grain {
-    /// The grain a pipeline names: "month", "quarter" or "year".
-    pub fn parse(name: &str) -> Option<Grain> {
-        match name {
-            "month" => Some(Grain::Month),
-            "quarter" => Some(Grain::Quarter),
-            "year" => Some(Grain::Year),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Grain::Month => "month",
-            Grain::Quarter => "quarter",
-            Grain::Year => "year",
-        }
-    }
-
     /// Calendar months in one period.
     pub fn months(self) -> u32 {
         match self {

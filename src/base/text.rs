@@ -19,19 +19,9 @@ pub fn to_half_width(text: &str) -> Cow<'_, str> {
     )
 }
 
-/// Edit distance between two strings, in characters (for "did you mean").
+/// Edit distance (Levenshtein) between two strings, in characters (for "did you mean").
 pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+    strsim::levenshtein(a, b)
 }
 
 /// The candidate closest to `wanted`, if any is reasonably close.

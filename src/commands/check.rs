@@ -12,7 +12,7 @@ const SAMPLE_BLOCKS: usize = 4;
 pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let plan = job::prepare(&args.pipeline)?;
     // A run would refuse to replace what is at the output path: say so now.
-    crate::store::marker::check_replaceable(&plan.output_dir).map_err(|e| job::error::Categorised::Usage(crate::base::error_chain(&e)))?;
+    crate::store::marker::check_replaceable(&plan.output_dir).map_err(job::error::JobError::OutputFolder)?;
     line(format_args!("{}: 作业文件正确 · the pipeline compiles and matches its files", args.pipeline.display()))?;
     for source in &plan.sources {
         let files = ingest::preflight::source_files(source).map_err(anyhow::Error::msg)?;

@@ -66,8 +66,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
     /// Language of report.html: zh (中文, default) or en.
-    #[arg(long, value_enum, default_value_t = crate::output::report::Lang::Zh)]
-    pub lang: crate::output::report::Lang,
+    #[arg(long, value_enum, default_value_t = crate::base::lang::Lang::Zh)]
+    pub lang: crate::base::lang::Lang,
 }
 
 fn parse_period(text: &str) -> Result<crate::base::period::Period, String> {

@@ -6,7 +6,8 @@
 
 use std::process::ExitCode;
 
-use crate::job::error::Categorised;
+use crate::job::error::JobError;
+use crate::spec::SpecErrors;
 
 /// The process exit codes duibiao documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,13 +19,20 @@ pub enum Exit {
 }
 
 impl Exit {
-    /// The exit code for an error: the first categorised error in its chain, else 1.
+    /// The exit code for an error: from the first run or spec error in its chain, else 1.
     pub fn of(error: &anyhow::Error) -> Exit {
         for cause in error.chain() {
-            match cause.downcast_ref::<Categorised>() {
-                Some(Categorised::Usage(_)) => return Exit::Usage,
-                Some(Categorised::DataChecks(_)) => return Exit::DataChecks,
-                None => {}
+            if let Some(e) = cause.downcast_ref::<JobError>() {
+                return if e.is_usage() {
+                    Exit::Usage
+                } else if e.is_data_check() {
+                    Exit::DataChecks
+                } else {
+                    Exit::Failure
+                };
+            }
+            if cause.is::<SpecErrors>() {
+                return Exit::Usage;
             }
         }
         Exit::Failure

@@ -4,7 +4,7 @@ use crate::commands::cli::InspectArgs;
 use crate::commands::terminal::line;
 
 pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
-    let inspection = crate::output::inspect::inspect(&args.file).map_err(anyhow::Error::msg)?;
+    let inspection = crate::output::inspect::inspect(&args.file)?;
     if args.json {
         line(serde_json::to_string_pretty(&inspection)?)?;
     } else {

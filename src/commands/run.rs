@@ -1,5 +1,6 @@
 //! `duibiao run`: run the job and print a closing summary (or the manifest as JSON).
 
+use crate::base::vocab::Vocabulary;
 use crate::commands::cli::RunArgs;
 use crate::commands::terminal::line;
 use crate::job::{self, RunOptions};
@@ -20,7 +21,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         for f in top {
             line(format_args!(
                 "{:<8} {:>3}  {:>+6.2} [{:>+6.2}, {:>+6.2}] {:>9.1e}  {} → {}{}",
-                crate::analysis::scope_name(f.scope),
+                f.scope.name(),
                 f.lag,
                 f.r.unwrap_or(f64::NAN),
                 f.ci_low.unwrap_or(f64::NAN),

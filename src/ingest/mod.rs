@@ -31,6 +31,7 @@ use rayon::prelude::*;
 
 use crate::base::calendar::{civil_from_days, days_from_civil};
 use crate::base::period::{Grain, Period};
+use crate::base::vocab::{Vocabulary, Word};
 use crate::spec::plan::{ColumnPlan, ColumnType, Plan, Severity, SourcePlan};
 use crate::store::layout;
 use crate::store::parquet::{ParquetStream, RunStamp};
@@ -39,8 +40,7 @@ use read::Cell;
 use values::Values;
 
 /// Why a row is in quarantine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RejectKind {
     /// A value did not parse or a reject check failed.
     Rejected,
@@ -50,15 +50,14 @@ pub enum RejectKind {
     Duplicate,
 }
 
-impl RejectKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            RejectKind::Rejected => "rejected",
-            RejectKind::Dropped => "dropped",
-            RejectKind::Duplicate => "duplicate",
-        }
-    }
+impl Vocabulary for RejectKind {
+    const WORDS: &'static [Word<RejectKind>] = &[
+        Word { value: RejectKind::Rejected, name: "rejected", zh: "拒绝", en: "rejected" },
+        Word { value: RejectKind::Dropped, name: "dropped", zh: "删除（合计等）", en: "dropped (totals)" },
+        Word { value: RejectKind::Duplicate, name: "duplicate", zh: "完全重复", en: "exact duplicate" },
+    ];
 }
+crate::serialize_by_name!(RejectKind);
 
 /// One quarantined row.
 #[derive(Debug, Clone)]

@@ -6,11 +6,20 @@
 use std::path::{Path, PathBuf};
 
 use crate::base::text::closest;
-use crate::spec::SpecError;
+use crate::spec::{SpecError, SpecErrors};
 use crate::spec::plan::{Plan, SourcePlan};
 
 fn err(errors: &mut Vec<SpecError>, span: Option<std::ops::Range<usize>>, message: impl Into<String>) {
     errors.push(SpecError { span, message: message.into() });
+}
+
+/// Checks a compiled plan against the real files; every problem located in the pipeline file.
+pub fn check(plan: &Plan) -> Result<(), SpecErrors> {
+    let errors = against_files(plan);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(SpecErrors { path: plan.spec_path.clone(), text: plan.spec_text.clone(), errors })
 }
 
 /// The files a source's glob matches, sorted (so runs read them in a stable order).

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use calamine::{Data, Reader, open_workbook_auto};
+use memchr::memchr;
 use sha2::{Digest, Sha256};
 
 use crate::spec::plan::{Encoding, Format, SourcePlan};
@@ -291,21 +292,17 @@ impl CsvBlocks {
     }
 }
 
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|b| *b == needle)
-}
-
 fn count_newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|b| **b == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
 /// End (exclusive, after the `\n`) of the first record in `bytes`, if it is complete.
 fn record_end(bytes: &[u8]) -> Option<usize> {
     let mut quoted = false;
-    for (i, b) in bytes.iter().enumerate() {
-        match b {
+    for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
+        match bytes[i] {
             b'"' => quoted = !quoted,
-            b'\n' if !quoted => return Some(i + 1),
+            _ if !quoted => return Some(i + 1),
             _ => {}
         }
     }
@@ -317,10 +314,10 @@ fn record_end(bytes: &[u8]) -> Option<usize> {
 fn last_record_end(bytes: &[u8]) -> Option<usize> {
     let mut quoted = false;
     let mut last = None;
-    for (i, b) in bytes.iter().enumerate() {
-        match b {
+    for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
+        match bytes[i] {
             b'"' => quoted = !quoted,
-            b'\n' if !quoted => last = Some(i + 1),
+            _ if !quoted => last = Some(i + 1),
             _ => {}
         }
     }

@@ -11,17 +11,20 @@ pub mod resources;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use crate::analysis::Finding;
+use crate::base::lang::Lang;
 use crate::base::period::Period;
-use crate::ingest::{self, Reject, preflight};
-use crate::job::error::Categorised;
+use crate::ingest::{self, IngestedSource, Reject, preflight};
+use crate::job::error::JobError;
+use crate::job::resources::StageMeter;
 use crate::output::manifest::{self, Manifest, PanelManifest, SourceManifest, source_manifest};
+use crate::panel::Panel;
 use crate::spec::plan::Plan;
-use crate::spec::{SpecErrors, compile};
+use crate::spec::compile;
 use crate::store::layout;
+use crate::store::lock::OutputLock;
 use crate::store::staging::{Staging, copy_tree};
 use crate::store::testhook;
-
-use anyhow::Context as _;
 
 /// Options of one run.
 #[derive(Debug, Clone, Default)]
@@ -31,7 +34,7 @@ pub struct RunOptions {
     /// Hide progress bars.
     pub quiet: bool,
     /// Language of report.html.
-    pub lang: crate::output::report::Lang,
+    pub lang: Lang,
 }
 
 /// What a finished run reports back.
@@ -39,157 +42,93 @@ pub struct RunOptions {
 pub struct RunReport {
     pub output: PathBuf,
     pub manifest: Manifest,
-    pub findings: Vec<crate::analysis::Finding>,
+    pub findings: Vec<Finding>,
 }
 
-/// Compiles a pipeline and checks it against the real files; all problems as one usage error.
-pub fn prepare(pipeline: &Path) -> anyhow::Result<Plan> {
-    let plan = compile::compile_file(pipeline).map_err(|e| Categorised::Usage(e.to_string()))?;
-    let errors = preflight::against_files(&plan);
-    if !errors.is_empty() {
-        let text = std::fs::read_to_string(pipeline).unwrap_or_default();
-        return Err(Categorised::Usage(SpecErrors { path: pipeline.to_path_buf(), text, errors }.to_string()).into());
-    }
+/// Compiles a pipeline and checks it against the real files; all problems as one spec error.
+pub fn prepare(pipeline: &Path) -> Result<Plan, JobError> {
+    let plan = compile::compile_file(pipeline)?;
+    preflight::check(&plan)?;
     Ok(plan)
 }
 
 /// Runs the job. On failure the previous output stays as it was.
-pub fn run(pipeline: &Path, options: &RunOptions) -> anyhow::Result<RunReport> {
-    let mut meter = crate::job::resources::StageMeter::start();
+pub fn run(pipeline: &Path, options: &RunOptions) -> Result<RunReport, JobError> {
+    let mut meter = StageMeter::start();
     let plan = prepare(pipeline)?;
-    if let Some(only) = options.period {
-        if only.grain != plan.grain {
-            return Err(Categorised::Usage(format!(
-                "--period {only} is a {}, but {} counts in periods of a {} (e.g. {})",
-                only.grain.name(),
-                pipeline.display(),
-                plan.grain.name(),
-                plan.grain.example()
-            ))
-            .into());
-        }
-    }
+    check_period_option(&plan, pipeline, options.period)?;
     meter.mark("compile");
 
-    let run_id = crate::store::staging::new_run_id();
-    let _lock = claim_output(&plan, &run_id, pipeline)?;
-    testhook::reached(testhook::LOCKED);
-    let staging = Staging::new(&plan.output_dir, &run_id)?;
-    let curated = layout::curated(&staging.dir);
-    let mut carried: BTreeSet<Period> = BTreeSet::new();
-    if let Some(only) = options.period {
-        carried = carry_over_partitions(&plan, &curated, only).with_context(|| during("carry-over"))?;
-    }
-
-    let progress = progress_bar(&plan, options.quiet);
-    let mut ingested = Vec::new();
-    for source in &plan.sources {
-        let files = preflight::source_files(source).map_err(anyhow::Error::msg)?;
-        progress.set_message(source.name.clone());
-        // Reference tables (no period column) are always read whole.
-        let only = if source.period.is_some() { options.period } else { None };
-        let destination = ingest::Destination::Curated { dir: &curated, run_id: &run_id };
-        let result = ingest::ingest_source(&plan, source, &files, only, destination, None).map_err(anyhow::Error::msg).with_context(|| during("ingest"))?;
-        progress.inc(files.len() as u64);
-        ingested.push(result);
-    }
-    progress.finish_and_clear();
+    let staged = stage(&plan, pipeline, options.period)?;
+    let ingested = ingest_sources(&plan, &staged, options).map_err(during("ingest"))?;
     meter.mark("ingest");
     testhook::reached(testhook::INGESTED);
 
-    let mut touched = BTreeSet::new();
-    for source in &ingested {
-        touched.extend(source.periods.iter().flatten().copied());
-    }
-    let rejects: Vec<&Reject> = ingested.iter().flat_map(|s| &s.rejects).collect();
-    crate::output::tables::write_rejects(&rejects, &staging.dir, &run_id).with_context(|| during("quarantine"))?;
+    write_quarantine(&ingested, &staged).map_err(during("quarantine"))?;
     meter.mark("quarantine");
-    let sources: Vec<SourceManifest> = ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect();
-    let available: BTreeSet<Period> = touched.iter().chain(&carried).copied().collect();
-    let manifest_base = |sources: Vec<SourceManifest>, meter: &crate::job::resources::StageMeter| Manifest {
-        tool: "duibiao",
-        version: env!("CARGO_PKG_VERSION"),
-        run_id: run_id.clone(),
-        pipeline: pipeline.display().to_string(),
-        pipeline_sha256: plan.spec_sha256.clone(),
-        periods_touched: touched.iter().map(|q| q.to_string()).collect(),
-        periods_available: available.iter().map(|q| q.to_string()).collect(),
-        increment: options.period.map(|q| q.to_string()),
-        sources,
-        panel: None,
-        correlations: 0,
-        timings_seconds: meter.timings.clone(),
-        peak_rss_bytes: meter.peak_rss_bytes.clone(),
-    };
 
     // Data checks come before the panel: a source over its reject share is not analysed.
-    let over: Vec<String> = sources
-        .iter()
-        .zip(&plan.sources)
-        .zip(&ingested)
-        .filter(|((s, _), _)| s.reject_share > s.max_reject_share)
-        .flat_map(|((s, p), i)| crate::output::data_checks::failing_source(s, p, &i.rejects))
-        .collect();
+    let mut manifest = base_manifest(pipeline, &plan, options, &staged, &ingested);
+    let over = over_reject_share(&plan, &manifest.sources, &ingested);
     if !over.is_empty() {
         meter.total();
-        let manifest = manifest_base(sources, &meter);
-        written(&staging.dir.join(layout::MANIFEST), manifest::write(&manifest, &staging.dir)).with_context(|| during("quarantine"))?;
-        let kept = staging.keep_as_failed(&run_id);
-        return Err(Categorised::DataChecks(format!(
-            "data checks failed, output not published:\n  {}\nquarantine and manifest of this run are in {}",
-            over.join("\n  "),
-            kept.display()
-        ))
-        .into());
+        return Err(stop_on_data_checks(staged, manifest, &meter, over));
     }
 
-    let panel = if plan.indicators.is_empty() && plan.features.is_empty() {
-        None
-    } else {
-        let panel = crate::panel::build(&plan, &curated).map_err(|e| match e {
-            crate::panel::PanelError::Ambiguous(m) => anyhow::Error::new(Categorised::DataChecks(m)),
-            crate::panel::PanelError::Other(m) => anyhow::Error::msg(m).context(during("panel")),
-        })?;
-        crate::output::tables::write_panel(&panel, &staging.dir, &run_id).with_context(|| during("panel"))?;
-        Some(panel)
-    };
+    let panel = build_panel(&plan, &staged).map_err(during("panel"))?;
     meter.mark("panel");
 
-    let findings = match &panel {
-        Some(panel) if !plan.indicators.is_empty() && !plan.features.is_empty() => {
-            let findings = crate::analysis::correlate(&plan, panel).map_err(anyhow::Error::msg).with_context(|| during("correlate"))?;
-            crate::output::tables::write_correlations(&findings, &staging.dir, &run_id).with_context(|| during("correlate"))?;
-            findings
-        }
-        _ => Vec::new(),
-    };
+    let findings = correlate(&plan, panel.as_ref(), &staged).map_err(during("correlate"))?;
     meter.mark("correlate");
     meter.total();
-    let manifest = Manifest {
-        panel: panel.as_ref().map(PanelManifest::of),
-        correlations: findings.len(),
-        ..manifest_base(sources, &meter)
-    };
-    written(&staging.dir.join(layout::MANIFEST), manifest::write(&manifest, &staging.dir)).with_context(|| during("report"))?;
-    let views = staging.dir.join(layout::VIEWS);
-    written(&views, std::fs::write(&views, crate::output::views::views_sql(&plan, panel.as_ref(), &staging.dir))).with_context(|| during("report"))?;
-    let groups = crate::output::report::group_rejects(ingested.iter().flat_map(|s| &s.rejects));
-    let html = crate::output::report::render(&crate::output::report::ReportInput { plan: &plan, manifest: &manifest, panel: panel.as_ref(), findings: &findings, rejects: &groups, lang: options.lang });
-    let report = staging.dir.join(layout::REPORT);
-    written(&report, std::fs::write(&report, html)).with_context(|| during("report"))?;
 
-    let output = staging.publish().with_context(|| during("publish"))?;
+    manifest.panel = panel.as_ref().map(PanelManifest::of);
+    manifest.correlations = findings.len();
+    record_costs(&mut manifest, &meter);
+    let output = publish(staged, &plan, &manifest, panel.as_ref(), &findings, &ingested, options.lang).map_err(during("publish"))?;
     Ok(RunReport { output, manifest, findings })
+}
+
+/// A run under way: its id, the output folder being built, and the periods carried over; it
+/// holds the output's lock until it is published or dropped.
+struct Staged {
+    _lock: OutputLock,
+    run_id: String,
+    staging: Staging,
+    curated: PathBuf,
+    carried: BTreeSet<Period>,
+}
+
+/// `--period` must name a period of the pipeline's length.
+fn check_period_option(plan: &Plan, pipeline: &Path, only: Option<Period>) -> Result<(), JobError> {
+    match only {
+        Some(period) if period.grain != plan.grain => Err(JobError::PeriodGrain { period, pipeline: pipeline.to_path_buf(), grain: plan.grain }),
+        _ => Ok(()),
+    }
+}
+
+/// Claims the output folder and opens the staged one beside it; for an increment, carries the
+/// other periods' partitions over.
+fn stage(plan: &Plan, pipeline: &Path, only: Option<Period>) -> Result<Staged, JobError> {
+    let run_id = crate::store::staging::new_run_id();
+    let lock = claim_output(plan, &run_id, pipeline)?;
+    testhook::reached(testhook::LOCKED);
+    let staging = Staging::new(&plan.output_dir, &run_id)?;
+    let curated = layout::curated(&staging.dir);
+    let carried = match only {
+        Some(only) => carry_over_partitions(plan, &curated, only).map_err(during("carry-over"))?,
+        None => BTreeSet::new(),
+    };
+    Ok(Staged { _lock: lock, run_id, staging, curated, carried })
 }
 
 /// Makes the output folder this run's to replace: refuses what is not a duibiao output, takes
 /// the output's lock (failing at once if another run holds it), and recovers what runs killed
 /// while publishing left behind. The lock is held until the returned guard is dropped.
-fn claim_output(plan: &Plan, run_id: &str, pipeline: &Path) -> anyhow::Result<crate::store::lock::OutputLock> {
-    let refuse = |e: crate::store::error::StoreError| Categorised::Usage(crate::base::error_chain(&e));
+fn claim_output(plan: &Plan, run_id: &str, pipeline: &Path) -> Result<OutputLock, JobError> {
     // Refused before anything is created beside it, and checked again under the lock.
-    crate::store::marker::check_replaceable(&plan.output_dir).map_err(refuse)?;
-    let lock = crate::store::lock::OutputLock::acquire(&plan.output_dir, run_id, pipeline)?;
+    crate::store::marker::check_replaceable(&plan.output_dir).map_err(JobError::OutputFolder)?;
+    let lock = OutputLock::acquire(&plan.output_dir, run_id, pipeline)?;
     let recovered = crate::store::staging::recover_interrupted(&plan.output_dir)?;
     if let Some(from) = &recovered.restored {
         notice(&format!(
@@ -198,34 +137,125 @@ fn claim_output(plan: &Plan, run_id: &str, pipeline: &Path) -> anyhow::Result<cr
             from.display()
         ));
     }
-    crate::store::marker::check_replaceable(&plan.output_dir).map_err(refuse)?;
+    crate::store::marker::check_replaceable(&plan.output_dir).map_err(JobError::OutputFolder)?;
     Ok(lock)
 }
 
-/// The context of an error in one stage of a run: "导入阶段 · during ingest".
-fn during(stage: &str) -> String {
-    let zh = match stage {
-        "carry-over" => "沿用上次数据",
-        "ingest" => "导入",
-        "quarantine" => "隔离",
-        "panel" => "面板",
-        "correlate" => "相关分析",
-        "report" => "写出报告",
-        "publish" => "发布",
-        _ => stage,
-    };
-    format!("{zh}阶段 · during {stage}")
-}
-
-/// An I/O result of writing `path`, as a store error naming the file.
-fn written(path: &Path, result: std::io::Result<()>) -> Result<(), crate::store::error::StoreError> {
-    result.map_err(|source| crate::store::error::StoreError::Write { path: path.to_path_buf(), source })
+/// Puts the stage a run failed in around its error: "导入阶段 · during ingest: …".
+fn during(stage: &'static str) -> impl FnOnce(JobError) -> JobError {
+    move |source| JobError::During { stage, source: Box::new(source) }
 }
 
 /// A line for the user on standard error (never fails the run: a closed stderr is ignored).
 fn notice(text: &str) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// Ingests every source into the staged curated folder.
+fn ingest_sources(plan: &Plan, staged: &Staged, options: &RunOptions) -> Result<Vec<IngestedSource>, JobError> {
+    let progress = progress_bar(plan, options.quiet);
+    let mut ingested = Vec::new();
+    for source in &plan.sources {
+        let files = preflight::source_files(source).map_err(JobError::Ingest)?;
+        progress.set_message(source.name.clone());
+        // Reference tables (no period column) are always read whole.
+        let only = if source.period.is_some() { options.period } else { None };
+        let destination = ingest::Destination::Curated { dir: &staged.curated, run_id: &staged.run_id };
+        let result = ingest::ingest_source(plan, source, &files, only, destination, None).map_err(JobError::Ingest)?;
+        progress.inc(files.len() as u64);
+        ingested.push(result);
+    }
+    progress.finish_and_clear();
+    Ok(ingested)
+}
+
+/// Writes quality/rejects.parquet.
+fn write_quarantine(ingested: &[IngestedSource], staged: &Staged) -> Result<(), JobError> {
+    let rejects: Vec<&Reject> = ingested.iter().flat_map(|s| &s.rejects).collect();
+    crate::output::tables::write_rejects(&rejects, &staged.staging.dir, &staged.run_id)?;
+    Ok(())
+}
+
+/// The manifest as far as ingest knows it: no panel, no correlations, no costs yet.
+fn base_manifest(pipeline: &Path, plan: &Plan, options: &RunOptions, staged: &Staged, ingested: &[IngestedSource]) -> Manifest {
+    let touched: BTreeSet<Period> = ingested.iter().flat_map(|s| s.periods.iter().flatten().copied()).collect();
+    let available: BTreeSet<Period> = touched.iter().chain(&staged.carried).copied().collect();
+    Manifest {
+        tool: "duibiao",
+        version: env!("CARGO_PKG_VERSION"),
+        run_id: staged.run_id.clone(),
+        pipeline: pipeline.display().to_string(),
+        pipeline_sha256: plan.spec_sha256.clone(),
+        periods_touched: touched.iter().map(|q| q.to_string()).collect(),
+        periods_available: available.iter().map(|q| q.to_string()).collect(),
+        increment: options.period.map(|q| q.to_string()),
+        sources: ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect(),
+        panel: None,
+        correlations: 0,
+        timings_seconds: Vec::new(),
+        peak_rss_bytes: Vec::new(),
+    }
+}
+
+fn record_costs(manifest: &mut Manifest, meter: &StageMeter) {
+    manifest.timings_seconds = meter.timings.clone();
+    manifest.peak_rss_bytes = meter.peak_rss_bytes.clone();
+}
+
+/// The sources that rejected more than their allowed share, described with their top reasons.
+fn over_reject_share(plan: &Plan, sources: &[SourceManifest], ingested: &[IngestedSource]) -> Vec<String> {
+    sources
+        .iter()
+        .zip(&plan.sources)
+        .zip(ingested)
+        .filter(|((s, _), _)| s.reject_share > s.max_reject_share)
+        .flat_map(|((s, p), i)| crate::output::data_checks::failing_source(s, p, &i.rejects))
+        .collect()
+}
+
+/// Keeps the failed run's quarantine and manifest for inspection; the output stays as it was.
+fn stop_on_data_checks(staged: Staged, mut manifest: Manifest, meter: &StageMeter, over: Vec<String>) -> JobError {
+    record_costs(&mut manifest, meter);
+    let written = manifest::to_json(&manifest).map_err(JobError::from).and_then(|json| write_file(&staged.staging.dir.join(layout::MANIFEST), json));
+    if let Err(e) = written {
+        return e;
+    }
+    let kept = staged.staging.keep_as_failed(&staged.run_id);
+    JobError::DataChecks { over, kept }
+}
+
+/// Builds the panel and writes its tables, when the pipeline declares indicators or features.
+fn build_panel(plan: &Plan, staged: &Staged) -> Result<Option<Panel>, JobError> {
+    if plan.indicators.is_empty() && plan.features.is_empty() {
+        return Ok(None);
+    }
+    let panel = crate::panel::build(plan, &staged.curated)?;
+    crate::output::tables::write_panel(&panel, &staged.staging.dir, &staged.run_id)?;
+    Ok(Some(panel))
+}
+
+/// Runs the correlations and writes their table, when there are both indicators and features.
+fn correlate(plan: &Plan, panel: Option<&Panel>, staged: &Staged) -> Result<Vec<Finding>, JobError> {
+    match panel {
+        Some(panel) if !plan.indicators.is_empty() && !plan.features.is_empty() => {
+            let findings = crate::analysis::correlate(plan, panel).map_err(JobError::Analysis)?;
+            crate::output::tables::write_correlations(&findings, &staged.staging.dir, &staged.run_id)?;
+            Ok(findings)
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Writes the manifest, the views and the report, and publishes the output folder.
+fn publish(staged: Staged, plan: &Plan, manifest: &Manifest, panel: Option<&Panel>, findings: &[Finding], ingested: &[IngestedSource], lang: Lang) -> Result<PathBuf, JobError> {
+    let dir = &staged.staging.dir;
+    write_file(&dir.join(layout::MANIFEST), manifest::to_json(manifest)?)?;
+    write_file(&dir.join(layout::VIEWS), crate::output::views::views_sql(plan, panel, dir))?;
+    let groups = crate::output::report::group_rejects(ingested.iter().flat_map(|s| &s.rejects));
+    let html = crate::output::report::render(&crate::output::report::ReportInput { plan, manifest, panel, findings, rejects: &groups, lang });
+    write_file(&dir.join(layout::REPORT), html)?;
+    Ok(staged.staging.publish()?)
 }
 
 fn progress_bar(plan: &Plan, quiet: bool) -> indicatif::ProgressBar {
@@ -239,7 +269,7 @@ fn progress_bar(plan: &Plan, quiet: bool) -> indicatif::ProgressBar {
 }
 
 /// For an increment: copies every curated partition except `only`'s from the previous output.
-fn carry_over_partitions(plan: &Plan, curated: &Path, only: Period) -> anyhow::Result<BTreeSet<Period>> {
+fn carry_over_partitions(plan: &Plan, curated: &Path, only: Period) -> Result<BTreeSet<Period>, JobError> {
     let previous = layout::curated(&plan.output_dir);
     let mut carried = BTreeSet::new();
     for source in plan.sources.iter().filter(|s| s.period.is_some()) {
@@ -259,4 +289,9 @@ fn carry_over_partitions(plan: &Plan, curated: &Path, only: Period) -> anyhow::R
         }
     }
     Ok(carried)
+}
+
+/// Writes one file of the output folder.
+fn write_file(path: &Path, contents: String) -> Result<(), JobError> {
+    std::fs::write(path, contents).map_err(|source| JobError::Write { path: path.to_path_buf(), source })
 }

@@ -3,7 +3,7 @@
 //! rows, row groups, column statistics, key-value metadata, and hints).
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use arrow::datatypes::DataType;
 use parquet::basic::{LogicalType, TimeUnit, Type as PhysicalType};
@@ -145,16 +145,39 @@ fn column_hints(c: &ColumnInfo, arrow: &DataType, physical: PhysicalType, hints:
     }
 }
 
+/// Why a file could not be described.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("{}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a readable Parquet file", path.display())]
+    NotParquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("{}", path.display())]
+    Schema {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+}
+
 /// Reads the footer of `path` and describes the file.
-pub fn inspect(path: &Path) -> Result<Inspection, String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
+    let file = File::open(path).map_err(|source| InspectError::Open { path: path.to_path_buf(), source })?;
     let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let reader = SerializedFileReader::new(file).map_err(|e| format!("{}: not a readable Parquet file: {e}", path.display()))?;
+    let reader = SerializedFileReader::new(file).map_err(|source| InspectError::NotParquet { path: path.to_path_buf(), source })?;
     let meta = reader.metadata();
     let fm = meta.file_metadata();
     let schema = fm.schema_descr();
     let kv = fm.key_value_metadata();
-    let arrow_schema = parquet::arrow::parquet_to_arrow_schema(schema, kv).map_err(|e| format!("{}: {e}", path.display()))?;
+    let arrow_schema = parquet::arrow::parquet_to_arrow_schema(schema, kv).map_err(|source| InspectError::Schema { path: path.to_path_buf(), source })?;
     let mut hints = Vec::new();
     let mut columns = Vec::new();
     for (i, col) in schema.columns().iter().enumerate() {

@@ -1,13 +1,10 @@
 //! `manifest.json`: what a run read, accepted, rejected, built and how long it took; written on
 //! every run, also when data checks stop it.
 
-use std::path::Path;
-
 use serde::Serialize;
 
 use crate::ingest::{FileReport, IngestedSource, SourceCounts};
 use crate::panel::Panel;
-use crate::store::layout;
 
 /// The manifest written to `manifest.json`.
 #[derive(Debug, Serialize)]
@@ -99,8 +96,7 @@ impl PanelManifest {
     }
 }
 
-/// Writes manifest.json into an output folder.
-pub fn write(manifest: &Manifest, out: &Path) -> std::io::Result<()> {
-    let json = serde_json::to_string_pretty(manifest).map_err(std::io::Error::other)?;
-    std::fs::write(out.join(layout::MANIFEST), json + "\n")
+/// The text of manifest.json.
+pub fn to_json(manifest: &Manifest) -> serde_json::Result<String> {
+    Ok(serde_json::to_string_pretty(manifest)? + "\n")
 }

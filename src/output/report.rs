@@ -10,41 +10,14 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::analysis::{Finding, method_name, scope_name};
+use crate::base::lang::Lang;
+use crate::base::vocab::Vocabulary;
 use crate::base::period::Grain;
 use crate::ingest::{Reject, RejectKind};
 use crate::output::manifest::Manifest;
 use crate::panel::Panel;
 use crate::spec::plan::{Better, Plan};
 use crate::stats::{Method, Scope};
-
-/// Language of the report's prose and labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Lang {
-    /// 中文
-    #[default]
-    Zh,
-    /// English
-    En,
-}
-
-impl Lang {
-    fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::Zh => zh,
-            Lang::En => en,
-        }
-    }
-
-    /// The word for one period of the pipeline's grain: 季度 / quarter, 月 / month, 年 / year.
-    fn unit(self, grain: Grain) -> &'static str {
-        match grain {
-            Grain::Month => self.t("月", "month"),
-            Grain::Quarter => self.t("季度", "quarter"),
-            Grain::Year => self.t("年", "year"),
-        }
-    }
-}
 
 /// Rejected rows of one source grouped by what went wrong.
 #[derive(Debug, Clone)]
@@ -202,11 +175,7 @@ fn scope_label(s: Scope, lang: Lang, grain: Grain) -> String {
 }
 
 fn scope_short(s: Scope, lang: Lang) -> &'static str {
-    match s {
-        Scope::Within => lang.t("站内", "within"),
-        Scope::Between => lang.t("站间", "between"),
-        Scope::Pooled => lang.t("合并", "pooled"),
-    }
+    s.label(lang)
 }
 
 fn lag_label(lag: i64, lang: Lang, grain: Grain) -> String {
@@ -320,11 +289,7 @@ fn thousands(n: u64) -> String {
 }
 
 fn kind_label(kind: RejectKind, lang: Lang) -> &'static str {
-    match kind {
-        RejectKind::Rejected => lang.t("拒绝", "rejected"),
-        RejectKind::Dropped => lang.t("删除（合计等）", "dropped (totals)"),
-        RejectKind::Duplicate => lang.t("完全重复", "exact duplicate"),
-    }
+    kind.label(lang)
 }
 
 fn inputs(h: &mut String, input: &ReportInput) {
@@ -807,11 +772,7 @@ fn caveats(h: &mut String, input: &ReportInput) {
     let lang = input.lang;
     let a = &input.plan.analysis;
     let _ = writeln!(h, "<h2>{}</h2>\n<ul class=\"caveats\">", lang.t("七、解读须知", "7. Caveats"));
-    let adjust = match a.adjust {
-        crate::stats::Adjust::FdrBh => lang.t("Benjamini–Hochberg（控制错误发现率）", "Benjamini–Hochberg (false discovery rate)"),
-        crate::stats::Adjust::Holm => lang.t("Holm（控制族错误率）", "Holm (family-wise error)"),
-        crate::stats::Adjust::None => lang.t("未校正", "none"),
-    };
+    let adjust = a.adjust.label(lang);
     let (stations, periods) = input.panel.map(|p| (p.stations.len(), p.periods.len())).unwrap_or((0, 0));
     let unit = lang.unit(input.plan.grain);
     let items: Vec<String> = vec![

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray};
 
 use crate::panel::Panel;
+use crate::base::vocab::Vocabulary;
 use crate::ingest::Reject;
 use crate::store::layout::{self, Table};
 use crate::store::error::StoreError;
@@ -74,15 +75,14 @@ pub fn write_panel(panel: &Panel, out: &Path, run_id: &str) -> Result<(), StoreE
 
 /// Writes correlations.parquet (long form, one row per test).
 pub fn write_correlations(findings: &[crate::analysis::Finding], out: &Path, run_id: &str) -> Result<(), StoreError> {
-    use crate::analysis::{method_name, scope_name};
     let f64s = |g: &dyn Fn(&crate::analysis::Finding) -> Option<f64>| -> ArrayRef { Arc::new(Float64Array::from(findings.iter().map(g).collect::<Vec<_>>())) };
     let columns: Vec<(String, ArrayRef)> = vec![
         ("indicator".into(), text(findings.iter().map(|f| Some(f.indicator.clone())))),
         ("indicator_label".into(), text(findings.iter().map(|f| Some(f.indicator_label.clone())))),
         ("feature".into(), text(findings.iter().map(|f| Some(f.feature.clone())))),
         ("feature_label".into(), text(findings.iter().map(|f| Some(f.feature_label.clone())))),
-        ("scope".into(), text(findings.iter().map(|f| Some(scope_name(f.scope).to_string())))),
-        ("method".into(), text(findings.iter().map(|f| Some(method_name(f.method).to_string())))),
+        ("scope".into(), text(findings.iter().map(|f| Some(f.scope.name().to_string())))),
+        ("method".into(), text(findings.iter().map(|f| Some(f.method.name().to_string())))),
         ("lag".into(), Arc::new(Int64Array::from(findings.iter().map(|f| f.lag).collect::<Vec<_>>()))),
         ("controls".into(), text(findings.iter().map(|f| Some(f.controls.clone())))),
         ("n".into(), Arc::new(Int64Array::from(findings.iter().map(|f| f.n as i64).collect::<Vec<_>>()))),

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use crate::panel::{ColumnKind, Panel};
 use crate::base::period::Grain;
+use crate::base::vocab::Vocabulary;
 use crate::spec::plan::Plan;
 use crate::store::layout;
 
@@ -76,7 +77,22 @@ pub fn column_labels(panel: &Panel, name: &str) -> Option<(String, String)> {
 /// The text of views.sql for the output folder `out` (already written, so only tables that exist
 /// get a view).
 pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
+    let exists = |rel: &str| out.join(rel).exists();
     let mut sql = String::new();
+    preamble(&mut sql, plan);
+    table_views(&mut sql, &exists);
+    curated_views(&mut sql, plan, &exists);
+    if let Some(panel) = panel.filter(|_| exists(&layout::PANEL.file())) {
+        panel_views(&mut sql, panel, &exists);
+    }
+    if exists(&layout::CORRELATIONS.file()) {
+        correlation_views(&mut sql);
+    }
+    sql
+}
+
+/// What the file is and how to run it.
+fn preamble(sql: &mut String, plan: &Plan) {
     let _ = writeln!(sql, "-- DuckDB views over the output of duibiao pipeline '{}'.", plan.name);
     sql.push_str(
         "-- Paths are relative to this folder. From inside it:\n\
@@ -84,13 +100,18 @@ pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
          -- or from elsewhere, first: SET file_search_path = '<this folder>';\n\
          -- Column names in the files are ASCII snake_case; the *_zh views carry the labels.\n\n",
     );
-    let exists = |rel: &str| out.join(rel).exists();
+}
 
+/// One view per published table.
+fn table_views(sql: &mut String, exists: &dyn Fn(&str) -> bool) {
     for table in layout::TABLES.into_iter().filter(|t| exists(&t.file())) {
         let _ = writeln!(sql, "CREATE OR REPLACE VIEW {} AS SELECT * FROM read_parquet({});", table.view, literal(&table.file()));
     }
     sql.push('\n');
+}
 
+/// Each curated source as a view, and under its export headers as `<view>_zh`.
+fn curated_views(sql: &mut String, plan: &Plan, exists: &dyn Fn(&str) -> bool) {
     for source in &plan.sources {
         let dir = layout::curated_source_rel(&source.name);
         let reference = layout::reference_file_rel(&source.name);
@@ -113,66 +134,65 @@ pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
         pairs.push(("source_row".into(), "来源行号".into()));
         let _ = writeln!(sql, "CREATE OR REPLACE VIEW {view}_zh AS SELECT\n{}\nFROM {view};\n", select_labeled(&unique_labels(pairs)));
     }
+}
 
-    if let Some(panel) = panel.filter(|_| exists(&layout::PANEL.file())) {
-        // Every panel variable with its labels and kind, as a small table for dashboards.
-        let rows: Vec<String> = panel
-            .columns
-            .iter()
-            .map(|c| {
-                let better = match &c.kind {
-                    ColumnKind::Indicator(b) => literal(match b {
-                        crate::spec::plan::Better::Higher => "higher",
-                        crate::spec::plan::Better::Lower => "lower",
-                    }),
-                    _ => "NULL".into(),
-                };
-                format!("    ({}, {}, {}, {}, {better})", literal(&c.name), literal(&c.label), literal(&c.label_en), literal(c.kind.name()))
-            })
-            .collect();
-        if !rows.is_empty() {
-            let _ = writeln!(
-                sql,
-                "CREATE OR REPLACE VIEW variables AS SELECT * FROM (VALUES\n{}\n) AS t(variable, label, label_en, kind, better);\n",
-                rows.join(",\n")
-            );
-        }
-        let mut pairs: Vec<(String, String)> = panel_keys(panel_grain(panel)).into_iter().map(|(n, zh, _)| (n.to_string(), zh)).collect();
-        pairs.extend(panel.columns.iter().map(|c| (c.name.clone(), c.label.clone())));
-        let _ = writeln!(sql, "CREATE OR REPLACE VIEW panel_zh AS SELECT\n{}\nFROM panel;\n", select_labeled(&unique_labels(pairs)));
-        if exists(&layout::PANEL_LONG.file()) && !rows.is_empty() {
-            let period_label = &panel_keys(panel_grain(panel))[3].1;
-            let _ = write!(
-                sql,
-                "CREATE OR REPLACE VIEW panel_long_zh AS SELECT\n    l.station_id AS \"供电所编码\",\n    l.period AS {},\n    v.label AS \"变量\",\n    l.value AS \"数值\",\n    l.kind AS \"类别\"\nFROM panel_long l LEFT JOIN variables v ON v.variable = l.variable;\n\n",
-                ident(period_label)
-            );
-        }
-    }
-    if exists(&layout::CORRELATIONS.file()) {
-        let pairs: Vec<(String, String)> = [
-            ("indicator_label", "指标"),
-            ("feature_label", "党建特征"),
-            ("scope", "口径"),
-            ("method", "方法"),
-            ("lag", "滞后期数"),
-            ("controls", "控制变量"),
-            ("n", "样本数"),
-            ("n_stations", "供电所数"),
-            ("r", "相关系数"),
-            ("ci_low", "置信区间下限"),
-            ("ci_high", "置信区间上限"),
-            ("p_value", "p值"),
-            ("p_adjusted", "校正后p值"),
-            ("r_better", "方向调整后相关系数"),
-            ("reason", "未计算原因"),
-        ]
+/// The variables table, and the panel under its labels (`panel_zh`, `panel_long_zh`).
+fn panel_views(sql: &mut String, panel: &Panel, exists: &dyn Fn(&str) -> bool) {
+    // Every panel variable with its labels and kind, as a small table for dashboards.
+    let rows: Vec<String> = panel
+        .columns
         .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .map(|c| {
+            let better = match &c.kind {
+                ColumnKind::Indicator(b) => literal(b.name()),
+                _ => "NULL".into(),
+            };
+            format!("    ({}, {}, {}, {}, {better})", literal(&c.name), literal(&c.label), literal(&c.label_en), literal(c.kind.name()))
+        })
         .collect();
-        let _ = writeln!(sql, "CREATE OR REPLACE VIEW correlations_zh AS SELECT\n{}\nFROM correlations;", select_labeled(&pairs));
+    if !rows.is_empty() {
+        let _ = writeln!(
+            sql,
+            "CREATE OR REPLACE VIEW variables AS SELECT * FROM (VALUES\n{}\n) AS t(variable, label, label_en, kind, better);\n",
+            rows.join(",\n")
+        );
     }
-    sql
+    let mut pairs: Vec<(String, String)> = panel_keys(panel_grain(panel)).into_iter().map(|(n, zh, _)| (n.to_string(), zh)).collect();
+    pairs.extend(panel.columns.iter().map(|c| (c.name.clone(), c.label.clone())));
+    let _ = writeln!(sql, "CREATE OR REPLACE VIEW panel_zh AS SELECT\n{}\nFROM panel;\n", select_labeled(&unique_labels(pairs)));
+    if exists(&layout::PANEL_LONG.file()) && !rows.is_empty() {
+        let period_label = &panel_keys(panel_grain(panel))[3].1;
+        let _ = write!(
+            sql,
+            "CREATE OR REPLACE VIEW panel_long_zh AS SELECT\n    l.station_id AS \"供电所编码\",\n    l.period AS {},\n    v.label AS \"变量\",\n    l.value AS \"数值\",\n    l.kind AS \"类别\"\nFROM panel_long l LEFT JOIN variables v ON v.variable = l.variable;\n\n",
+            ident(period_label)
+        );
+    }
+}
+
+/// The correlations under Chinese column names.
+fn correlation_views(sql: &mut String) {
+    let pairs: Vec<(String, String)> = [
+        ("indicator_label", "指标"),
+        ("feature_label", "党建特征"),
+        ("scope", "口径"),
+        ("method", "方法"),
+        ("lag", "滞后期数"),
+        ("controls", "控制变量"),
+        ("n", "样本数"),
+        ("n_stations", "供电所数"),
+        ("r", "相关系数"),
+        ("ci_low", "置信区间下限"),
+        ("ci_high", "置信区间上限"),
+        ("p_value", "p值"),
+        ("p_adjusted", "校正后p值"),
+        ("r_better", "方向调整后相关系数"),
+        ("reason", "未计算原因"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    let _ = writeln!(sql, "CREATE OR REPLACE VIEW correlations_zh AS SELECT\n{}\nFROM correlations;", select_labeled(&pairs));
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use crate::identity::{Resolver, StationEntry, resolve_all};
-use crate::base::period::{Grain, Period};
-use crate::spec::plan::{Better, Plan, SourcePlan};
+use crate::base::period::{BadPeriod, Grain, Period};
+use crate::spec::plan::{Better, Measure, Plan, SourcePlan, StationKey};
 use crate::store::layout;
 
 /// What a panel column holds.
@@ -95,20 +95,20 @@ impl Panel {
     }
 }
 
-fn pe(e: PolarsError) -> String {
-    e.to_string()
+fn pe(e: PolarsError) -> PanelError {
+    PanelError::Polars(e)
 }
 
 /// Partition folders of a source: (period, files).
-fn partitions(curated: &Path, source: &str) -> Result<Vec<(Period, Vec<PathBuf>)>, String> {
+fn partitions(curated: &Path, source: &str) -> Result<Vec<(Period, Vec<PathBuf>)>, PanelError> {
     let dir = layout::source_dir(curated, source);
     let mut out = Vec::new();
-    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let entries = std::fs::read_dir(&dir).map_err(|source| PanelError::Read { path: dir.clone(), source })?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(label) = layout::partition_label(&name) else { continue };
-        let q: Period = label.parse().map_err(|e| format!("{}: {e}", entry.path().display()))?;
-        let mut files: Vec<PathBuf> = std::fs::read_dir(entry.path()).map_err(|e| e.to_string())?.flatten().map(|e| e.path()).filter(|p| layout::is_partition_file(p)).collect();
+        let q: Period = label.parse().map_err(|source| PanelError::Partition { path: entry.path(), source })?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(entry.path()).map_err(|source| PanelError::Read { path: entry.path(), source })?.flatten().map(|e| e.path()).filter(|p| layout::is_partition_file(p)).collect();
         files.sort();
         out.push((q, files));
     }
@@ -116,13 +116,13 @@ fn partitions(curated: &Path, source: &str) -> Result<Vec<(Period, Vec<PathBuf>)
     Ok(out)
 }
 
-fn scan(path: &Path) -> Result<LazyFrame, String> {
+fn scan(path: &Path) -> Result<LazyFrame, PanelError> {
     LazyFrame::scan_parquet(PlRefPath::from(path.to_string_lossy().as_ref()), ScanArgsParquet::default()).map_err(pe)
 }
 
 /// The rows of a partitioned source, one frame per partition, each with a `period` column from
 /// the partition folder.
-fn source_parts(curated: &Path, source: &str) -> Result<Vec<(Period, LazyFrame)>, String> {
+fn source_parts(curated: &Path, source: &str) -> Result<Vec<(Period, LazyFrame)>, PanelError> {
     let mut out = Vec::new();
     for (q, files) in partitions(curated, source)? {
         let frames: Vec<LazyFrame> = files.iter().map(|f| scan(f).map(|lf| lf.with_column(lit(q.to_string()).alias("period")))).collect::<Result<_, _>>()?;
@@ -131,39 +131,98 @@ fn source_parts(curated: &Path, source: &str) -> Result<Vec<(Period, LazyFrame)>
         }
     }
     if out.is_empty() {
-        return Err(format!("source '{source}' has no curated data"));
+        return Err(PanelError::NoData(source.to_string()));
     }
     Ok(out)
 }
 
-fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, String> {
+fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, PanelError> {
     let c = df.column(name).map_err(pe)?.cast(&DataType::String).map_err(pe)?;
     let ca = c.str().map_err(pe)?;
     Ok((0..ca.len()).map(|i| ca.get(i).map(str::to_string)).collect())
 }
 
-fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, String> {
+fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, PanelError> {
     let c = df.column(name).map_err(pe)?.cast(&DataType::Float64).map_err(pe)?;
     let ca = c.f64().map_err(pe)?;
     Ok((0..ca.len()).map(|i| ca.get(i).filter(|v| v.is_finite())).collect())
 }
 
 /// Why a panel could not be built.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum PanelError {
     /// Spellings that fit more than one station (a data problem: exit 3).
+    #[error("{0}")]
     Ambiguous(String),
-    Other(String),
-}
-
-impl From<String> for PanelError {
-    fn from(m: String) -> PanelError {
-        PanelError::Other(m)
-    }
+    #[error("{}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A folder in the curated data named like a partition but not of a period.
+    #[error("{}", path.display())]
+    Partition {
+        path: PathBuf,
+        #[source]
+        source: BadPeriod,
+    },
+    #[error("source '{0}' has no curated data")]
+    NoData(String),
+    #[error("source '{0}' has no station column")]
+    NoStationColumn(String),
+    /// An indicator or feature whose formula failed on the data.
+    #[error("{kind} '{name}'")]
+    Measure {
+        kind: &'static str,
+        name: String,
+        #[source]
+        source: PolarsError,
+    },
+    #[error(transparent)]
+    Polars(PolarsError),
 }
 
 /// Builds the panel from the curated folder of a run.
 pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
+    let (master, entries) = read_stations(plan, curated)?;
+    let aliases = read_aliases(plan, curated)?;
+    let resolver = Resolver::new(&plan.identity, &entries, &aliases);
+    let grid = Grid::new(entries, grid_periods(plan, curated)?);
+
+    let mut columns = attribute_columns(plan, &master, &grid)?;
+    let mut gaps = Vec::new();
+    let mut resolutions = Resolutions::default();
+    let stations = StationColumns::new(plan, &master);
+    for (measure, kind) in measures(plan) {
+        let source = &plan.sources[measure.source];
+        // Sources are read partition by partition, so memory follows the largest period, not the
+        // whole history; only interval measures, whose rows can reach into the next period, are
+        // taken whole.
+        let parts = source_parts(curated, &source.name)?;
+        let (key_column, key_kind) = source.station.clone().ok_or_else(|| PanelError::NoStationColumn(source.name.clone()))?;
+        let mapping = resolutions.resolve(measure.source, source, &parts, &key_column, key_kind, &resolver)?;
+        let aggregated = aggregate_measure(plan, measure, &kind, &parts, &key_column, mapping, &stations, &grid)?;
+        let covered: BTreeSet<Period> = parts.iter().map(|(q, _)| *q).collect();
+        let values = fill_cells(measure, source, &aggregated, &covered, &grid, &mut gaps)?;
+        columns.push(PanelColumn { name: measure.name.clone(), label: measure.label.clone(), label_en: measure.label_en.clone(), kind, values });
+    }
+    let lagged = lagged_columns(plan, &columns, &grid, &mut gaps);
+    columns.extend(lagged);
+
+    let Grid { entries, periods, .. } = grid;
+    let stations = entries.into_iter().map(|e| PanelStation { station_id: e.station_id, name: e.name, county: e.county }).collect();
+    Ok(Panel { stations, periods, columns, gaps, unmatched: resolutions.unmatched, source_rows: resolutions.source_rows })
+}
+
+/// Indicators then features, each with the kind of its column.
+fn measures(plan: &Plan) -> impl Iterator<Item = (&Measure, ColumnKind)> {
+    let indicators = plan.indicators.iter().map(|m| (m, ColumnKind::Indicator(m.better.unwrap_or(Better::Higher))));
+    indicators.chain(plan.features.iter().map(|m| (m, ColumnKind::Feature)))
+}
+
+/// The station master and its stations (rows without code or name are left out).
+fn read_stations(plan: &Plan, curated: &Path) -> Result<(DataFrame, Vec<StationEntry>), PanelError> {
     let stations_source = &plan.sources[plan.stations];
     let master = scan(&layout::reference_file(curated, &stations_source.name))?.collect().map_err(pe)?;
     let ids = strings(&master, "station_code")?;
@@ -178,75 +237,126 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
         let (Some(id), Some(name)) = (&ids[i], &names[i]) else { continue };
         entries.push(StationEntry { station_id: id.clone(), name: name.clone(), branch: branches[i].clone(), county: counties[i].clone() });
     }
-    let aliases = match plan.aliases {
-        Some(a) => {
-            let df = scan(&layout::reference_file(curated, &plan.sources[a].name))?.collect().map_err(pe)?;
-            strings(&df, "spelling")?.into_iter().zip(strings(&df, "station_code")?).filter_map(|(s, c)| Some((s?, c?))).collect()
-        }
-        None => Vec::new(),
-    };
-    let resolver = Resolver::new(&plan.identity, &entries, &aliases);
+    Ok((master, entries))
+}
 
-    // Station columns offered to formulas, keyed by station_id.
-    let station_frame = master.clone().lazy().with_column(col("station_code").alias("station_id"));
-    let station_names: Vec<String> = stations_source.columns.iter().map(|c| c.name.clone()).collect();
+/// The alias table: (spelling, station code).
+fn read_aliases(plan: &Plan, curated: &Path) -> Result<Vec<(String, String)>, PanelError> {
+    let Some(a) = plan.aliases else { return Ok(Vec::new()) };
+    let df = scan(&layout::reference_file(curated, &plan.sources[a].name))?.collect().map_err(pe)?;
+    Ok(strings(&df, "spelling")?.into_iter().zip(strings(&df, "station_code")?).filter_map(|(s, c)| Some((s?, c?))).collect())
+}
 
-    // The grid: every station × every period any measure source covers.
+/// Every period any measure source covers, in order.
+fn grid_periods(plan: &Plan, curated: &Path) -> Result<Vec<Period>, PanelError> {
     let mut periods: BTreeSet<Period> = BTreeSet::new();
     for m in plan.indicators.iter().chain(&plan.features) {
         periods.extend(partitions(curated, &plan.sources[m.source].name)?.iter().map(|(q, _)| *q));
     }
-    let periods: Vec<Period> = periods.into_iter().collect();
-    let period_index: HashMap<String, usize> = periods.iter().enumerate().map(|(i, q)| (q.to_string(), i)).collect();
-    let station_index: HashMap<String, usize> = entries.iter().enumerate().map(|(i, s)| (s.station_id.clone(), i)).collect();
-    let cells = entries.len() * periods.len();
+    Ok(periods.into_iter().collect())
+}
 
-    let mut columns = Vec::new();
-    let mut gaps = Vec::new();
+/// The grid: every station × every period, station-major.
+struct Grid {
+    entries: Vec<StationEntry>,
+    periods: Vec<Period>,
+    station_index: HashMap<String, usize>,
+    period_index: HashMap<String, usize>,
+}
 
-    // Attributes: one value per station, repeated over periods.
-    if !plan.attributes.is_empty() {
-        let exprs: Vec<Expr> = plan.attributes.iter().map(|a| polars::sql::sql_expr(&a.formula).map(|e| e.cast(DataType::Float64).alias(a.name.as_str()))).collect::<Result<_, _>>().map_err(pe)?;
-        let mut select = vec![col("station_code")];
-        select.extend(exprs);
-        let df = master.clone().lazy().select(select).collect().map_err(pe)?;
-        let codes = strings(&df, "station_code")?;
-        for a in &plan.attributes {
-            let vals = floats(&df, &a.name)?;
-            let mut values = vec![None; cells];
-            for (code, v) in codes.iter().zip(vals) {
-                if let Some(s) = code.as_ref().and_then(|c| station_index.get(c)) {
-                    for p in 0..periods.len() {
-                        values[s * periods.len() + p] = v;
-                    }
-                }
-            }
-            columns.push(PanelColumn { name: a.name.clone(), label: a.label.clone(), label_en: a.label.clone(), kind: ColumnKind::Attribute, values });
-        }
+impl Grid {
+    fn new(entries: Vec<StationEntry>, periods: Vec<Period>) -> Grid {
+        let period_index = periods.iter().enumerate().map(|(i, q)| (q.to_string(), i)).collect();
+        let station_index = entries.iter().enumerate().map(|(i, s)| (s.station_id.clone(), i)).collect();
+        Grid { entries, periods, station_index, period_index }
     }
 
-    let mut resolved: HashMap<usize, (HashMap<String, String>, u64, u64)> = HashMap::new();
-    let mut unmatched = Vec::new();
-    let mut source_rows = BTreeMap::new();
-    for (measure, kind) in plan.indicators.iter().map(|m| (m, ColumnKind::Indicator(m.better.unwrap_or(Better::Higher)))).chain(plan.features.iter().map(|m| (m, ColumnKind::Feature))) {
-        let source = &plan.sources[measure.source];
-        // Sources are read partition by partition, so memory follows the largest period, not the
-        // whole history; only interval measures, whose rows can reach into the next period, are
-        // taken whole.
-        let parts = source_parts(curated, &source.name)?;
-        let source_periods: Vec<Period> = parts.iter().map(|(q, _)| *q).collect();
-        let (key_column, key_kind) = source.station.clone().ok_or_else(|| format!("source '{}' has no station column", source.name))?;
-        if !resolved.contains_key(&measure.source) {
+    fn cells(&self) -> usize {
+        self.entries.len() * self.periods.len()
+    }
+
+    fn cell(&self, station: usize, period: usize) -> usize {
+        station * self.periods.len() + period
+    }
+}
+
+/// Attributes: one value per station, repeated over periods.
+fn attribute_columns(plan: &Plan, master: &DataFrame, grid: &Grid) -> Result<Vec<PanelColumn>, PanelError> {
+    let mut columns = Vec::new();
+    if plan.attributes.is_empty() {
+        return Ok(columns);
+    }
+    let exprs: Vec<Expr> = plan.attributes.iter().map(|a| polars::sql::sql_expr(&a.formula).map(|e| e.cast(DataType::Float64).alias(a.name.as_str()))).collect::<Result<_, _>>().map_err(pe)?;
+    let mut select = vec![col("station_code")];
+    select.extend(exprs);
+    let df = master.clone().lazy().select(select).collect().map_err(pe)?;
+    let codes = strings(&df, "station_code")?;
+    for a in &plan.attributes {
+        let vals = floats(&df, &a.name)?;
+        let mut values = vec![None; grid.cells()];
+        for (code, v) in codes.iter().zip(vals) {
+            if let Some(&s) = code.as_ref().and_then(|c| grid.station_index.get(c)) {
+                for p in 0..grid.periods.len() {
+                    values[grid.cell(s, p)] = v;
+                }
+            }
+        }
+        columns.push(PanelColumn { name: a.name.clone(), label: a.label.clone(), label_en: a.label.clone(), kind: ColumnKind::Attribute, values });
+    }
+    Ok(columns)
+}
+
+/// The station master's columns offered to formulas, keyed by station_id.
+struct StationColumns {
+    frame: LazyFrame,
+    names: Vec<String>,
+}
+
+impl StationColumns {
+    fn new(plan: &Plan, master: &DataFrame) -> StationColumns {
+        let frame = master.clone().lazy().with_column(col("station_code").alias("station_id"));
+        let names = plan.sources[plan.stations].columns.iter().map(|c| c.name.clone()).collect();
+        StationColumns { frame, names }
+    }
+
+    /// Master columns a source does not have itself (station_code aside).
+    fn extra<'a>(&'a self, source: &'a SourcePlan) -> impl Iterator<Item = &'a String> {
+        self.names.iter().filter(move |n| source.column(n).is_none() && n.as_str() != "station_code")
+    }
+}
+
+/// Station spellings of each measure source resolved once, with the rows that matched and the
+/// spellings that did not.
+#[derive(Default)]
+struct Resolutions {
+    mapping: HashMap<usize, HashMap<String, String>>,
+    unmatched: Vec<Unmatched>,
+    source_rows: BTreeMap<String, (u64, u64)>,
+}
+
+impl Resolutions {
+    /// The spelling → station_id mapping of a source; resolved on first use. A spelling that fits
+    /// more than one station stops the panel.
+    fn resolve(
+        &mut self,
+        index: usize,
+        source: &SourcePlan,
+        parts: &[(Period, LazyFrame)],
+        key_column: &str,
+        key_kind: StationKey,
+        resolver: &Resolver,
+    ) -> Result<&HashMap<String, String>, PanelError> {
+        if !self.mapping.contains_key(&index) {
             let mut spellings: BTreeMap<String, u64> = BTreeMap::new();
-            for (_, frame) in &parts {
-                let keys = frame.clone().group_by([col(key_column.as_str())]).agg([len().alias("rows")]).collect().map_err(pe)?;
-                for (k, n) in strings(&keys, &key_column)?.into_iter().zip(floats(&keys, "rows")?) {
+            for (_, frame) in parts {
+                let keys = frame.clone().group_by([col(key_column)]).agg([len().alias("rows")]).collect().map_err(pe)?;
+                for (k, n) in strings(&keys, key_column)?.into_iter().zip(floats(&keys, "rows")?) {
                     if let (Some(k), Some(n)) = (k, n) {
                         *spellings.entry(k).or_default() += n as u64;
                     }
                 }
             }
-            let r = resolve_all(&resolver, &spellings, key_kind);
+            let r = resolve_all(resolver, &spellings, key_kind);
             if !r.ambiguous.is_empty() {
                 let list: Vec<String> = r.ambiguous.iter().map(|(s, n, ids)| format!("'{s}' ({n} rows) fits stations {}", ids.join(", "))).collect();
                 return Err(PanelError::Ambiguous(format!(
@@ -258,113 +368,138 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
             let matched_rows: u64 = spellings.iter().filter(|(s, _)| r.mapping.contains_key(*s)).map(|(_, n)| n).sum();
             let unmatched_rows: u64 = r.unmatched.iter().map(|(_, n, _)| n).sum();
             for (spelling, rows, candidates) in &r.unmatched {
-                unmatched.push(Unmatched { source: source.name.clone(), spelling: spelling.clone(), rows: *rows, candidates: candidates.join("; ") });
+                self.unmatched.push(Unmatched { source: source.name.clone(), spelling: spelling.clone(), rows: *rows, candidates: candidates.join("; ") });
             }
-            source_rows.insert(source.name.clone(), (matched_rows, unmatched_rows));
-            resolved.insert(measure.source, (r.mapping, matched_rows, unmatched_rows));
+            self.source_rows.insert(source.name.clone(), (matched_rows, unmatched_rows));
+            self.mapping.insert(index, r.mapping);
         }
-        let mapping = &resolved[&measure.source].0;
-        let (keys, ids): (Vec<&str>, Vec<&str>) = mapping.iter().map(|(k, v)| (k.as_str(), v.as_str())).unzip();
-        let map_frame = DataFrame::new(keys.len(), vec![Column::new(key_column.as_str().into(), keys), Column::new("station_id".into(), ids)]).map_err(pe)?.lazy();
-        let aggregate = |frame: LazyFrame| -> Result<DataFrame, PanelError> {
-            let mut rows = frame.join(map_frame.clone(), [col(key_column.as_str())], [col(key_column.as_str())], JoinArgs::new(JoinType::Inner));
-            if let Some((start, end)) = &measure.interval {
-                rows = split_intervals(rows.collect().map_err(pe)?, start, end, plan.grain, plan.utc_offset_minutes)?.lazy();
-            }
-            let hours: Vec<f64> = periods.iter().map(|q| q.hours()).collect();
-            let months: Vec<f64> = periods.iter().map(|q| f64::from(q.grain.months())).collect();
-            let labels: Vec<String> = periods.iter().map(|q| q.to_string()).collect();
-            let hours_frame = DataFrame::new(
-                labels.len(),
-                vec![Column::new("period".into(), labels), Column::new("period_hours".into(), hours), Column::new("period_months".into(), months)],
-            )
-            .map_err(pe)?
-            .lazy();
-            rows = rows.join(hours_frame, [col("period")], [col("period")], JoinArgs::new(JoinType::Left));
-            let present: Vec<String> = source.columns.iter().map(|c| c.name.clone()).collect();
-            let extra: Vec<Expr> = station_names.iter().filter(|n| !present.contains(n) && n.as_str() != "station_code").map(|n| col(n.as_str())).chain([col("station_id")]).collect();
-            rows = rows.join(station_frame.clone().select(extra), [col("station_id")], [col("station_id")], JoinArgs::new(JoinType::Left));
-            if let Some(f) = &measure.filter {
-                rows = rows.filter(polars::sql::sql_expr(f).map_err(pe)?);
-            }
-            let mut keys = vec![col("station_id"), col("period")];
-            if let Some((by, aggs)) = &measure.pre_aggregate {
-                let mut group: Vec<Expr> = keys.clone();
-                group.extend(by.iter().map(|b| col(b.as_str())));
-                let mut exprs: Vec<Expr> = aggs.iter().map(|(n, e)| polars::sql::sql_expr(e).map(|x| x.alias(n.as_str()))).collect::<Result<_, _>>().map_err(pe)?;
-                // Station columns and period hours stay available after the first step.
-                exprs.extend(station_names.iter().filter(|n| !present.contains(n) && n.as_str() != "station_code").map(|n| col(n.as_str()).first()));
-                exprs.push(col("period_hours").first());
-                exprs.push(col("period_months").first());
-                rows = rows.group_by(group).agg(exprs);
-                keys = vec![col("station_id"), col("period")];
-            }
-            let formula = polars::sql::sql_expr(&measure.formula).map_err(pe)?;
-            rows.group_by(keys)
-                .agg([formula.cast(DataType::Float64).alias("__value"), len().alias("__rows")])
-                .collect()
-                .map_err(|e| PanelError::Other(format!("{} '{}': {e}", kind.name(), measure.name)))
-        };
-        let outs: Vec<DataFrame> = if measure.interval.is_some() {
-            let whole = concat(parts.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(), UnionArgs::default()).map_err(pe)?;
-            vec![aggregate(whole)?]
-        } else {
-            parts.iter().map(|(_, f)| aggregate(f.clone())).collect::<Result<_, _>>()?
-        };
-        let mut values = vec![None; cells];
-        let mut had_rows = vec![false; cells];
-        for out in &outs {
-            let (sids, pids, vals) = (strings(out, "station_id")?, strings(out, "period")?, floats(out, "__value")?);
-            for i in 0..out.height() {
-                if let (Some(s), Some(p)) = (sids[i].as_ref().and_then(|x| station_index.get(x)), pids[i].as_ref().and_then(|x| period_index.get(x))) {
-                    values[s * periods.len() + p] = vals[i];
-                    had_rows[s * periods.len() + p] = true;
-                }
-            }
-        }
-        let covered: BTreeSet<Period> = source_periods.iter().copied().collect();
-        for s in 0..entries.len() {
-            for (p, q) in periods.iter().enumerate() {
-                let i = s * periods.len() + p;
-                if values[i].is_some() {
-                    continue;
-                }
-                let reason = if !covered.contains(q) {
-                    format!("来源 '{0}' 没有 {q} 的数据 · source '{0}' has no data for {q}", source.name)
-                } else if had_rows[i] {
-                    "公式无结果（分母为零或输入缺失）· formula gives no value (zero denominator or missing inputs)".to_string()
-                } else if let Some(fill) = measure.fill {
-                    values[i] = Some(fill);
-                    continue;
-                } else {
-                    format!("来源 '{0}' 中该供电所本期没有记录 · no rows in source '{0}' for this station and period", source.name)
-                };
-                gaps.push(Gap { station_id: entries[s].station_id.clone(), period: *q, variable: measure.name.clone(), reason });
-            }
-        }
-        columns.push(PanelColumn { name: measure.name.clone(), label: measure.label.clone(), label_en: measure.label_en.clone(), kind: kind.clone(), values });
+        Ok(&self.mapping[&index])
     }
+}
 
-    // Lagged features: the value at t − k of the same station, by calendar, never by row order.
+/// A measure's value per station and period (columns station_id, period, __value, __rows): one
+/// frame per partition, or one for an interval measure.
+#[allow(clippy::too_many_arguments)]
+fn aggregate_measure(
+    plan: &Plan,
+    measure: &Measure,
+    kind: &ColumnKind,
+    parts: &[(Period, LazyFrame)],
+    key_column: &str,
+    mapping: &HashMap<String, String>,
+    stations: &StationColumns,
+    grid: &Grid,
+) -> Result<Vec<DataFrame>, PanelError> {
+    let source = &plan.sources[measure.source];
+    let (keys, ids): (Vec<&str>, Vec<&str>) = mapping.iter().map(|(k, v)| (k.as_str(), v.as_str())).unzip();
+    let map_frame = DataFrame::new(keys.len(), vec![Column::new(key_column.into(), keys), Column::new("station_id".into(), ids)]).map_err(pe)?.lazy();
+    let aggregate = |frame: LazyFrame| -> Result<DataFrame, PanelError> {
+        let mut rows = frame.join(map_frame.clone(), [col(key_column)], [col(key_column)], JoinArgs::new(JoinType::Inner));
+        if let Some((start, end)) = &measure.interval {
+            rows = split_intervals(rows.collect().map_err(pe)?, start, end, plan.grain, plan.utc_offset_minutes)?.lazy();
+        }
+        rows = rows.join(period_lengths(&grid.periods)?, [col("period")], [col("period")], JoinArgs::new(JoinType::Left));
+        let extra: Vec<Expr> = stations.extra(source).map(|n| col(n.as_str())).chain([col("station_id")]).collect();
+        rows = rows.join(stations.frame.clone().select(extra), [col("station_id")], [col("station_id")], JoinArgs::new(JoinType::Left));
+        if let Some(f) = &measure.filter {
+            rows = rows.filter(polars::sql::sql_expr(f).map_err(pe)?);
+        }
+        let keys = vec![col("station_id"), col("period")];
+        if let Some((by, aggs)) = &measure.pre_aggregate {
+            let mut group: Vec<Expr> = keys.clone();
+            group.extend(by.iter().map(|b| col(b.as_str())));
+            let mut exprs: Vec<Expr> = aggs.iter().map(|(n, e)| polars::sql::sql_expr(e).map(|x| x.alias(n.as_str()))).collect::<Result<_, _>>().map_err(pe)?;
+            // Station columns and period hours stay available after the first step.
+            exprs.extend(stations.extra(source).map(|n| col(n.as_str()).first()));
+            exprs.push(col("period_hours").first());
+            exprs.push(col("period_months").first());
+            rows = rows.group_by(group).agg(exprs);
+        }
+        let formula = polars::sql::sql_expr(&measure.formula).map_err(pe)?;
+        rows.group_by(keys)
+            .agg([formula.cast(DataType::Float64).alias("__value"), len().alias("__rows")])
+            .collect()
+            .map_err(|source| PanelError::Measure { kind: kind.name(), name: measure.name.clone(), source })
+    };
+    if measure.interval.is_some() {
+        let whole = concat(parts.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(), UnionArgs::default()).map_err(pe)?;
+        Ok(vec![aggregate(whole)?])
+    } else {
+        parts.iter().map(|(_, f)| aggregate(f.clone())).collect()
+    }
+}
+
+/// `period`, `period_hours` and `period_months` of the grid's periods, for formulas.
+fn period_lengths(periods: &[Period]) -> Result<LazyFrame, PanelError> {
+    let hours: Vec<f64> = periods.iter().map(|q| q.hours()).collect();
+    let months: Vec<f64> = periods.iter().map(|q| f64::from(q.grain.months())).collect();
+    let labels: Vec<String> = periods.iter().map(|q| q.to_string()).collect();
+    let frame = DataFrame::new(
+        labels.len(),
+        vec![Column::new("period".into(), labels), Column::new("period_hours".into(), hours), Column::new("period_months".into(), months)],
+    )
+    .map_err(pe)?;
+    Ok(frame.lazy())
+}
+
+/// A measure's column on the grid; every empty cell gets a gap saying why (or `fill`).
+fn fill_cells(measure: &Measure, source: &SourcePlan, aggregated: &[DataFrame], covered: &BTreeSet<Period>, grid: &Grid, gaps: &mut Vec<Gap>) -> Result<Vec<Option<f64>>, PanelError> {
+    let mut values = vec![None; grid.cells()];
+    let mut had_rows = vec![false; grid.cells()];
+    for out in aggregated {
+        let (sids, pids, vals) = (strings(out, "station_id")?, strings(out, "period")?, floats(out, "__value")?);
+        for i in 0..out.height() {
+            if let (Some(&s), Some(&p)) = (sids[i].as_ref().and_then(|x| grid.station_index.get(x)), pids[i].as_ref().and_then(|x| grid.period_index.get(x))) {
+                values[grid.cell(s, p)] = vals[i];
+                had_rows[grid.cell(s, p)] = true;
+            }
+        }
+    }
+    for s in 0..grid.entries.len() {
+        for (p, q) in grid.periods.iter().enumerate() {
+            let i = grid.cell(s, p);
+            if values[i].is_some() {
+                continue;
+            }
+            let reason = if !covered.contains(q) {
+                format!("来源 '{0}' 没有 {q} 的数据 · source '{0}' has no data for {q}", source.name)
+            } else if had_rows[i] {
+                "公式无结果（分母为零或输入缺失）· formula gives no value (zero denominator or missing inputs)".to_string()
+            } else if let Some(fill) = measure.fill {
+                values[i] = Some(fill);
+                continue;
+            } else {
+                format!("来源 '{0}' 中该供电所本期没有记录 · no rows in source '{0}' for this station and period", source.name)
+            };
+            gaps.push(Gap { station_id: grid.entries[s].station_id.clone(), period: *q, variable: measure.name.clone(), reason });
+        }
+    }
+    Ok(values)
+}
+
+/// Lagged features: the value at t − k of the same station, by calendar, never by row order.
+fn lagged_columns(plan: &Plan, columns: &[PanelColumn], grid: &Grid, gaps: &mut Vec<Gap>) -> Vec<PanelColumn> {
+    let periods = &grid.periods;
+    let mut lagged = Vec::new();
     for m in &plan.features {
-        let base = columns.iter().find(|c| c.name == m.name).unwrap().values.clone();
+        let base = &columns.iter().find(|c| c.name == m.name).expect("every feature has its column").values;
         for &lag in plan.lags.iter().filter(|l| **l > 0) {
-            let mut values = vec![None; cells];
-            for s in 0..entries.len() {
+            let mut values = vec![None; grid.cells()];
+            for s in 0..grid.entries.len() {
                 for (p, q) in periods.iter().enumerate() {
                     let earlier = q.ordinal() - lag;
-                    let earlier_value = periods.iter().position(|x| x.ordinal() == earlier).and_then(|pp| base[s * periods.len() + pp]);
-                    values[s * periods.len() + p] = earlier_value;
+                    let earlier_value = periods.iter().position(|x| x.ordinal() == earlier).and_then(|pp| base[grid.cell(s, pp)]);
+                    values[grid.cell(s, p)] = earlier_value;
                     if earlier_value.is_none() {
                         let reason = match periods.iter().find(|x| x.ordinal() == earlier) {
                             Some(e) => format!("'{0}' 在 {e} 为空 · '{0}' is empty in {e}", m.name),
                             None => format!("数据中没有 {q} 之前第 {lag} 期 · no period {lag} before {q} in the data"),
                         };
-                        gaps.push(Gap { station_id: entries[s].station_id.clone(), period: *q, variable: format!("{}_lag{lag}", m.name), reason });
+                        gaps.push(Gap { station_id: grid.entries[s].station_id.clone(), period: *q, variable: format!("{}_lag{lag}", m.name), reason });
                     }
                 }
             }
-            columns.push(PanelColumn {
+            lagged.push(PanelColumn {
                 name: format!("{}_lag{lag}", m.name),
                 label: format!("{}（滞后{lag}期）", m.label),
                 label_en: format!("{} (lag {lag})", m.label_en),
@@ -373,14 +508,13 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
             });
         }
     }
-    let stations = entries.iter().map(|e| PanelStation { station_id: e.station_id.clone(), name: e.name.clone(), county: e.county.clone() }).collect();
-    Ok(Panel { stations, periods, columns, gaps, unmatched, source_rows })
+    lagged
 }
 
 /// Splits interval rows over the periods they overlap (in local time), adding `overlap_hours`
 /// and replacing `period` with each overlapped period.
-fn split_intervals(df: DataFrame, start: &str, end: &str, grain: Grain, utc_offset_minutes: i32) -> Result<DataFrame, String> {
-    let ts = |name: &str| -> Result<Vec<Option<i64>>, String> {
+fn split_intervals(df: DataFrame, start: &str, end: &str, grain: Grain, utc_offset_minutes: i32) -> Result<DataFrame, PanelError> {
+    let ts = |name: &str| -> Result<Vec<Option<i64>>, PanelError> {
         let c = df.column(name).map_err(pe)?.cast(&DataType::Int64).map_err(pe)?;
         let ca = c.i64().map_err(pe)?.clone();
         Ok((0..ca.len()).map(|i| ca.get(i)).collect())

@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::raw::{RawPipeline, RawSource};
+use super::raw::{RawCheck, RawColumn, RawPipeline, RawSource};
 use super::{SpecError, SpecErrors};
 use crate::base::text::closest;
 use crate::spec::plan::*;
 use crate::base::period::Grain;
+use crate::base::vocab::Vocabulary;
 
 /// `a/b/../c` → `a/c`, lexically, so paths read the way the user would write them.
 pub fn normalize(path: &Path) -> PathBuf {
@@ -51,8 +52,8 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
     if !is_snake_case(job.name.get_ref()) {
         err(&mut errors, Some(job.name.span()), format!("name '{}' must be ASCII snake_case (a-z, 0-9, _)", job.name.get_ref()));
     }
-    let grain = crate::base::period::Grain::parse(job.period.get_ref()).unwrap_or_else(|| {
-        err(&mut errors, Some(job.period.span()), format!("period '{}' is not supported; expected \"month\", \"quarter\" or \"year\"", job.period.get_ref()));
+    let grain = Grain::parse(job.period.get_ref()).unwrap_or_else(|| {
+        err(&mut errors, Some(job.period.span()), format!("period '{}' is not supported; expected {}", job.period.get_ref(), Grain::expected(true)));
         crate::base::period::Grain::Quarter
     });
     let utc_offset_minutes = match &job.utc_offset {
@@ -125,6 +126,7 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
         title: job.title.clone().unwrap_or_else(|| job.name.get_ref().clone()),
         spec_path: spec_path.to_path_buf(),
         spec_sha256: crate::base::digest::sha256_hex(text.as_bytes()),
+        spec_text: text.to_string(),
         grain,
         utc_offset_minutes,
         sources,
@@ -175,14 +177,12 @@ fn compile_analysis(raw: &RawPipeline, attributes: &[Attribute], errors: &mut Ve
         None => vec![Method::Pearson, Method::Spearman],
         Some(list) => list
             .iter()
-            .filter_map(|m| match m.get_ref().as_str() {
-                "pearson" => Some(Method::Pearson),
-                "spearman" => Some(Method::Spearman),
-                "kendall" => Some(Method::Kendall),
-                other => {
-                    err(errors, Some(m.span()), format!("method '{other}' is unknown; expected pearson, spearman or kendall"));
-                    None
+            .filter_map(|m| {
+                let method = Method::parse(m.get_ref());
+                if method.is_none() {
+                    err(errors, Some(m.span()), format!("method '{}' is unknown; expected {}", m.get_ref(), Method::expected(false)));
                 }
+                method
             })
             .collect(),
     };
@@ -190,14 +190,12 @@ fn compile_analysis(raw: &RawPipeline, attributes: &[Attribute], errors: &mut Ve
         None => vec![Scope::Pooled, Scope::Within, Scope::Between],
         Some(list) => list
             .iter()
-            .filter_map(|m| match m.get_ref().as_str() {
-                "pooled" => Some(Scope::Pooled),
-                "within" => Some(Scope::Within),
-                "between" => Some(Scope::Between),
-                other => {
-                    err(errors, Some(m.span()), format!("scope '{other}' is unknown; expected pooled, within or between"));
-                    None
+            .filter_map(|m| {
+                let scope = Scope::parse(m.get_ref());
+                if scope.is_none() {
+                    err(errors, Some(m.span()), format!("scope '{}' is unknown; expected {}", m.get_ref(), Scope::expected(false)));
                 }
+                scope
             })
             .collect(),
     };
@@ -207,14 +205,12 @@ fn compile_analysis(raw: &RawPipeline, attributes: &[Attribute], errors: &mut Ve
             err(errors, Some(c.span()), format!("control '{}' is not a declared attribute{hint}", c.get_ref()));
         }
     }
-    let adjust = match a.adjust.as_ref().map(|x| x.get_ref().as_str()) {
-        None | Some("fdr_bh") => Adjust::FdrBh,
-        Some("holm") => Adjust::Holm,
-        Some("none") => Adjust::None,
-        Some(other) => {
-            err(errors, a.adjust.as_ref().map(|x| x.span()), format!("adjust '{other}' is unknown; expected fdr_bh, holm or none"));
+    let adjust = match &a.adjust {
+        None => Adjust::FdrBh,
+        Some(x) => Adjust::parse(x.get_ref()).unwrap_or_else(|| {
+            err(errors, Some(x.span()), format!("adjust '{}' is unknown; expected {}", x.get_ref(), Adjust::expected(false)));
             Adjust::FdrBh
-        }
+        }),
     };
     let family_all = match a.family.as_ref().map(|x| x.get_ref().as_str()) {
         None | Some("scope_method") => false,
@@ -277,17 +273,16 @@ fn compile_measure(
     seen.push(name.get_ref().clone());
     let better = match (indicator, &raw.better) {
         (true, None) => {
-            err(errors, Some(name.span()), format!("indicator '{}' needs better = \"higher\" or \"lower\"", name.get_ref()));
+            err(errors, Some(name.span()), format!("indicator '{}' needs better = {}", name.get_ref(), Better::expected(true)));
             None
         }
-        (true, Some(b)) => match b.get_ref().as_str() {
-            "higher" => Some(Better::Higher),
-            "lower" => Some(Better::Lower),
-            other => {
-                err(errors, Some(b.span()), format!("better '{other}' is unknown; expected \"higher\" or \"lower\""));
-                None
+        (true, Some(b)) => {
+            let better = Better::parse(b.get_ref());
+            if better.is_none() {
+                err(errors, Some(b.span()), format!("better '{}' is unknown; expected {}", b.get_ref(), Better::expected(true)));
             }
-        },
+            better
+        }
         (false, Some(b)) => {
             err(errors, Some(b.span()), "better applies to indicators only");
             None
@@ -356,7 +351,35 @@ fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, grain: G
         err(errors, Some(name.span()), format!("source name '{}' must be ASCII snake_case (it names the curated table)", name.get_ref()));
     }
     let pattern = normalize(&base.join(raw.path.get_ref())).to_string_lossy().into_owned();
-    let format = match raw.format.as_ref().map(|f| f.get_ref().as_str()) {
+    let format = compile_format(raw, &pattern, errors);
+    let encoding = compile_encoding(raw, format, errors);
+    let header_row = compile_header_row(raw, errors);
+    let columns: Vec<ColumnPlan> = raw.columns.iter().map(|(col_name, col)| compile_column(col_name, col, errors)).collect();
+    let period = compile_period_column(raw, &columns, name.get_ref(), grain, errors);
+    let station = compile_station(raw, &columns, name.get_ref(), errors);
+    let checks = raw.checks.iter().map(|c| compile_check(c, &columns, name.get_ref(), errors)).collect();
+    let max_reject_share = compile_max_reject_share(raw, errors);
+    SourcePlan {
+        name: name.get_ref().clone(),
+        title: raw.title.clone().unwrap_or_else(|| name.get_ref().clone()),
+        pattern,
+        pattern_span: Some(raw.path.span()),
+        format,
+        encoding,
+        sheets: raw.sheets.as_ref().map(|s| s.iter().map(|x| x.get_ref().clone()).collect()),
+        header_row,
+        drop_rows: raw.drop_rows.iter().map(|d| DropRule { header: d.header.get_ref().clone(), header_span: Some(d.header.span()), starts_with: d.starts_with.clone() }).collect(),
+        columns,
+        station,
+        period,
+        checks,
+        max_reject_share,
+    }
+}
+
+/// `format`, or the one the path's extension says.
+fn compile_format(raw: &RawSource, pattern: &str, errors: &mut Vec<SpecError>) -> Format {
+    match raw.format.as_ref().map(|f| f.get_ref().as_str()) {
         Some("csv") => Format::Csv,
         Some("xlsx") => Format::Xlsx,
         Some(other) => {
@@ -369,7 +392,10 @@ fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, grain: G
             err(errors, Some(raw.path.span()), "cannot tell the format from the path; add format = \"csv\" or \"xlsx\"");
             Format::Csv
         }
-    };
+    }
+}
+
+fn compile_encoding(raw: &RawSource, format: Format, errors: &mut Vec<SpecError>) -> Encoding {
     let encoding = match &raw.encoding {
         None => Encoding::Auto,
         Some(e) => Encoding::parse(e.get_ref()).unwrap_or_else(|| {
@@ -380,69 +406,81 @@ fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, grain: G
     if format == Format::Xlsx && raw.encoding.is_some() {
         err(errors, raw.encoding.as_ref().map(|e| e.span()), "encoding applies to CSV files only; XLSX files carry their own");
     }
-    let header_row = match &raw.header_row {
+    encoding
+}
+
+/// The header line, counted from 0 (the file counts from 1).
+fn compile_header_row(raw: &RawSource, errors: &mut Vec<SpecError>) -> usize {
+    match &raw.header_row {
         None => 0,
         Some(h) if *h.get_ref() >= 1 => h.get_ref() - 1,
         Some(h) => {
             err(errors, Some(h.span()), "header_row counts from 1");
             0
         }
-    };
-    let mut columns = Vec::new();
-    for (col_name, col) in &raw.columns {
-        if !is_snake_case(col_name.get_ref()) {
-            err(errors, Some(col_name.span()), format!("column name '{}' must be ASCII snake_case (it is the column name in the output files)", col_name.get_ref()));
-        }
-        let kind = match &col.kind {
-            None => ColumnType::Text,
-            Some(k) => ColumnType::parse(k.get_ref()).unwrap_or_else(|| {
-                err(errors, Some(k.span()), format!("type '{}' is unknown; expected text, integer, number, month, quarter, date or timestamp", k.get_ref()));
-                ColumnType::Text
-            }),
-        };
-        if let Some(f) = &col.format {
-            if !matches!(kind, ColumnType::Month | ColumnType::Date | ColumnType::Timestamp) {
-                err(errors, Some(f.span()), "format applies to month, date and timestamp columns only");
-            } else if !f.get_ref().contains("yyyy") {
-                err(errors, Some(f.span()), format!("format '{}' has no yyyy; write it like \"yyyy年MM月\" or \"yyyy/MM/dd HH:mm\"", f.get_ref()));
-            }
-        }
-        let scaled = col.scale.is_some() || col.also.iter().any(|a| a.scale.is_some());
-        if scaled && kind != ColumnType::Number {
-            err(errors, Some(col.header.span()), format!("scale applies to number columns only, and '{}' is {:?}", col_name.get_ref(), kind));
-        }
-        let mut headers = vec![(col.header.get_ref().clone(), col.scale.unwrap_or(1.0))];
-        headers.extend(col.also.iter().map(|a| (a.header.get_ref().clone(), a.scale.unwrap_or(1.0))));
-        columns.push(ColumnPlan {
-            name: col_name.get_ref().clone(),
-            headers,
-            header_span: Some(col.header.span()),
-            kind,
-            format: col.format.as_ref().map(|f| f.get_ref().clone()),
-            required: col.required.unwrap_or(true),
-            not_null: col.not_null.unwrap_or(false),
-        });
     }
-    let known = |wanted: &Spanned<String>, what: &str, errors: &mut Vec<SpecError>| -> Option<ColumnType> {
-        let found = columns.iter().find(|c| &c.name == wanted.get_ref()).map(|c| c.kind);
-        if found.is_none() {
-            let hint = closest(wanted.get_ref(), columns.iter().map(|c| c.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
-            err(errors, Some(wanted.span()), format!("{what} '{}' is not a column of source '{}'{hint}", wanted.get_ref(), name.get_ref()));
-        }
-        found
+}
+
+fn compile_column(col_name: &Spanned<String>, col: &RawColumn, errors: &mut Vec<SpecError>) -> ColumnPlan {
+    if !is_snake_case(col_name.get_ref()) {
+        err(errors, Some(col_name.span()), format!("column name '{}' must be ASCII snake_case (it is the column name in the output files)", col_name.get_ref()));
+    }
+    let kind = match &col.kind {
+        None => ColumnType::Text,
+        Some(k) => ColumnType::parse(k.get_ref()).unwrap_or_else(|| {
+            err(errors, Some(k.span()), format!("type '{}' is unknown; expected text, integer, number, month, quarter, date or timestamp", k.get_ref()));
+            ColumnType::Text
+        }),
     };
-    let period = raw.period.as_ref().and_then(|p| {
-        let kind = known(p, "period column", errors)?;
-        if !kind.is_temporal() {
-            err(errors, Some(p.span()), format!("period column '{}' must have type month, quarter, date or timestamp", p.get_ref()));
-        } else if kind == ColumnType::Quarter && grain == Grain::Month {
-            err(errors, Some(p.span()), format!("period column '{}' holds quarters, which cannot be split into the pipeline's months", p.get_ref()));
+    if let Some(f) = &col.format {
+        if !matches!(kind, ColumnType::Month | ColumnType::Date | ColumnType::Timestamp) {
+            err(errors, Some(f.span()), "format applies to month, date and timestamp columns only");
+        } else if !f.get_ref().contains("yyyy") {
+            err(errors, Some(f.span()), format!("format '{}' has no yyyy; write it like \"yyyy年MM月\" or \"yyyy/MM/dd HH:mm\"", f.get_ref()));
         }
-        Some(p.get_ref().clone())
-    });
-    let station = match (&raw.station, &raw.station_key) {
+    }
+    let scaled = col.scale.is_some() || col.also.iter().any(|a| a.scale.is_some());
+    if scaled && kind != ColumnType::Number {
+        err(errors, Some(col.header.span()), format!("scale applies to number columns only, and '{}' is {:?}", col_name.get_ref(), kind));
+    }
+    let mut headers = vec![(col.header.get_ref().clone(), col.scale.unwrap_or(1.0))];
+    headers.extend(col.also.iter().map(|a| (a.header.get_ref().clone(), a.scale.unwrap_or(1.0))));
+    ColumnPlan {
+        name: col_name.get_ref().clone(),
+        headers,
+        header_span: Some(col.header.span()),
+        kind,
+        format: col.format.as_ref().map(|f| f.get_ref().clone()),
+        required: col.required.unwrap_or(true),
+        not_null: col.not_null.unwrap_or(false),
+    }
+}
+
+/// The type of a column the source declares; an error with the closest name if there is none.
+fn known_column(columns: &[ColumnPlan], source: &str, wanted: &Spanned<String>, what: &str, errors: &mut Vec<SpecError>) -> Option<ColumnType> {
+    let found = columns.iter().find(|c| &c.name == wanted.get_ref()).map(|c| c.kind);
+    if found.is_none() {
+        let hint = closest(wanted.get_ref(), columns.iter().map(|c| c.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
+        err(errors, Some(wanted.span()), format!("{what} '{}' is not a column of source '{source}'{hint}", wanted.get_ref()));
+    }
+    found
+}
+
+fn compile_period_column(raw: &RawSource, columns: &[ColumnPlan], source: &str, grain: Grain, errors: &mut Vec<SpecError>) -> Option<String> {
+    let p = raw.period.as_ref()?;
+    let kind = known_column(columns, source, p, "period column", errors)?;
+    if !kind.is_temporal() {
+        err(errors, Some(p.span()), format!("period column '{}' must have type month, quarter, date or timestamp", p.get_ref()));
+    } else if kind == ColumnType::Quarter && grain == Grain::Month {
+        err(errors, Some(p.span()), format!("period column '{}' holds quarters, which cannot be split into the pipeline's months", p.get_ref()));
+    }
+    Some(p.get_ref().clone())
+}
+
+fn compile_station(raw: &RawSource, columns: &[ColumnPlan], source: &str, errors: &mut Vec<SpecError>) -> Option<(String, StationKey)> {
+    match (&raw.station, &raw.station_key) {
         (Some(column), key) => {
-            known(column, "station column", errors);
+            known_column(columns, source, column, "station column", errors);
             let key = match key.as_ref().map(|k| k.get_ref().as_str()) {
                 Some("code") | None => StationKey::Code,
                 Some("name") => StationKey::Name,
@@ -459,55 +497,39 @@ fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, grain: G
             None
         }
         (None, None) => None,
+    }
+}
+
+fn compile_check(c: &RawCheck, columns: &[ColumnPlan], source: &str, errors: &mut Vec<SpecError>) -> CheckPlan {
+    let severity = match c.severity.as_ref().map(|s| s.get_ref().as_str()) {
+        None | Some("reject") => Severity::Reject,
+        Some("warn") => Severity::Warn,
+        Some(other) => {
+            err(errors, c.severity.as_ref().map(|s| s.span()), format!("severity '{other}' is unknown; expected reject or warn"));
+            Severity::Reject
+        }
     };
-    let checks = raw
-        .checks
-        .iter()
-        .map(|c| {
-            let severity = match c.severity.as_ref().map(|s| s.get_ref().as_str()) {
-                None | Some("reject") => Severity::Reject,
-                Some("warn") => Severity::Warn,
-                Some(other) => {
-                    err(errors, c.severity.as_ref().map(|s| s.span()), format!("severity '{other}' is unknown; expected reject or warn"));
-                    Severity::Reject
+    match polars::sql::sql_expr(c.rule.get_ref()) {
+        Ok(expr) => {
+            for used in expr.meta().root_names() {
+                if !columns.iter().any(|col| col.name == used.as_str()) {
+                    let hint = closest(used.as_str(), columns.iter().map(|c| c.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
+                    err(errors, Some(c.rule.span()), format!("check '{}' uses '{used}', which is not a column of source '{source}'{hint}", c.rule.get_ref()));
                 }
-            };
-            match polars::sql::sql_expr(c.rule.get_ref()) {
-                Ok(expr) => {
-                    for used in expr.meta().root_names() {
-                        if !columns.iter().any(|col| col.name == used.as_str()) {
-                            let hint = closest(used.as_str(), columns.iter().map(|c| c.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
-                            err(errors, Some(c.rule.span()), format!("check '{}' uses '{used}', which is not a column of source '{}'{hint}", c.rule.get_ref(), name.get_ref()));
-                        }
-                    }
-                }
-                Err(e) => err(errors, Some(c.rule.span()), format!("check '{}' is not a valid SQL expression: {e}", c.rule.get_ref())),
             }
-            CheckPlan { rule: c.rule.get_ref().clone(), severity, message: c.message.clone().unwrap_or_else(|| format!("check failed: {}", c.rule.get_ref())) }
-        })
-        .collect();
-    let max_reject_share = match &raw.max_reject_share {
+        }
+        Err(e) => err(errors, Some(c.rule.span()), format!("check '{}' is not a valid SQL expression: {e}", c.rule.get_ref())),
+    }
+    CheckPlan { rule: c.rule.get_ref().clone(), severity, message: c.message.clone().unwrap_or_else(|| format!("check failed: {}", c.rule.get_ref())) }
+}
+
+fn compile_max_reject_share(raw: &RawSource, errors: &mut Vec<SpecError>) -> f64 {
+    match &raw.max_reject_share {
         None => 0.05,
         Some(s) if (0.0..=1.0).contains(s.get_ref()) => *s.get_ref(),
         Some(s) => {
             err(errors, Some(s.span()), "max_reject_share is a share between 0 and 1");
             0.05
         }
-    };
-    SourcePlan {
-        name: name.get_ref().clone(),
-        title: raw.title.clone().unwrap_or_else(|| name.get_ref().clone()),
-        pattern,
-        pattern_span: Some(raw.path.span()),
-        format,
-        encoding,
-        sheets: raw.sheets.as_ref().map(|s| s.iter().map(|x| x.get_ref().clone()).collect()),
-        header_row,
-        drop_rows: raw.drop_rows.iter().map(|d| DropRule { header: d.header.get_ref().clone(), header_span: Some(d.header.span()), starts_with: d.starts_with.clone() }).collect(),
-        columns,
-        station,
-        period,
-        checks,
-        max_reject_share,
     }
 }

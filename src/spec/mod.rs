@@ -8,6 +8,7 @@ pub mod compile;
 pub mod output_dir;
 pub mod plan;
 pub mod raw;
+pub mod words;
 
 use std::fmt;
 use std::ops::Range;

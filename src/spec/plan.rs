@@ -1,6 +1,8 @@
 //! The checked, immutable plan of a run, compiled from a pipeline file. Every later stage reads
 //! only this: paths are resolved, types and checks are known, references are valid.
 
+use crate::base::vocab::{Vocabulary, Word};
+
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -12,6 +14,8 @@ pub struct Plan {
     /// The pipeline file and the sha256 of its text.
     pub spec_path: PathBuf,
     pub spec_sha256: String,
+    /// The text of the pipeline file, to locate errors found after compilation (preflight).
+    pub spec_text: String,
     /// Length of one panel period (month, quarter or year): partitions, grid and lags follow it.
     pub grain: crate::base::period::Grain,
     /// Minutes east of UTC of the exports' local times.
@@ -66,12 +70,19 @@ pub struct Attribute {
 }
 
 /// Which way an indicator is better.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Better {
     Higher,
     Lower,
 }
+
+impl Vocabulary for Better {
+    const WORDS: &'static [Word<Better>] = &[
+        Word { value: Better::Higher, name: "higher", zh: "越高越好", en: "higher is better" },
+        Word { value: Better::Lower, name: "lower", zh: "越低越好", en: "lower is better" },
+    ];
+}
+crate::serialize_by_name!(Better);
 
 /// An indicator or a feature: a SQL aggregate of a source per station and period.
 #[derive(Debug, Clone)]
