@@ -77,10 +77,10 @@
 //! | check | 6 | `check` samples every file, exits 3 when its sample fails, reports the share |
 //! | sample | 3 | copies of committed sample files: the stray quote on line 102, output dir = the fee folder, a CR-only fee export |
 //!
-//! Not covered here: a kill at each publish step (no test hook exists; runs are killed at
-//! fractions of a measured run instead, and stale staging / `.old` folders are planted as a killed
-//! run leaves them), read-only folders (the tests run as root, which file modes do not stop) and
-//! full disks (would need a mounted file system).
+//! Covered elsewhere: a kill at each publish step (here runs are killed at fractions of a
+//! measured run, and stale staging / `.old` folders are planted as a killed run leaves them;
+//! tests/test_publish.rs stops runs at every step through the `DUIBIAO_TEST_KILL_AT` hook), and
+//! read-only folders and full disks (tests/test_terminal.rs, on a small tmpfs when it can mount one).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -969,43 +969,43 @@ faults! {
     spec_max_reject_share_above_one: Spec => Case::new().prior().replace("max_reject_share = 0.5", "max_reject_share = 5.0").both(&[2]).says(&["max_reject_share"]);
 
     // ── output safety ─────────────────────────────────────────────────────────────────────
-    out_dir_is_an_input_folder: OutputSafety #[ignore = "needs output-safety: an output folder equal to an input folder deletes the inputs"] => Case::new().prior()
+    out_dir_is_an_input_folder: OutputSafety => Case::new().prior()
         .output_dir("\"../data\"").out("data").both(&[2]).names("p.toml", 7).says(&["input", "输入"]);
 
-    out_dir_contains_the_inputs: OutputSafety #[ignore = "needs output-safety: an output folder containing the inputs deletes them"] => Case::new().prior()
+    out_dir_contains_the_inputs: OutputSafety => Case::new().prior()
         .output_dir("\"..\"").out("").both(&[2]).names("p.toml", 7).says(&["input", "输入"]);
 
-    out_dir_parent_with_slash: OutputSafety #[ignore = "needs output-safety: an output folder containing the inputs deletes them"] => Case::new().prior()
+    out_dir_parent_with_slash: OutputSafety => Case::new().prior()
         .output_dir("\"../\"").out("").both(&[2]).names("p.toml", 7).says(&["input", "输入"]);
 
-    out_dir_is_the_pipeline_folder: OutputSafety #[ignore = "needs output-safety: output dir \".\" deletes the pipeline folder"] => Case::new().prior()
+    out_dir_is_the_pipeline_folder: OutputSafety => Case::new().prior()
         .output_dir("\".\"").out("pipelines").both(&[2]).names("p.toml", 7);
 
-    out_dir_dot_slash: OutputSafety #[ignore = "needs output-safety: output dir \"./\" deletes the pipeline folder"] => Case::new().prior()
+    out_dir_dot_slash: OutputSafety => Case::new().prior()
         .output_dir("\"./\"").out("pipelines").both(&[2]).names("p.toml", 7);
 
-    out_dir_empty_string: OutputSafety #[ignore = "needs output-safety: output dir \"\" deletes the pipeline folder"] => Case::new().prior()
+    out_dir_empty_string: OutputSafety => Case::new().prior()
         .output_dir("\"\"").out("pipelines").both(&[2]).names("p.toml", 7);
 
-    out_dir_inside_an_input_folder: OutputSafety #[ignore = "needs output-safety: an output folder inside an input folder is accepted"] => Case::new().prior()
+    out_dir_inside_an_input_folder: OutputSafety => Case::new().prior()
         .output_dir("\"../data/out\"").out("data/out").both(&[2]).names("p.toml", 7).says(&["input", "输入"]);
 
-    out_dir_is_an_input_file: OutputSafety #[ignore = "needs output-safety: an output folder named like an input file replaces that file"] => Case::new().prior()
+    out_dir_is_an_input_file: OutputSafety => Case::new().prior()
         .output_dir("\"../data/fee.csv\"").out("data/fee.csv").both(&[2]).names("p.toml", 7).says(&["input", "输入"]);
 
-    out_dir_symlink_to_the_inputs: OutputSafety #[ignore = "needs output-safety: an output folder reached through a link to the inputs is accepted"] => Case::new().prior()
+    out_dir_symlink_to_the_inputs: OutputSafety => Case::new().prior()
         .link("results", "data").output_dir("\"../results\"").out("results").both(&[2]).names("p.toml", 7).says(&["input", "输入"]);
 
-    out_dir_absolute_workspace_root: OutputSafety #[ignore = "needs output-safety: an absolute output folder containing the inputs deletes them"] => Case::new().prior()
+    out_dir_absolute_workspace_root: OutputSafety => Case::new().prior()
         .output_dir("\"{ROOT}\"").out("").both(&[2]).names("p.toml", 7).says(&["input", "输入"]);
 
-    out_dir_is_the_station_master_folder_with_glob_inputs: OutputSafety #[ignore = "needs output-safety: an output folder equal to an input folder deletes the inputs"] => Case::new().prior()
+    out_dir_is_the_station_master_folder_with_glob_inputs: OutputSafety => Case::new().prior()
         .replace("../data/fee.csv", "../data/*fee.csv").output_dir("\"../data\"").out("data").both(&[2]).names("p.toml", 7).says(&["input", "输入"]);
 
-    out_dir_existing_unmarked_folder: OutputSafety #[ignore = "needs output-safety: a folder that is not a duibiao output is replaced"] => Case::new().prior()
+    out_dir_existing_unmarked_folder: OutputSafety => Case::new().prior()
         .file("results/我的笔记.txt", "不要删除").output_dir("\"../results\"").out("results").run(&[1, 2]).says(&["results"]);
 
-    out_dir_existing_unmarked_folder_check: OutputSafety #[ignore = "needs output-safety: check does not warn about a folder that is not a duibiao output"] => Case::new()
+    out_dir_existing_unmarked_folder_check: OutputSafety => Case::new()
         .file("results/我的笔记.txt", "不要删除").output_dir("\"../results\"").out("results").check(&[0, 1, 2]).says(&["results"]);
 
     out_dir_marked_output_is_replaced: OutputSafety => Case::new().prior().run(&[0]).count("fee", "accepted", 24);
@@ -1157,11 +1157,11 @@ faults! {
 
     pub_run_killed_late: Publish => killed_run(0.9);
 
-    pub_concurrent_run_waits_or_names_the_other: Publish #[ignore = "needs publish-lock: two runs into one folder race; the second does not name the first"] => concurrent_runs(0.2);
+    pub_concurrent_run_waits_or_names_the_other: Publish => concurrent_runs(0.2);
 
-    pub_four_runs_at_once: Publish #[ignore = "needs publish-lock: runs started together race at publish (\"cannot move the previous out aside\", \"Directory not empty\")"] => concurrent_burst(4);
+    pub_four_runs_at_once: Publish => concurrent_burst(4);
 
-    pub_concurrent_run_started_later: Publish #[ignore = "needs publish-lock: two runs into one folder race; the second does not name the first"] => concurrent_runs(0.5);
+    pub_concurrent_run_started_later: Publish => concurrent_runs(0.5);
 
     pub_check_during_a_run_passes: Publish => {
         let (ws, whole) = slow_workspace();
@@ -1176,9 +1176,9 @@ faults! {
     };
 
     // ── terminal ──────────────────────────────────────────────────────────────────────────
-    term_check_with_stdout_closed: Terminal #[ignore = "needs terminal: check panics when stdout is closed"] => closed_stdout(&["check", "pipelines/p.toml"], false, Stdout::Closed, 0, false);
+    term_check_with_stdout_closed: Terminal => closed_stdout(&["check", "pipelines/p.toml"], false, Stdout::Closed, 0, false);
 
-    term_check_piped_to_head_1: Terminal #[ignore = "needs terminal: check | head -1 panics"] => closed_stdout(&["check", "pipelines/p.toml"], false, Stdout::OneLine, 0, false);
+    term_check_piped_to_head_1: Terminal => closed_stdout(&["check", "pipelines/p.toml"], false, Stdout::OneLine, 0, false);
 
     term_check_spec_error_with_stdout_closed: Terminal => {
         let mut ws = Workspace::new();
@@ -1187,15 +1187,15 @@ faults! {
         assert_eq!(o.code, Some(2), "{}", o.describe());
     };
 
-    term_run_with_stdout_closed: Terminal #[ignore = "needs terminal: run | true panics after replacing out/"] => closed_stdout(&["run", "pipelines/p.toml", "--quiet"], true, Stdout::Closed, 0, false);
+    term_run_with_stdout_closed: Terminal => closed_stdout(&["run", "pipelines/p.toml", "--quiet"], true, Stdout::Closed, 0, false);
 
-    term_run_with_progress_and_stdout_closed: Terminal #[ignore = "needs terminal: run | true panics after replacing out/"] => closed_stdout(&["run", "pipelines/p.toml"], false, Stdout::Closed, 0, false);
+    term_run_with_progress_and_stdout_closed: Terminal => closed_stdout(&["run", "pipelines/p.toml"], false, Stdout::Closed, 0, false);
 
-    term_run_json_with_stdout_closed: Terminal #[ignore = "needs terminal: run --json | true panics"] => closed_stdout(&["run", "pipelines/p.toml", "--json"], false, Stdout::Closed, 0, false);
+    term_run_json_with_stdout_closed: Terminal => closed_stdout(&["run", "pipelines/p.toml", "--json"], false, Stdout::Closed, 0, false);
 
     term_run_data_failure_with_stdout_closed: Terminal => closed_stdout(&["run", "pipelines/p.toml", "--quiet"], true, Stdout::Closed, 3, true);
 
-    term_inspect_with_stdout_closed: Terminal #[ignore = "needs terminal: inspect panics when stdout is closed"] => {
+    term_inspect_with_stdout_closed: Terminal => {
         let ws = base_workspace(true);
         let o = exec_with(&ws.root, &["inspect", "out/quality/rejects.parquet"], Stdout::Closed);
         assert_eq!(o.code, Some(0), "{}", o.describe());
@@ -1208,21 +1208,21 @@ faults! {
     };
 
     // ── messages ──────────────────────────────────────────────────────────────────────────
-    msg_exit3_names_reasons_with_file_and_line: Messages #[ignore = "needs messages: exit 3 prints only the reject share"] => Case::new().prior()
+    msg_exit3_names_reasons_with_file_and_line: Messages => Case::new().prior()
         .fee_lines(|l| l.iter_mut().skip(1).take(20).for_each(|r| *r = r.replacen(",1", ",--", 1))).run(&[3])
         .says(&["fee"]).says(&["'--'", "is not a number", "不是有效的数字"]).names_one_of("fee.csv", &(2..=21).collect::<Vec<_>>());
 
-    msg_exit3_names_each_failing_source: Messages #[ignore = "needs messages: exit 3 prints only the reject share"] => Case::new().prior()
+    msg_exit3_names_each_failing_source: Messages => Case::new().prior()
         .fee_lines(|l| l.iter_mut().skip(1).take(20).for_each(|r| *r = r.replacen(",1", ",--", 1)))
         .orders_lines(|l| l.iter_mut().skip(1).take(20).for_each(|r| *r = r.replacen(" 10:00:00", " 25:61:00", 1))).run(&[3])
         .says(&["is not a number", "不是有效的数字"]).says(&["timestamp", "时间"])
         .names_one_of("fee.csv", &(2..=21).collect::<Vec<_>>()).names_one_of("orders.csv", &(2..=21).collect::<Vec<_>>());
 
-    msg_exit3_names_the_failed_check: Messages #[ignore = "needs messages: exit 3 prints only the reject share"] => Case::new().prior()
+    msg_exit3_names_the_failed_check: Messages => Case::new().prior()
         .edit(|p| fixture::set_source_key(p, "fee", "checks", "[{ rule = \"paid > billed\", message = \"实收必须大于应收\" }]")).run(&[3])
         .says(&["实收必须大于应收"]).names_one_of("fee.csv", &(2..=25).collect::<Vec<_>>());
 
-    msg_exit3_names_an_xlsx_row: Messages #[ignore = "needs messages: exit 3 prints only the reject share"] => Case::new().prior().file("data/fee.xlsx", xlsx(&[("上半年", {
+    msg_exit3_names_an_xlsx_row: Messages => Case::new().prior().file("data/fee.xlsx", xlsx(&[("上半年", {
         let mut rows = fixture::fee_sheet();
         for r in rows.iter_mut().skip(1).take(20) {
             r[2] = XCell::Text("--".into());
@@ -1302,7 +1302,7 @@ faults! {
             .run(&[0]).count("orders", "rows_read", records).count("orders", "rejected", 1).quarantined("95598工单_2020Q4.csv", 102, "rejected")
     };
 
-    sample_output_dir_is_the_fee_folder: Sample #[ignore = "needs output-safety: an output folder equal to an input folder deletes the exports"] => {
+    sample_output_dir_is_the_fee_folder: Sample => {
         let mut ws = Workspace::new();
         for q in ["2020Q3", "2020Q4"] {
             copy_sample(&mut ws, &format!("fee/营销_电费回收_{q}.csv"));

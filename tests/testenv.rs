@@ -125,3 +125,72 @@ pub fn kashgar_workspace(dir: &Path) -> PathBuf {
     std::fs::copy(repo().join("pipelines/kashgar_quarterly.toml"), &pipeline).unwrap();
     pipeline
 }
+
+/// Copies the small fee pipeline and its exports (copied, not linked: a test that goes wrong
+/// must not touch the committed fixtures) into `dir`; returns the pipeline, `dir/pipelines/fee_small.toml`,
+/// whose output is `dir/pipelines/out`.
+pub fn fee_workspace(dir: &Path) -> PathBuf {
+    let fixtures = repo().join("tests/fixtures");
+    std::fs::create_dir_all(dir.join("pipelines")).unwrap();
+    std::fs::create_dir_all(dir.join("exports")).unwrap();
+    for file in ["stations.csv", "fee_gbk.csv", "fee_wan_utf8.csv"] {
+        std::fs::copy(fixtures.join("exports").join(file), dir.join("exports").join(file)).unwrap();
+    }
+    let pipeline = dir.join("pipelines/fee_small.toml");
+    std::fs::copy(fixtures.join("pipelines/fee_small.toml"), &pipeline).unwrap();
+    pipeline
+}
+
+/// Rewrites a pipeline file with `from` replaced by `to` (which must occur).
+pub fn edit_pipeline(pipeline: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(pipeline).unwrap();
+    assert!(text.contains(from), "{} has no '{from}'", pipeline.display());
+    std::fs::write(pipeline, text.replace(from, to)).unwrap();
+}
+
+/// Every file below `dir` with its bytes, sorted (to show a folder is untouched).
+pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A small tmpfs mounted for one test (disk full, read-only); unmounted when dropped. Mounting
+/// needs root (CI runs as root); elsewhere `mount` fails and the test says it skipped.
+pub struct Tmpfs {
+    pub path: PathBuf,
+}
+
+impl Tmpfs {
+    pub fn mount(path: &Path, size: &str) -> Result<Tmpfs, String> {
+        std::fs::create_dir_all(path).unwrap();
+        let out = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "duibiao-test", path.to_str().unwrap()]).output().map_err(|e| format!("mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("mount -t tmpfs failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(Tmpfs { path: path.to_path_buf() })
+    }
+
+    /// Remounts read-only.
+    pub fn read_only(&self) {
+        let out = Command::new("mount").args(["-o", "remount,ro", self.path.to_str().unwrap()]).output().unwrap();
+        assert!(out.status.success(), "remount ro: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").args(["-l", self.path.to_str().unwrap()]).output();
+    }
+}

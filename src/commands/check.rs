@@ -8,6 +8,7 @@ use super::columns::left;
 use crate::base::lang::Lang;
 use crate::base::vocab::Vocabulary;
 use crate::commands::cli::CheckArgs;
+use crate::commands::terminal::line;
 use crate::ingest::{self, IngestedSource, Reject, RejectKind};
 use crate::job;
 use crate::spec::plan::SourcePlan;
@@ -32,6 +33,8 @@ pub(super) struct SampleOverShare {
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     let plan = job::prepare(&args.pipeline)?;
+    // A run would refuse to replace what is at the output path: say so now.
+    crate::store::marker::check_replaceable(&plan.output_dir).map_err(job::error::JobError::OutputFolder)?;
     let mut samples: Vec<(&SourcePlan, usize, IngestedSource)> = Vec::new();
     for source in &plan.sources {
         let files = ingest::preflight::source_files(source).map_err(anyhow::Error::msg)?;
@@ -40,16 +43,16 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     }
     let over: Vec<String> = samples.iter().filter(|(source, _, sample)| over_share(source, sample)).map(|(source, _, sample)| over_line(source, sample)).collect();
     if over.is_empty() {
-        println!("{}: 作业文件正确，样本通过数据检查 · the pipeline compiles and matches its files, and its sample passes the data checks", args.pipeline.display());
+        line(format_args!("{}: 作业文件正确，样本通过数据检查 · the pipeline compiles and matches its files, and its sample passes the data checks", args.pipeline.display()))?;
     } else {
-        println!(
+        line(format_args!(
             "{}: 作业文件能编译、与导出文件的表头相符，但样本未通过数据检查 · the pipeline compiles and matches the files' headers, but its sample fails the data checks",
             args.pipeline.display()
-        );
+        ))?;
     }
-    println!("  样本：每个文件的开头、结尾及其间均匀分布的数据块 · sample: the start, the end and evenly spread blocks of every file");
+    line(format_args!("  样本：每个文件的开头、结尾及其间均匀分布的数据块 · sample: the start, the end and evenly spread blocks of every file"))?;
     for (source, files, sample) in &samples {
-        print_source(source, *files, sample);
+        print_source(source, *files, sample)?;
     }
     if !over.is_empty() {
         return Err(SampleOverShare { over }.into());
@@ -82,10 +85,10 @@ fn over_line(source: &SourcePlan, sample: &IngestedSource) -> String {
     )
 }
 
-fn print_source(source: &SourcePlan, files: usize, sample: &IngestedSource) {
+fn print_source(source: &SourcePlan, files: usize, sample: &IngestedSource) -> anyhow::Result<()> {
     let c = &sample.counts;
     let flag = if over_share(source, sample) { "  ← 超过允许比例 · over the allowed share" } else { "" };
-    println!(
+    line(format_args!(
         "  {} {} file(s) sampled: {} rows read, {} accepted, {} rejected = {:.1} % (allowed {:.1} %), {} dropped, {} duplicates{flag}",
         left(&source.name, 18),
         files,
@@ -96,23 +99,24 @@ fn print_source(source: &SourcePlan, files: usize, sample: &IngestedSource) {
         source.max_reject_share * 100.0,
         c.dropped,
         c.duplicates
-    );
+    ))?;
     let groups = reason_groups(&sample.rejects);
     for group in groups.iter().take(TOP_REASONS) {
         let value = group.example.as_ref().map(|v| format!(" '{v}'")).unwrap_or_default();
         let column = group.column.as_ref().map(|c| format!(" {c}")).unwrap_or_default();
-        println!(
+        line(format_args!(
             "      {} {} {} × {}（例 e.g. {}{column}{value}）",
             group.kind.label(Lang::Zh),
             group.kind.label(Lang::En),
             group.rows,
             group.reason,
             group.at
-        );
+        ))?;
     }
     if groups.len() > TOP_REASONS {
-        println!("      …… 另有 {} 种原因 · {} more reason(s)", groups.len() - TOP_REASONS, groups.len() - TOP_REASONS);
+        line(format_args!("      …… 另有 {} 种原因 · {} more reason(s)", groups.len() - TOP_REASONS, groups.len() - TOP_REASONS))?;
     }
+    Ok(())
 }
 
 /// Rejected rows that went wrong the same way, whatever their raw value.

@@ -1,13 +1,14 @@
 //! `duibiao inspect`: describe a Parquet file.
 
 use crate::commands::cli::InspectArgs;
+use crate::commands::terminal::line;
 
 pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
     let inspection = crate::output::inspect::inspect(&args.file)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&inspection)?);
+        line(serde_json::to_string_pretty(&inspection)?)?;
     } else {
-        println!("{}", crate::output::inspect::to_text(&inspection));
+        line(crate::output::inspect::to_text(&inspection))?;
     }
     Ok(())
 }

@@ -1,10 +1,11 @@
-//! The command line: its flags (`cli`), one module per subcommand, and the exit codes (`exit`);
-//! `run` dispatches.
+//! The command line: its flags (`cli`), one module per subcommand, the exit codes (`exit`) and
+//! the one writer to the terminal (`terminal`); `run` dispatches.
 //!
 //! Layer `commands` (ARCHITECTURE.md): the top; may import everything, nothing imports it.
 
 pub(crate) mod cli;
 pub(crate) mod exit;
+pub(crate) mod terminal;
 
 mod check;
 mod columns;
@@ -25,7 +26,7 @@ pub fn main() -> std::process::ExitCode {
     match run(cli) {
         Ok(()) => Exit::Ok.into(),
         Err(error) => {
-            eprintln!("错误 error: {error:#}");
+            terminal::error_line(format_args!("错误 error: {error:#}"));
             Exit::of(&error).into()
         }
     }

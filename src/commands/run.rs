@@ -3,6 +3,7 @@
 use super::columns::{left, right};
 use crate::analysis::{self, Finding};
 use crate::commands::cli::RunArgs;
+use crate::commands::terminal::line;
 use crate::job::{self, RunOptions};
 use crate::output::manifest::Manifest;
 use crate::spec::plan::Analysis;
@@ -12,16 +13,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let report = job::run(&args.pipeline, &options)?;
     let database = super::views::after_run(&report.output, args.duckdb.as_deref())?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.manifest)?);
+        line(serde_json::to_string_pretty(&report.manifest)?)?;
         return Ok(());
     }
-    println!("{}", summary_table(&report.manifest));
+    line(summary_table(&report.manifest))?;
     if let Some(table) = strongest_table(&report.findings, &report.analysis) {
-        println!("\n{table}");
+        line(format_args!("\n{table}"))?;
     }
-    println!("输出 output: {}  (run {})", report.output.display(), report.manifest.run_id);
-    if let Some(line) = database {
-        println!("{line}");
+    line(format_args!("输出 output: {}  (run {})", report.output.display(), report.manifest.run_id))?;
+    if let Some(database) = database {
+        line(database)?;
     }
     Ok(())
 }

@@ -24,7 +24,7 @@ pub fn run(args: &ViewsArgs) -> anyhow::Result<()> {
         None => anyhow::bail!("{}", bi::install_hint(out)),
     };
     let database = bi::write_database(out, &engine).map_err(anyhow::Error::msg)?;
-    println!("{}", written(&database, &engine));
+    super::terminal::line(written(&database, &engine))?;
     Ok(())
 }
 

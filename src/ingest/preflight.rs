@@ -1,6 +1,7 @@
 //! Preflight: checks a compiled plan against the real exports before anything is ingested:
 //! every glob matches, every file decodes with its encoding and has the declared headers. The
 //! problems are spec errors located in the pipeline file, with the closest header suggested.
+//! The output folder is checked again here with symbolic links resolved (`spec::output_dir`).
 
 use std::path::{Path, PathBuf};
 
@@ -32,7 +33,7 @@ pub fn source_files(source: &SourcePlan) -> Result<Vec<PathBuf>, String> {
 /// Checks a compiled plan against the real files: every glob matches, every file decodes with
 /// its encoding and has the declared headers. Returns spec errors located in the pipeline file.
 pub fn against_files(plan: &Plan) -> Vec<SpecError> {
-    let mut errors = Vec::new();
+    let mut errors = crate::spec::output_dir::check_resolved(plan);
     for source in &plan.sources {
         let files = match source_files(source) {
             Ok(files) => files,

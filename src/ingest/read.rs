@@ -202,6 +202,12 @@ pub fn open(source: &SourcePlan, file: &Path) -> Result<FileReader, String> {
     }
 }
 
+/// The header row(s) of a file: one list for a CSV, one per sheet for a workbook. Reads only
+/// the start of a CSV.
+pub fn headers(source: &SourcePlan, file: &Path) -> Result<Vec<Vec<String>>, String> {
+    Ok(open(source, file)?.tables.into_iter().map(|t| t.headers).collect())
+}
+
 /// Reads a CSV file block by block.
 struct CsvBlocks {
     file: Box<dyn Read + Send>,

@@ -40,17 +40,47 @@ pub enum JobError {
         #[source]
         source: std::io::Error,
     },
+    /// What is at the output path is not a duibiao output, or not a folder: it is left alone.
+    #[error(transparent)]
+    OutputFolder(StoreError),
+    /// A stage of the run failed; the stage is named before the cause.
+    #[error("{}", stage_text(stage))]
+    During {
+        stage: &'static str,
+        #[source]
+        source: Box<JobError>,
+    },
+}
+
+/// "导入阶段 · during ingest".
+fn stage_text(stage: &str) -> String {
+    let zh = match stage {
+        "carry-over" => "沿用上次数据",
+        "ingest" => "导入",
+        "quarantine" => "隔离",
+        "panel" => "面板",
+        "correlate" => "相关分析",
+        "publish" => "写出与发布",
+        _ => stage,
+    };
+    format!("{zh}阶段 · during {stage}")
 }
 
 impl JobError {
     /// Whether the data, not the pipeline or the machine, stopped the run: sources over their
     /// reject share, or spellings that fit more than one station.
     pub fn is_data_check(&self) -> bool {
-        matches!(self, JobError::DataChecks { .. } | JobError::IdentityChecks { .. } | JobError::Panel(PanelError::Ambiguous(_)))
+        match self {
+            JobError::During { source, .. } => source.is_data_check(),
+            other => matches!(other, JobError::DataChecks { .. } | JobError::IdentityChecks { .. } | JobError::Panel(PanelError::Ambiguous(_))),
+        }
     }
 
     /// Whether the pipeline file or the command line is wrong.
     pub fn is_usage(&self) -> bool {
-        matches!(self, JobError::Spec(_) | JobError::PeriodGrain { .. })
+        match self {
+            JobError::During { source, .. } => source.is_usage(),
+            other => matches!(other, JobError::Spec(_) | JobError::PeriodGrain { .. } | JobError::OutputFolder(_)),
+        }
     }
 }

@@ -22,7 +22,9 @@ use crate::panel::Panel;
 use crate::spec::plan::Plan;
 use crate::spec::compile;
 use crate::store::layout;
+use crate::store::lock::OutputLock;
 use crate::store::staging::{Staging, copy_tree};
+use crate::store::testhook;
 
 /// Options of one run.
 #[derive(Debug, Clone, Default)]
@@ -59,22 +61,23 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> Result<RunReport, JobError>
     check_period_option(&plan, pipeline, options.period)?;
     meter.mark("compile");
 
-    let staged = stage(&plan, options.period)?;
-    let ingested = ingest_sources(&plan, &staged, options)?;
+    let staged = stage(&plan, pipeline, options.period)?;
+    let ingested = ingest_sources(&plan, &staged, options).map_err(during("ingest"))?;
     meter.mark("ingest");
+    testhook::reached(testhook::INGESTED);
 
-    write_quarantine(&ingested, &staged)?;
+    write_quarantine(&ingested, &staged).map_err(during("quarantine"))?;
     meter.mark("quarantine");
 
     // Data checks come before the panel: a source over its reject share is not analysed.
     let mut manifest = base_manifest(pipeline, &plan, options, &staged, &ingested);
-    let over = over_reject_share(&manifest.sources);
+    let over = over_reject_share(&plan, &manifest.sources, &ingested);
     if !over.is_empty() {
         meter.total();
         return Err(stop_on_data_checks(staged, manifest, &meter, over));
     }
 
-    let panel = match build_panel(&plan, &staged)? {
+    let panel = match build_panel(&plan, &staged).map_err(during("panel"))? {
         Ok(panel) => panel,
         Err(stop) => {
             meter.total();
@@ -83,19 +86,21 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> Result<RunReport, JobError>
     };
     meter.mark("panel");
 
-    let findings = correlate(&plan, panel.as_ref(), &staged)?;
+    let findings = correlate(&plan, panel.as_ref(), &staged).map_err(during("correlate"))?;
     meter.mark("correlate");
     meter.total();
 
     manifest.panel = panel.as_ref().map(PanelManifest::of);
     manifest.correlations = findings.len();
     record_costs(&mut manifest, &meter);
-    let output = publish(staged, &plan, &manifest, panel.as_ref(), &findings, &ingested, options.lang)?;
+    let output = publish(staged, &plan, &manifest, panel.as_ref(), &findings, &ingested, options.lang).map_err(during("publish"))?;
     Ok(RunReport { output, manifest, findings, analysis: plan.analysis })
 }
 
-/// A run under way: its id, the output folder being built, and the periods carried over.
+/// A run under way: its id, the output folder being built, and the periods carried over; it
+/// holds the output's lock until it is published or dropped.
 struct Staged {
+    _lock: OutputLock,
     run_id: String,
     staging: Staging,
     curated: PathBuf,
@@ -110,16 +115,49 @@ fn check_period_option(plan: &Plan, pipeline: &Path, only: Option<Period>) -> Re
     }
 }
 
-/// Opens the staged output folder; for an increment, carries the other periods' partitions over.
-fn stage(plan: &Plan, only: Option<Period>) -> Result<Staged, JobError> {
+/// Claims the output folder and opens the staged one beside it; for an increment, carries the
+/// other periods' partitions over.
+fn stage(plan: &Plan, pipeline: &Path, only: Option<Period>) -> Result<Staged, JobError> {
     let run_id = crate::store::staging::new_run_id();
+    let lock = claim_output(plan, &run_id, pipeline)?;
+    testhook::reached(testhook::LOCKED);
     let staging = Staging::new(&plan.output_dir, &run_id)?;
     let curated = layout::curated(&staging.dir);
     let carried = match only {
-        Some(only) => carry_over_partitions(plan, &curated, only)?,
+        Some(only) => carry_over_partitions(plan, &curated, only).map_err(during("carry-over"))?,
         None => BTreeSet::new(),
     };
-    Ok(Staged { run_id, staging, curated, carried })
+    Ok(Staged { _lock: lock, run_id, staging, curated, carried })
+}
+
+/// Makes the output folder this run's to replace: refuses what is not a duibiao output, takes
+/// the output's lock (failing at once if another run holds it), and recovers what runs killed
+/// while publishing left behind. The lock is held until the returned guard is dropped.
+fn claim_output(plan: &Plan, run_id: &str, pipeline: &Path) -> Result<OutputLock, JobError> {
+    // Refused before anything is created beside it, and checked again under the lock.
+    crate::store::marker::check_replaceable(&plan.output_dir).map_err(JobError::OutputFolder)?;
+    let lock = OutputLock::acquire(&plan.output_dir, run_id, pipeline)?;
+    let recovered = crate::store::staging::recover_interrupted(&plan.output_dir)?;
+    if let Some(from) = &recovered.restored {
+        notice(&format!(
+            "上次运行在发布时中断，已恢复之前的输出 · a run was killed while publishing; its previous output {} was put back from {}",
+            plan.output_dir.display(),
+            from.display()
+        ));
+    }
+    crate::store::marker::check_replaceable(&plan.output_dir).map_err(JobError::OutputFolder)?;
+    Ok(lock)
+}
+
+/// Puts the stage a run failed in around its error: "导入阶段 · during ingest: …".
+fn during(stage: &'static str) -> impl FnOnce(JobError) -> JobError {
+    move |source| JobError::During { stage, source: Box::new(source) }
+}
+
+/// A line for the user on standard error (never fails the run: a closed stderr is ignored).
+fn notice(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 /// Ingests every source into the staged curated folder.
@@ -173,12 +211,14 @@ fn record_costs(manifest: &mut Manifest, meter: &StageMeter) {
     manifest.peak_rss_bytes = meter.peak_rss_bytes.clone();
 }
 
-/// The sources that rejected more than their allowed share, described.
-fn over_reject_share(sources: &[SourceManifest]) -> Vec<String> {
+/// The sources that rejected more than their allowed share, described with their top reasons.
+fn over_reject_share(plan: &Plan, sources: &[SourceManifest], ingested: &[IngestedSource]) -> Vec<String> {
     sources
         .iter()
-        .filter(|s| s.reject_share > s.max_reject_share)
-        .map(|s| format!("{}: {:.1}% of {} rows rejected (allowed {:.1}%)", s.name, s.reject_share * 100.0, s.counts.rows_read, s.max_reject_share * 100.0))
+        .zip(&plan.sources)
+        .zip(ingested)
+        .filter(|((s, _), _)| s.reject_share > s.max_reject_share)
+        .flat_map(|((s, p), i)| crate::output::data_checks::failing_source(s, p, &i.rejects))
         .collect()
 }
 

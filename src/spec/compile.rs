@@ -116,6 +116,8 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
     check_lags(raw, &mut errors);
     check_formulas(raw, &mut errors);
     check_bounds(raw, &mut errors);
+    let output_dir = normalize(&base.join(raw.output.dir.get_ref()));
+    super::output_dir::check_lexical(raw.output.dir.get_ref(), raw.output.dir.span(), &output_dir, &super::output_dir::inputs(&sources, spec_path), &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -137,7 +139,8 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
         sources,
         stations: stations.unwrap(),
         aliases,
-        output_dir: normalize(&base.join(raw.output.dir.get_ref())),
+        output_dir,
+        output_span: Some(raw.output.dir.span()),
     })
 }
 

@@ -27,6 +27,8 @@ pub struct Plan {
     pub stations: usize,
     pub aliases: Option<usize>,
     pub output_dir: PathBuf,
+    /// Span of `[output] dir` in the pipeline file (for errors found after compiling).
+    pub output_span: Option<Range<usize>>,
     pub identity: Identity,
     pub attributes: Vec<Attribute>,
     pub indicators: Vec<Measure>,

@@ -203,7 +203,8 @@ pub struct RawDateWindow {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOutput {
-    /// Output folder, relative to the pipeline file. Replaced atomically by each run.
+    /// Output folder, relative to the pipeline file. Replaced atomically by each run, so it must
+    /// be a folder of its own: not empty, apart from every input and from the pipeline file.
     pub dir: Spanned<String>,
 }
 

@@ -7,7 +7,11 @@
 //!   quality/rejects.parquet  quality/coverage.parquet  quality/unmatched.parquet
 //!   curated/<source>/data.parquet                      reference tables (no period column)
 //!   curated/<source>/period=<label>/part-0.parquet     one partition per period (hive style)
+//!   .duibiao-output                                    marker: this folder is a duibiao output
 //! ```
+//!
+//! Beside the output folder, in its parent, a run keeps `.<name>.lock` (the lock naming the run
+//! that holds it) and, while it runs, its staging folder (`store::staging`).
 //!
 //! Ingest writes the curated partitions, the panel reads them, views.sql points DuckDB at them,
 //! and an increment carries them over from the previous output: all through these functions.
@@ -26,6 +30,20 @@ pub const VIEWS: &str = "views.sql";
 pub const DATABASE: &str = "analysis.duckdb";
 /// The folder of curated source tables.
 pub const CURATED: &str = "curated";
+/// The marker file of a published output: only a folder holding it (or a manifest written by
+/// duibiao) is ever replaced by a run.
+pub const MARKER: &str = ".duibiao-output";
+
+/// The marker file of an output folder.
+pub fn marker(out: &Path) -> PathBuf {
+    out.join(MARKER)
+}
+
+/// The lock file of an output folder, beside it: `<parent>/.<name>.lock`.
+pub fn lock_file(out: &Path) -> PathBuf {
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    out.with_file_name(format!(".{name}.lock"))
+}
 
 /// A published table: its name (stamped into the file's metadata) is its path without `.parquet`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,5 +153,7 @@ mod tests {
         assert_eq!(REJECTS.path(Path::new("out")), Path::new("out/quality/rejects.parquet"));
         assert_eq!(partition_glob_rel("fees"), "curated/fees/period=*/*.parquet");
         assert_eq!(curated_table("fees"), "curated/fees");
+        assert_eq!(marker(Path::new("a/out")), Path::new("a/out/.duibiao-output"));
+        assert_eq!(lock_file(Path::new("a/out")), Path::new("a/.out.lock"));
     }
 }

@@ -61,18 +61,30 @@ impl ParquetStream {
             ]))
             .build();
         let file = File::create(path).map_err(|source| StoreError::Create { path: path.to_path_buf(), source })?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|source| StoreError::Parquet { path: path.to_path_buf(), source })?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|source| parquet_error(path, source))?;
         Ok(ParquetStream { path: path.to_path_buf(), writer, schema })
     }
 
     /// Appends rows: one array per schema field.
     pub fn write(&mut self, columns: Vec<ArrayRef>) -> Result<(), StoreError> {
         let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|source| StoreError::Arrow { path: self.path.clone(), source })?;
-        self.writer.write(&batch).map_err(|source| StoreError::Parquet { path: self.path.clone(), source })
+        self.writer.write(&batch).map_err(|source| parquet_error(&self.path, source))
     }
 
     pub fn close(self) -> Result<(), StoreError> {
         let path = self.path;
-        self.writer.close().map(|_| ()).map_err(|source| StoreError::Parquet { path, source })
+        self.writer.close().map(|_| ()).map_err(|source| parquet_error(&path, source))
+    }
+}
+
+/// A Parquet error as a store error; an I/O failure underneath (a full disk, a read-only folder)
+/// is shown as that, naming the file, rather than as an opaque "External" Parquet error.
+fn parquet_error(path: &Path, error: parquet::errors::ParquetError) -> StoreError {
+    match error {
+        parquet::errors::ParquetError::External(inner) => match inner.downcast::<std::io::Error>() {
+            Ok(io) => StoreError::Write { path: path.to_path_buf(), source: *io },
+            Err(other) => StoreError::Parquet { path: path.to_path_buf(), source: parquet::errors::ParquetError::External(other) },
+        },
+        other => StoreError::Parquet { path: path.to_path_buf(), source: other },
     }
 }

@@ -1,15 +1,28 @@
 //! A run's output folder is built beside the real one under a temporary name and published by
-//! renaming, so readers never see a half-written folder; a killed run's leftovers are cleaned up
-//! by the next run. Also the run id and the copy of carried-over partitions.
+//! an atomic exchange of the two names, so readers never see a half-written folder and the output
+//! name is never missing; a killed run's leftovers are cleaned up, and a previous output it left
+//! aside is put back, by the next run. Also the run id and the copy of carried-over partitions.
+//!
+//! Names beside the output folder `<name>` (all in its parent):
+//! - `.<name>.tmp-<run>`: the folder being built; after an exchange, the previous output on its
+//!   way out;
+//! - `.<name>.old-<run>`: the previous output moved aside by the two-rename fallback;
+//! - `<name>.failed-<run>`: a run that failed its data checks, kept for inspection.
+//!
+//! The caller holds the output's lock (`store::lock`) from before `recover_interrupted` until
+//! `publish` returns, so no other run's folders are ever touched.
 
 use std::path::{Path, PathBuf};
 
 use super::error::StoreError;
+use super::exchange::{Exchanged, exchange};
+use super::testhook;
 
 /// A run's output folder being built beside the real one, published by renaming.
 pub struct Staging {
     pub dir: PathBuf,
     target: PathBuf,
+    run_id: String,
     published: bool,
 }
 
@@ -19,32 +32,44 @@ impl Staging {
         let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(|source| StoreError::Create { path: parent.to_path_buf(), source })?;
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-        recover_interrupted(parent, &name, target);
         let dir = parent.join(format!(".{name}.tmp-{run_id}"));
         std::fs::create_dir_all(&dir).map_err(|source| StoreError::Create { path: dir.clone(), source })?;
-        Ok(Staging { dir, target: target.to_path_buf(), published: false })
+        Ok(Staging { dir, target: target.to_path_buf(), run_id: run_id.to_string(), published: false })
     }
 
-    /// Replaces the target with the staged folder: old output aside, new in place, old removed.
-    /// Between the two renames the target is briefly absent, never half-written.
+    /// Marks the staged folder as a duibiao output and puts it in place of the target. With an
+    /// existing target the two names are exchanged in one step (Linux) and the previous output
+    /// is removed afterwards; where that is not supported, the previous output is renamed aside
+    /// first, and `recover_interrupted` puts it back if the run dies before the second rename.
     pub fn publish(mut self) -> Result<PathBuf, StoreError> {
+        super::marker::write(&self.dir, &self.run_id)?;
+        testhook::reached(testhook::STAGED);
+        let publish_error = |source| StoreError::Publish { path: self.target.clone(), source };
+        if std::fs::symlink_metadata(&self.target).is_err() {
+            std::fs::rename(&self.dir, &self.target).map_err(publish_error)?;
+            self.published = true;
+            return Ok(self.target.clone());
+        }
+        if !testhook::no_exchange() {
+            if let Exchanged::Done = exchange(&self.dir, &self.target).map_err(publish_error)? {
+                self.published = true;
+                testhook::reached(testhook::EXCHANGED);
+                remove_previous(&self.dir);
+                return Ok(self.target.clone());
+            }
+        }
         let parent = self.dir.parent().unwrap().to_path_buf();
         let name = self.target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        let had_old = self.target.exists();
-        if had_old {
-            std::fs::rename(&self.target, &old).map_err(|source| StoreError::MoveAside { path: self.target.clone(), source })?;
-        }
+        let old = parent.join(format!(".{name}.old-{}", self.run_id));
+        std::fs::rename(&self.target, &old).map_err(|source| StoreError::MoveAside { path: self.target.clone(), source })?;
+        testhook::reached(testhook::MOVED_ASIDE);
         if let Err(source) = std::fs::rename(&self.dir, &self.target) {
-            if had_old {
-                let _ = std::fs::rename(&old, &self.target);
-            }
+            let _ = std::fs::rename(&old, &self.target);
             return Err(StoreError::Publish { path: self.target.clone(), source });
         }
         self.published = true;
-        if had_old {
-            let _ = std::fs::remove_dir_all(&old);
-        }
+        testhook::reached(testhook::RENAMED);
+        remove_previous(&old);
         Ok(self.target.clone())
     }
 
@@ -59,35 +84,57 @@ impl Staging {
     }
 }
 
-/// Cleans up after a run that was killed: its staging folder is removed, and if it died between
-/// the two renames of `publish`, the previous output is put back in place.
-fn recover_interrupted(parent: &Path, name: &str, target: &Path) {
-    let Ok(entries) = std::fs::read_dir(parent) else { return };
+/// Removes a replaced output. Its marker goes first, so a half-removed folder is never taken
+/// for a whole output; whatever a kill leaves is removed by the next run.
+fn remove_previous(dir: &Path) {
+    let _ = std::fs::remove_file(super::layout::marker(dir));
+    testhook::reached(testhook::REMOVING_OLD);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// What `recover_interrupted` found and did.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// The folder the previous output was put back from (a run died between the two renames of
+    /// the fallback publish).
+    pub restored: Option<PathBuf>,
+    /// Leftover staging and set-aside folders of killed runs, removed.
+    pub removed: Vec<PathBuf>,
+}
+
+/// Cleans up after runs that were killed, before a new run starts on `target`: if one died
+/// between the two renames of the fallback publish, the previous output it had set aside is put
+/// back; every other leftover staging or set-aside folder is removed. The caller holds the
+/// output's lock, so every such folder belongs to a run that is no longer running.
+pub fn recover_interrupted(target: &Path) -> Result<Recovered, StoreError> {
+    let mut recovered = Recovered::default();
+    let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let Some(name) = target.file_name().map(|n| n.to_string_lossy().into_owned()) else { return Ok(recovered) };
+    let Ok(entries) = std::fs::read_dir(parent) else { return Ok(recovered) };
+    let (mut olds, mut tmps) = (Vec::new(), Vec::new());
     for entry in entries.flatten() {
         let file_name = entry.file_name().to_string_lossy().into_owned();
         let Some(rest) = file_name.strip_prefix(&format!(".{name}.")) else { continue };
-        let (is_tmp, tail) = match (rest.strip_prefix("tmp-"), rest.strip_prefix("old-")) {
-            (Some(t), _) => (true, t),
-            (_, Some(t)) => (false, t),
-            _ => continue,
-        };
-        let Some(pid) = tail.rsplit('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
-        if pid == std::process::id() || process_alive(pid) != Some(false) {
-            continue;
-        }
-        if is_tmp {
-            let _ = std::fs::remove_dir_all(entry.path());
-        } else if !target.exists() {
-            let _ = std::fs::rename(entry.path(), target);
-        } else {
-            let _ = std::fs::remove_dir_all(entry.path());
+        if rest.starts_with("old-") {
+            olds.push(entry.path());
+        } else if rest.starts_with("tmp-") {
+            tmps.push(entry.path());
         }
     }
-}
-
-/// Whether a process lives; None where the platform cannot tell cheaply (then nothing is removed).
-fn process_alive(pid: u32) -> Option<bool> {
-    if cfg!(target_os = "linux") { Some(Path::new(&format!("/proc/{pid}")).exists()) } else { None }
+    // Run ids start with the time: the newest set-aside output sorts last.
+    olds.sort();
+    if std::fs::symlink_metadata(target).is_err()
+        && let Some(newest) = olds.pop()
+    {
+        std::fs::rename(&newest, target).map_err(|source| StoreError::Restore { path: target.to_path_buf(), from: newest.clone(), source })?;
+        recovered.restored = Some(newest);
+    }
+    for leftover in olds.into_iter().chain(tmps) {
+        if std::fs::remove_dir_all(&leftover).is_ok() {
+            recovered.removed.push(leftover);
+        }
+    }
+    Ok(recovered)
 }
 
 impl Drop for Staging {
