@@ -11,14 +11,14 @@
 
 pub(crate) mod base;
 // The correlation engine is the one public library API: reference-checked, usable on its own.
-pub mod stats;
+pub(crate) mod analysis;
+pub mod commands;
+pub(crate) mod identity;
+pub(crate) mod ingest;
+pub(crate) mod job;
+pub(crate) mod output;
+pub(crate) mod panel;
 pub(crate) mod sample;
 pub(crate) mod spec;
+pub mod stats;
 pub(crate) mod store;
-pub(crate) mod ingest;
-pub(crate) mod identity;
-pub(crate) mod panel;
-pub(crate) mod analysis;
-pub(crate) mod output;
-pub(crate) mod job;
-pub mod commands;

@@ -24,16 +24,28 @@ fn table(out: &std::path::Path) -> Vec<Row> {
     let t = read_parquet(&out.join("correlations.parquet"));
     let lags: Vec<i64> = {
         use arrow::array::{Array, Int64Array};
-        t.iter().flat_map(|b| {
-            let a = b.column_by_name("lag").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().clone();
-            (0..a.len()).map(move |i| a.value(i)).collect::<Vec<_>>()
-        }).collect()
+        t.iter()
+            .flat_map(|b| {
+                let a = b.column_by_name("lag").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().clone();
+                (0..a.len()).map(move |i| a.value(i)).collect::<Vec<_>>()
+            })
+            .collect()
     };
     let s = |c: &str| strings(&t, c).into_iter().map(|x| x.unwrap_or_default()).collect::<Vec<_>>();
     let (ind, fea, sco, met, con) = (s("indicator"), s("feature"), s("scope"), s("method"), s("controls"));
     let (r, p, rb) = (floats(&t, "r"), floats(&t, "p_adjusted"), floats(&t, "r_better"));
     (0..lags.len())
-        .map(|i| Row { indicator: ind[i].clone(), feature: fea[i].clone(), scope: sco[i].clone(), method: met[i].clone(), lag: lags[i], controls: con[i].clone(), r: r[i], p_adjusted: p[i], r_better: rb[i] })
+        .map(|i| Row {
+            indicator: ind[i].clone(),
+            feature: fea[i].clone(),
+            scope: sco[i].clone(),
+            method: met[i].clone(),
+            lag: lags[i],
+            controls: con[i].clone(),
+            r: r[i],
+            p_adjusted: p[i],
+            r_better: rb[i],
+        })
         .collect()
 }
 

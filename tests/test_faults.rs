@@ -138,7 +138,18 @@ macro_rules! faults {
     (@why $why:literal) => { Some($why) };
 }
 
-const MECHANISMS: [&str; 10] = ["output-safety", "publish-lock", "conservation", "line-endings", "plausible-dates", "identity-guardrails", "check-truth", "compile-checks", "terminal", "messages"];
+const MECHANISMS: [&str; 10] = [
+    "output-safety",
+    "publish-lock",
+    "conservation",
+    "line-endings",
+    "plausible-dates",
+    "identity-guardrails",
+    "check-truth",
+    "compile-checks",
+    "terminal",
+    "messages",
+];
 
 #[test]
 fn faults_suite_summary() {
@@ -150,7 +161,10 @@ fn faults_suite_summary() {
         e.0 += 1;
         if let Some(why) = why {
             e.1 += 1;
-            let mechanism = why.strip_prefix("needs ").and_then(|w| w.split(':').next()).unwrap_or_else(|| panic!("{name}: ignore reason must read 'needs <mechanism>: …'"));
+            let mechanism = why
+                .strip_prefix("needs ")
+                .and_then(|w| w.split(':').next())
+                .unwrap_or_else(|| panic!("{name}: ignore reason must read 'needs <mechanism>: …'"));
             assert!(MECHANISMS.contains(&mechanism), "{name}: unknown mechanism {mechanism}");
             *by_mechanism.entry(mechanism).or_default() += 1;
         }
@@ -165,7 +179,21 @@ fn faults_suite_summary() {
         println!("needs {m:<20} {n:>3}");
     }
     // Every kind of the issue has cases.
-    for kind in [Kind::Csv, Kind::LineEndings, Kind::Encoding, Kind::Values, Kind::Xlsx, Kind::Spec, Kind::OutputSafety, Kind::Identity, Kind::Publish, Kind::Terminal, Kind::Messages, Kind::Check, Kind::Sample] {
+    for kind in [
+        Kind::Csv,
+        Kind::LineEndings,
+        Kind::Encoding,
+        Kind::Values,
+        Kind::Xlsx,
+        Kind::Spec,
+        Kind::OutputSafety,
+        Kind::Identity,
+        Kind::Publish,
+        Kind::Terminal,
+        Kind::Messages,
+        Kind::Check,
+        Kind::Sample,
+    ] {
         assert!(by_kind.contains_key(&kind), "no {kind:?} cases");
     }
 }
@@ -203,8 +231,11 @@ fn dead_pid() -> u64 {
 /// A panel value: `variable` of `station` in `period`.
 fn panel_value(ws: &Workspace, station: &str, period: &str, variable: &str) -> Option<f64> {
     let batches = crate::testenv::read_parquet(&ws.path("out/panel.parquet"));
-    let (stations, periods, values) = (crate::testenv::strings(&batches, "station_id"), crate::testenv::strings(&batches, "period"), crate::testenv::floats(&batches, variable));
-    let i = (0..stations.len()).find(|&i| stations[i].as_deref() == Some(station) && periods[i].as_deref() == Some(period)).unwrap_or_else(|| panic!("no panel row {station} {period}"));
+    let (stations, periods, values) =
+        (crate::testenv::strings(&batches, "station_id"), crate::testenv::strings(&batches, "period"), crate::testenv::floats(&batches, variable));
+    let i = (0..stations.len())
+        .find(|&i| stations[i].as_deref() == Some(station) && periods[i].as_deref() == Some(period))
+        .unwrap_or_else(|| panic!("no panel row {station} {period}"));
     values[i]
 }
 
@@ -396,7 +427,11 @@ fn concurrent_burst(n: usize) {
     for (i, o) in outcomes.iter().enumerate() {
         assert!(!o.stderr.contains("Directory not empty") && !o.stderr.contains("os error 39"), "publish race\n{}", o.describe());
         if o.code != Some(0) {
-            assert!(pids.iter().enumerate().any(|(j, p)| j != i && o.text().contains(p.as_str())), "a failed run does not name the run holding the output\n{}", o.describe());
+            assert!(
+                pids.iter().enumerate().any(|(j, p)| j != i && o.text().contains(p.as_str())),
+                "a failed run does not name the run holding the output\n{}",
+                o.describe()
+            );
         }
     }
     let m = manifest(&ws.path("out"));

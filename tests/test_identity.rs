@@ -55,13 +55,17 @@ fn cell(out: &Path, column: &str, station: &str, period: &str) -> Option<f64> {
 /// The coverage reason of an empty cell.
 fn reason(out: &Path, variable: &str, station: &str, period: &str) -> Option<String> {
     let coverage = read_parquet(&out.join("quality/coverage.parquet"));
-    let (vars, ids, periods, reasons) = (strings(&coverage, "variable"), strings(&coverage, "station_id"), strings(&coverage, "period"), strings(&coverage, "reason"));
-    (0..vars.len()).find(|&i| vars[i].as_deref() == Some(variable) && ids[i].as_deref() == Some(station) && periods[i].as_deref() == Some(period)).and_then(|i| reasons[i].clone())
+    let (vars, ids, periods, reasons) =
+        (strings(&coverage, "variable"), strings(&coverage, "station_id"), strings(&coverage, "period"), strings(&coverage, "reason"));
+    (0..vars.len())
+        .find(|&i| vars[i].as_deref() == Some(variable) && ids[i].as_deref() == Some(station) && periods[i].as_deref() == Some(period))
+        .and_then(|i| reasons[i].clone())
 }
 
 /// The `out.failed-*` folder a stopped run left beside `out`.
 fn failed_folder(dir: &Path) -> PathBuf {
-    let found: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("out.failed-")).collect();
+    let found: Vec<PathBuf> =
+        std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("out.failed-")).collect();
     assert_eq!(found.len(), 1, "one failed folder in {}: {found:?}", dir.display());
     found[0].clone()
 }
@@ -124,7 +128,8 @@ fn a_source_that_matches_no_station_stops_the_run_with_its_commonest_spellings()
     assert!(text.contains("work_orders: 6 行中有 6 行（100.0%）") && text.contains("6 of 6 rows (100.0%) matched no station (allowed 20.0%)"), "{text}");
     // Commonest first, with rows and the closest stations (edit distance: 巴格达供电所 is one
     // character from 巴格供电所, two from 阿克供电所).
-    let (first, second, third) = (text.find("'巴格达供电所': 3 行 rows").unwrap(), text.find("'阿克苏供电所': 2 行 rows").unwrap(), text.find("'营业厅': 1 行 rows").unwrap());
+    let (first, second, third) =
+        (text.find("'巴格达供电所': 3 行 rows").unwrap(), text.find("'阿克苏供电所': 2 行 rows").unwrap(), text.find("'营业厅': 1 行 rows").unwrap());
     assert!(first < second && second < third, "{text}");
     assert!(text.contains("'巴格达供电所': 3 行 rows; 最接近的供电所 closest stations: 巴格供电所 (S02); 阿克供电所 (S01)"), "{text}");
     // The other sources are within their limit: only work_orders is named.
@@ -135,7 +140,10 @@ fn a_source_that_matches_no_station_stops_the_run_with_its_commonest_spellings()
     let mut listed: Vec<(String, String)> =
         strings(&unmatched, "source").into_iter().zip(strings(&unmatched, "spelling")).map(|(s, p)| (s.unwrap(), p.unwrap())).collect();
     listed.sort();
-    assert_eq!(listed, [("work_orders".to_string(), "巴格达供电所".to_string()), ("work_orders".into(), "营业厅".into()), ("work_orders".into(), "阿克苏供电所".into())]);
+    assert_eq!(
+        listed,
+        [("work_orders".to_string(), "巴格达供电所".to_string()), ("work_orders".into(), "营业厅".into()), ("work_orders".into(), "阿克苏供电所".into())]
+    );
     let m: Value = serde_json::from_str(&std::fs::read_to_string(failed.join("manifest.json")).unwrap()).unwrap();
     let orders = m["panel"]["source_rows"].as_array().unwrap().iter().find(|s| s["source"] == "work_orders").unwrap();
     assert_eq!((orders["matched"].as_u64(), orders["unmatched"].as_u64()), (Some(0), Some(6)));
@@ -219,7 +227,11 @@ fn county_companies_and_wrapped_names_resolve_without_county_short_names() {
 fn company_words_are_pipeline_keys_and_without_them_the_wrapped_names_stop_the_run() {
     let tmp = tempfile::tempdir().unwrap();
     workspace(tmp.path(), "identity", "identity_county.toml");
-    edit_pipeline(&tmp.path().join("pipelines/identity_county.toml"), "unit_word = \"供电所\"", "unit_word = \"供电所\"\ncompany_prefixes = []\ncompany_words = []");
+    edit_pipeline(
+        &tmp.path().join("pipelines/identity_county.toml"),
+        "unit_word = \"供电所\"",
+        "unit_word = \"供电所\"\ncompany_prefixes = []\ncompany_words = []",
+    );
     let out = run(tmp.path(), "identity_county.toml");
     let text = stderr(&out);
     // As before company words existed: the county column 国网疏附县供电公司 gives no county form.

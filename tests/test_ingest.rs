@@ -52,7 +52,8 @@ fn fee_fixture_is_ingested_as_worked_out_by_hand() {
         let files = strings(&rejects, "file");
         (0..row.len()).map(|i| (files[i].clone().unwrap(), row.value(i), kinds[i].clone().unwrap(), reasons[i].clone().unwrap())).collect()
     };
-    let find = |line: i64| rows.iter().find(|r| r.1 == line && r.0.ends_with("fee_gbk.csv")).unwrap_or_else(|| panic!("line {line} not in quarantine: {rows:?}"));
+    let find =
+        |line: i64| rows.iter().find(|r| r.1 == line && r.0.ends_with("fee_gbk.csv")).unwrap_or_else(|| panic!("line {line} not in quarantine: {rows:?}"));
     assert_eq!((find(4).2.as_str(), find(4).3.as_str()), ("rejected", "实收大于应收"));
     assert_eq!(find(5).2, "rejected");
     assert!(find(5).3.contains("'--' is not a number"), "{}", find(5).3);
@@ -88,7 +89,9 @@ fn sample_dirt_lands_in_quarantine_with_the_right_reason_and_rows_are_conserved(
     let (sources, kinds, reasons, columns) = (strings(&rejects, "source"), strings(&rejects, "kind"), strings(&rejects, "reason"), strings(&rejects, "column"));
     let count = |source: &str, kind: &str, reason: &dyn Fn(&str, Option<&str>) -> bool| -> u64 {
         (0..sources.len())
-            .filter(|&i| sources[i].as_deref() == Some(source) && kinds[i].as_deref() == Some(kind) && reason(reasons[i].as_deref().unwrap(), columns[i].as_deref()))
+            .filter(|&i| {
+                sources[i].as_deref() == Some(source) && kinds[i].as_deref() == Some(kind) && reason(reasons[i].as_deref().unwrap(), columns[i].as_deref())
+            })
             .count() as u64
     };
     let any = |_: &str, _: Option<&str>| true;
@@ -121,7 +124,10 @@ fn sample_dirt_lands_in_quarantine_with_the_right_reason_and_rows_are_conserved(
         let curated = row_count(&read_parquet(&out.join("curated").join(name))) as u64;
         assert_eq!(curated, n("accepted"), "{name}: curated rows");
         // Rows read = data rows the generator wrote (+ the 合计 lines, which are records too).
-        let generator_name = match name { "stations" | "aliases" => name.to_string(), other => other.to_string() };
+        let generator_name = match name {
+            "stations" | "aliases" => name.to_string(),
+            other => other.to_string(),
+        };
         let written = sample_rows.get(&generator_name).copied().unwrap_or_else(|| sample_rows["stations"]);
         let expected = written + if name == "fee" { dirt("fee", "total_row") } else { 0 };
         if sample_rows.contains_key(&generator_name) {
@@ -212,14 +218,17 @@ fn a_run_that_fails_its_data_checks_leaves_the_previous_output_untouched() {
     assert!(duibiao(tmp.path(), &["run", p, "--quiet"]).status.success());
     let before = std::fs::read(tmp.path().join("out/manifest.json")).unwrap();
     // Tighten the fee checks so that too many rows are rejected.
-    let text = std::fs::read_to_string(&pipeline).unwrap().replace("{ rule = \"billed > 0\", message = \"应收电费必须大于0\" }", "{ rule = \"billed > 10000000\", message = \"too small\" }");
+    let text = std::fs::read_to_string(&pipeline)
+        .unwrap()
+        .replace("{ rule = \"billed > 0\", message = \"应收电费必须大于0\" }", "{ rule = \"billed > 10000000\", message = \"too small\" }");
     std::fs::write(&pipeline, text).unwrap();
     let run = duibiao(tmp.path(), &["run", p, "--quiet"]);
     assert_eq!(run.status.code(), Some(3), "{}", String::from_utf8_lossy(&run.stderr));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("fee:") && stderr.contains("rows rejected"), "{stderr}");
     assert_eq!(std::fs::read(tmp.path().join("out/manifest.json")).unwrap(), before, "previous output changed");
-    let failed: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("out.failed-")).collect();
+    let failed: Vec<_> =
+        std::fs::read_dir(tmp.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("out.failed-")).collect();
     assert_eq!(failed.len(), 1);
     assert!(failed[0].path().join("quality/rejects.parquet").exists());
     // No staging folder is left behind.

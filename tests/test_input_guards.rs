@@ -71,7 +71,9 @@ fn rejects(out: &Path) -> Vec<RejectRow> {
         let a = b.column_by_name("row").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
         rows.extend((0..a.len()).map(|i| a.value(i)));
     }
-    (0..rows.len()).map(|i| (files[i].clone().unwrap(), rows[i], columns[i].clone(), values[i].clone(), kinds[i].clone().unwrap(), reasons[i].clone().unwrap())).collect()
+    (0..rows.len())
+        .map(|i| (files[i].clone().unwrap(), rows[i], columns[i].clone(), values[i].clone(), kinds[i].clone().unwrap(), reasons[i].clone().unwrap()))
+        .collect()
 }
 
 /// Line endings in raw bytes, counted the plain way: every LF, and every CR not followed by LF.
@@ -162,11 +164,15 @@ fn orders(rows: usize, ending: &str) -> String {
 fn cr_lf_crlf_and_mixed_line_endings_read_the_same_records() {
     let rows = 40;
     let lf = orders(rows, "\n");
-    let mixed: String = lf.split_inclusive('\n').enumerate().map(|(i, l)| match i % 3 {
-        0 => l.replace('\n', "\r"),
-        1 => l.replace('\n', "\r\n"),
-        _ => l.to_string(),
-    }).collect();
+    let mixed: String = lf
+        .split_inclusive('\n')
+        .enumerate()
+        .map(|(i, l)| match i % 3 {
+            0 => l.replace('\n', "\r"),
+            1 => l.replace('\n', "\r\n"),
+            _ => l.to_string(),
+        })
+        .collect();
     for (label, text) in [("lf", lf.clone()), ("cr", orders(rows, "\r")), ("crlf", orders(rows, "\r\n")), ("mixed", mixed)] {
         let tmp = tempfile::tempdir().unwrap();
         let out = workspace(tmp.path(), &[("wo.csv", text.as_bytes())], &pipeline("", WORK_ORDERS));

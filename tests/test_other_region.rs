@@ -92,7 +92,8 @@ fn other_region_panel_equals_the_independent_reference() {
     let header = &expected[0];
     let panel = read_parquet(&out.join("panel.parquet"));
     let (ids, periods) = (strings(&panel, "station_id"), strings(&panel, "period"));
-    let index: HashMap<(String, String), usize> = ids.iter().zip(&periods).enumerate().map(|(i, (s, p))| ((s.clone().unwrap(), p.clone().unwrap()), i)).collect();
+    let index: HashMap<(String, String), usize> =
+        ids.iter().zip(&periods).enumerate().map(|(i, (s, p))| ((s.clone().unwrap(), p.clone().unwrap()), i)).collect();
     assert_eq!(index.len(), expected.len() - 1, "panel rows");
     for (c, name) in header.iter().enumerate().skip(4) {
         let values = floats(&panel, name);
@@ -111,10 +112,12 @@ fn other_region_panel_equals_the_independent_reference() {
     let (ind, fea, sco, met, con) = (strings(&t, "indicator"), strings(&t, "feature"), strings(&t, "scope"), strings(&t, "method"), strings(&t, "controls"));
     let lags: Vec<i64> = {
         use arrow::array::{Array, Int64Array};
-        t.iter().flat_map(|b| {
-            let a = b.column_by_name("lag").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().clone();
-            (0..a.len()).map(move |i| a.value(i)).collect::<Vec<_>>()
-        }).collect()
+        t.iter()
+            .flat_map(|b| {
+                let a = b.column_by_name("lag").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().clone();
+                (0..a.len()).map(move |i| a.value(i)).collect::<Vec<_>>()
+            })
+            .collect()
     };
     let r = floats(&t, "r");
     for e in reference()["planted_effects"].as_array().unwrap() {

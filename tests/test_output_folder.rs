@@ -45,7 +45,11 @@ fn an_output_folder_reaching_an_input_through_a_link_is_refused_before_anything_
     for command in ["check", "run"] {
         let out = duibiao(tmp.path(), &[command, "pipelines/fee_small.toml"]);
         assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
-        assert!(stderr(&out).contains("fee_small.toml:10:7: [output] dir") && stderr(&out).contains("lies inside the folder read by source"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("fee_small.toml:10:7: [output] dir") && stderr(&out).contains("lies inside the folder read by source"),
+            "{}",
+            stderr(&out)
+        );
     }
     assert!(tree(&tmp.path().join("exports")) == before);
 }

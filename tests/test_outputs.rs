@@ -49,7 +49,18 @@ fn every_output_reads_in_duckdb_and_pyarrow_with_the_documented_types() {
     let tmp = tempfile::tempdir().unwrap();
     let pipeline = run_kashgar(tmp.path(), &["--duckdb", &python]);
     let out = tmp.path().join("out");
-    for documented in ["panel.parquet", "panel_long.parquet", "correlations.parquet", "quality/rejects.parquet", "quality/coverage.parquet", "quality/unmatched.parquet", "manifest.json", "views.sql", "analysis.duckdb", "report.html"] {
+    for documented in [
+        "panel.parquet",
+        "panel_long.parquet",
+        "correlations.parquet",
+        "quality/rejects.parquet",
+        "quality/coverage.parquet",
+        "quality/unmatched.parquet",
+        "manifest.json",
+        "views.sql",
+        "analysis.duckdb",
+        "report.html",
+    ] {
         assert!(out.join(documented).exists(), "{documented} missing");
     }
     let check = Command::new(&python)
@@ -129,7 +140,8 @@ fn the_bi_database_opens_from_any_folder_and_after_a_move() {
     let again = query_views(&python, &moved.join("analysis.duckdb"), &moved, &pipeline, &elsewhere);
     let text = String::from_utf8_lossy(&again.stdout);
     assert!(again.status.success(), "{text}\n{}", String::from_utf8_lossy(&again.stderr));
-    let leftovers: Vec<String> = std::fs::read_dir(&moved).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with('.')).collect();
+    let leftovers: Vec<String> =
+        std::fs::read_dir(&moved).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with('.')).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     // No DuckDB on the machine: `views` says what to install; the folder is left as it was.
@@ -199,7 +211,19 @@ fn the_report_is_self_contained_chinese_by_default_and_english_on_request() {
     let figures = count(&zh, "<figure class=\"scatter\">");
     assert_eq!(figures, 6, "six top pairs get a scatter plot");
     assert!(count(&zh, "<circle") > 6 * 50);
-    for text in ["运行概况", "输入数据与隔离", "数据覆盖", "相关热力图", "最强的关联", "解读须知", "相关不等于因果", "规模混杂", "电费回收率", "三亮三比次数", "供电量为负数"] {
+    for text in [
+        "运行概况",
+        "输入数据与隔离",
+        "数据覆盖",
+        "相关热力图",
+        "最强的关联",
+        "解读须知",
+        "相关不等于因果",
+        "规模混杂",
+        "电费回收率",
+        "三亮三比次数",
+        "供电量为负数",
+    ] {
         assert!(zh.contains(text), "Chinese report lacks {text}");
     }
     // The planted within-station effect leads the findings.
@@ -212,7 +236,9 @@ fn the_report_is_self_contained_chinese_by_default_and_english_on_request() {
     assert!(run.status.success());
     let en = std::fs::read_to_string(tmp.path().join("out/report.html")).unwrap();
     assert!(en.contains("<html lang=\"en\">"));
-    for text in ["Run summary", "Inputs and quarantine", "Correlation heatmaps", "Caveats", "Association is not causation", "Fee recovery", "Safety study sessions"] {
+    for text in
+        ["Run summary", "Inputs and quarantine", "Correlation heatmaps", "Caveats", "Association is not causation", "Fee recovery", "Safety study sessions"]
+    {
         assert!(en.contains(text), "English report lacks {text}");
     }
     for text in ["运行概况", "解读须知", "相关不等于因果"] {
@@ -275,7 +301,10 @@ fn a_run_killed_part_way_leaves_the_previous_output_intact() {
     let tmp = tempfile::tempdir().unwrap();
     let pipeline = run_kashgar(tmp.path(), &[]);
     let out = tmp.path().join("out");
-    let before: Vec<(String, Vec<u8>)> = ["manifest.json", "panel.parquet", "correlations.parquet", "report.html"].iter().map(|f| (f.to_string(), std::fs::read(out.join(f)).unwrap())).collect();
+    let before: Vec<(String, Vec<u8>)> = ["manifest.json", "panel.parquet", "correlations.parquet", "report.html"]
+        .iter()
+        .map(|f| (f.to_string(), std::fs::read(out.join(f)).unwrap()))
+        .collect();
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_duibiao")).current_dir(tmp.path()).args(["run", pipeline.to_str().unwrap(), "--quiet"]).spawn().unwrap();
     // Wait until the run is demonstrably part-way: its staging folder holds curated files.
@@ -300,7 +329,12 @@ fn a_run_killed_part_way_leaves_the_previous_output_intact() {
     // The next run cleans the dead run's staging folder and publishes normally.
     let again = duibiao(tmp.path(), &["run", pipeline.to_str().unwrap(), "--quiet"]);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
-    let leftovers: Vec<String> = std::fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(".out.") && n != ".out.lock").collect();
+    let leftovers: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".out.") && n != ".out.lock")
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     // Same inputs, same tables, new run id.
     let m1: serde_json::Value = serde_json::from_slice(&before[0].1).unwrap();

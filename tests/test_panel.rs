@@ -77,8 +77,13 @@ fn indicators_and_features_match_the_hand_worked_fixture() {
 
     // Coverage explains the empty cells; unmatched lists 营业厅.
     let coverage = read_parquet(&out.join("quality/coverage.parquet"));
-    let (vars, ids, periods, reasons) = (strings(&coverage, "variable"), strings(&coverage, "station_id"), strings(&coverage, "period"), strings(&coverage, "reason"));
-    let why = |v: &str, s: &str, p: &str| (0..vars.len()).find(|&i| vars[i].as_deref() == Some(v) && ids[i].as_deref() == Some(s) && periods[i].as_deref() == Some(p)).and_then(|i| reasons[i].clone());
+    let (vars, ids, periods, reasons) =
+        (strings(&coverage, "variable"), strings(&coverage, "station_id"), strings(&coverage, "period"), strings(&coverage, "reason"));
+    let why = |v: &str, s: &str, p: &str| {
+        (0..vars.len())
+            .find(|&i| vars[i].as_deref() == Some(v) && ids[i].as_deref() == Some(s) && periods[i].as_deref() == Some(p))
+            .and_then(|i| reasons[i].clone())
+    };
     assert!(why("sanliang", "S01", "2020Q2").unwrap().contains("no rows in source 'party'"));
     assert!(why("sanliang_lag1", "S01", "2020Q3").unwrap().contains("empty in 2020Q2"));
     assert!(why("complaint_control", "S02", "2020Q3").unwrap().contains("source 'work_orders' has 1 row(s) in 2020Q3 but none matched a station"));
@@ -116,10 +121,13 @@ fn on_the_sample_no_row_is_lost_between_curated_sources_and_the_panel() {
     let unmatched = read_parquet(&out.join("quality/unmatched.parquet"));
     let (sources, rows) = (strings(&unmatched, "source"), {
         use arrow::array::{Array, Int64Array};
-        unmatched.iter().flat_map(|b| {
-            let a = b.column_by_name("rows").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().clone();
-            (0..a.len()).map(move |i| a.value(i) as u64).collect::<Vec<_>>()
-        }).collect::<Vec<_>>()
+        unmatched
+            .iter()
+            .flat_map(|b| {
+                let a = b.column_by_name("rows").unwrap().as_any().downcast_ref::<Int64Array>().unwrap().clone();
+                (0..a.len()).map(move |i| a.value(i) as u64).collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
     });
     for s in m["panel"]["source_rows"].as_array().unwrap() {
         let name = s["source"].as_str().unwrap();
@@ -131,7 +139,9 @@ fn on_the_sample_no_row_is_lost_between_curated_sources_and_the_panel() {
     }
     // The planted unmatched spellings are exactly the ones reported.
     let sample: Value = serde_json::from_str(&std::fs::read_to_string(repo().join("sample_data/manifest.json")).unwrap()).unwrap();
-    let planted = |source: &str, kind: &str| sample["dirt"].as_array().unwrap().iter().filter(|d| d["source"] == source && d["kind"] == kind).map(|d| d["count"].as_u64().unwrap()).sum::<u64>();
+    let planted = |source: &str, kind: &str| {
+        sample["dirt"].as_array().unwrap().iter().filter(|d| d["source"] == source && d["kind"] == kind).map(|d| d["count"].as_u64().unwrap()).sum::<u64>()
+    };
     let lost = |name: &str| m["panel"]["source_rows"].as_array().unwrap().iter().find(|s| s["source"] == name).unwrap()["unmatched"].as_u64().unwrap();
     assert_eq!(lost("work_orders"), planted("work_orders", "unknown_unit"));
     assert_eq!(lost("party_activities"), planted("party_activities", "unmatched_branch"));
@@ -140,7 +150,13 @@ fn on_the_sample_no_row_is_lost_between_curated_sources_and_the_panel() {
     let panel = read_parquet(&out.join("panel.parquet"));
     let coverage = row_count(&read_parquet(&out.join("quality/coverage.parquet")));
     let skip = ["station_id", "station_name", "county", "period", "period_start"];
-    let empty: usize = panel[0].schema().fields().iter().filter(|f| !skip.contains(&f.name().as_str())).map(|f| floats(&panel, f.name()).iter().filter(|v| v.is_none()).count()).sum();
+    let empty: usize = panel[0]
+        .schema()
+        .fields()
+        .iter()
+        .filter(|f| !skip.contains(&f.name().as_str()))
+        .map(|f| floats(&panel, f.name()).iter().filter(|v| v.is_none()).count())
+        .sum();
     assert_eq!(empty, coverage);
 }
 

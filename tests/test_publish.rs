@@ -10,7 +10,12 @@ use std::time::{Duration, Instant};
 use crate::testenv::{duibiao, fee_workspace, tree};
 
 fn run(dir: &Path, env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_duibiao")).args(["run", "pipelines/fee_small.toml", "--quiet"]).envs(env.iter().copied()).current_dir(dir).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_duibiao"))
+        .args(["run", "pipelines/fee_small.toml", "--quiet"])
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .output()
+        .unwrap()
 }
 
 fn stderr(out: &Output) -> String {
@@ -31,7 +36,12 @@ fn whole_output(out: &Path) -> String {
 
 /// Names beside the output folder other than the lock file.
 fn leftovers(pipelines: &Path) -> Vec<String> {
-    std::fs::read_dir(pipelines).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with(".out.") && n != ".out.lock").collect()
+    std::fs::read_dir(pipelines)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".out.") && n != ".out.lock")
+        .collect()
 }
 
 #[test]
@@ -46,10 +56,14 @@ fn a_folder_not_written_by_duibiao_is_never_replaced() {
         let out = duibiao(tmp.path(), &[command, "pipelines/fee_small.toml"]);
         assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
         let err = stderr(&out);
-        assert!(err.contains("pipelines/out") && err.contains("not a duibiao output") && err.contains(".duibiao-output") && err.contains("move or delete it"), "{err}");
+        assert!(
+            err.contains("pipelines/out") && err.contains("not a duibiao output") && err.contains(".duibiao-output") && err.contains("move or delete it"),
+            "{err}"
+        );
     }
     assert!(tree(&out_dir) == before, "the user's folder changed");
-    let mut beside: Vec<String> = std::fs::read_dir(tmp.path().join("pipelines")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut beside: Vec<String> =
+        std::fs::read_dir(tmp.path().join("pipelines")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     beside.sort();
     assert_eq!(beside, ["fee_small.toml", "out"], "a refused run created files beside the output");
 
@@ -122,7 +136,9 @@ fn kill_at(step: &str, fallback: bool, expected: After) {
 
 #[test]
 fn a_run_killed_at_any_publish_step_leaves_a_whole_output_and_the_next_run_recovers() {
-    for (step, expected) in [("locked", After::Previous), ("ingested", After::Previous), ("staged", After::Previous), ("exchanged", After::New), ("removing_old", After::New)] {
+    for (step, expected) in
+        [("locked", After::Previous), ("ingested", After::Previous), ("staged", After::Previous), ("exchanged", After::New), ("removing_old", After::New)]
+    {
         kill_at(step, false, expected);
     }
 }

@@ -257,9 +257,7 @@ fn fee_dirt_is_present_in_the_stated_amounts() {
     let present: HashSet<(String, String)> = rows.iter().map(|r| (r["供电单位编码"].clone(), r["统计月份"].clone())).collect();
     assert_eq!(stations * months - present.len() as u64, dirt(&m, "fee", "missing_month"));
     assert_eq!(fee.duplicate_lines(), dirt(&m, "fee", "duplicate_row"));
-    let amount = |r: &HashMap<String, String>, prefix: &str| {
-        r.iter().find(|(k, _)| k.starts_with(prefix)).map(|(_, v)| number(v).unwrap()).unwrap()
-    };
+    let amount = |r: &HashMap<String, String>, prefix: &str| r.iter().find(|(k, _)| k.starts_with(prefix)).map(|(_, v)| number(v).unwrap()).unwrap();
     let over = rows.iter().filter(|r| amount(r, "实收电费") > amount(r, "应收电费")).count() as u64;
     assert_eq!(over, dirt(&m, "fee", "recovery_over_100"));
     let in_wan = rows.iter().filter(|r| r.keys().any(|k| k.contains("万元"))).count() as u64;
@@ -455,7 +453,15 @@ fn other_layout_exports_are_laid_out_as_stated() {
     let mut book = open_workbook_auto(dir.join(f["path"].as_str().unwrap())).unwrap();
     for sheet in ["2021年", "2022年"] {
         let range = book.worksheet_range(sheet).unwrap();
-        let months: HashSet<i64> = range.rows().skip(2).map(|r| match r[2] { Data::Float(x) => x as i64, Data::Int(x) => x, ref other => panic!("month {other:?}") }).collect();
+        let months: HashSet<i64> = range
+            .rows()
+            .skip(2)
+            .map(|r| match r[2] {
+                Data::Float(x) => x as i64,
+                Data::Int(x) => x,
+                ref other => panic!("month {other:?}"),
+            })
+            .collect();
         assert_eq!(months, (1..=12).collect());
     }
 

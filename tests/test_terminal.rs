@@ -48,10 +48,16 @@ fn a_closed_stdout_ends_quietly_with_the_exit_code_the_command_would_have_had() 
     }
 
     // A closed standard error does not turn a spec error into a panic either.
-    let out = Command::new(env!("CARGO_BIN_EXE_duibiao")).args(["run", "pipelines/bad.toml"]).current_dir(tmp.path()).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().map(|mut c| {
-        drop(c.stderr.take());
-        c.wait().unwrap()
-    });
+    let out = Command::new(env!("CARGO_BIN_EXE_duibiao"))
+        .args(["run", "pipelines/bad.toml"])
+        .current_dir(tmp.path())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .map(|mut c| {
+            drop(c.stderr.take());
+            c.wait().unwrap()
+        });
     assert_eq!(out.unwrap().code(), Some(2));
 }
 

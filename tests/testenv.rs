@@ -175,7 +175,10 @@ pub struct Tmpfs {
 impl Tmpfs {
     pub fn mount(path: &Path, size: &str) -> Result<Tmpfs, String> {
         std::fs::create_dir_all(path).unwrap();
-        let out = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "duibiao-test", path.to_str().unwrap()]).output().map_err(|e| format!("mount: {e}"))?;
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "duibiao-test", path.to_str().unwrap()])
+            .output()
+            .map_err(|e| format!("mount: {e}"))?;
         if !out.status.success() {
             return Err(format!("mount -t tmpfs failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
         }

@@ -89,7 +89,9 @@ impl Columns {
             .analysis
             .controls
             .iter()
-            .map(|name| panel.columns.iter().position(|c| &c.name == name).map(|c| values(panel, c)).ok_or_else(|| format!("control '{name}' is not in the panel")))
+            .map(|name| {
+                panel.columns.iter().position(|c| &c.name == name).map(|c| values(panel, c)).ok_or_else(|| format!("control '{name}' is not in the panel"))
+            })
             .collect::<Result<_, _>>()?;
         Ok(Columns { station, controls })
     }
@@ -239,8 +241,8 @@ pub fn strongest(findings: &[Finding], method: Method, n: usize) -> Vec<&Finding
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::panel::{PanelColumn, PanelStation};
     use crate::base::period::{Grain, Period};
+    use crate::panel::{PanelColumn, PanelStation};
 
     fn finding(scope: Scope, method: Method, r: f64, p_adjusted: f64) -> Finding {
         Finding {

@@ -149,11 +149,7 @@ impl Period {
     }
 
     pub fn next(self) -> Period {
-        if self.index == self.grain.per_year() {
-            Period { year: self.year + 1, index: 1, ..self }
-        } else {
-            Period { index: self.index + 1, ..self }
-        }
+        if self.index == self.grain.per_year() { Period { year: self.year + 1, index: 1, ..self } } else { Period { index: self.index + 1, ..self } }
     }
 
     /// Hours in the period (the denominator of RS-1 reliability).

@@ -41,9 +41,13 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
         let sample = ingest::ingest_source(&plan, source, &files, None, ingest::Destination::Nowhere, Some(SAMPLE_BLOCKS)).map_err(anyhow::Error::msg)?;
         samples.push((source, files.len(), sample));
     }
-    let over: Vec<String> = samples.iter().filter(|(source, _, sample)| over_share(source, sample)).map(|(source, _, sample)| over_line(source, sample)).collect();
+    let over: Vec<String> =
+        samples.iter().filter(|(source, _, sample)| over_share(source, sample)).map(|(source, _, sample)| over_line(source, sample)).collect();
     if over.is_empty() {
-        line(format_args!("{}: 作业文件正确，样本通过数据检查 · the pipeline compiles and matches its files, and its sample passes the data checks", args.pipeline.display()))?;
+        line(format_args!(
+            "{}: 作业文件正确，样本通过数据检查 · the pipeline compiles and matches its files, and its sample passes the data checks",
+            args.pipeline.display()
+        ))?;
     } else {
         line(format_args!(
             "{}: 作业文件能编译、与导出文件的表头相符，但样本未通过数据检查 · the pipeline compiles and matches the files' headers, but its sample fails the data checks",

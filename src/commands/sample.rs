@@ -11,8 +11,7 @@ use crate::sample::{SampleOptions, generate};
 pub fn run(args: &SampleArgs) -> anyhow::Result<()> {
     let options = SampleOptions::new(args.seed, args.scale, args.layout);
     let started = Instant::now();
-    let generated = generate(&args.out, &options)
-        .with_context(|| format!("writing the sample into {}", args.out.display()))?;
+    let generated = generate(&args.out, &options).with_context(|| format!("writing the sample into {}", args.out.display()))?;
     line(format_args!(
         "已生成 {} 个文件（{} 个供电所，{:.1} MB），用时 {:.1} 秒 · wrote {} files ({} stations, {:.1} MB) in {:.1} s to {}",
         generated.files,

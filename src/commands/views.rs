@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use crate::output::bi::{self, Choice};
 use crate::commands::cli::ViewsArgs;
 use crate::commands::exit::UsageError;
+use crate::output::bi::{self, Choice};
 
 pub fn run(args: &ViewsArgs) -> anyhow::Result<()> {
     let out = &args.out_dir;
@@ -57,7 +57,12 @@ pub fn after_run(out: &Path, flag: Option<&Path>) -> anyhow::Result<Option<Strin
         Ok(database) => Ok(Some(written(&database, &engine))),
         Err(e) if named => anyhow::bail!("输出已发布，但 {} 未生成 · output published, but {} not written: {e}", bi::DATABASE, bi::DATABASE),
         Err(e) => {
-            eprintln!("注意 note: {} 未生成 · {} not written: {e}\n  views.sql 可用 · views.sql is there; fix the cause and run: duibiao views {}", bi::DATABASE, bi::DATABASE, out.display());
+            eprintln!(
+                "注意 note: {} 未生成 · {} not written: {e}\n  views.sql 可用 · views.sql is there; fix the cause and run: duibiao views {}",
+                bi::DATABASE,
+                bi::DATABASE,
+                out.display()
+            );
             Ok(None)
         }
     }

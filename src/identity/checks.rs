@@ -38,9 +38,13 @@ pub struct IdentityErrors {
 
 impl fmt::Display for IdentityErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let duplicates: Vec<_> = self.problems.iter().filter_map(|p| if let IdentityProblem::DuplicateCode { code, rows } = p { Some((code, rows)) } else { None }).collect();
-        let unknown: Vec<_> =
-            self.problems.iter().filter_map(|p| if let IdentityProblem::UnknownAliasCode { spelling, code, row } = p { Some((spelling, code, row)) } else { None }).collect();
+        let duplicates: Vec<_> =
+            self.problems.iter().filter_map(|p| if let IdentityProblem::DuplicateCode { code, rows } = p { Some((code, rows)) } else { None }).collect();
+        let unknown: Vec<_> = self
+            .problems
+            .iter()
+            .filter_map(|p| if let IdentityProblem::UnknownAliasCode { spelling, code, row } = p { Some((spelling, code, row)) } else { None })
+            .collect();
         if !duplicates.is_empty() {
             writeln!(
                 f,
@@ -87,10 +91,17 @@ pub fn check_reference_rows(master: &[(String, RowLocation)], aliases: &[(String
             IdentityProblem::DuplicateCode { code: code.to_string(), rows }
         })
         .collect();
-    let mut unknown: Vec<(RowLocation, &str, &str)> =
-        aliases.iter().filter(|(_, code, _)| !by_code.contains_key(code.trim())).map(|(spelling, code, row)| (row.clone(), spelling.as_str(), code.trim())).collect();
+    let mut unknown: Vec<(RowLocation, &str, &str)> = aliases
+        .iter()
+        .filter(|(_, code, _)| !by_code.contains_key(code.trim()))
+        .map(|(spelling, code, row)| (row.clone(), spelling.as_str(), code.trim()))
+        .collect();
     unknown.sort();
-    problems.extend(unknown.into_iter().map(|(row, spelling, code)| IdentityProblem::UnknownAliasCode { spelling: spelling.to_string(), code: code.to_string(), row }));
+    problems.extend(unknown.into_iter().map(|(row, spelling, code)| IdentityProblem::UnknownAliasCode {
+        spelling: spelling.to_string(),
+        code: code.to_string(),
+        row,
+    }));
     problems
 }
 

@@ -208,7 +208,13 @@ mod tests {
         let mut positions = BTreeMap::new();
         for i in 0..5_000u64 {
             let p = q(1 + (i % 2) as u32);
-            let fingerprint = if i % 7 == 0 && i >= 300 { u128::from(i - 300) * 7919 } else if i % 1000 == 999 { 42 } else { u128::from(i) * 7919 };
+            let fingerprint = if i % 7 == 0 && i >= 300 {
+                u128::from(i - 300) * 7919
+            } else if i % 1000 == 999 {
+                42
+            } else {
+                u128::from(i) * 7919
+            };
             let position = positions.entry(p).or_insert(0u64);
             traces.push((p, trace(fingerprint, *position)));
             *position += 1;

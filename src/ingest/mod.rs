@@ -468,7 +468,18 @@ fn read_and_parse(
         }
         let (sha256, bytes) = reader.fingerprint();
         let continuation_lines = record_lines - rows_read;
-        reports.push(FileReport { path: shown.to_string(), sha256, bytes, rows_read, blank_lines, physical_lines, title_lines, header_lines, record_lines, continuation_lines });
+        reports.push(FileReport {
+            path: shown.to_string(),
+            sha256,
+            bytes,
+            rows_read,
+            blank_lines,
+            physical_lines,
+            title_lines,
+            header_lines,
+            record_lines,
+            continuation_lines,
+        });
     }
     Ok(reports)
 }
@@ -689,7 +700,12 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
                 other => Cow::Owned(other.text()),
             };
             if let Some(p) = prefixes.iter().find(|p| text.trim().starts_with(p.as_str())) {
-                parsed.rejects.push(reject(Some(header), Some(text.to_string()), RejectKind::Dropped, format!("删除规则：{header} 以 '{p}' 开头 · drop rule: {header} starts with '{p}'")));
+                parsed.rejects.push(reject(
+                    Some(header),
+                    Some(text.to_string()),
+                    RejectKind::Dropped,
+                    format!("删除规则：{header} 以 '{p}' 开头 · drop rule: {header} starts with '{p}'"),
+                ));
                 parsed.counts.dropped += 1;
                 return Ok(());
             }
@@ -763,7 +779,9 @@ const MALFORMED_TEXT_CHARS: usize = 500;
 /// The quarantine entry of a record that cannot be read as the header's fields.
 fn malformed_reject(context: &TableContext, line: u64, text: &str, fault: records::Fault, at_end: bool) -> Reject {
     let column = match fault {
-        records::Fault::UnclosedQuote { field } => context.located.iter().position(|at| at.is_some_and(|(i, _)| i + 1 == field)).map(|c| context.source.columns[c].name.clone()),
+        records::Fault::UnclosedQuote { field } => {
+            context.located.iter().position(|at| at.is_some_and(|(i, _)| i + 1 == field)).map(|c| context.source.columns[c].name.clone())
+        }
         records::Fault::FieldCount { .. } => None,
     };
     let shown: String = text.chars().take(MALFORMED_TEXT_CHARS).collect();
@@ -814,7 +832,9 @@ impl Value {
     fn local_day(&self, utc_offset_minutes: i32) -> Option<i32> {
         match self {
             Value::Date(Some(d)) => Some(*d),
-            Value::Timestamp(Some(us)) => Some((us.div_euclid(1_000_000) + i64::from(utc_offset_minutes) * 60).div_euclid(86_400).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32),
+            Value::Timestamp(Some(us)) => {
+                Some((us.div_euclid(1_000_000) + i64::from(utc_offset_minutes) * 60).div_euclid(86_400).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
+            }
             _ => None,
         }
     }
@@ -905,7 +925,11 @@ fn apply_checks(context: &TableContext, parsed: &mut BlockRows) -> Result<(), St
     used.sort_unstable();
     used.dedup();
     let columns: Vec<Column> = used.iter().map(|&i| parsed.columns[i].to_series(&source.columns[i].name).into_column()).collect();
-    let frame = if columns.is_empty() { DataFrame::empty_with_height(height) } else { DataFrame::new(height, columns).map_err(|e| format!("source '{}': {e}", source.name))? };
+    let frame = if columns.is_empty() {
+        DataFrame::empty_with_height(height)
+    } else {
+        DataFrame::new(height, columns).map_err(|e| format!("source '{}': {e}", source.name))?
+    };
     let mut keep = vec![true; height];
     let mut warn_index = 0;
     for check in context.checks {

@@ -169,8 +169,16 @@ fn valid(fields: &Fields) -> bool {
 const MONTH_FORMATS: &[&str] = &["yyyy年MM月", "yyyyMM", "yyyy-MM", "yyyy/MM", "yyyy.MM", "yyyy-MM-dd", "yyyy/MM/dd"];
 const DATE_FORMATS: &[&str] = &["yyyy-MM-dd", "yyyy/MM/dd", "yyyy年MM月dd日", "yyyyMMdd", "yyyy.MM.dd"];
 const TIMESTAMP_FORMATS: &[&str] = &[
-    "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm", "yyyy/MM/dd HH:mm:ss", "yyyy/MM/dd HH:mm", "yyyy-MM-ddTHH:mm:ss", "yyyy-MM-ddTHH:mm",
-    "yyyy年MM月dd日 HH:mm:ss", "yyyy年MM月dd日 HH:mm", "yyyy-MM-dd", "yyyy/MM/dd",
+    "yyyy-MM-dd HH:mm:ss",
+    "yyyy-MM-dd HH:mm",
+    "yyyy/MM/dd HH:mm:ss",
+    "yyyy/MM/dd HH:mm",
+    "yyyy-MM-ddTHH:mm:ss",
+    "yyyy-MM-ddTHH:mm",
+    "yyyy年MM月dd日 HH:mm:ss",
+    "yyyy年MM月dd日 HH:mm",
+    "yyyy-MM-dd",
+    "yyyy/MM/dd",
 ];
 
 fn first_match(raw: &str, format: Option<&str>, defaults: &[&str]) -> Option<Fields> {
@@ -567,10 +575,27 @@ mod properties {
     /// Text that looks like what exports hold: digits, separators, Chinese date words, zones.
     fn exportish() -> impl Strategy<Value = String> {
         let pieces = prop_oneof![
-            "[0-9]{1,9}", Just("-".to_string()), Just("/".to_string()), Just(".".to_string()), Just(":".to_string()), Just(" ".to_string()),
-            Just("T".to_string()), Just("Z".to_string()), Just("+".to_string()), Just(",".to_string()), Just("%".to_string()), Just("e".to_string()),
-            Just("年".to_string()), Just("月".to_string()), Just("日".to_string()), Just("第".to_string()), Just("季度".to_string()), Just("Q".to_string()),
-            Just("１".to_string()), Just("\u{3000}".to_string()), "\\PC{0,3}",
+            "[0-9]{1,9}",
+            Just("-".to_string()),
+            Just("/".to_string()),
+            Just(".".to_string()),
+            Just(":".to_string()),
+            Just(" ".to_string()),
+            Just("T".to_string()),
+            Just("Z".to_string()),
+            Just("+".to_string()),
+            Just(",".to_string()),
+            Just("%".to_string()),
+            Just("e".to_string()),
+            Just("年".to_string()),
+            Just("月".to_string()),
+            Just("日".to_string()),
+            Just("第".to_string()),
+            Just("季度".to_string()),
+            Just("Q".to_string()),
+            Just("１".to_string()),
+            Just("\u{3000}".to_string()),
+            "\\PC{0,3}",
         ];
         proptest::collection::vec(pieces, 0..10).prop_map(|v| v.concat())
     }

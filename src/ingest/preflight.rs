@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::base::text::closest;
-use crate::spec::{SpecError, SpecErrors};
 use crate::spec::plan::{Plan, SourcePlan};
+use crate::spec::{SpecError, SpecErrors};
 
 fn err(errors: &mut Vec<SpecError>, span: Option<std::ops::Range<usize>>, message: impl Into<String>) {
     errors.push(SpecError { span, message: message.into() });
@@ -92,12 +92,11 @@ struct Missing {
 }
 
 fn collect_missing(source: &SourcePlan, file: &Path, found: &[Vec<String>], missing: &mut Vec<Missing>) {
-    let mut note = |what: String, wanted: Vec<String>, span: Option<std::ops::Range<usize>>, headers: &Vec<String>| {
-        match missing.iter_mut().find(|m| m.what == what) {
+    let mut note =
+        |what: String, wanted: Vec<String>, span: Option<std::ops::Range<usize>>, headers: &Vec<String>| match missing.iter_mut().find(|m| m.what == what) {
             Some(m) => m.files += 1,
             None => missing.push(Missing { what, wanted, span, first_file: file.to_path_buf(), headers: headers.clone(), files: 1 }),
-        }
-    };
+        };
     // XLSX files give one header list per sheet; CSV one.
     for headers in found {
         for column in &source.columns {

@@ -113,12 +113,7 @@ impl TableReader {
     /// Line accounting of the table outside its blocks (complete once every block is read).
     pub fn lines(&self) -> TableLines {
         match &self.blocks {
-            Blocks::Csv(csv) => TableLines {
-                physical: csv.eof.then(|| csv.line_counter.finish()),
-                title: csv.title_lines,
-                header: csv.header_lines,
-                blank: 0,
-            },
+            Blocks::Csv(csv) => TableLines { physical: csv.eof.then(|| csv.line_counter.finish()), title: csv.title_lines, header: csv.header_lines, blank: 0 },
             Blocks::Xlsx { lines, .. } => *lines,
         }
     }

@@ -161,9 +161,21 @@ impl LineCounter {
 
 /// How a scan of one record ended.
 enum Scan {
-    Complete { content_end: usize, end: usize, lines: u32, fields: usize, terminated: bool },
+    Complete {
+        content_end: usize,
+        end: usize,
+        lines: u32,
+        fields: usize,
+        terminated: bool,
+    },
     /// A line ended inside quotes (single-line scan): the record's first line ends at `end`.
-    OpenAtLineEnd { content_end: usize, end: usize, fields: usize, field: usize, terminated: bool },
+    OpenAtLineEnd {
+        content_end: usize,
+        end: usize,
+        fields: usize,
+        field: usize,
+        terminated: bool,
+    },
     NeedMore,
     /// More than `max_lines` lines, or the input ended inside quotes.
     Unclosed,

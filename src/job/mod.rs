@@ -19,8 +19,8 @@ use crate::job::error::JobError;
 use crate::job::resources::StageMeter;
 use crate::output::manifest::{self, Manifest, PanelManifest, SourceManifest, source_manifest};
 use crate::panel::Panel;
-use crate::spec::plan::Plan;
 use crate::spec::compile;
+use crate::spec::plan::Plan;
 use crate::store::layout;
 use crate::store::lock::OutputLock;
 use crate::store::staging::{Staging, copy_tree};
@@ -276,7 +276,15 @@ fn correlate(plan: &Plan, panel: Option<&Panel>, staged: &Staged) -> Result<Vec<
 }
 
 /// Writes the manifest, the views and the report, and publishes the output folder.
-fn publish(staged: Staged, plan: &Plan, manifest: &Manifest, panel: Option<&Panel>, findings: &[Finding], ingested: &[IngestedSource], lang: Lang) -> Result<PathBuf, JobError> {
+fn publish(
+    staged: Staged,
+    plan: &Plan,
+    manifest: &Manifest,
+    panel: Option<&Panel>,
+    findings: &[Finding],
+    ingested: &[IngestedSource],
+    lang: Lang,
+) -> Result<PathBuf, JobError> {
     let dir = &staged.staging.dir;
     write_file(&dir.join(layout::MANIFEST), manifest::to_json(manifest)?)?;
     write_file(&dir.join(layout::VIEWS), crate::output::views::views_sql(plan, panel, dir))?;

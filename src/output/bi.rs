@@ -133,7 +133,11 @@ pub fn probe(program: &Path) -> Result<Engine, String> {
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
     match parse_version(&text) {
         Some(version) if out.status.success() && text.starts_with('v') => Ok(Engine { kind: EngineKind::Cli, program: program.to_path_buf(), version }),
-        _ => Err(format!("{} is neither the DuckDB command-line program nor a Python (it answered '{}')", program.display(), banner.lines().next().unwrap_or(""))),
+        _ => Err(format!(
+            "{} is neither the DuckDB command-line program nor a Python (it answered '{}')",
+            program.display(),
+            banner.lines().next().unwrap_or("")
+        )),
     }
 }
 
@@ -238,10 +242,7 @@ pub fn write_database(out: &Path, engine: &Engine) -> Result<PathBuf, String> {
     remove_staging();
     // DuckDB 1.0 and 1.1 write storage v1.0.0 by default and do not know the option.
     let option = if (major, minor) >= (1, 2) { format!(" (STORAGE_VERSION '{STORAGE_VERSION}')") } else { String::new() };
-    let script = format!(
-        "ATTACH '{}' AS analysis{option};\nUSE analysis;\n{views}\nUSE memory;\nDETACH analysis;\n",
-        sql_path(&staging)?.replace('\'', "''")
-    );
+    let script = format!("ATTACH '{}' AS analysis{option};\nUSE analysis;\n{views}\nUSE memory;\nDETACH analysis;\n", sql_path(&staging)?.replace('\'', "''"));
 
     let mut command = Command::new(&engine.program);
     match engine.kind {
@@ -266,9 +267,8 @@ pub fn write_database(out: &Path, engine: &Engine) -> Result<PathBuf, String> {
         check_header(&staging)?;
         // A journal left by a driver that had the previous database open belongs to that file.
         let _ = std::fs::remove_file(folder.join(format!("{DATABASE}.wal")));
-        std::fs::rename(&staging, &target).map_err(|e| {
-            format!("cannot replace {}: {e} (close BI connections to it and run: duibiao views {})", target.display(), folder.display())
-        })
+        std::fs::rename(&staging, &target)
+            .map_err(|e| format!("cannot replace {}: {e} (close BI connections to it and run: duibiao views {})", target.display(), folder.display()))
     })();
     if result.is_err() {
         remove_staging();

@@ -216,7 +216,8 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
             }
         }
         let path_name = col.path().string();
-        let arrow_type = arrow_schema.field_with_name(col.path().parts().first().map(String::as_str).unwrap_or("")).map(|f| f.data_type().clone()).unwrap_or(DataType::Null);
+        let arrow_type =
+            arrow_schema.field_with_name(col.path().parts().first().map(String::as_str).unwrap_or("")).map(|f| f.data_type().clone()).unwrap_or(DataType::Null);
         let info = ColumnInfo {
             name: path_name,
             physical: format!("{}", col.physical_type()),
@@ -251,7 +252,11 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         bytes,
         rows: fm.num_rows(),
         created_by: fm.created_by().map(str::to_string),
-        row_groups: meta.row_groups().iter().map(|rg| RowGroupInfo { rows: rg.num_rows(), compressed_bytes: rg.compressed_size(), uncompressed_bytes: rg.total_byte_size() }).collect(),
+        row_groups: meta
+            .row_groups()
+            .iter()
+            .map(|rg| RowGroupInfo { rows: rg.num_rows(), compressed_bytes: rg.compressed_size(), uncompressed_bytes: rg.total_byte_size() })
+            .collect(),
         columns,
         metadata,
         hints,

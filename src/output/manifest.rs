@@ -91,7 +91,11 @@ impl PanelManifest {
             rows: p.stations.len() * p.periods.len(),
             empty_cells: p.gaps.len(),
             unmatched_spellings: p.unmatched.len(),
-            source_rows: p.source_rows.iter().map(|(s, (matched, unmatched))| SourceRows { source: s.clone(), matched: *matched, unmatched: *unmatched }).collect(),
+            source_rows: p
+                .source_rows
+                .iter()
+                .map(|(s, (matched, unmatched))| SourceRows { source: s.clone(), matched: *matched, unmatched: *unmatched })
+                .collect(),
         }
     }
 }

@@ -11,8 +11,8 @@ use std::fmt::Write as _;
 
 use crate::analysis::{Finding, confidence_percent, method_name, scope_name};
 use crate::base::lang::Lang;
-use crate::base::vocab::Vocabulary;
 use crate::base::period::Grain;
+use crate::base::vocab::Vocabulary;
 use crate::ingest::{Reject, RejectKind};
 use crate::output::manifest::Manifest;
 use crate::panel::Panel;
@@ -40,7 +40,13 @@ pub fn group_rejects<'a>(rejects: impl IntoIterator<Item = &'a Reject>) -> Vec<R
             RejectKind::Dropped => (1, r.reason.clone()),
             RejectKind::Duplicate => (2, String::new()),
         };
-        let g = groups.entry((r.source.clone(), rank, what.clone())).or_insert_with(|| RejectGroup { source: r.source.clone(), kind: r.kind, what, rows: 0, examples: Vec::new() });
+        let g = groups.entry((r.source.clone(), rank, what.clone())).or_insert_with(|| RejectGroup {
+            source: r.source.clone(),
+            kind: r.kind,
+            what,
+            rows: 0,
+            examples: Vec::new(),
+        });
         g.rows += 1;
         let example = match (&r.kind, &r.column, &r.value) {
             (RejectKind::Rejected, Some(_), Some(v)) => format!("'{v}'"),
@@ -235,7 +241,10 @@ fn summary(h: &mut String, input: &ReportInput) {
             "<p class=\"note\">{} {} {}</p>",
             lang.t("本次为增量运行，只导入了期间", "This run was an increment: only period"),
             esc(inc),
-            lang.t("，其余期间沿用上次的整理数据；指标与相关分析基于全部历史重新计算。", "was ingested; the other periods' curated data were kept, and the analysis was recomputed over the whole history.")
+            lang.t(
+                "，其余期间沿用上次的整理数据；指标与相关分析基于全部历史重新计算。",
+                "was ingested; the other periods' curated data were kept, and the analysis was recomputed over the whole history."
+            )
         );
     }
     let _ = writeln!(h, "<h3>{}</h3>\n<table><tr><th></th>", lang.t("各阶段耗时与内存", "Time and memory per stage"));
@@ -340,13 +349,7 @@ fn inputs(h: &mut String, input: &ReportInput) {
     let _ = writeln!(h, "<h3>{}</h3>", lang.t("主要隔离原因", "Main quarantine reasons"));
     table_head(
         h,
-        &[
-            lang.t("来源", "Source"),
-            lang.t("类别", "Kind"),
-            lang.t("列或规则", "Column or rule"),
-            lang.t("行数", "Rows"),
-            lang.t("示例", "Examples"),
-        ],
+        &[lang.t("来源", "Source"), lang.t("类别", "Kind"), lang.t("列或规则", "Column or rule"), lang.t("行数", "Rows"), lang.t("示例", "Examples")],
     );
     let header_of = |source: &str, column: &str| -> Option<String> {
         let s = input.plan.sources.iter().find(|s| s.name == source)?;
@@ -394,17 +397,12 @@ fn coverage(h: &mut String, input: &ReportInput) {
             panel.stations.len(),
             panel.periods.len(),
             cells,
-            lang.t("个供电所×期间。下表列出缺值的变量（明细见 quality/coverage.parquet）。", "station-periods. Variables with empty cells (details in quality/coverage.parquet):")
+            lang.t(
+                "个供电所×期间。下表列出缺值的变量（明细见 quality/coverage.parquet）。",
+                "station-periods. Variables with empty cells (details in quality/coverage.parquet):"
+            )
         );
-        table_head(
-            h,
-            &[
-                lang.t("变量", "Variable"),
-                lang.t("缺值单元", "Empty cells"),
-                lang.t("占比", "Share"),
-                lang.t("主要原因", "Main reason"),
-            ],
-        );
+        table_head(h, &[lang.t("变量", "Variable"), lang.t("缺值单元", "Empty cells"), lang.t("占比", "Share"), lang.t("主要原因", "Main reason")]);
         for column in &panel.columns {
             let Some((n, reasons)) = by_var.get(column.name.as_str()) else { continue };
             let main = reasons.iter().max_by_key(|(_, c)| **c).map(|(r, _)| *r).unwrap_or("");
@@ -432,22 +430,24 @@ fn coverage(h: &mut String, input: &ReportInput) {
             panel.unmatched.len(),
             lang.t("种写法、共", "spellings,"),
             thousands(total),
-            lang.t("行数据未计入任何供电所。可在别名表中补充对应关系后重新运行。", "rows in total, counted for no station. Add them to the alias table and re-run."),
+            lang.t(
+                "行数据未计入任何供电所。可在别名表中补充对应关系后重新运行。",
+                "rows in total, counted for no station. Add them to the alias table and re-run."
+            ),
             lang.t("（明细：quality/unmatched.parquet）", "(details: quality/unmatched.parquet)")
         );
-        table_head(
-            h,
-            &[
-                lang.t("来源", "Source"),
-                lang.t("写法", "Spelling"),
-                lang.t("行数", "Rows"),
-                lang.t("最接近的供电所", "Closest stations"),
-            ],
-        );
+        table_head(h, &[lang.t("来源", "Source"), lang.t("写法", "Spelling"), lang.t("行数", "Rows"), lang.t("最接近的供电所", "Closest stations")]);
         let mut list: Vec<_> = panel.unmatched.iter().collect();
         list.sort_by(|a, b| b.rows.cmp(&a.rows));
         for u in list.iter().take(12) {
-            let _ = writeln!(h, "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>", esc(&u.source), esc(&u.spelling), u.rows, esc(&u.candidates));
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                esc(&u.source),
+                esc(&u.spelling),
+                u.rows,
+                esc(&u.candidates)
+            );
         }
         h.push_str("</table>\n");
     }
@@ -565,8 +565,12 @@ fn strongest(h: &mut String, input: &ReportInput, top: &[&Finding]) {
     let method = method_name(primary_method(input));
     let level = confidence_percent(input.plan.analysis.confidence);
     let note = match lang {
-        Lang::Zh => format!("校正后 p < 0.05 的关联（{method}，未加控制变量），先站内、再站间、最后合并口径，各按 |r| 排序。r 为原始方向的相关系数，区间为 {level} 置信区间；“方向”按指标的好坏方向判断。"),
-        Lang::En => format!("Associations with adjusted p < 0.05 ({method}, no controls): within-station first, then between, then pooled, each by |r|. r is in the raw direction with its {level} confidence interval; “direction” reads it against the indicator's better side."),
+        Lang::Zh => format!(
+            "校正后 p < 0.05 的关联（{method}，未加控制变量），先站内、再站间、最后合并口径，各按 |r| 排序。r 为原始方向的相关系数，区间为 {level} 置信区间；“方向”按指标的好坏方向判断。"
+        ),
+        Lang::En => format!(
+            "Associations with adjusted p < 0.05 ({method}, no controls): within-station first, then between, then pooled, each by |r|. r is in the raw direction with its {level} confidence interval; “direction” reads it against the indicator's better side."
+        ),
     };
     let _ = writeln!(h, "<p class=\"note\">{}</p>", esc(&note));
     let interval = match lang {
@@ -613,7 +617,10 @@ fn strongest(h: &mut String, input: &ReportInput, top: &[&Finding]) {
 fn ci_bar(r: Option<f64>, lo: Option<f64>, hi: Option<f64>) -> String {
     let (w, hgt) = (140.0, 14.0);
     let x = |v: f64| (v.clamp(-1.0, 1.0) + 1.0) / 2.0 * (w - 8.0) + 4.0;
-    let mut s = format!("<svg width=\"{w}\" height=\"{hgt}\" viewBox=\"0 0 {w} {hgt}\" role=\"img\"><line x1=\"{0}\" y1=\"1\" x2=\"{0}\" y2=\"13\" stroke=\"#8c959f\" stroke-dasharray=\"2,2\"/>", x(0.0));
+    let mut s = format!(
+        "<svg width=\"{w}\" height=\"{hgt}\" viewBox=\"0 0 {w} {hgt}\" role=\"img\"><line x1=\"{0}\" y1=\"1\" x2=\"{0}\" y2=\"13\" stroke=\"#8c959f\" stroke-dasharray=\"2,2\"/>",
+        x(0.0)
+    );
     if let (Some(lo), Some(hi)) = (lo, hi) {
         let _ = write!(s, "<line x1=\"{:.1}\" y1=\"7\" x2=\"{:.1}\" y2=\"7\" stroke=\"#1f2328\" stroke-width=\"2\"/>", x(lo), x(hi));
     }
@@ -701,11 +708,28 @@ pub fn scatter_svg(points: &[(f64, f64)], x_label: &str, y_label: &str) -> Strin
     let _ = write!(s, "<rect x=\"{left}\" y=\"{top}\" width=\"{}\" height=\"{}\" fill=\"#fbfcfd\" stroke=\"#d0d7de\"/>", w - left - right, hgt - top - bottom);
     let (xt, xd) = nice_ticks(x0, x1);
     for t in xt {
-        let _ = write!(s, "<line x1=\"{0:.1}\" y1=\"{1}\" x2=\"{0:.1}\" y2=\"{2}\" stroke=\"#eaeef2\"/><text x=\"{0:.1}\" y=\"{3}\" text-anchor=\"middle\" fill=\"#57606a\">{4}</text>", px(t), top, hgt - bottom, hgt - bottom + 12.0, tick_text(t, xd));
+        let _ = write!(
+            s,
+            "<line x1=\"{0:.1}\" y1=\"{1}\" x2=\"{0:.1}\" y2=\"{2}\" stroke=\"#eaeef2\"/><text x=\"{0:.1}\" y=\"{3}\" text-anchor=\"middle\" fill=\"#57606a\">{4}</text>",
+            px(t),
+            top,
+            hgt - bottom,
+            hgt - bottom + 12.0,
+            tick_text(t, xd)
+        );
     }
     let (yt, yd) = nice_ticks(y0, y1);
     for t in yt {
-        let _ = write!(s, "<line x1=\"{1}\" y1=\"{0:.1}\" x2=\"{2}\" y2=\"{0:.1}\" stroke=\"#eaeef2\"/><text x=\"{3}\" y=\"{4:.1}\" text-anchor=\"end\" fill=\"#57606a\">{5}</text>", py(t), left, w - right, left - 4.0, py(t) + 3.0, tick_text(t, yd));
+        let _ = write!(
+            s,
+            "<line x1=\"{1}\" y1=\"{0:.1}\" x2=\"{2}\" y2=\"{0:.1}\" stroke=\"#eaeef2\"/><text x=\"{3}\" y=\"{4:.1}\" text-anchor=\"end\" fill=\"#57606a\">{5}</text>",
+            py(t),
+            left,
+            w - right,
+            left - 4.0,
+            py(t) + 3.0,
+            tick_text(t, yd)
+        );
     }
     let opacity = if points.len() > 400 { 0.35 } else { 0.6 };
     for &(x, y) in points {
@@ -718,10 +742,28 @@ pub fn scatter_svg(points: &[(f64, f64)], x_label: &str, y_label: &str) -> Strin
     if sxx > 0.0 {
         let b = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / sxx;
         let a = my - b * mx;
-        let _ = write!(s, "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#cf222e\" stroke-width=\"2\"/>", px(x0), py(a + b * x0).clamp(top, hgt - bottom), px(x1), py(a + b * x1).clamp(top, hgt - bottom));
+        let _ = write!(
+            s,
+            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#cf222e\" stroke-width=\"2\"/>",
+            px(x0),
+            py(a + b * x0).clamp(top, hgt - bottom),
+            px(x1),
+            py(a + b * x1).clamp(top, hgt - bottom)
+        );
     }
-    let _ = write!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#1f2328\" font-size=\"11\">{}</text>", left + (w - left - right) / 2.0, hgt - 8.0, esc(x_label));
-    let _ = write!(s, "<text transform=\"translate(12,{}) rotate(-90)\" text-anchor=\"middle\" fill=\"#1f2328\" font-size=\"11\">{}</text>", top + (hgt - top - bottom) / 2.0, esc(y_label));
+    let _ = write!(
+        s,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#1f2328\" font-size=\"11\">{}</text>",
+        left + (w - left - right) / 2.0,
+        hgt - 8.0,
+        esc(x_label)
+    );
+    let _ = write!(
+        s,
+        "<text transform=\"translate(12,{}) rotate(-90)\" text-anchor=\"middle\" fill=\"#1f2328\" font-size=\"11\">{}</text>",
+        top + (hgt - top - bottom) / 2.0,
+        esc(y_label)
+    );
     s.push_str("</svg>");
     s
 }
@@ -904,10 +946,9 @@ mod tests {
             r_better: Some(0.5),
             reason: None,
         }];
-        for (lang, heading, interval, none) in [
-            (Lang::En, "5. Strongest associations", "90% CI", "No pair reaches"),
-            (Lang::Zh, "五、最强的关联", "90% 置信区间", "没有任何一对"),
-        ] {
+        for (lang, heading, interval, none) in
+            [(Lang::En, "5. Strongest associations", "90% CI", "No pair reaches"), (Lang::Zh, "五、最强的关联", "90% 置信区间", "没有任何一对")]
+        {
             let html = render(&ReportInput { plan: &plan, manifest: &manifest, panel: None, findings: &findings, rejects: &[], lang });
             let section = &html[html.find(heading).unwrap()..];
             assert!(!section.contains(none), "{section}");

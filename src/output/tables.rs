@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray};
 
-use crate::panel::{Panel, Unmatched};
 use crate::base::vocab::Vocabulary;
 use crate::ingest::Reject;
-use crate::store::layout::{self, Table};
+use crate::panel::{Panel, Unmatched};
 use crate::store::error::StoreError;
+use crate::store::layout::{self, Table};
 use crate::store::parquet::{RunStamp, write_parquet};
 
 fn text<I: IntoIterator<Item = Option<String>>>(values: I) -> ArrayRef {

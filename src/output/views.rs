@@ -17,9 +17,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::panel::{ColumnKind, Panel};
 use crate::base::period::Grain;
 use crate::base::vocab::Vocabulary;
+use crate::panel::{ColumnKind, Panel};
 use crate::spec::plan::Plan;
 use crate::store::layout;
 

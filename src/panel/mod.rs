@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use crate::base::period::{BadPeriod, Grain, Period};
 use crate::identity::checks::{IdentityErrors, RowLocation, check_reference_rows};
 use crate::identity::{Resolver, StationEntry, resolve_all};
-use crate::base::period::{BadPeriod, Grain, Period};
 use crate::spec::plan::{Better, Measure, Plan, SourcePlan, StationKey};
 use crate::store::layout;
 
@@ -24,7 +24,10 @@ pub enum ColumnKind {
     Indicator(Better),
     Feature,
     /// A feature at t − lag, paired with indicators at t.
-    Lagged { feature: String, lag: i64 },
+    Lagged {
+        feature: String,
+        lag: i64,
+    },
 }
 
 impl ColumnKind {
@@ -109,7 +112,12 @@ fn partitions(curated: &Path, source: &str) -> Result<Vec<(Period, Vec<PathBuf>)
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(label) = layout::partition_label(&name) else { continue };
         let q: Period = label.parse().map_err(|source| PanelError::Partition { path: entry.path(), source })?;
-        let mut files: Vec<PathBuf> = std::fs::read_dir(entry.path()).map_err(|source| PanelError::Read { path: entry.path(), source })?.flatten().map(|e| e.path()).filter(|p| layout::is_partition_file(p)).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(entry.path())
+            .map_err(|source| PanelError::Read { path: entry.path(), source })?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| layout::is_partition_file(p))
+            .collect();
         files.sort();
         out.push((q, files));
     }
@@ -292,7 +300,12 @@ fn attribute_columns(plan: &Plan, master: &DataFrame, grid: &Grid) -> Result<Vec
     if plan.attributes.is_empty() {
         return Ok(columns);
     }
-    let exprs: Vec<Expr> = plan.attributes.iter().map(|a| polars::sql::sql_expr(&a.formula).map(|e| e.cast(DataType::Float64).alias(a.name.as_str()))).collect::<Result<_, _>>().map_err(pe)?;
+    let exprs: Vec<Expr> = plan
+        .attributes
+        .iter()
+        .map(|a| polars::sql::sql_expr(&a.formula).map(|e| e.cast(DataType::Float64).alias(a.name.as_str())))
+        .collect::<Result<_, _>>()
+        .map_err(pe)?;
     let mut select = vec![col("station_code")];
     select.extend(exprs);
     let df = master.clone().lazy().select(select).collect().map_err(pe)?;
@@ -430,10 +443,11 @@ fn aggregate_measure(
             rows = rows.group_by(group).agg(exprs);
         }
         let formula = polars::sql::sql_expr(&measure.formula).map_err(pe)?;
-        rows.group_by(keys)
-            .agg([formula.cast(DataType::Float64).alias("__value"), len().alias("__rows")])
-            .collect()
-            .map_err(|source| PanelError::Measure { kind: kind.name(), name: measure.name.clone(), source })
+        rows.group_by(keys).agg([formula.cast(DataType::Float64).alias("__value"), len().alias("__rows")]).collect().map_err(|source| PanelError::Measure {
+            kind: kind.name(),
+            name: measure.name.clone(),
+            source,
+        })
     };
     if measure.interval.is_some() {
         let whole = concat(parts.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(), UnionArgs::default()).map_err(pe)?;
@@ -573,13 +587,18 @@ fn check_reference_tables(plan: &Plan, curated: &Path, master: &DataFrame) -> Re
     let mut aliases = Vec::new();
     if let Some(a) = plan.aliases {
         let df = scan(&layout::reference_file(curated, &plan.sources[a].name))?.collect().map_err(pe)?;
-        aliases = strings(&df, "spelling")?.into_iter().zip(strings(&df, "station_code")?).zip(located(&df)?).filter_map(|((s, c), at)| Some((s?, c?, at))).collect();
+        aliases =
+            strings(&df, "spelling")?.into_iter().zip(strings(&df, "station_code")?).zip(located(&df)?).filter_map(|((s, c), at)| Some((s?, c?, at))).collect();
     }
     let problems = check_reference_rows(&codes, &aliases);
     if problems.is_empty() {
         return Ok(());
     }
-    Err(PanelError::Identity(IdentityErrors { stations: plan.sources[plan.stations].name.clone(), aliases: plan.aliases.map(|a| plan.sources[a].name.clone()), problems }))
+    Err(PanelError::Identity(IdentityErrors {
+        stations: plan.sources[plan.stations].name.clone(),
+        aliases: plan.aliases.map(|a| plan.sources[a].name.clone()),
+        problems,
+    }))
 }
 
 /// Splits interval rows over the periods they overlap (in local time), adding `overlap_hours`

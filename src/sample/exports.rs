@@ -8,15 +8,13 @@ use std::io;
 
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook, XlsxError};
 
+use super::Context;
 use super::geography::{Spelling, alias_spellings, rule_variant};
-use super::layout::{
-    AliasRow, Cell, CollectionRow, FeeRow, FlagRow, LossRow, MasterRow, Naming, OmRow, OrderRow, OutageRow, PartyRow, StarRow, Table, fill,
-};
+use super::layout::{AliasRow, Cell, CollectionRow, FeeRow, FlagRow, LossRow, MasterRow, Naming, OmRow, OrderRow, OutageRow, PartyRow, StarRow, Table, fill};
 use super::ledger::{Dirt, Export, FileEntry};
 use super::model::{ACTIVITY_TYPES, MODEL_POST, StationTruth};
 use super::rng::{Draw, stream};
 use super::textfile::CsvFile;
-use super::Context;
 use crate::base::period::{Month, Quarter};
 
 /// `n` distinct indexes from `0..universe`, drawn from their own stream.
@@ -356,7 +354,14 @@ pub fn line_loss(ctx: &Context) -> io::Result<Export> {
                                 (Err(text), _) | (_, Err(text)) => Err(text),
                             };
                         } else {
-                            let record = table.record(&LossRow { tai_area: id.clone(), tai_area_name: name.clone(), station_code: station.code.clone(), month, supplied: supply, sold });
+                            let record = table.record(&LossRow {
+                                tai_area: id.clone(),
+                                tai_area_name: name.clone(),
+                                station_code: station.code.clone(),
+                                month,
+                                supplied: supply,
+                                sold,
+                            });
                             f.row(&record)?;
                             rows += 1;
                             if duplicated.contains(&row_index) {
@@ -368,7 +373,14 @@ pub fn line_loss(ctx: &Context) -> io::Result<Export> {
                         row_index += 1;
                     }
                     if per_quarter {
-                        let row = LossRow { tai_area: id, tai_area_name: name, station_code: station.code.clone(), month: q.months()[0], supplied: quarter_supply, sold: quarter_sold };
+                        let row = LossRow {
+                            tai_area: id,
+                            tai_area_name: name,
+                            station_code: station.code.clone(),
+                            month: q.months()[0],
+                            supplied: quarter_supply,
+                            sold: quarter_sold,
+                        };
                         f.row(&table.record(&row))?;
                         rows += 1;
                     }
@@ -417,7 +429,13 @@ pub fn work_orders(ctx: &Context) -> io::Result<Export> {
                     let mut events: Vec<(u32, &str, &str)> = Vec::new();
                     for _ in 0..d.poisson(complaint_rate * per_10k) {
                         let roll = d.unit();
-                        let (kind, _, subs) = if roll < 0.6 { COMPLAINT_KINDS[0] } else if roll < 0.9 { COMPLAINT_KINDS[1] } else { COMPLAINT_KINDS[2] };
+                        let (kind, _, subs) = if roll < 0.6 {
+                            COMPLAINT_KINDS[0]
+                        } else if roll < 0.9 {
+                            COMPLAINT_KINDS[1]
+                        } else {
+                            COMPLAINT_KINDS[2]
+                        };
                         events.push((second_in_month(&mut d, month), kind, *d.pick(subs)));
                     }
                     for _ in 0..d.poisson(ctx.scale.repairs_per_10k() * per_10k) {
@@ -553,7 +571,12 @@ pub fn outages(ctx: &Context) -> io::Result<Export> {
                 }
                 if qi + 1 < n_quarters && spanning.contains(&(s * (n_quarters - 1) + qi)) {
                     let hours = d.uniform(6.0, 12.0);
-                    events.push((quarter_minutes - 1440 + 20 * 60, (hours * 60.0).round() as u32, (st.customers as f64 * d.uniform(0.05, 0.2)).round() as u64, false));
+                    events.push((
+                        quarter_minutes - 1440 + 20 * 60,
+                        (hours * 60.0).round() as u32,
+                        (st.customers as f64 * d.uniform(0.05, 0.2)).round() as u64,
+                        false,
+                    ));
                 }
                 // Same order as sorting (start, duration, customers, kind label) where fault
                 // ("故障") sorts before planned ("计划").
@@ -582,9 +605,27 @@ pub fn outages(ctx: &Context) -> io::Result<Export> {
     Ok(export)
 }
 
-const UYGHUR_GIVEN: &[&str] = &["阿不都热合曼", "艾尔肯", "古丽娜尔", "买买提江", "热依拉", "努尔买买提", "帕提古丽", "艾买提", "阿依古丽", "吐尔逊", "迪丽努尔", "阿布来提", "麦尔旦", "祖丽皮亚", "依明江", "阿迪力"];
+const UYGHUR_GIVEN: &[&str] = &[
+    "阿不都热合曼",
+    "艾尔肯",
+    "古丽娜尔",
+    "买买提江",
+    "热依拉",
+    "努尔买买提",
+    "帕提古丽",
+    "艾买提",
+    "阿依古丽",
+    "吐尔逊",
+    "迪丽努尔",
+    "阿布来提",
+    "麦尔旦",
+    "祖丽皮亚",
+    "依明江",
+    "阿迪力",
+];
 const UYGHUR_FATHER: &[&str] = &["买买提", "吐尔逊", "艾合买提", "阿不都拉", "吐尔洪", "卡德尔", "阿不来提", "依明", "玉素甫", "热合曼", "肉孜", "斯迪克"];
-const HAN_NAMES: &[&str] = &["王建军", "李红梅", "张伟", "刘晓燕", "陈志刚", "杨帆", "赵磊", "马玉兰", "周涛", "孙丽", "黄海", "吴静", "郭强", "何敏", "高峰", "罗娟"];
+const HAN_NAMES: &[&str] =
+    &["王建军", "李红梅", "张伟", "刘晓燕", "陈志刚", "杨帆", "赵磊", "马玉兰", "周涛", "孙丽", "黄海", "吴静", "郭强", "何敏", "高峰", "罗娟"];
 
 /// The party members of station `s`: deterministic names, mostly Uyghur, some Han, distinct
 /// within the branch (the platform's monthly ratings carry no member id, only the name).
@@ -629,7 +670,8 @@ pub fn party_activities(ctx: &Context) -> io::Result<Export> {
     let missing = targets(ctx, "party-missing", stations * n_quarters, ctx.dirt("party-missing"));
     let blank = targets(ctx, "party-blank", stations * n_quarters, ctx.dirt("party-blank"));
     // Twins only where a station-quarter held at least two 党员示范岗 activities.
-    let candidates: Vec<usize> = (0..stations * n_quarters).filter(|k| ctx.truth.quarters[k / n_quarters][k % n_quarters].activities[MODEL_POST] >= 2).collect();
+    let candidates: Vec<usize> =
+        (0..stations * n_quarters).filter(|k| ctx.truth.quarters[k / n_quarters][k % n_quarters].activities[MODEL_POST] >= 2).collect();
     let twins: HashSet<usize> = targets(ctx, "party-identical", candidates.len(), ctx.dirt("party-identical")).into_iter().map(|i| candidates[i]).collect();
     for (path, group) in table.files.groups(ctx.quarters) {
         let headers = table.headers("");

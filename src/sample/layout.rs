@@ -81,7 +81,6 @@ impl Files {
                 .collect(),
         }
     }
-
 }
 
 /// Fills a file name, title or sheet template for the months of one file (or sheet).
@@ -382,10 +381,20 @@ pub static KASHGAR: LayoutSpec = LayoutSpec {
     quarters: 8,
     command: "duibiao sample --out sample_data",
     dirt: &[
-        ("fee-missing", 3), ("fee-duplicate", 4), ("fee-over-100", 3), ("collection-over", 2),
-        ("loss-negative", 5), ("loss-unparseable", 6), ("loss-duplicate", 5),
-        ("orders-blank", 4), ("orders-duplicate", 5), ("orders-unknown", 6),
-        ("outage-spanning", 3), ("party-missing", 1), ("party-blank", 3), ("party-unmatched", 3),
+        ("fee-missing", 3),
+        ("fee-duplicate", 4),
+        ("fee-over-100", 3),
+        ("collection-over", 2),
+        ("loss-negative", 5),
+        ("loss-unparseable", 6),
+        ("loss-duplicate", 5),
+        ("orders-blank", 4),
+        ("orders-duplicate", 5),
+        ("orders-unknown", 6),
+        ("outage-spanning", 3),
+        ("party-missing", 1),
+        ("party-blank", 3),
+        ("party-unmatched", 3),
     ],
     dirt_stations: 86,
     effects: KASHGAR_EFFECTS,
@@ -635,10 +644,7 @@ pub static OTHER: LayoutSpec = LayoutSpec {
     first_quarter: (2021, 1),
     quarters: 8,
     command: "duibiao sample --layout other --out sample_other",
-    dirt: &[
-        ("orders-duplicate", 8), ("orders-conflict", 6), ("orders-unknown", 4),
-        ("outage-spanning", 3), ("party-unmatched", 2), ("party-identical", 14),
-    ],
+    dirt: &[("orders-duplicate", 8), ("orders-conflict", 6), ("orders-unknown", 4), ("outage-spanning", 3), ("party-unmatched", 2), ("party-identical", 14)],
     dirt_stations: 60,
     effects: OTHER_EFFECTS,
     effects_in_words: "In words: a station that holds more 党员示范岗 benchmarking than it usually does gets fewer complaints per 10 000 customers in the *same* quarter; a station whose 共产党员服务队 is out more than usual collects more of its bills in the *next* quarter (the unpaid share shrinks). z = (count − station's expected count) / √expected. 三亮三比 and 安全学习 carry no planted relation in this region.",
@@ -850,7 +856,10 @@ mod tests {
         assert_eq!(monthly[0].0, "电费/2021年01月电费回收情况.csv");
         assert_eq!(monthly[23].0, "电费/2022年12月电费回收情况.csv");
         let yearly = Files::PerYear("党建/{year}年党组织活动记录.csv").groups(&quarters);
-        assert_eq!(yearly.iter().map(|(p, g)| (p.as_str(), g.len())).collect::<Vec<_>>(), [("党建/2021年党组织活动记录.csv", 12), ("党建/2022年党组织活动记录.csv", 12)]);
+        assert_eq!(
+            yearly.iter().map(|(p, g)| (p.as_str(), g.len())).collect::<Vec<_>>(),
+            [("党建/2021年党组织活动记录.csv", 12), ("党建/2022年党组织活动记录.csv", 12)]
+        );
         let numbered = Files::Numbered { stem: "线损/台区同期线损统计表", ext: "csv" }.groups(&quarters);
         assert_eq!(numbered[0].0, "线损/台区同期线损统计表.csv");
         assert_eq!(numbered[7].0, "线损/台区同期线损统计表(7).csv");

@@ -45,17 +45,37 @@ impl Dirt {
     }
 
     pub const ALL: [Dirt; 19] = [
-        Dirt::NameVariantRule, Dirt::NameVariantAlias, Dirt::MissingMonth, Dirt::MissingQuarter, Dirt::DuplicateRow,
-        Dirt::RecoveryOver100, Dirt::CollectedOverExpected, Dirt::NegativeSupply, Dirt::UnparseableNumber, Dirt::BlankLine,
-        Dirt::UnmatchedBranch, Dirt::UnknownUnit, Dirt::TitleRow, Dirt::TotalRow, Dirt::AmountsInWanYuan, Dirt::OutageAcrossQuarters,
-        Dirt::WrappedName, Dirt::ConflictingRow, Dirt::IdenticalEvent,
+        Dirt::NameVariantRule,
+        Dirt::NameVariantAlias,
+        Dirt::MissingMonth,
+        Dirt::MissingQuarter,
+        Dirt::DuplicateRow,
+        Dirt::RecoveryOver100,
+        Dirt::CollectedOverExpected,
+        Dirt::NegativeSupply,
+        Dirt::UnparseableNumber,
+        Dirt::BlankLine,
+        Dirt::UnmatchedBranch,
+        Dirt::UnknownUnit,
+        Dirt::TitleRow,
+        Dirt::TotalRow,
+        Dirt::AmountsInWanYuan,
+        Dirt::OutageAcrossQuarters,
+        Dirt::WrappedName,
+        Dirt::ConflictingRow,
+        Dirt::IdenticalEvent,
     ];
 
     /// (中文, English) description, and what a row of this kind counts.
     pub fn describe(self) -> (&'static str, &'static str) {
         match self {
-            Dirt::NameVariantRule => ("供电所名称写法变体（保留镇/乡、县名前缀、全角括号、多余空格、“中共…支部委员会”），可由规范化规则识别", "station name variants the normalisation rules undo (镇/乡 kept, county prefix, full-width brackets, stray spaces, 中共…支部委员会); rows"),
-            Dirt::NameVariantAlias => ("只能通过别名表识别的写法（简称、错别字、旧称）", "spellings only the alias table resolves (abbreviation, typo, old name); rows"),
+            Dirt::NameVariantRule => (
+                "供电所名称写法变体（保留镇/乡、县名前缀、全角括号、多余空格、“中共…支部委员会”），可由规范化规则识别",
+                "station name variants the normalisation rules undo (镇/乡 kept, county prefix, full-width brackets, stray spaces, 中共…支部委员会); rows",
+            ),
+            Dirt::NameVariantAlias => {
+                ("只能通过别名表识别的写法（简称、错别字、旧称）", "spellings only the alias table resolves (abbreviation, typo, old name); rows")
+            }
             Dirt::MissingMonth => ("缺失的供电所-月份记录", "station-months absent from the export"),
             Dirt::MissingQuarter => ("整季度缺失的供电所党建记录（平台故障）", "station-quarters with no activity rows at all (platform outage)"),
             Dirt::DuplicateRow => ("完全重复的行", "exact duplicate lines (the extra copies)"),
@@ -70,9 +90,18 @@ impl Dirt {
             Dirt::TotalRow => ("表尾的“合计”行", "合计 (total) line at the bottom; files"),
             Dirt::AmountsInWanYuan => ("金额单位为万元（其余年份为元）", "amounts in 万元 (other years in 元); rows"),
             Dirt::OutageAcrossQuarters => ("跨季度的停电事件（季末开始、次季度结束）", "outages that start in one quarter and end in the next; events"),
-            Dirt::WrappedName => ("名称套有县公司名称或县名（“国网X县供电公司Y供电所”“X县Y供电所”“中共国网X县供电公司Y供电所支部委员会”），与台账写法不同", "unit or party-organisation names wrapped in the county company's name or the county (国网X县供电公司Y供电所, X县Y供电所, 中共国网X县供电公司Y供电所支部委员会), unlike the master's; rows"),
-            Dirt::ConflictingRow => ("与另一行工单号相同但内容不同的行（重新导出时状态已变）", "lines that share the unique key (order number) of another line but differ from it (re-exported with a changed status); lines"),
-            Dirt::IdenticalEvent => ("与前一行完全相同、但确是另一次活动的行（无编号列；同一支部同日同时、出勤相同）", "lines identical to an earlier line that are nevertheless distinct events (no ID column; one branch, same day and time, same attendance); lines"),
+            Dirt::WrappedName => (
+                "名称套有县公司名称或县名（“国网X县供电公司Y供电所”“X县Y供电所”“中共国网X县供电公司Y供电所支部委员会”），与台账写法不同",
+                "unit or party-organisation names wrapped in the county company's name or the county (国网X县供电公司Y供电所, X县Y供电所, 中共国网X县供电公司Y供电所支部委员会), unlike the master's; rows",
+            ),
+            Dirt::ConflictingRow => (
+                "与另一行工单号相同但内容不同的行（重新导出时状态已变）",
+                "lines that share the unique key (order number) of another line but differ from it (re-exported with a changed status); lines",
+            ),
+            Dirt::IdenticalEvent => (
+                "与前一行完全相同、但确是另一次活动的行（无编号列；同一支部同日同时、出勤相同）",
+                "lines identical to an earlier line that are nevertheless distinct events (no ID column; one branch, same day and time, same attendance); lines",
+            ),
         }
     }
 }

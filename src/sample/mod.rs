@@ -170,7 +170,8 @@ pub fn generate(out: &Path, options: &SampleOptions) -> io::Result<Generated> {
     };
     let quarters = options.first_quarter.span(options.quarters);
     let truth = model::draw(options.seed, options.scale, &org, &quarters, spec.effects);
-    let ctx = Context { seed: options.seed, scale: options.scale, layout_name: options.layout, layout: spec, out, org: &org, truth: &truth, quarters: &quarters };
+    let ctx =
+        Context { seed: options.seed, scale: options.scale, layout_name: options.layout, layout: spec, out, org: &org, truth: &truth, quarters: &quarters };
 
     type Writer = fn(&Context) -> io::Result<ledger::Export>;
     let writers: [Writer; 9] = [

@@ -5,9 +5,9 @@
 //! in the generated GROUND_TRUTH.md and ground_truth.json, which the analysis checks itself
 //! against.
 
+use super::Scale;
 use super::geography::Organisation;
 use super::rng::stream;
-use super::Scale;
 use crate::base::period::Quarter;
 
 /// Party activity types (活动类型) as the party platform records them, with the quarterly base
@@ -198,12 +198,7 @@ pub fn draw(seed: u64, scale: Scale, org: &Organisation, quarters: &[Quarter], e
                         })
                     };
                     let complaint_rate = COMPLAINTS_PER_10K_MONTH * st.size.powf(COMPLAINT_SIZE) * st.complaint_level * factor(Target::Complaints);
-                    QuarterTruth {
-                        activities,
-                        complaint_rate,
-                        outage_factor: factor(Target::FaultOutages),
-                        unpaid_factor: factor(Target::UnpaidFees),
-                    }
+                    QuarterTruth { activities, complaint_rate, outage_factor: factor(Target::FaultOutages), unpaid_factor: factor(Target::UnpaidFees) }
                 })
                 .collect()
         })

@@ -8,10 +8,10 @@ use toml::Spanned;
 
 use super::raw::{RawCheck, RawColumn, RawPipeline, RawSource};
 use super::{SpecError, SpecErrors};
-use crate::base::text::closest;
-use crate::spec::plan::*;
 use crate::base::period::Grain;
+use crate::base::text::closest;
 use crate::base::vocab::Vocabulary;
+use crate::spec::plan::*;
 
 /// `a/b/../c` → `a/c`, lexically, so paths read the way the user would write them.
 pub fn normalize(path: &Path) -> PathBuf {
@@ -34,8 +34,7 @@ fn err(errors: &mut Vec<SpecError>, span: Option<std::ops::Range<usize>>, messag
 
 fn is_snake_case(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_lowercase()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Loads and compiles a pipeline file; all spec errors at once.
@@ -96,7 +95,8 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
     let attributes = compile_attributes(raw, stations.map(|i| &sources[i]), &mut errors);
     let station_columns: Vec<String> = stations.map(|i| sources[i].columns.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
     let mut seen_names: Vec<String> = attributes.iter().map(|a| a.name.clone()).collect();
-    let indicators = raw.indicators.iter().map(|(n, m)| compile_measure(n, m, true, &sources, &station_columns, &mut seen_names, &mut errors)).collect::<Vec<_>>();
+    let indicators =
+        raw.indicators.iter().map(|(n, m)| compile_measure(n, m, true, &sources, &station_columns, &mut seen_names, &mut errors)).collect::<Vec<_>>();
     let features = raw.features.iter().map(|(n, m)| compile_measure(n, m, false, &sources, &station_columns, &mut seen_names, &mut errors)).collect::<Vec<_>>();
     let lags = match &raw.panel.lags {
         None => vec![0, 1],
@@ -117,7 +117,13 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
     check_formulas(raw, &mut errors);
     check_bounds(raw, &mut errors);
     let output_dir = normalize(&base.join(raw.output.dir.get_ref()));
-    super::output_dir::check_lexical(raw.output.dir.get_ref(), raw.output.dir.span(), &output_dir, &super::output_dir::inputs(&sources, spec_path), &mut errors);
+    super::output_dir::check_lexical(
+        raw.output.dir.get_ref(),
+        raw.output.dir.span(),
+        &output_dir,
+        &super::output_dir::inputs(&sources, spec_path),
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -215,7 +221,8 @@ fn compile_identity(raw: &RawPipeline, stations: Option<&SourcePlan>, errors: &m
     let r = &raw.identity;
     if let (Some(column), Some(stations)) = (&r.county_column, stations) {
         if stations.column(column.get_ref()).is_none() {
-            let hint = closest(column.get_ref(), stations.columns.iter().map(|c| c.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
+            let hint =
+                closest(column.get_ref(), stations.columns.iter().map(|c| c.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
             err(errors, Some(column.span()), format!("county_column '{}' is not a column of the station master '{}'{hint}", column.get_ref(), stations.name));
         }
     }
@@ -334,7 +341,12 @@ fn compile_analysis(raw: &RawPipeline, attributes: &[Attribute], errors: &mut Ve
         adjust,
         family_all,
         confidence,
-        bootstrap: a.bootstrap_replicates.as_ref().map(|n| *n.get_ref()).filter(|n| *n > 0).map(|replicates| crate::stats::BootstrapOptions { replicates, seed: a.bootstrap_seed.unwrap_or(20_201_231) }),
+        bootstrap: a
+            .bootstrap_replicates
+            .as_ref()
+            .map(|n| *n.get_ref())
+            .filter(|n| *n > 0)
+            .map(|replicates| crate::stats::BootstrapOptions { replicates, seed: a.bootstrap_seed.unwrap_or(20_201_231) }),
         min_observations: a.min_observations.unwrap_or(10).max(4),
     }
 }
@@ -468,7 +480,11 @@ fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, grain: G
         encoding,
         sheets: raw.sheets.as_ref().map(|s| s.iter().map(|x| x.get_ref().clone()).collect()),
         header_row,
-        drop_rows: raw.drop_rows.iter().map(|d| DropRule { header: d.header.get_ref().clone(), header_span: Some(d.header.span()), starts_with: d.starts_with.clone() }).collect(),
+        drop_rows: raw
+            .drop_rows
+            .iter()
+            .map(|d| DropRule { header: d.header.get_ref().clone(), header_span: Some(d.header.span()), starts_with: d.starts_with.clone() })
+            .collect(),
         columns,
         station,
         period,
@@ -524,7 +540,11 @@ fn compile_header_row(raw: &RawSource, errors: &mut Vec<SpecError>) -> usize {
 
 fn compile_column(col_name: &Spanned<String>, col: &RawColumn, errors: &mut Vec<SpecError>) -> ColumnPlan {
     if !is_snake_case(col_name.get_ref()) {
-        err(errors, Some(col_name.span()), format!("column name '{}' must be ASCII snake_case (it is the column name in the output files)", col_name.get_ref()));
+        err(
+            errors,
+            Some(col_name.span()),
+            format!("column name '{}' must be ASCII snake_case (it is the column name in the output files)", col_name.get_ref()),
+        );
     }
     let kind = match &col.kind {
         None => ColumnType::Text,
@@ -749,8 +769,28 @@ fn check_lags(raw: &RawPipeline, errors: &mut Vec<SpecError>) {
 
 /// SQL functions that aggregate rows to one number.
 const AGGREGATES: &[&str] = &[
-    "avg", "corr", "count", "covar", "covar_pop", "covar_samp", "first", "last", "max", "median", "min", "quantile_cont", "quantile_disc", "stddev",
-    "stddev_samp", "stdev", "stdev_samp", "sum", "total", "var", "var_samp", "variance",
+    "avg",
+    "corr",
+    "count",
+    "covar",
+    "covar_pop",
+    "covar_samp",
+    "first",
+    "last",
+    "max",
+    "median",
+    "min",
+    "quantile_cont",
+    "quantile_disc",
+    "stddev",
+    "stddev_samp",
+    "stdev",
+    "stdev_samp",
+    "sum",
+    "total",
+    "var",
+    "var_samp",
+    "variance",
 ];
 
 /// Indicator, feature and pre-aggregate formulas give one value per group (station × period,

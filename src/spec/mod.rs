@@ -71,11 +71,7 @@ pub fn load(path: &Path) -> Result<(String, raw::RawPipeline), SpecErrors> {
     })?;
     match toml::from_str::<raw::RawPipeline>(&text) {
         Ok(raw) => Ok((text, raw)),
-        Err(e) => Err(SpecErrors {
-            path: path.to_path_buf(),
-            errors: vec![SpecError { span: e.span(), message: with_suggestion(e.message().trim()) }],
-            text,
-        }),
+        Err(e) => Err(SpecErrors { path: path.to_path_buf(), errors: vec![SpecError { span: e.span(), message: with_suggestion(e.message().trim()) }], text }),
     }
 }
 

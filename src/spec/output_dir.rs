@@ -182,7 +182,11 @@ mod tests {
         let mut errors = Vec::new();
         check_lexical("out", 0..3, Path::new("/w/p/out"), &found, &mut errors);
         assert!(errors.is_empty(), "beside the pipeline file is fine: {errors:?}");
-        for (out, relation) in [("/w/master/out", "lies inside the folder read by source 'stations'"), ("/w/p", "contains the pipeline file"), ("/w", "contains the folder read by source 'stations'")] {
+        for (out, relation) in [
+            ("/w/master/out", "lies inside the folder read by source 'stations'"),
+            ("/w/p", "contains the pipeline file"),
+            ("/w", "contains the folder read by source 'stations'"),
+        ] {
             let mut errors = Vec::new();
             check_lexical(out, 0..3, Path::new(out), &found, &mut errors);
             assert!(errors.len() == 1 && errors[0].message.contains(relation), "{out}: {errors:?}");

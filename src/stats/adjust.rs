@@ -10,11 +10,7 @@ use super::Adjust;
 
 /// Adjusted p-values in the order given; entries without a p-value stay `None`.
 pub fn adjust(p: &[Option<f64>], method: Adjust) -> Vec<Option<f64>> {
-    let family: Vec<(usize, f64)> = p
-        .iter()
-        .enumerate()
-        .filter_map(|(i, value)| value.filter(|v| !v.is_nan()).map(|v| (i, v)))
-        .collect();
+    let family: Vec<(usize, f64)> = p.iter().enumerate().filter_map(|(i, value)| value.filter(|v| !v.is_nan()).map(|v| (i, v))).collect();
     let adjusted = match method {
         Adjust::FdrBh => benjamini_hochberg(&family),
         Adjust::Holm => holm(&family),
@@ -94,14 +90,8 @@ mod tests {
         let p = [Some(0.03), Some(0.01), Some(0.5), Some(0.02)];
         let expected = [Some(0.06), Some(0.04), Some(0.5), Some(0.06)];
         assert!(close(&adjust(&p, Adjust::Holm), &expected));
-        assert!(close(
-            &adjust(&[Some(0.4), Some(0.6)], Adjust::Holm),
-            &[Some(0.8), Some(0.8)]
-        ));
-        assert!(close(
-            &adjust(&[Some(0.6), Some(0.7)], Adjust::Holm),
-            &[Some(1.0), Some(1.0)]
-        ));
+        assert!(close(&adjust(&[Some(0.4), Some(0.6)], Adjust::Holm), &[Some(0.8), Some(0.8)]));
+        assert!(close(&adjust(&[Some(0.6), Some(0.7)], Adjust::Holm), &[Some(1.0), Some(1.0)]));
     }
 
     #[test]
@@ -111,10 +101,7 @@ mod tests {
         let expected = [Some(0.02), None, None, Some(0.04)];
         assert!(close(&adjust(&p, Adjust::FdrBh), &expected));
         assert!(close(&adjust(&p, Adjust::Holm), &expected));
-        assert!(close(
-            &adjust(&p, Adjust::None),
-            &[Some(0.01), None, None, Some(0.04)]
-        ));
+        assert!(close(&adjust(&p, Adjust::None), &[Some(0.01), None, None, Some(0.04)]));
         assert!(adjust(&[], Adjust::FdrBh).is_empty());
         assert_eq!(adjust(&[None, None], Adjust::Holm), vec![None, None]);
     }

@@ -15,12 +15,7 @@ use super::scopes::Sample;
 /// Percentile interval of `statistic` over resamples of whole stations. A resample whose
 /// statistic is undefined (e.g. it drew one station over and over) is skipped; if more than
 /// half are, the interval would describe a different population and is refused.
-pub(crate) fn cluster_percentile_interval<F>(
-    panel: &Sample,
-    statistic: F,
-    settings: BootstrapOptions,
-    confidence: f64,
-) -> Result<(f64, f64), String>
+pub(crate) fn cluster_percentile_interval<F>(panel: &Sample, statistic: F, settings: BootstrapOptions, confidence: f64) -> Result<(f64, f64), String>
 where
     F: Fn(&Sample) -> Option<f64> + Sync,
 {
@@ -34,11 +29,7 @@ where
         .collect();
     let mut values: Vec<f64> = draws.into_iter().flatten().collect();
     if values.len() * 2 < settings.replicates {
-        return Err(format!(
-            "only {} of {} bootstrap resamples gave a coefficient",
-            values.len(),
-            settings.replicates
-        ));
+        return Err(format!("only {} of {} bootstrap resamples gave a coefficient", values.len(), settings.replicates));
     }
     values.sort_by(f64::total_cmp);
     let tail = (1.0 - confidence) / 2.0;
@@ -49,28 +40,18 @@ where
 fn draw_stations(seed: u64, replicate: u64, n_stations: usize) -> Vec<usize> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(replicate);
-    (0..n_stations)
-        .map(|_| rng.random_range(0..n_stations))
-        .collect()
+    (0..n_stations).map(|_| rng.random_range(0..n_stations)).collect()
 }
 
 /// A panel of the drawn stations. A station drawn twice enters as two stations, so the
 /// within-station scope demeans each copy on its own, as a cluster bootstrap requires.
 fn resample(panel: &Sample, groups: &[Vec<usize>], drawn: &[usize]) -> Sample {
-    let rows: Vec<(usize, usize)> = drawn
-        .iter()
-        .enumerate()
-        .flat_map(|(position, &s)| groups[s].iter().map(move |&row| (position, row)))
-        .collect();
+    let rows: Vec<(usize, usize)> = drawn.iter().enumerate().flat_map(|(position, &s)| groups[s].iter().map(move |&row| (position, row))).collect();
     Sample::from_dense(
         rows.iter().map(|&(position, _)| position).collect(),
         rows.iter().map(|&(_, row)| panel.x[row]).collect(),
         rows.iter().map(|&(_, row)| panel.y[row]).collect(),
-        panel
-            .controls
-            .iter()
-            .map(|c| rows.iter().map(|&(_, row)| c[row]).collect())
-            .collect(),
+        panel.controls.iter().map(|c| rows.iter().map(|&(_, row)| c[row]).collect()).collect(),
         drawn.len(),
     )
 }
@@ -123,34 +104,15 @@ mod tests {
     #[test]
     fn interval_is_identical_across_thread_counts() {
         let (station, x, y) = panel_columns();
-        let obs = Observations {
-            station: &station,
-            x: &x,
-            y: &y,
-            controls: &[],
-        };
+        let obs = Observations { station: &station, x: &x, y: &y, controls: &[] };
         for scope in [Scope::Pooled, Scope::Within, Scope::Between] {
-            let options = Options {
-                method: Method::Pearson,
-                scope,
-                bootstrap: Some(BootstrapOptions {
-                    replicates: 200,
-                    seed: 2024,
-                }),
-                ..Options::default()
-            };
+            let options = Options { method: Method::Pearson, scope, bootstrap: Some(BootstrapOptions { replicates: 200, seed: 2024 }), ..Options::default() };
             let run = |threads: usize| {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
                 pool.install(|| correlate(&obs, &options).unwrap())
             };
             let one = run(1);
-            assert_eq!(
-                one.ci_method,
-                Some(crate::stats::CiMethod::BootstrapCluster)
-            );
+            assert_eq!(one.ci_method, Some(crate::stats::CiMethod::BootstrapCluster));
             assert!(one.ci_low.unwrap() <= one.ci_high.unwrap());
             assert_eq!(one, run(2));
             assert_eq!(one, run(5));
@@ -160,12 +122,7 @@ mod tests {
     #[test]
     fn a_station_drawn_twice_is_demeaned_as_two_stations() {
         let (station, x, y) = panel_columns();
-        let panel = Sample::complete_rows(&Observations {
-            station: &station,
-            x: &x,
-            y: &y,
-            controls: &[],
-        });
+        let panel = Sample::complete_rows(&Observations { station: &station, x: &x, y: &y, controls: &[] });
         let groups = panel.rows_by_station();
         let copy = resample(&panel, &groups, &[3, 3]);
         assert_eq!(copy.n_stations(), 2);

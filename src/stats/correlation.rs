@@ -43,21 +43,13 @@ pub(crate) fn tie_key(value: f64) -> f64 {
     }
     let key = scale_by_power_of_ten(rounded, -shift);
     // A magnitude so small or large that the scaling leaves the float range: keep the value.
-    if key.is_finite() && rounded.is_finite() && rounded != 0.0 {
-        key
-    } else {
-        value
-    }
+    if key.is_finite() && rounded.is_finite() && rounded != 0.0 { key } else { value }
 }
 
 /// `value × 10^shift`, dividing by an exact power of ten where the shift is negative so that
 /// `scale_by_power_of_ten(m, -k)` is the float nearest to m / 10^k for k ≤ 22.
 fn scale_by_power_of_ten(value: f64, shift: i32) -> f64 {
-    if shift >= 0 {
-        value * 10f64.powi(shift)
-    } else {
-        value / 10f64.powi(-shift)
-    }
+    if shift >= 0 { value * 10f64.powi(shift) } else { value / 10f64.powi(-shift) }
 }
 
 /// Ranks 1..n; tied values share the mean of the ranks they span, as
@@ -98,11 +90,7 @@ pub(crate) fn pearson_centered(x: &[f64], y: &[f64]) -> f64 {
     // One square root rounds once, so exactly proportional columns give exactly ±1; two
     // square roots only where the product would overflow.
     let product = sxx * syy;
-    let scale = if product.is_finite() {
-        product.sqrt()
-    } else {
-        sxx.sqrt() * syy.sqrt()
-    };
+    let scale = if product.is_finite() { product.sqrt() } else { sxx.sqrt() * syy.sqrt() };
     (sxy / scale).clamp(-1.0, 1.0)
 }
 
@@ -145,27 +133,16 @@ pub(crate) fn kendall_tau_b(x: &[f64], y: &[f64]) -> KendallStatistic {
     order.sort_unstable_by(|&a, &b| x[a].total_cmp(&x[b]).then(y[a].total_cmp(&y[b])));
     let x_sorted: Vec<f64> = order.iter().map(|&i| x[i]).collect();
     let mut y_by_x: Vec<f64> = order.iter().map(|&i| y[i]).collect();
-    let joint_pairs: u64 = order
-        .chunk_by(|&a, &b| x[a] == x[b] && y[a] == y[b])
-        .map(|run| pairs(run.len()))
-        .sum();
+    let joint_pairs: u64 = order.chunk_by(|&a, &b| x[a] == x[b] && y[a] == y[b]).map(|run| pairs(run.len())).sum();
     let x_ties = tie_counts_sorted(&x_sorted);
     let discordant = sort_counting_exchanges(&mut y_by_x);
     let y_ties = tie_counts_sorted(&y_by_x);
     let total = pairs(n);
-    let untied = (total + joint_pairs) as i128
-        - (x_ties.pairs as u64) as i128
-        - (y_ties.pairs as u64) as i128;
+    let untied = (total + joint_pairs) as i128 - (x_ties.pairs as u64) as i128 - (y_ties.pairs as u64) as i128;
     let score = (untied - 2 * discordant as i128) as f64;
     let total = total as f64;
     let tau = score / (total - x_ties.pairs).sqrt() / (total - y_ties.pairs).sqrt();
-    KendallStatistic {
-        tau: tau.clamp(-1.0, 1.0),
-        n,
-        score,
-        x_ties,
-        y_ties,
-    }
+    KendallStatistic { tau: tau.clamp(-1.0, 1.0), n, score, x_ties, y_ties }
 }
 
 fn pairs(t: usize) -> u64 {
@@ -184,11 +161,7 @@ fn sort_counting_exchanges(values: &mut [f64]) -> u64 {
         for start in (0..n).step_by(2 * width) {
             let middle = (start + width).min(n);
             let end = (start + 2 * width).min(n);
-            exchanges += merge(
-                &values[start..middle],
-                &values[middle..end],
-                &mut merged[start..end],
-            );
+            exchanges += merge(&values[start..middle], &values[middle..end], &mut merged[start..end]);
         }
         values.copy_from_slice(&merged);
         width *= 2;
@@ -231,14 +204,8 @@ mod tests {
 
     #[test]
     fn ties_share_the_mean_of_their_ranks() {
-        assert_eq!(
-            average_ranks(&[10.0, 20.0, 10.0, 30.0, 10.0]),
-            vec![2.0, 4.0, 2.0, 5.0, 2.0]
-        );
-        assert_eq!(
-            average_ranks(&[3.0, 1.0, 2.0, 2.0]),
-            vec![4.0, 1.0, 2.5, 2.5]
-        );
+        assert_eq!(average_ranks(&[10.0, 20.0, 10.0, 30.0, 10.0]), vec![2.0, 4.0, 2.0, 5.0, 2.0]);
+        assert_eq!(average_ranks(&[3.0, 1.0, 2.0, 2.0]), vec![4.0, 1.0, 2.5, 2.5]);
         assert_eq!(average_ranks(&[]), Vec::<f64>::new());
         assert_eq!(average_ranks(&[7.0, 7.0, 7.0]), vec![2.0, 2.0, 2.0]);
     }
@@ -263,10 +230,7 @@ mod tests {
 
     /// The definition itself: every pair compared, O(n²), on the same tie keys.
     fn brute_force(x: &[f64], y: &[f64]) -> (f64, f64, f64) {
-        let (x, y): (Vec<f64>, Vec<f64>) = (
-            x.iter().map(|&v| tie_key(v)).collect(),
-            y.iter().map(|&v| tie_key(v)).collect(),
-        );
+        let (x, y): (Vec<f64>, Vec<f64>) = (x.iter().map(|&v| tie_key(v)).collect(), y.iter().map(|&v| tie_key(v)).collect());
         let sign = |a: f64, b: f64| (a > b) as i64 - (a < b) as i64;
         let (mut score, mut x_tied, mut y_tied) = (0i64, 0u64, 0u64);
         for i in 0..x.len() {
@@ -288,36 +252,20 @@ mod tests {
             let n: usize = rng.random_range(0..=60);
             // Few distinct values, so ties in x, in y and in both are common; every tenth case
             // continuous. Some values get a last-bit nudge, which must still tie.
-            let levels = if case % 10 == 9 {
-                1_000_000
-            } else {
-                rng.random_range(1..=6)
-            };
+            let levels = if case % 10 == 9 { 1_000_000 } else { rng.random_range(1..=6) };
             let draw = |rng: &mut rand_chacha::ChaCha8Rng| {
                 let v = rng.random_range(0..levels) as f64 * 0.1 + 73.16;
-                if rng.random_bool(0.2) {
-                    f64::from_bits(v.to_bits() + 1)
-                } else {
-                    v
-                }
+                if rng.random_bool(0.2) { f64::from_bits(v.to_bits() + 1) } else { v }
             };
             let x: Vec<f64> = (0..n).map(|_| draw(&mut rng)).collect();
             let y: Vec<f64> = (0..n).map(|_| draw(&mut rng)).collect();
             let k = kendall_tau_b(&x, &y);
             let (score, x_tied, y_tied) = brute_force(&x, &y);
-            assert_eq!(
-                (k.score, k.x_ties.pairs, k.y_ties.pairs),
-                (score, x_tied, y_tied),
-                "case {case}: {x:?} {y:?}"
-            );
+            assert_eq!((k.score, k.x_ties.pairs, k.y_ties.pairs), (score, x_tied, y_tied), "case {case}: {x:?} {y:?}");
             let total = (n * n.saturating_sub(1)) as f64 / 2.0;
             if total > x_tied && total > y_tied {
                 let tau = score / ((total - x_tied) * (total - y_tied)).sqrt();
-                assert!(
-                    (k.tau - tau).abs() < 1e-14,
-                    "case {case}: {} vs {tau}",
-                    k.tau
-                );
+                assert!((k.tau - tau).abs() < 1e-14, "case {case}: {} vs {tau}", k.tau);
                 checked += 1;
             }
         }
@@ -355,12 +303,7 @@ mod tests {
         for e in -12..12 {
             for m in [1.0, 1.5, 9.999999999999, 9.9999999999999, 3.14159265358979] {
                 let v = m * 10f64.powi(e);
-                values.extend([
-                    v,
-                    -v,
-                    f64::from_bits(v.to_bits() + 1),
-                    f64::from_bits(v.to_bits() - 1),
-                ]);
+                values.extend([v, -v, f64::from_bits(v.to_bits() + 1), f64::from_bits(v.to_bits() - 1)]);
             }
         }
         values.sort_by(f64::total_cmp);

@@ -151,12 +151,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            method: Method::Pearson,
-            scope: Scope::Pooled,
-            confidence: 0.95,
-            bootstrap: None,
-        }
+        Options { method: Method::Pearson, scope: Scope::Pooled, confidence: 0.95, bootstrap: None }
     }
 }
 
@@ -196,11 +191,7 @@ pub struct Correlation {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StatsError {
     #[error("column {column} has {found} rows, station has {expected}")]
-    LengthMismatch {
-        column: String,
-        expected: usize,
-        found: usize,
-    },
+    LengthMismatch { column: String, expected: usize, found: usize },
     #[error("confidence level must be strictly between 0 and 1, got {0}")]
     Confidence(f64),
     #[error("the bootstrap needs at least 2 replicates, got {0}")]
@@ -249,18 +240,10 @@ pub fn correlate(obs: &Observations<'_>, options: &Options) -> Result<Correlatio
         result.df = Some(estimate.df);
     }
     let interval = match options.bootstrap {
-        None => Ok((
-            inference::fisher_z_interval(estimate.r, estimate.df, options.confidence),
-            CiMethod::FisherZ,
-        )),
+        None => Ok((inference::fisher_z_interval(estimate.r, estimate.df, options.confidence), CiMethod::FisherZ)),
         Some(settings) => {
-            let statistic = |resample: &Sample| {
-                point_estimate(resample, options.method, options.scope)
-                    .ok()
-                    .map(|e| e.r)
-            };
-            bootstrap::cluster_percentile_interval(&panel, statistic, settings, options.confidence)
-                .map(|bounds| (bounds, CiMethod::BootstrapCluster))
+            let statistic = |resample: &Sample| point_estimate(resample, options.method, options.scope).ok().map(|e| e.r);
+            bootstrap::cluster_percentile_interval(&panel, statistic, settings, options.confidence).map(|bounds| (bounds, CiMethod::BootstrapCluster))
         }
     };
     match interval {
@@ -283,12 +266,7 @@ fn without_non_finite(mut result: Correlation) -> Correlation {
         result.p_value = None;
         result.df = None;
     }
-    if result.r.is_none()
-        || [result.ci_low, result.ci_high]
-            .iter()
-            .flatten()
-            .any(|v| !v.is_finite())
-    {
+    if result.r.is_none() || [result.ci_low, result.ci_high].iter().flatten().any(|v| !v.is_finite()) {
         result.ci_low = None;
         result.ci_high = None;
         result.ci_method = None;
@@ -299,24 +277,12 @@ fn without_non_finite(mut result: Correlation) -> Correlation {
 
 fn validate(obs: &Observations<'_>, options: &Options) -> Result<(), StatsError> {
     let expected = obs.station.len();
-    let columns = [
-        ("x".to_string(), obs.x.len()),
-        ("y".to_string(), obs.y.len()),
-    ]
-    .into_iter()
-    .chain(
-        obs.controls
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (format!("control {}", i + 1), c.len())),
-    );
+    let columns = [("x".to_string(), obs.x.len()), ("y".to_string(), obs.y.len())]
+        .into_iter()
+        .chain(obs.controls.iter().enumerate().map(|(i, c)| (format!("control {}", i + 1), c.len())));
     for (column, found) in columns {
         if found != expected {
-            return Err(StatsError::LengthMismatch {
-                column,
-                expected,
-                found,
-            });
+            return Err(StatsError::LengthMismatch { column, expected, found });
         }
     }
     // Written as a negation so that a NaN level is rejected too.
@@ -349,9 +315,7 @@ fn point_estimate(panel: &Sample, method: Method, scope: Scope) -> Result<Estima
         return Err("kendall tau has no within-station form here; use pearson or spearman".into());
     }
     if method == Method::Kendall && has_controls {
-        return Err(
-            "partial correlation is defined for pearson and spearman only, not kendall".into(),
-        );
+        return Err("partial correlation is defined for pearson and spearman only, not kendall".into());
     }
     let design = scopes::design(panel, scope, method == Method::Spearman);
     scopes::check_size(&design, panel.controls.len())?;
@@ -363,59 +327,25 @@ fn point_estimate(panel: &Sample, method: Method, scope: Scope) -> Result<Estima
             let statistic = correlation::kendall_tau_b(&design.x.values, &design.y.values);
             (statistic.tau, Some(statistic))
         }
-        Method::Pearson | Method::Spearman => (
-            correlation::pearson_centered(&residuals.x, &residuals.y),
-            None,
-        ),
+        Method::Pearson | Method::Spearman => (correlation::pearson_centered(&residuals.x, &residuals.y), None),
     };
-    Ok(Estimate {
-        r,
-        df,
-        n_controls: residuals.n_controls,
-        kendall,
-    })
+    Ok(Estimate { r, df, n_controls: residuals.n_controls, kendall })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn run(
-        station: &[u32],
-        x: &[f64],
-        y: &[f64],
-        controls: &[Vec<f64>],
-        options: Options,
-    ) -> Correlation {
-        correlate(
-            &Observations {
-                station,
-                x,
-                y,
-                controls,
-            },
-            &options,
-        )
-        .unwrap()
+    fn run(station: &[u32], x: &[f64], y: &[f64], controls: &[Vec<f64>], options: Options) -> Correlation {
+        correlate(&Observations { station, x, y, controls }, &options).unwrap()
     }
 
     fn all_options() -> Vec<Options> {
         let mut all = Vec::new();
         for method in [Method::Pearson, Method::Spearman, Method::Kendall] {
             for scope in [Scope::Pooled, Scope::Within, Scope::Between] {
-                for bootstrap in [
-                    None,
-                    Some(BootstrapOptions {
-                        replicates: 20,
-                        seed: 1,
-                    }),
-                ] {
-                    all.push(Options {
-                        method,
-                        scope,
-                        confidence: 0.95,
-                        bootstrap,
-                    });
+                for bootstrap in [None, Some(BootstrapOptions { replicates: 20, seed: 1 })] {
+                    all.push(Options { method, scope, confidence: 0.95, bootstrap });
                 }
             }
         }
@@ -426,11 +356,7 @@ mod tests {
         for value in [c.r, c.ci_low, c.ci_high, c.p_value].into_iter().flatten() {
             assert!(value.is_finite(), "{label}: {c:?}");
         }
-        assert_eq!(
-            c.r.is_none(),
-            c.reason.is_some(),
-            "{label}: r and reason go together: {c:?}"
-        );
+        assert_eq!(c.r.is_none(), c.reason.is_some(), "{label}: r and reason go together: {c:?}");
         if c.r.is_none() {
             assert_eq!((c.ci_low, c.p_value, c.df), (None, None, None), "{label}");
         }
@@ -443,47 +369,14 @@ mod tests {
         let rising: Vec<f64> = (0..12).map(|i| i as f64).collect();
         type Input = (&'static str, Vec<f64>, Vec<f64>, Vec<Vec<f64>>);
         let inputs: Vec<Input> = vec![
-            (
-                "perfect",
-                rising.clone(),
-                rising.iter().map(|v| 3.0 * v + 1.0).collect(),
-                vec![],
-            ),
-            (
-                "perfectly negative",
-                rising.clone(),
-                rising.iter().map(|v| -v).collect(),
-                vec![],
-            ),
+            ("perfect", rising.clone(), rising.iter().map(|v| 3.0 * v + 1.0).collect(), vec![]),
+            ("perfectly negative", rising.clone(), rising.iter().map(|v| -v).collect(), vec![]),
             ("all missing", vec![nan; 12], rising.clone(), vec![]),
             ("constant y", rising.clone(), vec![4.2; 12], vec![]),
-            (
-                "infinite values",
-                rising
-                    .iter()
-                    .map(|v| if *v > 5.0 { f64::INFINITY } else { *v })
-                    .collect(),
-                rising.clone(),
-                vec![],
-            ),
-            (
-                "huge values",
-                rising.iter().map(|v| v * 1e200).collect(),
-                rising.iter().map(|v| (v * 7.0) % 5.0 * 1e200).collect(),
-                vec![],
-            ),
-            (
-                "control equals x",
-                rising.clone(),
-                rising.iter().map(|v| (v * 7.0) % 5.0).collect(),
-                vec![rising.clone()],
-            ),
-            (
-                "constant control",
-                rising.clone(),
-                rising.iter().map(|v| (v * 7.0) % 5.0).collect(),
-                vec![vec![1.0; 12]],
-            ),
+            ("infinite values", rising.iter().map(|v| if *v > 5.0 { f64::INFINITY } else { *v }).collect(), rising.clone(), vec![]),
+            ("huge values", rising.iter().map(|v| v * 1e200).collect(), rising.iter().map(|v| (v * 7.0) % 5.0 * 1e200).collect(), vec![]),
+            ("control equals x", rising.clone(), rising.iter().map(|v| (v * 7.0) % 5.0).collect(), vec![rising.clone()]),
+            ("constant control", rising.clone(), rising.iter().map(|v| (v * 7.0) % 5.0).collect(), vec![vec![1.0; 12]]),
         ];
         for (name, x, y, controls) in &inputs {
             for options in all_options() {
@@ -495,9 +388,7 @@ mod tests {
             assert_no_nan("empty", &run(&[], &[], &[], &[], options));
         }
         let huge: Vec<f64> = rising.iter().map(|v| v * 1e200).collect();
-        let reason = run(&station, &huge, &rising, &[], Options::default())
-            .reason
-            .unwrap();
+        let reason = run(&station, &huge, &rising, &[], Options::default()).reason.unwrap();
         assert!(reason.contains("too large"), "{reason}");
     }
 
@@ -506,10 +397,7 @@ mod tests {
         let x = [1.0, 2.0, 3.0, 4.0, 5.0];
         let y = [2.0, 4.0, 6.0, 8.0, 10.0];
         let c = run(&[1, 1, 2, 2, 3], &x, &y, &[], Options::default());
-        assert_eq!(
-            (c.r, c.p_value, c.ci_low, c.ci_high),
-            (Some(1.0), Some(0.0), Some(1.0), Some(1.0))
-        );
+        assert_eq!((c.r, c.p_value, c.ci_low, c.ci_high), (Some(1.0), Some(0.0), Some(1.0), Some(1.0)));
         assert_eq!(c.df, Some(3));
     }
 
@@ -519,18 +407,9 @@ mod tests {
         let y = [2.0, 1.0, 5.0, 3.0, f64::NAN, 7.0];
         let c = run(&[1, 1, 2, 2, 3, 3], &x, &y, &[], Options::default());
         assert_eq!((c.n, c.n_dropped, c.n_stations, c.df), (4, 2, 3, Some(2)));
-        let too_few = run(
-            &[1, 1, 2, 2, 3, 3],
-            &x,
-            &y,
-            &[vec![0.0, 1.0, f64::NAN, 2.0, 3.0, 4.0]],
-            Options::default(),
-        );
+        let too_few = run(&[1, 1, 2, 2, 3, 3], &x, &y, &[vec![0.0, 1.0, f64::NAN, 2.0, 3.0, 4.0]], Options::default());
         assert_eq!(too_few.n, 3);
-        assert_eq!(
-            too_few.reason.as_deref(),
-            Some("too few observations: n=3, need at least 5")
-        );
+        assert_eq!(too_few.reason.as_deref(), Some("too few observations: n=3, need at least 5"));
     }
 
     #[test]
@@ -538,10 +417,7 @@ mod tests {
         let station = [1, 1, 2, 2, 3, 3, 4, 4, 5, 5];
         let x = [1.0, 2.0, 2.0, 3.5, 4.0, 3.0, 6.0, 5.0, 7.0, f64::NAN];
         let y = [2.0, 1.0, 3.0, 2.5, 3.0, 5.0, 4.0, 6.0, 7.5, 1.0];
-        let options = Options {
-            scope: Scope::Between,
-            ..Options::default()
-        };
+        let options = Options { scope: Scope::Between, ..Options::default() };
         let c = run(&station, &x, &y, &[], options);
         assert_eq!((c.n, c.n_dropped, c.n_stations, c.df), (5, 1, 5, Some(3)));
     }
@@ -552,10 +428,7 @@ mod tests {
         let x = [1.0, 2.0, 4.0, 2.0, 3.0, 3.5, 0.0, 2.0, 1.0];
         let y = [1.5, 2.0, 3.0, 1.0, 3.0, 2.0, 0.5, 1.0, 2.5];
         let size = vec![vec![10.0, 10.0, 10.0, 20.0, 20.0, 20.0, 35.0, 35.0, 35.0]];
-        let options = Options {
-            scope: Scope::Within,
-            ..Options::default()
-        };
+        let options = Options { scope: Scope::Within, ..Options::default() };
         let plain = run(&station, &x, &y, &[], options);
         let with_size = run(&station, &x, &y, &size, options);
         assert_eq!(with_size.n_controls, 0);
@@ -566,49 +439,18 @@ mod tests {
     #[test]
     fn malformed_inputs_are_errors() {
         let options = Options::default();
-        let short = correlate(
-            &Observations {
-                station: &[1, 2],
-                x: &[1.0],
-                y: &[1.0, 2.0],
-                controls: &[],
-            },
-            &options,
-        );
+        let short = correlate(&Observations { station: &[1, 2], x: &[1.0], y: &[1.0, 2.0], controls: &[] }, &options);
         assert!(matches!(short, Err(StatsError::LengthMismatch { .. })));
-        let bad_level = Options {
-            confidence: 1.0,
-            ..options
-        };
-        let err = correlate(
-            &Observations {
-                station: &[],
-                x: &[],
-                y: &[],
-                controls: &[],
-            },
-            &bad_level,
-        );
+        let bad_level = Options { confidence: 1.0, ..options };
+        let err = correlate(&Observations { station: &[], x: &[], y: &[], controls: &[] }, &bad_level);
         assert_eq!(err, Err(StatsError::Confidence(1.0)));
     }
 
     #[test]
     fn names_serialise_in_snake_case() {
-        let names = serde_json::to_string(&(
-            Method::Spearman,
-            Scope::Between,
-            Adjust::FdrBh,
-            CiMethod::BootstrapCluster,
-        ))
-        .unwrap();
-        assert_eq!(
-            names,
-            r#"["spearman","between","fdr_bh","bootstrap_cluster"]"#
-        );
+        let names = serde_json::to_string(&(Method::Spearman, Scope::Between, Adjust::FdrBh, CiMethod::BootstrapCluster)).unwrap();
+        assert_eq!(names, r#"["spearman","between","fdr_bh","bootstrap_cluster"]"#);
         let options: Options = serde_json::from_str(r#"{"method": "kendall"}"#).unwrap();
-        assert_eq!(
-            (options.method, options.scope, options.confidence),
-            (Method::Kendall, Scope::Pooled, 0.95)
-        );
+        assert_eq!((options.method, options.scope, options.confidence), (Method::Kendall, Scope::Pooled, 0.95));
     }
 }

@@ -24,11 +24,7 @@ pub(crate) fn residualise(design: &Design) -> Result<Residuals, String> {
             return Err(format!("{name} is fully explained by the controls"));
         }
     }
-    Ok(Residuals {
-        x,
-        y,
-        n_controls: basis.len(),
-    })
+    Ok(Residuals { x, y, n_controls: basis.len() })
 }
 
 /// Orthonormal directions spanned by the centred controls (modified Gram–Schmidt). A control
@@ -56,9 +52,7 @@ fn residual(values: &[f64], basis: &[Vec<f64>]) -> Vec<f64> {
         r.iter_mut().for_each(|v| *v -= mean);
         for direction in basis {
             let along: f64 = r.iter().zip(direction).map(|(a, b)| a * b).sum();
-            r.iter_mut()
-                .zip(direction)
-                .for_each(|(v, d)| *v -= along * d);
+            r.iter_mut().zip(direction).for_each(|(v, d)| *v -= along * d);
         }
     }
     r
@@ -74,31 +68,17 @@ mod tests {
     use crate::stats::Scope;
 
     fn variable(values: &[f64]) -> Variable {
-        Variable {
-            values: values.to_vec(),
-            reference: sum_of_squares(values),
-        }
+        Variable { values: values.to_vec(), reference: sum_of_squares(values) }
     }
 
     fn design(x: &[f64], y: &[f64], controls: &[&[f64]]) -> Design {
-        Design {
-            scope: Scope::Pooled,
-            x: variable(x),
-            y: variable(y),
-            controls: controls.iter().map(|c| variable(c)).collect(),
-            absorbed: 1,
-            n_stations: 1,
-        }
+        Design { scope: Scope::Pooled, x: variable(x), y: variable(y), controls: controls.iter().map(|c| variable(c)).collect(), absorbed: 1, n_stations: 1 }
     }
 
     #[test]
     fn residuals_are_orthogonal_to_the_controls() {
         let c = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let d = design(
-            &[2.0, 1.0, 4.0, 3.0, 6.0, 5.0],
-            &[1.0, 3.0, 2.0, 5.0, 4.0, 7.0],
-            &[&c],
-        );
+        let d = design(&[2.0, 1.0, 4.0, 3.0, 6.0, 5.0], &[1.0, 3.0, 2.0, 5.0, 4.0, 7.0], &[&c]);
         let res = residualise(&d).unwrap();
         assert_eq!(res.n_controls, 1);
         let along: f64 = res.x.iter().zip(&c).map(|(a, b)| a * b).sum();
@@ -111,25 +91,14 @@ mod tests {
         let c = [1.0, 2.0, 3.0, 4.0, 5.0];
         let twice = [2.0, 4.0, 6.0, 8.0, 10.0];
         let constant = [3.0; 5];
-        let d = design(
-            &[1.0, 3.0, 2.0, 5.0, 4.0],
-            &[2.0, 1.0, 4.0, 3.0, 5.0],
-            &[&c, &twice, &constant],
-        );
+        let d = design(&[1.0, 3.0, 2.0, 5.0, 4.0], &[2.0, 1.0, 4.0, 3.0, 5.0], &[&c, &twice, &constant]);
         assert_eq!(residualise(&d).unwrap().n_controls, 1);
     }
 
     #[test]
     fn x_explained_by_controls_has_a_reason() {
         let c = [1.0, 2.0, 3.0, 4.0, 5.0];
-        let d = design(
-            &[3.0, 5.0, 7.0, 9.0, 11.0],
-            &[2.0, 1.0, 4.0, 3.0, 5.0],
-            &[&c],
-        );
-        assert_eq!(
-            residualise(&d).unwrap_err(),
-            "x is fully explained by the controls"
-        );
+        let d = design(&[3.0, 5.0, 7.0, 9.0, 11.0], &[2.0, 1.0, 4.0, 3.0, 5.0], &[&c]);
+        assert_eq!(residualise(&d).unwrap_err(), "x is fully explained by the controls");
     }
 }

@@ -27,49 +27,22 @@ impl Sample {
     /// Listwise deletion: a row missing any of x, y or a control is left out, as
     /// `pingouin.partial_corr` and `rm_corr` do.
     pub fn complete_rows(obs: &Observations<'_>) -> Sample {
-        let keep: Vec<usize> = (0..obs.x.len())
-            .filter(|&i| {
-                obs.x[i].is_finite()
-                    && obs.y[i].is_finite()
-                    && obs.controls.iter().all(|c| c[i].is_finite())
-            })
-            .collect();
-        let ids: BTreeMap<u32, usize> = keep
-            .iter()
-            .map(|&i| obs.station[i])
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .enumerate()
-            .map(|(dense, id)| (id, dense))
-            .collect();
+        let keep: Vec<usize> =
+            (0..obs.x.len()).filter(|&i| obs.x[i].is_finite() && obs.y[i].is_finite() && obs.controls.iter().all(|c| c[i].is_finite())).collect();
+        let ids: BTreeMap<u32, usize> =
+            keep.iter().map(|&i| obs.station[i]).collect::<std::collections::BTreeSet<_>>().into_iter().enumerate().map(|(dense, id)| (id, dense)).collect();
         Sample {
             station: keep.iter().map(|&i| ids[&obs.station[i]]).collect(),
             x: keep.iter().map(|&i| obs.x[i]).collect(),
             y: keep.iter().map(|&i| obs.y[i]).collect(),
-            controls: obs
-                .controls
-                .iter()
-                .map(|c| keep.iter().map(|&i| c[i]).collect())
-                .collect(),
+            controls: obs.controls.iter().map(|c| keep.iter().map(|&i| c[i]).collect()).collect(),
             n_stations: ids.len(),
         }
     }
 
     /// Builds a panel from rows already complete, with station ids already dense in 0..k.
-    pub fn from_dense(
-        station: Vec<usize>,
-        x: Vec<f64>,
-        y: Vec<f64>,
-        controls: Vec<Vec<f64>>,
-        n_stations: usize,
-    ) -> Sample {
-        Sample {
-            station,
-            x,
-            y,
-            controls,
-            n_stations,
-        }
+    pub fn from_dense(station: Vec<usize>, x: Vec<f64>, y: Vec<f64>, controls: Vec<Vec<f64>>, n_stations: usize) -> Sample {
+        Sample { station, x, y, controls, n_stations }
     }
 
     pub fn len(&self) -> usize {
@@ -133,9 +106,7 @@ impl Design {
     pub fn check_variance(&self) -> Result<(), String> {
         for (name, variable) in [("x", &self.x), ("y", &self.y)] {
             if !variable.reference.is_finite() {
-                return Err(format!(
-                    "values of {name} too large to correlate: their squares overflow"
-                ));
+                return Err(format!("values of {name} too large to correlate: their squares overflow"));
             }
             if variable.is_constant() {
                 return Err(match self.scope {
@@ -161,11 +132,7 @@ pub(crate) fn design(panel: &Sample, scope: Scope, ranked: bool) -> Design {
         x: column(&panel.x),
         y: column(&panel.y),
         controls: panel.controls.iter().map(|c| column(c)).collect(),
-        absorbed: if scope == Scope::Within {
-            panel.n_stations()
-        } else {
-            1
-        },
+        absorbed: if scope == Scope::Within { panel.n_stations() } else { 1 },
         n_stations: panel.n_stations(),
     }
 }
@@ -180,20 +147,13 @@ pub(crate) fn check_size(design: &Design, n_controls: usize) -> Result<(), Strin
     }
     Err(match design.scope {
         Scope::Pooled => format!("too few observations: n={n}, need at least {needed}"),
-        Scope::Within => format!(
-            "too few observations for a within-station correlation: n={n} in k={} stations, need at least {needed}",
-            design.n_stations
-        ),
+        Scope::Within => format!("too few observations for a within-station correlation: n={n} in k={} stations, need at least {needed}", design.n_stations),
         Scope::Between => format!("too few stations: k={n}, need at least {needed}"),
     })
 }
 
 fn pooled_column(values: &[f64], ranked: bool) -> Variable {
-    let values = if ranked {
-        average_ranks(values)
-    } else {
-        values.to_vec()
-    };
+    let values = if ranked { average_ranks(values) } else { values.to_vec() };
     Variable::new(values.clone(), &values)
 }
 
@@ -204,11 +164,7 @@ fn within_column(panel: &Sample, values: &[f64], ranked: bool) -> Variable {
     let mut levelled = values.to_vec();
     for rows in panel.rows_by_station() {
         let station_values: Vec<f64> = rows.iter().map(|&r| values[r]).collect();
-        let station_values = if ranked {
-            average_ranks(&station_values)
-        } else {
-            station_values
-        };
+        let station_values = if ranked { average_ranks(&station_values) } else { station_values };
         for (&row, value) in rows.iter().zip(station_values) {
             levelled[row] = value;
         }
@@ -223,20 +179,12 @@ fn between_column(panel: &Sample, values: &[f64], ranked: bool) -> Variable {
 }
 
 pub(crate) fn station_means(panel: &Sample, values: &[f64]) -> Vec<f64> {
-    panel
-        .rows_by_station()
-        .iter()
-        .map(|rows| rows.iter().map(|&r| values[r]).sum::<f64>() / rows.len() as f64)
-        .collect()
+    panel.rows_by_station().iter().map(|rows| rows.iter().map(|&r| values[r]).sum::<f64>() / rows.len() as f64).collect()
 }
 
 pub(crate) fn demean_by_station(panel: &Sample, values: &[f64]) -> Vec<f64> {
     let means = station_means(panel, values);
-    values
-        .iter()
-        .zip(&panel.station)
-        .map(|(v, &s)| v - means[s])
-        .collect()
+    values.iter().zip(&panel.station).map(|(v, &s)| v - means[s]).collect()
 }
 
 #[cfg(test)]
@@ -244,22 +192,12 @@ mod tests {
     use super::*;
 
     fn panel(station: &[u32], x: &[f64], y: &[f64], controls: &[Vec<f64>]) -> Sample {
-        Sample::complete_rows(&Observations {
-            station,
-            x,
-            y,
-            controls,
-        })
+        Sample::complete_rows(&Observations { station, x, y, controls })
     }
 
     #[test]
     fn rows_missing_any_value_are_dropped_and_stations_renumbered() {
-        let p = panel(
-            &[7, 7, 3, 3, 9],
-            &[1.0, f64::NAN, 2.0, 3.0, 4.0],
-            &[1.0, 2.0, 2.0, f64::INFINITY, 5.0],
-            &[vec![0.0, 0.0, 0.0, 0.0, f64::NAN]],
-        );
+        let p = panel(&[7, 7, 3, 3, 9], &[1.0, f64::NAN, 2.0, 3.0, 4.0], &[1.0, 2.0, 2.0, f64::INFINITY, 5.0], &[vec![0.0, 0.0, 0.0, 0.0, f64::NAN]]);
         assert_eq!(p.len(), 2);
         assert_eq!(p.x, vec![1.0, 2.0]);
         // Station 9 lost its only row, so two stations remain, numbered by id: 3 → 0, 7 → 1.
@@ -276,12 +214,7 @@ mod tests {
 
     #[test]
     fn within_spearman_ranks_inside_each_station() {
-        let p = panel(
-            &[1, 1, 1, 2, 2, 2],
-            &[5.0, 1.0, 3.0, 100.0, 300.0, 200.0],
-            &[0.0; 6],
-            &[],
-        );
+        let p = panel(&[1, 1, 1, 2, 2, 2], &[5.0, 1.0, 3.0, 100.0, 300.0, 200.0], &[0.0; 6], &[]);
         let d = design(&p, Scope::Within, true);
         assert_eq!(d.x.values, vec![1.0, -1.0, 0.0, -1.0, 1.0, 0.0]);
         assert_eq!(d.absorbed, 2);
@@ -289,19 +222,11 @@ mod tests {
 
     #[test]
     fn station_constant_column_has_no_within_variance() {
-        let p = panel(
-            &[1, 1, 2, 2],
-            &[0.1, 0.1, 0.7, 0.7],
-            &[1.0, 2.0, 3.0, 5.0],
-            &[],
-        );
+        let p = panel(&[1, 1, 2, 2], &[0.1, 0.1, 0.7, 0.7], &[1.0, 2.0, 3.0, 5.0], &[]);
         let d = design(&p, Scope::Within, false);
         assert!(d.x.is_constant());
         assert!(!d.y.is_constant());
-        assert_eq!(
-            d.check_variance().unwrap_err(),
-            "zero variance in x within stations"
-        );
+        assert_eq!(d.check_variance().unwrap_err(), "zero variance in x within stations");
         assert!(design(&p, Scope::Pooled, false).check_variance().is_ok());
     }
 }

@@ -36,12 +36,7 @@ impl OutputLock {
             Ok(false) => return Err(StoreError::Busy { output: out.to_path_buf(), lock: path.clone(), holder: holder(&mut file) }),
             Err(source) => return Err(lock_error(source)),
         }
-        let text = format!(
-            "pid {}\nrun {run_id}\nstarted {}\npipeline {}\n",
-            std::process::id(),
-            started_text(),
-            pipeline.display()
-        );
+        let text = format!("pid {}\nrun {run_id}\nstarted {}\npipeline {}\n", std::process::id(), started_text(), pipeline.display());
         file.set_len(0).and_then(|_| file.rewind()).and_then(|_| file.write_all(text.as_bytes())).and_then(|_| file.flush()).map_err(lock_error)?;
         Ok(OutputLock { _file: file, path })
     }

@@ -137,7 +137,14 @@ impl Case {
 
     pub fn step(mut self, args: &[&str], exit: &[i32]) -> Case {
         let group = self.steps.len();
-        self.steps.push(Step { args: args.iter().map(|a| a.to_string()).collect(), exit: exit.to_vec(), says: Vec::new(), lines: Vec::new(), after: Vec::new(), group });
+        self.steps.push(Step {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            exit: exit.to_vec(),
+            says: Vec::new(),
+            lines: Vec::new(),
+            after: Vec::new(),
+            group,
+        });
         self
     }
 

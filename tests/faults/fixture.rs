@@ -46,8 +46,12 @@ pub fn previous_output(ws: &Workspace) {
 }
 
 /// Station codes, names and counties of the master.
-pub const STATIONS: [(&str, &str, &str, u32); 4] =
-    [("S01", "阿克供电所", "英吉沙县", 10000), ("S02", "巴格供电所", "英吉沙县", 5000), ("S03", "托克扎克供电所", "疏附县", 8000), ("S04", "色满供电所", "喀什市", 12000)];
+pub const STATIONS: [(&str, &str, &str, u32); 4] = [
+    ("S01", "阿克供电所", "英吉沙县", 10000),
+    ("S02", "巴格供电所", "英吉沙县", 5000),
+    ("S03", "托克扎克供电所", "疏附县", 8000),
+    ("S04", "色满供电所", "喀什市", 12000),
+];
 
 pub fn stations_lines() -> Vec<String> {
     let mut lines = vec!["供电所编码,供电所名称,所属县公司,用户数".to_string()];
@@ -230,7 +234,9 @@ pub fn set_source_key(pipeline: &str, source: &str, key: &str, value: &str) -> S
     let section = &pipeline[start..end];
     let prefix = format!("{key} = ");
     let new_section = match section.lines().position(|l| l.starts_with(&prefix)) {
-        Some(i) => section.lines().enumerate().map(|(j, l)| if j == i { format!("{key} = {value}") } else { l.to_string() }).collect::<Vec<_>>().join("\n") + "\n",
+        Some(i) => {
+            section.lines().enumerate().map(|(j, l)| if j == i { format!("{key} = {value}") } else { l.to_string() }).collect::<Vec<_>>().join("\n") + "\n"
+        }
         None => format!("{key} = {value}\n{section}"),
     };
     format!("{}{}{}", &pipeline[..start], new_section, &pipeline[end..])
@@ -285,7 +291,12 @@ pub fn fee_sheet() -> Vec<Vec<XCell>> {
     for m in 1..=6 {
         for s in 1..=4 {
             let i = (m - 1) * 4 + s;
-            rows.push(vec![XCell::Text(format!("S0{s}")), XCell::Number(202000.0 + m as f64), XCell::Number(1000.0 + 10.0 * i as f64), XCell::Number(900.0 + 10.0 * i as f64)]);
+            rows.push(vec![
+                XCell::Text(format!("S0{s}")),
+                XCell::Number(202000.0 + m as f64),
+                XCell::Number(1000.0 + 10.0 * i as f64),
+                XCell::Number(900.0 + 10.0 * i as f64),
+            ]);
         }
     }
     rows

@@ -32,7 +32,14 @@ impl Outcome {
     }
 
     pub fn describe(&self) -> String {
-        format!("duibiao {} → exit {:?} in {:.2?}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.args.join(" "), self.code, self.elapsed, self.stdout, self.stderr)
+        format!(
+            "duibiao {} → exit {:?} in {:.2?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.args.join(" "),
+            self.code,
+            self.elapsed,
+            self.stdout,
+            self.stderr
+        )
     }
 }
 
@@ -369,7 +376,8 @@ pub fn assert_conserved(ws: &Workspace, out: &Path, header_rows: &BTreeMap<Strin
             };
             let records = match get("accepted") {
                 Some(a) => {
-                    let sum = a + get("rejected").unwrap_or(0) + get("dropped").unwrap_or(0) + get("duplicates").unwrap_or(0) + get("other_period").unwrap_or(0);
+                    let sum =
+                        a + get("rejected").unwrap_or(0) + get("dropped").unwrap_or(0) + get("duplicates").unwrap_or(0) + get("other_period").unwrap_or(0);
                     assert_eq!(sum, get("rows_read").unwrap_or(sum), "{shown}: per-file categories do not add up to rows_read\n{f:#}");
                     sum
                 }
@@ -406,6 +414,11 @@ pub fn rejects(out: &Path) -> Vec<RejectRow> {
         rows.extend((0..a.len()).map(|i| a.value(i)));
     }
     (0..rows.len())
-        .map(|i| RejectRow { file: files[i].clone().unwrap_or_default(), row: rows[i], kind: kinds[i].clone().unwrap_or_default(), reason: reasons[i].clone().unwrap_or_default() })
+        .map(|i| RejectRow {
+            file: files[i].clone().unwrap_or_default(),
+            row: rows[i],
+            kind: kinds[i].clone().unwrap_or_default(),
+            reason: reasons[i].clone().unwrap_or_default(),
+        })
         .collect()
 }
