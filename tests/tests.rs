@@ -9,4 +9,5 @@ mod test_ingest;
 mod test_other_region;
 mod test_outputs;
 mod test_panel;
+mod test_region_spec;
 mod test_sample;

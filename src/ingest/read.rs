@@ -76,6 +76,8 @@ enum BlockData {
 /// One table of a file (a CSV file, or one sheet of a workbook): its headers and its blocks.
 pub struct TableReader {
     pub sheet: Option<String>,
+    /// The first line (row) of the table when the header is below it: the title line.
+    pub title: Option<String>,
     pub headers: Vec<String>,
     blocks: Blocks,
 }
@@ -140,8 +142,8 @@ pub fn open(source: &SourcePlan, file: &Path) -> Result<FileReader, String> {
     match source.format {
         Format::Csv => {
             let csv = CsvBlocks::open(file, source.encoding, source.header_row)?;
-            let headers = csv.headers.clone();
-            Ok(FileReader { tables: vec![TableReader { sheet: None, headers, blocks: Blocks::Csv(csv) }], hasher: None, whole_file: None })
+            let (headers, title) = (csv.headers.clone(), csv.title.clone());
+            Ok(FileReader { tables: vec![TableReader { sheet: None, title, headers, blocks: Blocks::Csv(csv) }], hasher: None, whole_file: None })
         }
         Format::Xlsx => {
             let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
@@ -158,12 +160,19 @@ pub fn headers(source: &SourcePlan, file: &Path) -> Result<Vec<Vec<String>>, Str
     Ok(open(source, file)?.tables.into_iter().map(|t| t.headers).collect())
 }
 
+/// Sheet, title line and headers of each table of a file (for preflight). Reads only the start
+/// of a CSV.
+pub fn table_texts(source: &SourcePlan, file: &Path) -> Result<Vec<(Option<String>, Option<String>, Vec<String>)>, String> {
+    Ok(open(source, file)?.tables.into_iter().map(|t| (t.sheet, t.title, t.headers)).collect())
+}
+
 /// Reads a CSV file block by block.
 struct CsvBlocks {
     file: File,
     path: PathBuf,
     encoding: Encoding,
     headers: Vec<String>,
+    title: Option<String>,
     /// Bytes read but not yet handed out (the start of an unfinished record).
     pending: Vec<u8>,
     /// Line number of the first line of `pending`.
@@ -181,6 +190,7 @@ impl CsvBlocks {
             path: path.to_path_buf(),
             encoding,
             headers: Vec::new(),
+            title: None,
             pending: Vec::new(),
             pending_line: 1,
             eof: false,
@@ -230,6 +240,9 @@ impl CsvBlocks {
             0 => 0,
             n => text_all.match_indices('\n').nth(n - 1).map(|(i, _)| i + 1).unwrap_or(text_all.len()),
         };
+        if header_row > 0 {
+            reader.title = text_all.lines().next().map(|l| l.trim().trim_matches(',').trim().to_string());
+        }
         let text = &text_all[header_start..];
         if text.trim().is_empty() {
             return Err(if reader.eof && reader.pending.is_empty() && text.is_empty() {
@@ -460,7 +473,10 @@ fn xlsx_tables(source: &SourcePlan, file: &Path) -> Result<Vec<TableReader>, Str
             cells
         };
         let next = if source.header_row < first_row { 0 } else { header_index + 1 };
-        tables.push(TableReader { sheet: Some(sheet), headers, blocks: Blocks::Xlsx { range: Arc::new(range), next, first_row, first_col } });
+        let title = (source.header_row > 0 && first_row == 0).then(|| {
+            range.rows().next().into_iter().flatten().map(|d| to_cell(d).text().trim().to_string()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
+        });
+        tables.push(TableReader { sheet: Some(sheet), title, headers, blocks: Blocks::Xlsx { range: Arc::new(range), next, first_row, first_col } });
     }
     Ok(tables)
 }
@@ -588,7 +604,7 @@ mod tests {
             assert_eq!(*line, 2 + i as u64 + (i as u64).div_ceil(1000), "record {i}");
         }
         let expected = hex(&Sha256::digest(text.as_bytes()));
-        let mut reader = FileReader { tables: vec![TableReader { sheet: None, headers: vec![], blocks: Blocks::Csv(r) }], hasher: None, whole_file: None };
+        let mut reader = FileReader { tables: vec![TableReader { sheet: None, title: None, headers: vec![], blocks: Blocks::Csv(r) }], hasher: None, whole_file: None };
         assert_eq!(reader.fingerprint(), (expected, text.len() as u64));
     }
 }
