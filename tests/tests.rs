@@ -1,10 +1,12 @@
 //! All integration tests in one binary (one link step instead of one per file).
 
+mod faults;
 mod testenv;
 
 mod test_analysis;
 mod test_architecture;
 mod test_check;
+mod test_faults;
 mod test_ingest;
 mod test_other_region;
 mod test_outputs;
