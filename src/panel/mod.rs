@@ -17,6 +17,10 @@ use crate::identity::{Resolver, StationEntry, resolve_all};
 use crate::spec::plan::{Better, Measure, Plan, SourcePlan, StationKey};
 use crate::store::layout;
 
+pub mod measures;
+
+pub use measures::{MeasureEngine, MeasureValue, SourceSpellings};
+
 /// What a panel column holds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ColumnKind {
@@ -195,30 +199,51 @@ pub enum PanelError {
     Polars(PolarsError),
 }
 
-/// Builds the panel from the curated folder of a run.
+/// Builds the panel from the curated folder of a run, with the embedded engine.
 pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
-    let (master, entries) = read_stations(plan, curated)?;
-    let aliases = read_aliases(plan, curated)?;
-    check_reference_tables(plan, curated, &master)?;
-    let resolver = Resolver::new(&plan.identity, &entries, &aliases);
-    let grid = Grid::new(entries, grid_periods(plan, curated)?);
+    build_with(plan, curated, &mut measures::Embedded { curated })
+}
 
-    let mut columns = attribute_columns(plan, &master, &grid)?;
-    let mut gaps = Vec::new();
+/// Builds the panel with `engine` doing the data-proportional part (the spellings of each
+/// measure source, and the measures per station × period); the station master, identity
+/// resolution and the assembly (grid, fills, gaps, lags, coverage) stay here for every engine.
+pub fn build_with(plan: &Plan, curated: &Path, engine: &mut dyn MeasureEngine) -> Result<Panel, PanelError> {
+    let references = References::read(plan, curated)?;
+    let resolver = Resolver::new(&plan.identity, &references.entries, &references.aliases);
+    let spellings = engine.spellings(plan, &measure_sources(plan))?;
     let mut resolutions = Resolutions::default();
-    let stations = StationColumns::new(plan, &master);
+    for s in &spellings {
+        let source = &plan.sources[s.source];
+        let (_, key_kind) = source.station.clone().ok_or_else(|| PanelError::NoStationColumn(source.name.clone()))?;
+        resolutions.resolve(s.source, source, &s.periods, key_kind, &resolver)?;
+    }
+    let periods = covered_periods(&spellings);
+    let measured = engine.measures(plan, &references, &resolutions.mapping, &periods)?;
+    assemble(plan, references, &spellings, resolutions, &measured)
+}
+
+/// The assembly: the measures of an engine (a long table) laid on the grid of stations and
+/// covered periods, every empty cell with its reason or `fill`, then the lagged features.
+pub fn assemble(
+    plan: &Plan,
+    references: References,
+    spellings: &[SourceSpellings],
+    resolutions: Resolutions,
+    measured: &[MeasureValue],
+) -> Result<Panel, PanelError> {
+    let grid = Grid::new(references.entries, covered_periods(spellings));
+    let mut columns = attribute_columns(plan, &references.master, &grid)?;
+    let mut gaps = Vec::new();
+    let mut by_variable: HashMap<&str, Vec<&MeasureValue>> = HashMap::new();
+    for m in measured {
+        by_variable.entry(m.variable.as_str()).or_default().push(m);
+    }
     for (measure, kind) in measures(plan) {
         let source = &plan.sources[measure.source];
-        // Sources are read partition by partition, so memory follows the largest period, not the
-        // whole history; only interval measures, whose rows can reach into the next period, are
-        // taken whole.
-        let parts = source_parts(curated, &source.name)?;
-        let (key_column, key_kind) = source.station.clone().ok_or_else(|| PanelError::NoStationColumn(source.name.clone()))?;
-        let mapping = resolutions.resolve(measure.source, source, &parts, &key_column, key_kind, &resolver)?;
-        let aggregated = aggregate_measure(plan, measure, &kind, &parts, &key_column, mapping, &stations, &grid)?;
-        let covered: BTreeSet<Period> = parts.iter().map(|(q, _)| *q).collect();
+        let covered: BTreeSet<Period> = spellings.iter().filter(|s| s.source == measure.source).flat_map(|s| s.periods.iter().map(|(q, _)| *q)).collect();
         let by_period = &resolutions.by_period[&measure.source];
-        let values = fill_cells(measure, source, &aggregated, &covered, by_period, &grid, &mut gaps)?;
+        let cells = by_variable.get(measure.name.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let values = fill_cells(measure, source, cells, &covered, by_period, &grid, &mut gaps)?;
         columns.push(PanelColumn { name: measure.name.clone(), label: measure.label.clone(), label_en: measure.label_en.clone(), kind, values });
     }
     let lagged = lagged_columns(plan, &columns, &grid, &mut gaps);
@@ -227,6 +252,42 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
     let Grid { entries, periods, .. } = grid;
     let stations = entries.into_iter().map(|e| PanelStation { station_id: e.station_id, name: e.name, county: e.county }).collect();
     Ok(Panel { stations, periods, columns, gaps, unmatched: resolutions.unmatched, source_rows: resolutions.source_rows })
+}
+
+/// The sources the measures read, each once, in the order of their first measure.
+pub fn measure_sources(plan: &Plan) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (m, _) in measures(plan) {
+        if !out.contains(&m.source) {
+            out.push(m.source);
+        }
+    }
+    out
+}
+
+/// Every period any measure source covers, in order: the periods of the grid.
+fn covered_periods(spellings: &[SourceSpellings]) -> Vec<Period> {
+    let periods: BTreeSet<Period> = spellings.iter().flat_map(|s| s.periods.iter().map(|(q, _)| *q)).collect();
+    periods.into_iter().collect()
+}
+
+/// The reference tables the assembly and identity need: the station master (as read, for
+/// attributes and station columns), its stations, and the alias table.
+pub struct References {
+    pub master: DataFrame,
+    pub entries: Vec<StationEntry>,
+    pub aliases: Vec<(String, String)>,
+}
+
+impl References {
+    /// Reads the station master and the alias table of the curated folder and stops on repeated
+    /// master codes or aliases to unknown codes.
+    pub fn read(plan: &Plan, curated: &Path) -> Result<References, PanelError> {
+        let (master, entries) = read_stations(plan, curated)?;
+        let aliases = read_aliases(plan, curated)?;
+        check_reference_tables(plan, curated, &master)?;
+        Ok(References { master, entries, aliases })
+    }
 }
 
 /// Indicators then features, each with the kind of its column.
@@ -261,28 +322,17 @@ fn read_aliases(plan: &Plan, curated: &Path) -> Result<Vec<(String, String)>, Pa
     Ok(strings(&df, "spelling")?.into_iter().zip(strings(&df, "station_code")?).filter_map(|(s, c)| Some((s?, c?))).collect())
 }
 
-/// Every period any measure source covers, in order.
-fn grid_periods(plan: &Plan, curated: &Path) -> Result<Vec<Period>, PanelError> {
-    let mut periods: BTreeSet<Period> = BTreeSet::new();
-    for m in plan.indicators.iter().chain(&plan.features) {
-        periods.extend(partitions(curated, &plan.sources[m.source].name)?.iter().map(|(q, _)| *q));
-    }
-    Ok(periods.into_iter().collect())
-}
-
 /// The grid: every station × every period, station-major.
 struct Grid {
     entries: Vec<StationEntry>,
     periods: Vec<Period>,
     station_index: HashMap<String, usize>,
-    period_index: HashMap<String, usize>,
 }
 
 impl Grid {
     fn new(entries: Vec<StationEntry>, periods: Vec<Period>) -> Grid {
-        let period_index = periods.iter().enumerate().map(|(i, q)| (q.to_string(), i)).collect();
         let station_index = entries.iter().enumerate().map(|(i, s)| (s.station_id.clone(), i)).collect();
-        Grid { entries, periods, station_index, period_index }
+        Grid { entries, periods, station_index }
     }
 
     fn cells(&self) -> usize {
@@ -348,8 +398,9 @@ impl StationColumns {
 /// Station spellings of each measure source resolved once, with the rows that matched and the
 /// spellings that did not.
 #[derive(Default)]
-struct Resolutions {
-    mapping: HashMap<usize, HashMap<String, String>>,
+pub struct Resolutions {
+    /// Per source index: spelling → station_id.
+    pub mapping: BTreeMap<usize, HashMap<String, String>>,
     unmatched: Vec<Unmatched>,
     source_rows: BTreeMap<String, (u64, u64)>,
     /// Per source: rows and rows that matched a station, per period.
@@ -363,24 +414,16 @@ impl Resolutions {
         &mut self,
         index: usize,
         source: &SourcePlan,
-        parts: &[(Period, LazyFrame)],
-        key_column: &str,
+        period_spellings: &[(Period, Vec<(String, u64)>)],
         key_kind: StationKey,
         resolver: &Resolver,
     ) -> Result<&HashMap<String, String>, PanelError> {
         if !self.mapping.contains_key(&index) {
             let mut spellings: BTreeMap<String, u64> = BTreeMap::new();
-            let mut period_spellings: Vec<(Period, Vec<(String, u64)>)> = Vec::new();
-            for (q, frame) in parts {
-                let keys = frame.clone().group_by([col(key_column)]).agg([len().alias("rows")]).collect().map_err(pe)?;
-                let mut here = Vec::new();
-                for (k, n) in strings(&keys, key_column)?.into_iter().zip(floats(&keys, "rows")?) {
-                    if let (Some(k), Some(n)) = (k, n) {
-                        *spellings.entry(k.clone()).or_default() += n as u64;
-                        here.push((k, n as u64));
-                    }
+            for (_, here) in period_spellings {
+                for (k, n) in here {
+                    *spellings.entry(k.clone()).or_default() += n;
                 }
-                period_spellings.push((*q, here));
             }
             let r = resolve_all(resolver, &spellings, key_kind);
             if !r.ambiguous.is_empty() {
@@ -397,7 +440,7 @@ impl Resolutions {
                 self.unmatched.push(Unmatched { source: source.name.clone(), spelling: spelling.clone(), rows: *rows, candidates: candidates.join("; ") });
             }
             self.source_rows.insert(source.name.clone(), (matched_rows, unmatched_rows));
-            self.by_period.insert(index, matched_by_period(&period_spellings, &r.mapping));
+            self.by_period.insert(index, matched_by_period(period_spellings, &r.mapping));
             self.mapping.insert(index, r.mapping);
         }
         Ok(&self.mapping[&index])
@@ -415,7 +458,7 @@ fn aggregate_measure(
     key_column: &str,
     mapping: &HashMap<String, String>,
     stations: &StationColumns,
-    grid: &Grid,
+    periods: &[Period],
 ) -> Result<Vec<DataFrame>, PanelError> {
     let source = &plan.sources[measure.source];
     let (keys, ids): (Vec<&str>, Vec<&str>) = mapping.iter().map(|(k, v)| (k.as_str(), v.as_str())).unzip();
@@ -425,7 +468,7 @@ fn aggregate_measure(
         if let Some((start, end)) = &measure.interval {
             rows = split_intervals(rows.collect().map_err(pe)?, start, end, plan.grain, plan.utc_offset_minutes)?.lazy();
         }
-        rows = rows.join(period_lengths(&grid.periods)?, [col("period")], [col("period")], JoinArgs::new(JoinType::Left));
+        rows = rows.join(period_lengths(periods)?, [col("period")], [col("period")], JoinArgs::new(JoinType::Left));
         let extra: Vec<Expr> = stations.extra(source).map(|n| col(n.as_str())).chain([col("station_id")]).collect();
         rows = rows.join(stations.frame.clone().select(extra), [col("station_id")], [col("station_id")], JoinArgs::new(JoinType::Left));
         if let Some(f) = &measure.filter {
@@ -474,7 +517,7 @@ fn period_lengths(periods: &[Period]) -> Result<LazyFrame, PanelError> {
 fn fill_cells(
     measure: &Measure,
     source: &SourcePlan,
-    aggregated: &[DataFrame],
+    aggregated: &[&MeasureValue],
     covered: &BTreeSet<Period>,
     by_period: &BTreeMap<Period, (u64, u64)>,
     grid: &Grid,
@@ -482,13 +525,10 @@ fn fill_cells(
 ) -> Result<Vec<Option<f64>>, PanelError> {
     let mut values = vec![None; grid.cells()];
     let mut had_rows = vec![false; grid.cells()];
-    for out in aggregated {
-        let (sids, pids, vals) = (strings(out, "station_id")?, strings(out, "period")?, floats(out, "__value")?);
-        for i in 0..out.height() {
-            if let (Some(&s), Some(&p)) = (sids[i].as_ref().and_then(|x| grid.station_index.get(x)), pids[i].as_ref().and_then(|x| grid.period_index.get(x))) {
-                values[grid.cell(s, p)] = vals[i];
-                had_rows[grid.cell(s, p)] = true;
-            }
+    for m in aggregated {
+        if let (Some(&s), Ok(p)) = (grid.station_index.get(&m.station_id), grid.periods.binary_search(&m.period)) {
+            values[grid.cell(s, p)] = m.value.filter(|v| v.is_finite());
+            had_rows[grid.cell(s, p)] = true;
         }
     }
     for s in 0..grid.entries.len() {

@@ -1,0 +1,115 @@
+//! The data-proportional part of the panel: what an engine reads from the curated rows. It
+//! gives the assembly two things, whatever ran it: the station spellings of each measure
+//! source per covered period with their row counts, and the long measures table (station_id,
+//! period, variable, value) aggregated per station × period. `Embedded` computes both with
+//! polars over the curated folder; another engine (Spark) runs a generated job over the same
+//! tree and hands back the same tables.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::{PanelError, References, StationColumns, aggregate_measure, floats, measures, pe, source_parts, strings};
+use crate::base::period::Period;
+use crate::spec::plan::Plan;
+
+/// The station spellings of one measure source: for each period it covers, each spelling of its
+/// station column with its rows (rows without a spelling are not listed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceSpellings {
+    /// Index into `Plan::sources`.
+    pub source: usize,
+    pub periods: Vec<(Period, Vec<(String, u64)>)>,
+}
+
+/// One row of the long measures table: the value of a measure for a station and period. A row
+/// whose value is None (or not finite) had source rows but no value (a zero denominator).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasureValue {
+    pub station_id: String,
+    pub period: Period,
+    pub variable: String,
+    pub value: Option<f64>,
+}
+
+/// The engine of the data-proportional part.
+pub trait MeasureEngine {
+    /// The spellings of each of `sources` (indices into `Plan::sources`), in that order.
+    fn spellings(&mut self, plan: &Plan, sources: &[usize]) -> Result<Vec<SourceSpellings>, PanelError>;
+
+    /// Every indicator and feature per station × period, given each source's spelling →
+    /// station_id mapping and the periods of the grid (for `period_hours`, `period_months`).
+    fn measures(
+        &mut self,
+        plan: &Plan,
+        references: &References,
+        mappings: &BTreeMap<usize, HashMap<String, String>>,
+        periods: &[Period],
+    ) -> Result<Vec<MeasureValue>, PanelError>;
+}
+
+/// The embedded engine: polars over the curated folder, partition by partition.
+pub struct Embedded<'a> {
+    pub curated: &'a Path,
+}
+
+impl MeasureEngine for Embedded<'_> {
+    fn spellings(&mut self, plan: &Plan, sources: &[usize]) -> Result<Vec<SourceSpellings>, PanelError> {
+        let mut out = Vec::new();
+        for &index in sources {
+            let source = &plan.sources[index];
+            let parts = source_parts(self.curated, &source.name)?;
+            let (key_column, _) = source.station.clone().ok_or_else(|| PanelError::NoStationColumn(source.name.clone()))?;
+            let mut periods = Vec::new();
+            for (q, frame) in &parts {
+                let keys = frame.clone().group_by([col(key_column.as_str())]).agg([len().alias("rows")]).collect().map_err(pe)?;
+                let mut here = Vec::new();
+                for (k, n) in strings(&keys, &key_column)?.into_iter().zip(floats(&keys, "rows")?) {
+                    if let (Some(k), Some(n)) = (k, n) {
+                        here.push((k, n as u64));
+                    }
+                }
+                periods.push((*q, here));
+            }
+            out.push(SourceSpellings { source: index, periods });
+        }
+        Ok(out)
+    }
+
+    fn measures(
+        &mut self,
+        plan: &Plan,
+        references: &References,
+        mappings: &BTreeMap<usize, HashMap<String, String>>,
+        periods: &[Period],
+    ) -> Result<Vec<MeasureValue>, PanelError> {
+        let stations = StationColumns::new(plan, &references.master);
+        let mut out = Vec::new();
+        for (measure, kind) in measures(plan) {
+            let source = &plan.sources[measure.source];
+            // Sources are read partition by partition, so memory follows the largest period, not
+            // the whole history; only interval measures, whose rows can reach into the next
+            // period, are taken whole.
+            let parts = source_parts(self.curated, &source.name)?;
+            let (key_column, _) = source.station.clone().ok_or_else(|| PanelError::NoStationColumn(source.name.clone()))?;
+            let mapping = &mappings[&measure.source];
+            let aggregated = aggregate_measure(plan, measure, &kind, &parts, &key_column, mapping, &stations, periods)?;
+            for frame in &aggregated {
+                long_rows(frame, &measure.name, &mut out)?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The rows of one aggregated frame (station_id, period, __value) as measure values.
+fn long_rows(frame: &DataFrame, variable: &str, out: &mut Vec<MeasureValue>) -> Result<(), PanelError> {
+    let (sids, pids, vals) = (strings(frame, "station_id")?, strings(frame, "period")?, floats(frame, "__value")?);
+    for i in 0..frame.height() {
+        let (Some(station_id), Some(period)) = (&sids[i], &pids[i]) else { continue };
+        let Ok(period) = period.parse::<Period>() else { continue };
+        out.push(MeasureValue { station_id: station_id.clone(), period, variable: variable.to_string(), value: vals[i] });
+    }
+    Ok(())
+}
