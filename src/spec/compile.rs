@@ -800,12 +800,29 @@ fn check_formulas(raw: &RawPipeline, errors: &mut Vec<SpecError>) {
     for (what, measures) in [("indicator", &raw.indicators), ("feature", &raw.features)] {
         for (name, m) in measures {
             check_aggregate(errors, &m.formula, &format!("{what} '{}'", name.get_ref()));
+            check_dialect(errors, &m.formula, crate::spec::dialect::Role::Formula, &format!("{what} '{}'", name.get_ref()));
+            if let Some(f) = &m.filter {
+                check_dialect(errors, f, crate::spec::dialect::Role::Filter, &format!("{what} '{}', filter", name.get_ref()));
+            }
             if let Some(p) = &m.pre_aggregate {
                 for (column, expr) in &p.columns {
                     check_aggregate(errors, expr, &format!("{what} '{}', pre_aggregate column '{}'", name.get_ref(), column.get_ref()));
+                    let what = format!("{what} '{}', pre_aggregate column '{}'", name.get_ref(), column.get_ref());
+                    check_dialect(errors, expr, crate::spec::dialect::Role::PreAggregate, &what);
                 }
             }
         }
+    }
+}
+
+/// Reports an expression outside the formula subset both engines compute alike
+/// (`spec::dialect`), located at the expression. One that does not parse is left to `check_sql`.
+fn check_dialect(errors: &mut Vec<SpecError>, expr: &Spanned<String>, role: crate::spec::dialect::Role, what: &str) {
+    if crate::spec::dialect::parse(expr.get_ref()).is_err() {
+        return;
+    }
+    if let Err(problem) = crate::spec::dialect::check(expr.get_ref(), role) {
+        err(errors, Some(expr.span()), format!("{what}: '{}': {problem}", expr.get_ref()));
     }
 }
 

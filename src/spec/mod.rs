@@ -5,6 +5,7 @@
 //! but the pipeline file; may import `base` and `stats` (method, scope and adjustment names).
 
 pub mod compile;
+pub mod dialect;
 pub mod output_dir;
 pub mod plan;
 pub mod raw;
