@@ -19,6 +19,7 @@ pub(crate) mod job;
 pub(crate) mod output;
 pub(crate) mod panel;
 pub(crate) mod sample;
+pub(crate) mod spark;
 pub(crate) mod spec;
 pub mod stats;
 pub(crate) mod store;

@@ -87,6 +87,44 @@ pub struct RunArgs {
     /// `none` writes no database).
     #[arg(long, value_name = "PATH")]
     pub duckdb: Option<PathBuf>,
+    /// 面板指标与特征的计算引擎 · The engine of the panel's indicators and features: `embedded`
+    /// (default) or `spark` (Apache Spark over the curated tree; with --submit, --connect or --emit).
+    #[arg(long, value_enum, default_value_t = Engine::Embedded)]
+    pub engine: Engine,
+    /// With --engine spark: the command that runs the Spark driver, e.g. "spark-submit --master
+    /// yarn --driver-memory 4g" or a Python with pyspark (default: $DUIBIAO_SPARK_SUBMIT, else
+    /// spark-submit).
+    #[arg(long, value_name = "CMD")]
+    pub submit: Option<String>,
+    /// With --engine spark: a Spark Connect server, e.g. sc://host:15002 (the driver runs with the
+    /// Python of --submit, default python3).
+    #[arg(long, value_name = "URL")]
+    pub connect: Option<String>,
+    /// With --engine spark: only write the Spark job (SQL, driver, mapping) into DIR for the
+    /// platform to schedule; the run goes on with the embedded engine.
+    #[arg(long, value_name = "DIR")]
+    pub emit: Option<PathBuf>,
+    /// ANSI mode of the Spark jobs (`spark.sql.ansi.enabled`): on (Spark 4's default) or off.
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub ansi: Switch,
+    /// Where Spark reads the curated tree: a path or URI of the cluster's storage, e.g.
+    /// hdfs:///data/duibiao/kashgar/out/curated (default: the run's own curated folder).
+    #[arg(long, value_name = "URI")]
+    pub spark_curated: Option<String>,
+}
+
+/// The engine of the panel's measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    Embedded,
+    Spark,
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 fn parse_period(text: &str) -> Result<crate::base::period::Period, String> {

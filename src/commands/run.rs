@@ -9,7 +9,7 @@ use crate::output::manifest::Manifest;
 use crate::spec::plan::Analysis;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let options = RunOptions { period: args.period, quiet: args.quiet || args.json, lang: args.lang };
+    let options = RunOptions { period: args.period, quiet: args.quiet || args.json, lang: args.lang, engine: spark_options(args)? };
     let report = job::run(&args.pipeline, &options)?;
     let database = super::views::after_run(&report.output, args.duckdb.as_deref())?;
     if args.json {
@@ -25,6 +25,28 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         line(database)?;
     }
     Ok(())
+}
+
+/// The Spark engine's settings from the command line; None for the embedded engine.
+fn spark_options(args: &RunArgs) -> anyhow::Result<Option<crate::spark::SparkOptions>> {
+    use crate::commands::cli::{Engine, Switch};
+    use crate::spark::{Mode, SparkOptions};
+    if args.engine == Engine::Embedded {
+        if args.submit.is_some() || args.connect.is_some() || args.emit.is_some() || args.spark_curated.is_some() {
+            anyhow::bail!(
+                "--submit、--connect、--emit、--spark-curated 须与 --engine spark 一起使用 · --submit, --connect, --emit and --spark-curated go with --engine spark"
+            );
+        }
+        return Ok(None);
+    }
+    let submit = || args.submit.clone().or_else(|| std::env::var("DUIBIAO_SPARK_SUBMIT").ok()).unwrap_or_else(|| "spark-submit".to_string());
+    let mode = match (&args.emit, &args.connect) {
+        (Some(_), Some(_)) => anyhow::bail!("--emit 与 --connect 只能选一个 · give either --emit or --connect, not both"),
+        (Some(dir), None) => Mode::Emit(dir.clone()),
+        (None, Some(url)) => Mode::Connect { url: url.clone(), python: args.submit.clone().unwrap_or_else(|| "python3".to_string()) },
+        (None, None) => Mode::Submit(submit()),
+    };
+    Ok(Some(SparkOptions { mode, ansi: args.ansi == Switch::On, curated_uri: args.spark_curated.clone() }))
 }
 
 /// The strongest associations of the pipeline's first method, with intervals at its confidence
@@ -168,6 +190,7 @@ mod tests {
             correlations: 0,
             timings_seconds: Vec::new(),
             peak_rss_bytes: Vec::new(),
+            engine: None,
         };
         let table = summary_table(&manifest);
         let widths: Vec<usize> = table.lines().map(UnicodeWidthStr::width).collect();

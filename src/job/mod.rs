@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Language of report.html.
     pub lang: Lang,
+    /// The engine of the panel's measures: None for the embedded one, or Spark.
+    pub engine: Option<crate::spark::SparkOptions>,
 }
 
 /// What a finished run reports back.
@@ -77,7 +79,8 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> Result<RunReport, JobError>
         return Err(stop_on_data_checks(staged, manifest, &meter, over));
     }
 
-    let panel = match build_panel(&plan, &staged).map_err(during("panel"))? {
+    let mut engine = None;
+    let panel = match build_panel(&plan, &staged, options.engine.as_ref(), &mut engine).map_err(during("panel"))? {
         Ok(panel) => panel,
         Err(stop) => {
             meter.total();
@@ -91,6 +94,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> Result<RunReport, JobError>
     meter.total();
 
     manifest.panel = panel.as_ref().map(PanelManifest::of);
+    manifest.engine = engine;
     manifest.correlations = findings.len();
     record_costs(&mut manifest, &meter);
     let output = publish(staged, &plan, &manifest, panel.as_ref(), &findings, &ingested, options.lang).map_err(during("publish"))?;
@@ -203,6 +207,7 @@ fn base_manifest(pipeline: &Path, plan: &Plan, options: &RunOptions, staged: &St
         correlations: 0,
         timings_seconds: Vec::new(),
         peak_rss_bytes: Vec::new(),
+        engine: None,
     }
 }
 
@@ -243,11 +248,16 @@ enum PanelStop {
 
 /// Builds the panel and writes its tables, when the pipeline declares indicators or features.
 /// Identity data errors and sources over their unmatched share stop the run (`PanelStop`).
-fn build_panel(plan: &Plan, staged: &Staged) -> Result<Result<Option<Panel>, PanelStop>, JobError> {
+fn build_panel(
+    plan: &Plan,
+    staged: &Staged,
+    spark: Option<&crate::spark::SparkOptions>,
+    engine: &mut Option<manifest::EngineManifest>,
+) -> Result<Result<Option<Panel>, PanelStop>, JobError> {
     if plan.indicators.is_empty() && plan.features.is_empty() {
         return Ok(Ok(None));
     }
-    let panel = match crate::panel::build(plan, &staged.curated) {
+    let panel = match panel_with_engine(plan, staged, spark, engine) {
         Ok(panel) => panel,
         Err(crate::panel::PanelError::Ambiguous(m)) => return Ok(Err(PanelStop::Identity(m))),
         Err(crate::panel::PanelError::Identity(problems)) => return Ok(Err(PanelStop::Identity(problems.to_string()))),
@@ -261,6 +271,26 @@ fn build_panel(plan: &Plan, staged: &Staged) -> Result<Result<Option<Panel>, Pan
     }
     crate::output::tables::write_panel(&panel, &staged.staging.dir, &staged.run_id)?;
     Ok(Ok(Some(panel)))
+}
+
+/// The panel, its measures computed by the embedded engine or by Spark (whose run is recorded
+/// in `engine` for the manifest).
+fn panel_with_engine(
+    plan: &Plan,
+    staged: &Staged,
+    spark: Option<&crate::spark::SparkOptions>,
+    engine: &mut Option<manifest::EngineManifest>,
+) -> Result<Panel, crate::panel::PanelError> {
+    let Some(options) = spark else { return crate::panel::build(plan, &staged.curated) };
+    let mut spark = crate::spark::SparkEngine::new(options, plan, &staged.curated, &staged.staging.dir, &staged.run_id);
+    let panel = crate::panel::build_with(plan, &staged.curated, &mut spark);
+    let job = match &options.mode {
+        crate::spark::Mode::Emit(dir) => dir.display().to_string(),
+        _ => layout::spark_dir(&plan.output_dir).display().to_string(),
+    };
+    let info = spark.info;
+    *engine = Some(manifest::EngineManifest { name: "spark", mode: info.mode, spark_version: info.spark_version, ansi: info.ansi, job });
+    panel
 }
 
 /// Runs the correlations and writes their table, when there are both indicators and features.

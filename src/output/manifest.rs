@@ -28,6 +28,24 @@ pub struct Manifest {
     pub timings_seconds: Vec<(String, f64)>,
     /// Peak resident memory of each stage, in bytes (Linux).
     pub peak_rss_bytes: Vec<(String, u64)>,
+    /// The engine of the panel's measures when it is not the embedded one (`--engine spark`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineManifest>,
+}
+
+/// The engine that computed the panel's measures, as the manifest records it.
+#[derive(Debug, Serialize)]
+pub struct EngineManifest {
+    /// "spark".
+    pub name: &'static str,
+    /// "submit", "connect", or "emit" (the job written only; the measures computed embedded).
+    pub mode: String,
+    /// The Spark version that ran the jobs (None when none ran).
+    pub spark_version: Option<String>,
+    /// `spark.sql.ansi.enabled` of the jobs.
+    pub ansi: bool,
+    /// The folder holding the job (SQL, driver, mapping).
+    pub job: String,
 }
 
 #[derive(Debug, Serialize)]

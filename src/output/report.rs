@@ -924,6 +924,7 @@ mod tests {
             correlations: 1,
             timings_seconds: Vec::new(),
             peak_rss_bytes: Vec::new(),
+            engine: None,
         };
         let findings = [Finding {
             indicator: "fee_recovery".into(),

@@ -197,6 +197,9 @@ pub enum PanelError {
     },
     #[error(transparent)]
     Polars(PolarsError),
+    /// Another engine (Spark) failed or returned what cannot be read.
+    #[error("{0}")]
+    Engine(String),
 }
 
 /// Builds the panel from the curated folder of a run, with the embedded engine.

@@ -108,9 +108,10 @@ pub fn ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-/// A text literal of Spark SQL (backslash escapes are on by default).
+/// A text literal of Spark SQL (backslash escapes are on by default); it never holds a line
+/// break, so a job's statements end at the `;` that ends a line.
 pub fn text_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'").replace('\n', "\\n").replace('\r', "\\r"))
 }
 
 impl Translator {

@@ -8,6 +8,8 @@
 //!   curated/<source>/data.parquet                      reference tables (no period column)
 //!   curated/<source>/period=<label>/part-0.parquet     one partition per period (hive style)
 //!   .duibiao-output                                    marker: this folder is a duibiao output
+//!   spark/spellings.sql  spark/measures.sql  spark/driver.py  spark/mapping.parquet
+//!   spark/spark.json  spark/spark.log                  the Spark job of a run with --engine spark
 //! ```
 //!
 //! Beside the output folder, in its parent, a run keeps `.<name>.lock` (the lock naming the run
@@ -135,6 +137,30 @@ pub fn partition_glob_rel(source: &str) -> String {
 /// (removed when the source is done).
 pub fn duplicates_scratch(curated: &Path, source: &str) -> PathBuf {
     curated.join(format!(".duplicates-{source}"))
+}
+
+/// The folder of a run's Spark job (`--engine spark`); with `--emit DIR`, DIR holds the same files.
+pub fn spark_dir(out: &Path) -> PathBuf {
+    out.join("spark")
+}
+
+/// The files of a Spark job folder.
+pub mod spark {
+    /// The spellings job (Spark SQL).
+    pub const SPELLINGS_JOB: &str = "spellings.sql";
+    /// The measures job (Spark SQL).
+    pub const MEASURES_JOB: &str = "measures.sql";
+    /// The PySpark driver that runs a job.
+    pub const DRIVER: &str = "driver.py";
+    /// The spelling → station mapping duibiao resolved.
+    pub const MAPPING: &str = "mapping.parquet";
+    /// The Spark version and ANSI setting the driver reports.
+    pub const INFO: &str = "spark.json";
+    /// What Spark printed.
+    pub const LOG: &str = "spark.log";
+    /// The folders the jobs write their results into (removed once read by a run).
+    pub const SPELLINGS_RESULT: &str = "spellings";
+    pub const MEASURES_RESULT: &str = "measures";
 }
 
 #[cfg(test)]
