@@ -16,4 +16,5 @@ mod test_outputs;
 mod test_panel;
 mod test_publish;
 mod test_sample;
+mod test_spark;
 mod test_terminal;

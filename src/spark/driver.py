@@ -47,6 +47,7 @@ def main():
         builder = builder.config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
         builder = builder.config("spark.sql.session.timeZone", "UTC")
         builder = builder.config("spark.ui.enabled", "false")
+        builder = builder.config("spark.ui.showConsoleProgress", "false")
     spark = builder.getOrCreate()
     if not args.connect:
         spark.sparkContext.setLogLevel("WARN")

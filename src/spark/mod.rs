@@ -97,18 +97,23 @@ impl<'a> SparkEngine<'a> {
         }
     }
 
-    /// The job folder and the paths Spark sees: the emit folder and the published curated tree
-    /// for `--emit`, else the run's own.
-    fn paths(&self, result: &str) -> Result<(PathBuf, JobPaths), PanelError> {
-        let (dir, curated) = match &self.options.mode {
-            Mode::Emit(dir) => (absolute(dir)?, absolute(&self.published_curated)?),
-            _ => (absolute(&self.work)?, absolute(self.curated)?),
+    /// The job folder and the paths Spark sees while the run runs, and once it is published (the
+    /// paths the kept job names): the emit folder and the published curated tree for `--emit`,
+    /// else the run's staged folder, then its output folder.
+    fn paths(&self, plan: &Plan, result: &str) -> Result<(PathBuf, JobPaths, JobPaths), PanelError> {
+        let (dir, curated, published_dir) = match &self.options.mode {
+            Mode::Emit(dir) => (absolute(dir)?, absolute(&self.published_curated)?, absolute(dir)?),
+            _ => (absolute(&self.work)?, absolute(self.curated)?, absolute(&layout::spark_dir(&plan.output_dir))?),
         };
         std::fs::create_dir_all(&dir).map_err(|source| PanelError::Read { path: dir.clone(), source })?;
-        let curated = self.options.curated_uri.clone().unwrap_or_else(|| curated.to_string_lossy().into_owned());
-        let paths =
-            JobPaths { curated, mapping: dir.join(files::MAPPING).to_string_lossy().into_owned(), output: dir.join(result).to_string_lossy().into_owned() };
-        Ok((dir, paths))
+        let job_paths = |dir: &Path, curated: &Path| JobPaths {
+            curated: self.options.curated_uri.clone().unwrap_or_else(|| curated.to_string_lossy().into_owned()),
+            mapping: dir.join(files::MAPPING).to_string_lossy().into_owned(),
+            output: dir.join(result).to_string_lossy().into_owned(),
+        };
+        let now = job_paths(&dir, &curated);
+        let published = job_paths(&published_dir, &absolute(&self.published_curated)?);
+        Ok((dir, now, published))
     }
 
     /// Runs a job with the driver; what Spark prints goes to spark.log, whose end is shown on
@@ -175,7 +180,7 @@ impl<'a> SparkEngine<'a> {
 
 impl MeasureEngine for SparkEngine<'_> {
     fn spellings(&mut self, plan: &Plan, sources: &[usize]) -> Result<Vec<SourceSpellings>, PanelError> {
-        let (dir, paths) = self.paths(files::SPELLINGS_RESULT)?;
+        let (dir, paths, published) = self.paths(plan, files::SPELLINGS_RESULT)?;
         let job = dir.join(files::SPELLINGS_JOB);
         write(&job, sql::spellings_job(plan, sources, &paths, self.options.ansi).as_bytes())?;
         if let Mode::Emit(_) = self.options.mode {
@@ -184,6 +189,8 @@ impl MeasureEngine for SparkEngine<'_> {
         }
         self.run(&dir, &job)?;
         let frame = read_result(Path::new(&paths.output))?;
+        // The job kept in the output names the published folder.
+        write(&job, sql::spellings_job(plan, sources, &published, self.options.ansi).as_bytes())?;
         spellings_of(plan, sources, &frame)
     }
 
@@ -194,7 +201,7 @@ impl MeasureEngine for SparkEngine<'_> {
         mappings: &BTreeMap<usize, HashMap<String, String>>,
         periods: &[Period],
     ) -> Result<Vec<MeasureValue>, PanelError> {
-        let (dir, paths) = self.paths(files::MEASURES_RESULT)?;
+        let (dir, paths, published) = self.paths(plan, files::MEASURES_RESULT)?;
         self.write_mapping(plan, mappings, Path::new(&paths.mapping))?;
         let text = sql::measures_job(plan, periods, &paths, self.options.ansi).map_err(PanelError::Engine)?;
         let job = dir.join(files::MEASURES_JOB);
@@ -204,6 +211,8 @@ impl MeasureEngine for SparkEngine<'_> {
         }
         self.run(&dir, &job)?;
         let frame = read_result(Path::new(&paths.output))?;
+        let text = sql::measures_job(plan, periods, &published, self.options.ansi).map_err(PanelError::Engine)?;
+        write(&job, text.as_bytes())?;
         measures_of(&frame)
     }
 }
