@@ -29,6 +29,10 @@ pub enum Command {
     /// 运行季度作业 · Run the quarterly job: ingest the exports into curated Parquet with
     /// quarantine, and publish the output folder atomically.
     Run(RunArgs),
+    /// 分片导入 · Ingest one shard of a pipeline (some sources × some periods) into its own
+    /// folder under --into, for `duibiao run --shards` to merge: several machines can ingest
+    /// disjoint shards of the same exports.
+    Ingest(IngestArgs),
     /// 查看 Parquet 文件 · Describe a Parquet file: schema as Parquet and Arrow readers see it,
     /// rows, row groups, column statistics, key-value metadata, and hints on types BI tools
     /// read differently.
@@ -107,10 +111,37 @@ pub struct RunArgs {
     /// ANSI mode of the Spark jobs (`spark.sql.ansi.enabled`): on (Spark 4's default) or off.
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub ansi: Switch,
+    /// Merge the shards under DIR (written by `duibiao ingest --into DIR`) instead of
+    /// ingesting: their curated partitions and their row accounting.
+    #[arg(long, value_name = "DIR", conflicts_with = "period")]
+    pub shards: Option<PathBuf>,
     /// Where Spark reads the curated tree: a path or URI of the cluster's storage, e.g.
     /// hdfs:///data/duibiao/kashgar/out/curated (default: the run's own curated folder).
     #[arg(long, value_name = "URI")]
     pub spark_curated: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    /// The pipeline file, e.g. pipelines/kashgar_quarterly.toml.
+    pub pipeline: PathBuf,
+    /// The folder of the shards (shared by every machine); this shard goes into a folder of
+    /// its own under it.
+    #[arg(long, value_name = "DIR")]
+    pub into: PathBuf,
+    /// Ingest this source (repeat for several; default: every source).
+    #[arg(long = "source", value_name = "NAME")]
+    pub sources: Vec<String>,
+    /// Ingest this period of the sources with a period column (repeat for several; default:
+    /// every period). Reference tables are always read whole.
+    #[arg(long = "period", value_name = "PERIOD", value_parser = parse_period)]
+    pub periods: Vec<crate::base::period::Period>,
+    /// The shard's folder name (default: its sources and periods, e.g. fee@2020Q1+2020Q2).
+    #[arg(long, value_name = "NAME")]
+    pub shard: Option<String>,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// The engine of the panel's measures.

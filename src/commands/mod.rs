@@ -9,6 +9,7 @@ pub(crate) mod terminal;
 
 mod check;
 mod columns;
+mod ingest;
 mod inspect;
 mod run;
 mod sample;
@@ -38,6 +39,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sample(args) => sample::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Ingest(args) => ingest::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Views(args) => views::run(&args),
     }

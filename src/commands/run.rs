@@ -9,7 +9,8 @@ use crate::output::manifest::Manifest;
 use crate::spec::plan::Analysis;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let options = RunOptions { period: args.period, quiet: args.quiet || args.json, lang: args.lang, engine: spark_options(args)? };
+    let options =
+        RunOptions { period: args.period, quiet: args.quiet || args.json, lang: args.lang, engine: spark_options(args)?, shards: args.shards.clone() };
     let report = job::run(&args.pipeline, &options)?;
     let database = super::views::after_run(&report.output, args.duckdb.as_deref())?;
     if args.json {

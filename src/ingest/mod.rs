@@ -78,7 +78,7 @@ pub struct Reject {
 }
 
 /// What happened to one input file.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FileReport {
     pub path: String,
     pub sha256: String,
@@ -106,7 +106,7 @@ impl FileReport {
 }
 
 /// Row accounting of one source.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct SourceCounts {
     pub rows_read: u64,
     pub accepted: u64,

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod resources;
+pub mod shard;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,8 @@ pub struct RunOptions {
     pub lang: Lang,
     /// The engine of the panel's measures: None for the embedded one, or Spark.
     pub engine: Option<crate::spark::SparkOptions>,
+    /// Merge the shards ingested into this folder (`duibiao ingest --into`) instead of ingesting.
+    pub shards: Option<PathBuf>,
 }
 
 /// What a finished run reports back.
@@ -64,7 +67,11 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> Result<RunReport, JobError>
     meter.mark("compile");
 
     let staged = stage(&plan, pipeline, options.period)?;
-    let ingested = ingest_sources(&plan, &staged, options).map_err(during("ingest"))?;
+    let ingested = match &options.shards {
+        Some(shards) => shard::merge_shards(&plan, shards, &staged.curated),
+        None => ingest_sources(&plan, &staged, options),
+    }
+    .map_err(during("ingest"))?;
     meter.mark("ingest");
     testhook::reached(testhook::INGESTED);
 
