@@ -16,5 +16,6 @@ mod test_outputs;
 mod test_panel;
 mod test_publish;
 mod test_sample;
+mod test_shards;
 mod test_spark;
 mod test_terminal;
