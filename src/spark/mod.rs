@@ -133,7 +133,7 @@ impl<'a> SparkEngine<'a> {
                 c
             }
             Mode::Connect { python, .. } => Command::new(python),
-            Mode::Emit(_) => unreachable!("an emitted job is not run"),
+            Mode::Emit(dir) => return Err(PanelError::Engine(format!("an emitted job is not run (it is in {})", dir.display()))),
         };
         command.arg(&driver).arg(job).arg("--info").arg(&info);
         if let Mode::Connect { url, .. } = &self.options.mode {
