@@ -15,5 +15,6 @@ mod test_output_folder;
 mod test_outputs;
 mod test_panel;
 mod test_publish;
+mod test_region_spec;
 mod test_sample;
 mod test_terminal;

@@ -19,6 +19,7 @@
 //! and the curated partitions it writes; may import `base`, `spec` and `store`.
 
 pub mod dedup;
+pub mod derive;
 pub mod parse;
 pub mod preflight;
 pub mod read;
@@ -211,6 +212,11 @@ struct TableContext<'a> {
     drops: Vec<(usize, Vec<String>, String)>,
     period_index: Option<usize>,
     only: Option<Period>,
+    /// Per column: how a derived value is made in this table (None: read from its header).
+    derived: Vec<Option<derive::DerivedAt>>,
+    /// Mixed into row fingerprints when the table fixes values from its file name, title or
+    /// sheet, so identical lines of different files are different rows.
+    salt: Option<u128>,
 }
 
 /// A row check with its expression compiled once per source.
@@ -547,6 +553,9 @@ fn table_context<'a>(
     only: Option<Period>,
 ) -> Result<TableContext<'a>, String> {
     let located = locate_columns(source, &table.headers, table.sheet.as_deref(), &file)?;
+    let text = derive::TableText { file: Path::new(&*file), sheet: table.sheet.as_deref(), title: table.title.as_deref() };
+    let derived = source.columns.iter().map(|c| derive::locate(c, &text, &table.headers)).collect::<Result<Vec<_>, String>>()?;
+    let salt = table_salt(&derived);
     let drops = source
         .drop_rows
         .iter()
@@ -564,7 +573,24 @@ fn table_context<'a>(
         drops,
         period_index: source.period.as_ref().and_then(|p| source.columns.iter().position(|c| &c.name == p)),
         only,
+        derived,
+        salt,
     })
+}
+
+/// A fingerprint of the values a table fixes from its file's name, title or sheet, if any.
+fn table_salt(derived: &[Option<derive::DerivedAt>]) -> Option<u128> {
+    let fixed: Vec<derive::Parts> = derived.iter().flatten().filter_map(derive::DerivedAt::fixed_parts).collect();
+    if fixed.is_empty() {
+        return None;
+    }
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for p in fixed {
+        for v in [p.year, p.month, p.quarter, p.day] {
+            h.update(&v.map_or(u32::MAX, |x| x).to_le_bytes());
+        }
+    }
+    Some(h.digest128())
 }
 
 /// What the merger keeps across blocks.
@@ -644,6 +670,9 @@ fn locate_columns(source: &SourcePlan, headers: &[String], sheet: Option<&str>, 
         .columns
         .iter()
         .map(|c| {
+            if c.derived.is_some() {
+                return Ok(None);
+            }
             let found = c.headers.iter().find_map(|(h, scale)| headers.iter().position(|x| x == h).map(|i| (i, *scale)));
             match found {
                 None if c.required => Err(format!(
@@ -711,7 +740,19 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
             }
         }
         row.clear();
-        for (column, at) in source.columns.iter().zip(&context.located) {
+        for ((column, at), derived) in source.columns.iter().zip(&context.located).zip(&context.derived) {
+            if let Some(derived) = derived {
+                match derive::value(column, derived, cells, plan.utc_offset_minutes) {
+                    Ok(derive::DerivedValue::Date(d)) => row.push(Value::Date(d)),
+                    Ok(derive::DerivedValue::Timestamp(t)) => row.push(Value::Timestamp(t)),
+                    Err((header, text, reason)) => {
+                        parsed.rejects.push(reject(Some(&column.name), Some(text), RejectKind::Rejected, format!("{header}: {reason}")));
+                        parsed.counts.rejected += 1;
+                        return Ok(());
+                    }
+                }
+                continue;
+            }
             let cell = at.and_then(|(i, _)| cells.get(i).copied()).unwrap_or(Cell::Empty);
             let scale = at.map(|(_, s)| s).unwrap_or(1.0);
             // The date window guards the job's time axis: every dated value of a source that has
@@ -740,7 +781,7 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
             value.push_into(values);
         }
         parsed.lines.push(line);
-        parsed.hashes.push(record_hash(cells));
+        parsed.hashes.push(salted(record_hash(cells), context.salt));
         parsed.period.push(period);
         parsed.counts.accepted += 1;
         Ok(())
@@ -885,6 +926,19 @@ fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> R
         (ColumnType::Timestamp, Cell::Number(v)) => Value::Timestamp(Some(parse::timestamp_from_number(v, &text, utc_offset).map_err(e)?)),
         (ColumnType::Timestamp, _) => Value::Timestamp(Some(parse::timestamp(&text, fmt, utc_offset).map_err(e)?)),
     })
+}
+
+/// A row fingerprint mixed with its table's salt (when the table fixes values from its file).
+fn salted(hash: u128, salt: Option<u128>) -> u128 {
+    match salt {
+        None => hash,
+        Some(salt) => {
+            let mut bytes = [0u8; 32];
+            bytes[..16].copy_from_slice(&hash.to_le_bytes());
+            bytes[16..].copy_from_slice(&salt.to_le_bytes());
+            xxhash_rust::xxh3::xxh3_128(&bytes)
+        }
+    }
 }
 
 /// A 128-bit fingerprint of a record's cells as written (XXH3-128 over tagged, length-prefixed

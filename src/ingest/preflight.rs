@@ -48,18 +48,25 @@ pub fn against_files(plan: &Plan) -> Vec<SpecError> {
         }
         let mut missing: Vec<Missing> = Vec::new();
         let mut doubled: Vec<DoubledHeader> = Vec::new();
+        let mut unfit: Vec<(usize, String, usize)> = Vec::new();
         for file in &files {
             match super::read::open(source, file) {
                 Ok(reader) => {
-                    let tables: Vec<(Option<String>, Vec<String>)> = reader.tables.into_iter().map(|t| (t.sheet, t.headers)).collect();
+                    let texts: Vec<(Option<String>, Option<String>, Vec<String>)> = reader.tables.into_iter().map(|t| (t.sheet, t.title, t.headers)).collect();
+                    let tables: Vec<(Option<String>, Vec<String>)> = texts.iter().map(|(s, _, h)| (s.clone(), h.clone())).collect();
                     let found: Vec<Vec<String>> = tables.iter().map(|(_, h)| h.clone()).collect();
                     collect_missing(source, file, &found, &mut missing);
                     collect_doubled(source, file, &tables, &mut doubled);
+                    collect_unfit(source, file, &texts, &mut unfit);
                 }
                 Err(e) => err(&mut errors, source.pattern_span.clone(), format!("source '{}': {e}", source.name)),
             }
         }
         report_doubled(source, doubled, &mut errors);
+        for (column, message, more) in unfit {
+            let others = if more > 0 { format!(" (and {more} more file(s) or sheet(s))") } else { String::new() };
+            err(&mut errors, source.columns[column].header_span.clone(), format!("source '{}': {message}{others}", source.name));
+        }
         for m in missing {
             let others = if m.files > 1 { format!(" (and {} more file(s))", m.files - 1) } else { String::new() };
             let hint = closest(&m.wanted[0], m.headers.iter().map(String::as_str)).map(|c| format!(" Did you mean '{c}'?")).unwrap_or_default();
@@ -81,6 +88,22 @@ pub fn against_files(plan: &Plan) -> Vec<SpecError> {
     errors
 }
 
+/// Files (or sheets) where a derived column cannot be made: a name or title that does not fit
+/// its pattern, a missing title line or cell header. One message per column, with a count.
+fn collect_unfit(source: &SourcePlan, file: &Path, tables: &[(Option<String>, Option<String>, Vec<String>)], unfit: &mut Vec<(usize, String, usize)>) {
+    for (sheet, title, headers) in tables {
+        let text = super::derive::TableText { file, sheet: sheet.as_deref(), title: title.as_deref() };
+        for (i, column) in source.columns.iter().enumerate() {
+            if let Err(message) = super::derive::locate(column, &text, headers) {
+                match unfit.iter_mut().find(|u| u.0 == i) {
+                    Some(u) => u.2 += 1,
+                    None => unfit.push((i, message, 0)),
+                }
+            }
+        }
+    }
+}
+
 /// A header missing from one or more files of a source (reported once, with the first file).
 struct Missing {
     what: String,
@@ -99,7 +122,7 @@ fn collect_missing(source: &SourcePlan, file: &Path, found: &[Vec<String>], miss
         };
     // XLSX files give one header list per sheet; CSV one.
     for headers in found {
-        for column in &source.columns {
+        for column in source.columns.iter().filter(|c| c.derived.is_none()) {
             let present = column.headers.iter().any(|(h, _)| headers.iter().any(|x| x == h));
             if !present && column.required {
                 let wanted = column.headers.iter().map(|(h, _)| h.clone()).collect();

@@ -85,6 +85,8 @@ enum BlockData {
 /// One table of a file (a CSV file, or one sheet of a workbook): its headers and its blocks.
 pub struct TableReader {
     pub sheet: Option<String>,
+    /// The first line (row) of the table when the header is below it: the title line.
+    pub title: Option<String>,
     pub headers: Vec<String>,
     blocks: Blocks,
 }
@@ -185,8 +187,8 @@ pub fn open(source: &SourcePlan, file: &Path) -> Result<FileReader, String> {
     match source.format {
         Format::Csv => {
             let csv = CsvBlocks::open(file, source.encoding, source.header_row)?;
-            let headers = csv.headers.clone();
-            Ok(FileReader { tables: vec![TableReader { sheet: None, headers, blocks: Blocks::Csv(csv) }], hasher: None, whole_file: None })
+            let (headers, title) = (csv.headers.clone(), csv.title.clone());
+            Ok(FileReader { tables: vec![TableReader { sheet: None, title, headers, blocks: Blocks::Csv(csv) }], hasher: None, whole_file: None })
         }
         Format::Xlsx => {
             let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
@@ -209,6 +211,7 @@ struct CsvBlocks {
     path: PathBuf,
     encoding: Encoding,
     headers: Vec<String>,
+    title: Option<String>,
     /// Bytes read but not yet handed out (the start of an unfinished record).
     pending: Vec<u8>,
     /// Line number of the first line of `pending`.
@@ -243,6 +246,7 @@ impl CsvBlocks {
             path: path.to_path_buf(),
             encoding,
             headers: Vec::new(),
+            title: None,
             pending: Vec::new(),
             pending_line: 1,
             eof: false,
@@ -302,7 +306,10 @@ impl CsvBlocks {
         };
         let bom = if had_bom { 3 } else { 0 };
         let head_bytes: Vec<u8> = reader.pending.drain(..end).collect();
-        decode(&head_bytes, encoding, path, 1, Some(bom))?;
+        let text_all = decode(&head_bytes, encoding, path, 1, Some(bom))?;
+        if header_row > 0 {
+            reader.title = text_all.split(['\n', '\r']).next().map(|l| l.trim().trim_matches(',').trim().to_string());
+        }
         let text = decode(&head_bytes[title_end..], encoding, path, header_row as u64 + 1, None)?;
         if text.trim().is_empty() {
             return Err(if reader.eof && reader.pending.is_empty() && text.is_empty() {
@@ -613,7 +620,10 @@ fn xlsx_tables(source: &SourcePlan, file: &Path) -> Result<Vec<TableReader>, Str
             header: 1,
             blank: first_row.saturating_sub(source.header_row + 1) as u64,
         };
-        tables.push(TableReader { sheet: Some(sheet), headers, blocks: Blocks::Xlsx { range: Arc::new(range), next, first_row, first_col, lines } });
+        let title = (source.header_row > 0 && first_row == 0).then(|| {
+            range.rows().next().into_iter().flatten().map(|d| to_cell(d).text().trim().to_string()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
+        });
+        tables.push(TableReader { sheet: Some(sheet), title, headers, blocks: Blocks::Xlsx { range: Arc::new(range), next, first_row, first_col, lines } });
     }
     Ok(tables)
 }
@@ -691,7 +701,7 @@ mod tests {
             total.record_lines += tally.record_lines;
             total.blank_lines += tally.blank_lines;
         }
-        let table = TableReader { sheet: None, headers: r.headers.clone(), blocks: Blocks::Csv(r) };
+        let table = TableReader { sheet: None, title: None, headers: r.headers.clone(), blocks: Blocks::Csv(r) };
         Ok((seen, table.lines(), total, blocks))
     }
 
@@ -804,7 +814,8 @@ mod tests {
             assert_eq!(*line, 2 + i as u64 + (i as u64).div_ceil(1000), "record {i}");
         }
         let expected = hex(&Sha256::digest(text.as_bytes()));
-        let mut reader = FileReader { tables: vec![TableReader { sheet: None, headers: vec![], blocks: Blocks::Csv(r) }], hasher: None, whole_file: None };
+        let mut reader =
+            FileReader { tables: vec![TableReader { sheet: None, title: None, headers: vec![], blocks: Blocks::Csv(r) }], hasher: None, whole_file: None };
         assert_eq!(reader.fingerprint(), (expected, text.len() as u64));
     }
 }

@@ -222,6 +222,31 @@ pub struct SourcePlan {
     pub max_reject_share: f64,
     /// Largest share of the source's curated rows that may match no station.
     pub max_unmatched_share: f64,
+    /// What counts as a duplicate row.
+    pub duplicates: DuplicatePolicy,
+}
+
+/// A source's duplicate policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DuplicatePolicy {
+    /// Rows identical in every cell are one row (the first kept).
+    Exact,
+    /// Identical rows are distinct events; nothing is removed.
+    Keep,
+    /// Rows sharing these columns' values are one record: identical copies are duplicates,
+    /// differing ones are conflicting (all quarantined).
+    Key(Vec<String>),
+}
+
+impl DuplicatePolicy {
+    /// How the manifest and quarantine name it: "exact", "keep", "key(order_id)".
+    pub fn label(&self) -> String {
+        match self {
+            DuplicatePolicy::Exact => "exact".into(),
+            DuplicatePolicy::Keep => "keep".into(),
+            DuplicatePolicy::Key(columns) => format!("key({})", columns.join(", ")),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -241,6 +266,70 @@ pub struct ColumnPlan {
     pub format: Option<String>,
     pub required: bool,
     pub not_null: bool,
+    /// Where the value comes from when not from one header's cell.
+    pub derived: Option<Derived>,
+}
+
+/// Text of the file a value can be taken from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathText {
+    FileName,
+    FolderName,
+    TitleLine,
+    SheetName,
+}
+
+impl PathText {
+    pub fn parse(name: &str) -> Option<PathText> {
+        Some(match name {
+            "file_name" => PathText::FileName,
+            "folder_name" => PathText::FolderName,
+            "title_line" => PathText::TitleLine,
+            "sheet_name" => PathText::SheetName,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PathText::FileName => "file_name",
+            PathText::FolderName => "folder_name",
+            PathText::TitleLine => "title_line",
+            PathText::SheetName => "sheet_name",
+        }
+    }
+}
+
+/// A part of a calendar value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatePart {
+    Year,
+    Month,
+    Quarter,
+    Day,
+}
+
+impl DatePart {
+    pub const ALL: [DatePart; 4] = [DatePart::Year, DatePart::Month, DatePart::Quarter, DatePart::Day];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DatePart::Year => "year",
+            DatePart::Month => "month",
+            DatePart::Quarter => "quarter",
+            DatePart::Day => "day",
+        }
+    }
+}
+
+/// A column value not read from one cell.
+#[derive(Debug, Clone)]
+pub enum Derived {
+    /// Named parts of `pattern` found in the file's name, folder, title line or sheet name; parts
+    /// it does not capture come from cells (part, header).
+    Path { from: PathText, pattern: regex::Regex, cells: Vec<(DatePart, String)> },
+    /// A timestamp from a date column and a time-of-day column.
+    DateTime { date: String, time: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -241,12 +241,24 @@ pub struct RawSource {
     /// Row checks, SQL expressions over canonical columns.
     #[serde(default)]
     pub checks: Vec<RawCheck>,
+    /// Duplicate policy: "exact" (default: rows identical in every cell are removed, the first
+    /// kept), "keep" (identical rows are distinct events) or { key = ["order_id"] } (rows sharing
+    /// the key: identical ones are duplicates, differing ones all go to quarantine as conflicting).
+    pub duplicates: Option<Spanned<RawDuplicates>>,
     /// Fail the run (exit 3) when more than this share of the source's rows is rejected
     /// (default 0.05).
     pub max_reject_share: Option<Spanned<f64>>,
     /// Fail the run (exit 3) when more than this share of the source's accepted rows matches no
     /// station (default 0.05); the message lists the commonest unmatched spellings.
     pub max_unmatched_share: Option<Spanned<f64>>,
+}
+
+/// `duplicates = "exact" | "keep" | { key = [...] }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawDuplicates {
+    Word(String),
+    Key { key: Vec<String> },
 }
 
 /// A line-dropping rule.
@@ -263,8 +275,27 @@ pub struct RawDropRule {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawColumn {
-    /// The export header this column comes from.
-    pub header: Spanned<String>,
+    /// The export header this column comes from. Absent for a column made from the file's path,
+    /// title line or sheet name (`from`) or from a date and a time column (`date` + `time`).
+    pub header: Option<Spanned<String>>,
+    /// Take the value from the file instead of a cell: "file_name", "folder_name", "title_line"
+    /// (first line above `header_row`) or "sheet_name"; needs `pattern`.
+    pub from: Option<Spanned<String>>,
+    /// Regular expression searched in the `from` text; its named parts year, month, quarter (1–4
+    /// or 一二三四) and day make the value, e.g. '(?P<year>\d{4})年(?P<month>\d{2})月'.
+    pub pattern: Option<Spanned<String>>,
+    /// Header of a cell giving the year when `pattern` does not capture it.
+    pub year: Option<Spanned<String>>,
+    /// Header of a cell giving the month when `pattern` does not capture it (sheet 2021年, cell 3).
+    pub month: Option<Spanned<String>>,
+    /// Header of a cell giving the quarter when `pattern` does not capture it.
+    pub quarter: Option<Spanned<String>>,
+    /// Header of a cell giving the day when `pattern` does not capture it.
+    pub day: Option<Spanned<String>>,
+    /// Timestamp columns: header of the date column (with `time`), e.g. "活动日期".
+    pub date: Option<Spanned<String>>,
+    /// Timestamp columns: header of the time-of-day column (with `date`), e.g. "开始时间".
+    pub time: Option<Spanned<String>>,
     /// Other headers the same column appears under in some files, each with its own scale.
     #[serde(default)]
     pub also: Vec<RawAlternative>,
