@@ -214,3 +214,113 @@ columns.day = { header = "活动日期", type = "date" }
     assert_eq!(source(&m, "activity_days")["accepted"], 4);
     assert_eq!(row_count(&read_parquet(&curated.join("activity_days/period=2021Q2"))), 3);
 }
+
+fn rejects_of(out: &Path, source: &str) -> Vec<(String, i64, String, String)> {
+    use arrow::array::Int64Array;
+    let batches = read_parquet(&out.join("quality/rejects.parquet"));
+    let mut rows = Vec::new();
+    for b in &batches {
+        let one = [b.clone()];
+        let (sources, files, kinds, reasons) = (strings(&one, "source"), strings(&one, "file"), strings(&one, "kind"), strings(&one, "reason"));
+        let lines = b.column_by_name("row").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+        for i in 0..b.num_rows() {
+            if sources[i].as_deref() == Some(source) {
+                let file = files[i].clone().unwrap();
+                let name = Path::new(&file).file_name().unwrap().to_string_lossy().into_owned();
+                rows.push((name, lines.value(i), kinds[i].clone().unwrap(), reasons[i].clone().unwrap()));
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+#[test]
+fn a_declared_key_quarantines_every_conflicting_row_and_removes_identical_copies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = &tmp.path().join("in");
+    // W1: line 2 and its identical copy in b.csv (a duplicate).
+    // W2: lines 3 and 4 differ in type; W2 also in b.csv line 3, identical to line 3: all three
+    // conflicting. W3 alone. W4: lines 5 and 6 identical (a duplicate).
+    write(
+        &dir.join("95598/a.csv"),
+        "工单号,受理日期,诉求类型,所属单位\nW1,2021-03-01,投诉,S01\nW2,2021-03-02,投诉,S01\nW2,2021-03-02,咨询,S01\nW4,2021-03-05,咨询,S02\nW4,2021-03-05,咨询,S02\n",
+    );
+    write(&dir.join("95598/b.csv"), "工单号,受理日期,诉求类型,所属单位\nW1,2021-03-01,投诉,S01\nW2,2021-03-02,投诉,S01\nW3,2021-04-09,意见,S02\n");
+    let pipeline = r#"
+[sources.work_orders]
+path = "95598/*.csv"
+encoding = "utf-8"
+station = "unit"
+period = "accepted_at"
+duplicates = { key = ["order_id"] }
+max_reject_share = 0.9
+columns.order_id = { header = "工单号" }
+columns.accepted_at = { header = "受理日期", type = "date" }
+columns.order_type = { header = "诉求类型" }
+columns.unit = { header = "所属单位" }
+"#;
+    let out = run(dir, pipeline);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m = manifest(&dir.join("../out"));
+    let w = source(&m, "work_orders");
+    assert_eq!((w["rows_read"].as_u64(), w["accepted"].as_u64(), w["duplicates"].as_u64(), w["conflicting"].as_u64()), (Some(8), Some(3), Some(2), Some(3)));
+    assert_eq!(w["conserved"], true);
+    assert_eq!(w["duplicate_policy"], "key(order_id)");
+    let rejects = rejects_of(&dir.join("../out"), "work_orders");
+    let brief: Vec<(&str, i64, &str)> = rejects.iter().map(|r| (r.0.as_str(), r.1, r.2.as_str())).collect();
+    assert_eq!(
+        brief,
+        [("a.csv", 3, "conflicting"), ("a.csv", 4, "conflicting"), ("a.csv", 6, "duplicate"), ("b.csv", 2, "duplicate"), ("b.csv", 3, "conflicting")]
+    );
+    assert!(rejects.iter().all(|r| r.3.contains("duplicates = key(order_id)")), "{rejects:?}");
+    assert!(rejects[0].3.contains("all 3 rows"), "{}", rejects[0].3);
+    // The curated rows: W1 (a.csv line 2), W4 (line 5), W3.
+    let ids: Vec<String> = strings(&read_parquet(&dir.join("../out/curated/work_orders")), "order_id").into_iter().flatten().collect();
+    let mut ids = ids;
+    ids.sort();
+    assert_eq!(ids, ["W1", "W3", "W4"]);
+}
+
+#[test]
+fn identical_rows_are_kept_as_distinct_events_and_removed_by_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = &tmp.path().join("in");
+    let log = "党组织名称,活动日期,活动类别,实际参加人数\nS01,2021-03-05,党员示范岗,8\nS01,2021-03-05,党员示范岗,8\nS01,2021-03-05,党员示范岗,8\nS02,2021-03-06,安全学习,5\n";
+    write(&dir.join("log.csv"), log);
+    let body = r#"
+path = "log.csv"
+encoding = "utf-8"
+station = "branch"
+period = "day"
+columns.branch = { header = "党组织名称" }
+columns.day = { header = "活动日期", type = "date" }
+columns.activity_type = { header = "活动类别" }
+columns.present = { header = "实际参加人数", type = "integer" }
+"#;
+    let pipeline = format!("[sources.kept]\nduplicates = \"keep\"\n{body}\n[sources.exact]\n{body}");
+    let out = run(dir, &pipeline);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m = manifest(&dir.join("../out"));
+    let (kept, exact) = (source(&m, "kept"), source(&m, "exact"));
+    assert_eq!((kept["accepted"].as_u64(), kept["duplicates"].as_u64(), kept["duplicate_policy"].as_str()), (Some(4), Some(0), Some("keep")));
+    assert_eq!((exact["accepted"].as_u64(), exact["duplicates"].as_u64(), exact["duplicate_policy"].as_str()), (Some(2), Some(2), Some("exact")));
+    assert_eq!(row_count(&read_parquet(&dir.join("../out/curated/kept"))), 4);
+    assert!(rejects_of(&dir.join("../out"), "kept").is_empty());
+    let exact_rejects = rejects_of(&dir.join("../out"), "exact");
+    assert_eq!(exact_rejects.iter().map(|r| (r.1, r.2.as_str())).collect::<Vec<_>>(), [(3, "duplicate"), (4, "duplicate")]);
+    assert!(exact_rejects[0].3.contains("line 2 (duplicates = exact)"), "{}", exact_rejects[0].3);
+}
+
+#[test]
+fn a_duplicate_policy_that_names_no_column_is_a_spec_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = &tmp.path().join("in");
+    write(&dir.join("log.csv"), "编号,日期\n1,2021-01-01\n");
+    let pipeline = "[sources.log]\npath = \"log.csv\"\nperiod = \"day\"\nduplicates = { key = [\"order_no\"] }\ncolumns.order_id = { header = \"编号\" }\ncolumns.day = { header = \"日期\", type = \"date\" }\n\n[sources.log2]\npath = \"log.csv\"\nduplicates = \"none\"\ncolumns.order_id = { header = \"编号\" }\n";
+    let out = run(dir, pipeline);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("duplicates key 'order_no' is not a column of source 'log'; did you mean 'order_id'?"), "{stderr}");
+    assert!(stderr.contains("duplicates 'none' is unknown"), "{stderr}");
+}

@@ -155,6 +155,7 @@ fn reason_groups(rejects: &[Reject]) -> Vec<ReasonGroup> {
         let value = r.value.as_deref().filter(|v| !v.trim().is_empty());
         let (reason, example) = match (r.kind, value) {
             (RejectKind::Duplicate, _) => ("完全重复的行 · exact duplicate rows".to_string(), None),
+            (RejectKind::Conflicting, _) => ("主键相同但内容不同的行 · rows sharing a key but differing".to_string(), None),
             // A drop rule names its prefix, which is the rule, not a value: kept.
             (RejectKind::Dropped, v) => (r.reason.clone(), v.map(str::to_string)),
             (RejectKind::Rejected, Some(v)) => (r.reason.replace(&format!("'{v}'"), "'…'"), Some(v.to_string())),

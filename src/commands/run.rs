@@ -149,6 +149,7 @@ mod tests {
             title: String::new(),
             counts: crate::ingest::SourceCounts { rows_read: read, accepted: read - 3, rejected: 2, dropped: 1, ..Default::default() },
             conserved: true,
+            duplicate_policy: "exact".into(),
             reject_share: 0.0,
             max_reject_share: 0.05,
             warnings: Vec::new(),

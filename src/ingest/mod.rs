@@ -54,6 +54,8 @@ pub enum RejectKind {
     Dropped,
     /// An exact copy of an earlier row of the same source.
     Duplicate,
+    /// One of several rows sharing the source's declared key but differing.
+    Conflicting,
 }
 
 impl Vocabulary for RejectKind {
@@ -61,6 +63,7 @@ impl Vocabulary for RejectKind {
         Word { value: RejectKind::Rejected, name: "rejected", zh: "拒绝", en: "rejected" },
         Word { value: RejectKind::Dropped, name: "dropped", zh: "删除（合计等）", en: "dropped (totals)" },
         Word { value: RejectKind::Duplicate, name: "duplicate", zh: "完全重复", en: "exact duplicate" },
+        Word { value: RejectKind::Conflicting, name: "conflicting", zh: "主键相同但内容不同", en: "conflicting (same key, different values)" },
     ];
 }
 crate::serialize_by_name!(RejectKind);
@@ -114,6 +117,8 @@ pub struct SourceCounts {
     pub rejected: u64,
     pub dropped: u64,
     pub duplicates: u64,
+    /// Rows sharing the declared key but differing (all of them quarantined).
+    pub conflicting: u64,
     pub other_period: u64,
     pub blank_lines: u64,
     /// Physical lines of the source's files, counted from the raw bytes (None when a file was
@@ -125,10 +130,10 @@ pub struct SourceCounts {
 }
 
 impl SourceCounts {
-    /// Rows read = accepted + rejected + dropped + duplicates + outside the selected period, and
-    /// physical lines = title + header + blank + record lines.
+    /// Rows read = accepted + rejected + dropped + duplicates + conflicting + outside the
+    /// selected period, and physical lines = title + header + blank + record lines.
     pub fn conserved(&self) -> bool {
-        self.rows_read == self.accepted + self.rejected + self.dropped + self.duplicates + self.other_period
+        self.rows_read == self.accepted + self.rejected + self.dropped + self.duplicates + self.conflicting + self.other_period
             && self.physical_lines.is_none_or(|p| p == self.title_lines + self.header_lines + self.blank_lines + self.record_lines)
     }
 
@@ -150,6 +155,8 @@ pub struct IngestedSource {
     pub rejects: Vec<Reject>,
     /// Partitions written (None: the single file of a reference table).
     pub periods: Vec<Option<Period>>,
+    /// The duplicate policy applied: "exact", "keep" or "key(…)".
+    pub duplicate_policy: String,
 }
 
 /// Where accepted rows go.
@@ -172,6 +179,8 @@ struct BlockRows {
     columns: Vec<Values>,
     lines: Vec<u64>,
     hashes: Vec<u128>,
+    /// Fingerprints of the declared key (empty without one).
+    keys: Vec<u128>,
     period: Vec<Option<Period>>,
     rejects: Vec<Reject>,
     counts: SourceCounts,
@@ -184,6 +193,7 @@ struct Part {
     period: Option<Period>,
     arrays: Vec<ArrayRef>,
     hashes: Vec<u128>,
+    keys: Vec<u128>,
     lines: Vec<u64>,
 }
 
@@ -214,6 +224,8 @@ struct TableContext<'a> {
     only: Option<Period>,
     /// Per column: how a derived value is made in this table (None: read from its header).
     derived: Vec<Option<derive::DerivedAt>>,
+    /// Indexes of the declared key's columns (empty without a key).
+    key_columns: Vec<usize>,
     /// Mixed into row fingerprints when the table fixes values from its file name, title or
     /// sheet, so identical lines of different files are different rows.
     salt: Option<u128>,
@@ -313,6 +325,7 @@ pub fn ingest_source(
         warnings: source.checks.iter().filter(|c| c.severity == Severity::Warn).map(|c| (c.message.clone(), 0)).collect(),
         rejects: Vec::new(),
         periods: Vec::new(),
+        duplicate_policy: source.duplicates.label(),
     };
     // Blocks are read and parsed here, side by side; one merger thread takes them in file order
     // into the partition files, leaving a trace of each row for the duplicate check, while the
@@ -321,7 +334,7 @@ pub fn ingest_source(
     let merged = std::thread::scope(|scope| {
         let merger = scope.spawn(move || -> Result<(PartitionWriters, IngestedSource, Merged), String> {
             let (mut writers, mut out) = (writers, out);
-            let mut merged = Merged { finder, tables: Vec::new(), positions: BTreeMap::new() };
+            let mut merged = Merged { finder, policy: source.duplicates.clone(), tables: Vec::new(), positions: BTreeMap::new(), partitions: Vec::new() };
             for block in receiver {
                 merge_block(block, &mut merged, &mut writers, &mut out)?;
             }
@@ -346,11 +359,17 @@ pub fn ingest_source(
         None => BTreeMap::new(),
     };
     out.periods = writers.finish()?;
-    // Duplicates: every copy after the first leaves quarantine's account and its partition file.
-    let duplicates = merged.finder.finish()?;
-    let mut rewrites = Vec::new();
-    for (period, list) in &duplicates {
-        for d in list {
+    // Duplicates: every copy after the first leaves quarantine's account and its partition file;
+    // with a key, so do all rows of a key whose rows differ.
+    let policy = source.duplicates.label();
+    let found = merged.finder.finish_all()?;
+    let mut removed: BTreeMap<Option<Period>, Vec<u64>> = BTreeMap::new();
+    let key_text = match &source.duplicates {
+        crate::spec::plan::DuplicatePolicy::Key(columns) => columns.join(", "),
+        _ => String::new(),
+    };
+    for found in found.values() {
+        for d in &found.duplicates {
             let ((copy_file, sheet), (first_file, _)) = (&merged.tables[d.copy.file as usize], &merged.tables[d.first.file as usize]);
             out.rejects.push(Reject {
                 source: source.name.clone(),
@@ -360,13 +379,39 @@ pub fn ingest_source(
                 column: None,
                 value: None,
                 kind: RejectKind::Duplicate,
-                reason: format!("与 {first_file} 第 {0} 行完全重复 · exact duplicate of {first_file} line {0}", d.first.line),
+                reason: format!(
+                    "与 {first_file} 第 {0} 行完全重复（duplicates = {policy}）· exact duplicate of {first_file} line {0} (duplicates = {policy})",
+                    d.first.line
+                ),
             });
+            removed.entry(merged.partitions[d.copy.partition as usize]).or_default().push(d.copy.position);
         }
-        out.counts.duplicates += list.len() as u64;
-        out.counts.accepted -= list.len() as u64;
-        if let (Some(path), Some((_, stamp))) = (paths.get(period), &stamp) {
-            rewrites.push((path.clone(), list.iter().map(|d| d.copy.position).collect::<Vec<u64>>(), stamp.clone()));
+        for c in &found.conflicts {
+            let ((file, sheet), (first_file, _)) = (&merged.tables[c.row.file as usize], &merged.tables[c.first.file as usize]);
+            out.rejects.push(Reject {
+                source: source.name.clone(),
+                file: file.to_string(),
+                sheet: sheet.clone(),
+                row: u64::from(c.row.line),
+                column: Some(key_text.clone()),
+                value: None,
+                kind: RejectKind::Conflicting,
+                reason: format!(
+                    "{key_text} 与 {first_file} 第 {0} 行相同但内容不同，共 {1} 行，全部隔离（duplicates = {policy}）· same {key_text} as {first_file} line {0} but different values; all {1} rows quarantined (duplicates = {policy})",
+                    c.first.line, c.rows
+                ),
+            });
+            removed.entry(merged.partitions[c.row.partition as usize]).or_default().push(c.row.position);
+        }
+        out.counts.duplicates += found.duplicates.len() as u64;
+        out.counts.conflicting += found.conflicts.len() as u64;
+        out.counts.accepted -= (found.duplicates.len() + found.conflicts.len()) as u64;
+    }
+    let mut rewrites = Vec::new();
+    for (period, mut positions) in removed {
+        positions.sort_unstable();
+        if let (Some(path), Some((_, stamp))) = (paths.get(&period), &stamp) {
+            rewrites.push((path.clone(), positions, stamp.clone()));
         }
     }
     rewrites.par_iter().map(|(path, positions, stamp)| drop_rows(path, positions, stamp)).collect::<Result<Vec<()>, String>>()?;
@@ -575,6 +620,10 @@ fn table_context<'a>(
         only,
         derived,
         salt,
+        key_columns: match &source.duplicates {
+            crate::spec::plan::DuplicatePolicy::Key(columns) => columns.iter().filter_map(|k| source.columns.iter().position(|c| &c.name == k)).collect(),
+            _ => Vec::new(),
+        },
     })
 }
 
@@ -596,6 +645,9 @@ fn table_salt(derived: &[Option<derive::DerivedAt>]) -> Option<u128> {
 /// What the merger keeps across blocks.
 struct Merged {
     finder: DuplicateFinder,
+    policy: crate::spec::plan::DuplicatePolicy,
+    /// Partitions by the index traces name them with.
+    partitions: Vec<Option<Period>>,
     /// Shown file name and sheet of each table, by table index (for the duplicates' reasons).
     tables: Vec<(Arc<str>, Option<String>)>,
     /// Rows written so far to each partition file.
@@ -609,11 +661,31 @@ fn merge_block(block: ParsedBlock, merged: &mut Merged, writers: &mut PartitionW
         merged.tables.push((block.file.clone(), block.sheet.clone()));
     }
     for part in block.parts {
+        let partition = match merged.partitions.iter().position(|p| *p == part.period) {
+            Some(i) => i as u32,
+            None => {
+                merged.partitions.push(part.period);
+                (merged.partitions.len() - 1) as u32
+            }
+        };
         let position = merged.positions.entry(part.period).or_default();
         for (i, hash) in part.hashes.iter().enumerate() {
             // Lines past 4 294 967 295 would be named by their low 32 bits in the reason only.
-            let trace = Trace { fingerprint: *hash, position: *position + i as u64, file: block.table_index, line: part.lines[i] as u32 };
-            merged.finder.add(part.period, trace)?;
+            let trace = |fingerprint: u128| Trace {
+                fingerprint,
+                position: *position + i as u64,
+                file: block.table_index,
+                line: part.lines[i] as u32,
+                row: *hash,
+                partition,
+            };
+            match merged.policy {
+                crate::spec::plan::DuplicatePolicy::Exact => merged.finder.add(part.period, trace(*hash))?,
+                crate::spec::plan::DuplicatePolicy::Keep => {}
+                // A record may have been exported under another date: keys are compared over the
+                // whole source.
+                crate::spec::plan::DuplicatePolicy::Key(_) => merged.finder.add(None, trace(part.keys[i]))?,
+            }
         }
         *position += part.hashes.len() as u64;
         if part.arrays.first().is_some_and(|a| !a.is_empty()) {
@@ -696,6 +768,7 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
         columns: source.columns.iter().map(|c| Values::for_type(c.kind)).collect(),
         lines: Vec::new(),
         hashes: Vec::new(),
+        keys: Vec::new(),
         period: Vec::new(),
         rejects: Vec::new(),
         counts: SourceCounts::default(),
@@ -777,6 +850,9 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
             parsed.counts.other_period += 1;
             return Ok(());
         }
+        if !context.key_columns.is_empty() {
+            parsed.keys.push(key_hash(&row, &context.key_columns));
+        }
         for (values, value) in parsed.columns.iter_mut().zip(row.drain(..)) {
             value.push_into(values);
         }
@@ -800,7 +876,8 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
             let mut arrays: Vec<ArrayRef> = parsed.columns.iter().map(|v| v.take_arrow(&rows)).collect();
             arrays.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(&*context.file, rows.len()))));
             arrays.push(Arc::new(Int64Array::from_iter_values(rows.iter().map(|&i| parsed.lines[i] as i64))));
-            Part { period, arrays, hashes: rows.iter().map(|&i| parsed.hashes[i]).collect(), lines: rows.iter().map(|&i| parsed.lines[i]).collect() }
+            let keys = if parsed.keys.is_empty() { Vec::new() } else { rows.iter().map(|&i| parsed.keys[i]).collect() };
+            Part { period, arrays, hashes: rows.iter().map(|&i| parsed.hashes[i]).collect(), keys, lines: rows.iter().map(|&i| parsed.lines[i]).collect() }
         })
         .collect();
     Ok(ParsedBlock {
@@ -928,6 +1005,39 @@ fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> R
     })
 }
 
+/// A fingerprint of the parsed values of the key columns (so "0042" and "42" in an integer key
+/// are one key, and a null differs from every value).
+fn key_hash(row: &[Value], key_columns: &[usize]) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for &i in key_columns {
+        match &row[i] {
+            Value::Text(Some(s)) => {
+                h.update(&[1]);
+                h.update(&(s.len() as u32).to_le_bytes());
+                h.update(s.as_bytes());
+            }
+            Value::Int(Some(v)) => {
+                h.update(&[2]);
+                h.update(&v.to_le_bytes());
+            }
+            Value::Float(Some(v)) => {
+                h.update(&[3]);
+                h.update(&v.to_bits().to_le_bytes());
+            }
+            Value::Date(Some(v)) => {
+                h.update(&[4]);
+                h.update(&v.to_le_bytes());
+            }
+            Value::Timestamp(Some(v)) => {
+                h.update(&[5]);
+                h.update(&v.to_le_bytes());
+            }
+            _ => h.update(&[0]),
+        }
+    }
+    h.digest128()
+}
+
 /// A row fingerprint mixed with its table's salt (when the table fixes values from its file).
 fn salted(hash: u128, salt: Option<u128>) -> u128 {
     match salt {
@@ -1032,6 +1142,9 @@ fn apply_checks(context: &TableContext, parsed: &mut BlockRows) -> Result<(), St
         }
         parsed.lines = pick(&parsed.lines, &keep);
         parsed.hashes = pick(&parsed.hashes, &keep);
+        if !parsed.keys.is_empty() {
+            parsed.keys = pick(&parsed.keys, &keep);
+        }
         parsed.period = pick(&parsed.period, &keep);
         parsed.counts.accepted -= removed;
         parsed.counts.rejected += removed;

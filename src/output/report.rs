@@ -39,6 +39,7 @@ pub fn group_rejects<'a>(rejects: impl IntoIterator<Item = &'a Reject>) -> Vec<R
             RejectKind::Rejected => (0, r.column.clone().unwrap_or_else(|| r.reason.clone())),
             RejectKind::Dropped => (1, r.reason.clone()),
             RejectKind::Duplicate => (2, String::new()),
+            RejectKind::Conflicting => (3, r.column.clone().unwrap_or_default()),
         };
         let g = groups.entry((r.source.clone(), rank, what.clone())).or_insert_with(|| RejectGroup {
             source: r.source.clone(),
@@ -212,7 +213,7 @@ fn summary(h: &mut String, input: &ReportInput) {
     let _ = writeln!(h, "<h2>{}</h2>", lang.t("一、运行概况", "1. Run summary"));
     let read: u64 = m.sources.iter().map(|s| s.counts.rows_read).sum();
     let accepted: u64 = m.sources.iter().map(|s| s.counts.accepted).sum();
-    let quarantined: u64 = m.sources.iter().map(|s| s.counts.rejected + s.counts.dropped + s.counts.duplicates).sum();
+    let quarantined: u64 = m.sources.iter().map(|s| s.counts.rejected + s.counts.dropped + s.counts.duplicates + s.counts.conflicting).sum();
     let significant = input.findings.iter().filter(|f| f.p_adjusted.is_some_and(|p| p < 0.05)).count();
     let mut cards: Vec<(String, String)> = Vec::new();
     if let Some(p) = &m.panel {
@@ -297,6 +298,10 @@ fn thousands(n: u64) -> String {
     out
 }
 
+fn lang_conflicting(lang: Lang) -> &'static str {
+    lang.t("冲突", "conflicting")
+}
+
 fn kind_label(kind: RejectKind, lang: Lang) -> &'static str {
     kind.label(lang)
 }
@@ -337,7 +342,11 @@ fn inputs(h: &mut String, input: &ReportInput) {
             thousands(s.counts.accepted),
             thousands(s.counts.rejected),
             thousands(s.counts.dropped),
-            thousands(s.counts.duplicates),
+            if s.counts.conflicting > 0 {
+                format!("{} + {} {}", thousands(s.counts.duplicates), thousands(s.counts.conflicting), lang_conflicting(input.lang))
+            } else {
+                thousands(s.counts.duplicates)
+            },
             s.reject_share * 100.0,
             s.max_reject_share * 100.0
         );
