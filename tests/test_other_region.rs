@@ -77,7 +77,7 @@ fn reference_recovers_the_planted_effects_and_the_duplicate_rules_matter() {
 /// duibiao on pipelines/other_region.toml: every cell of the panel equals the reference's, and
 /// the within-station r of each planted effect equals the reference r.
 #[test]
-#[ignore = "pipelines/other_region.toml uses pipeline keys (period from file names and title lines, date + time, duplicate policy, county-company forms) that the pipeline compiler does not accept yet"]
+#[ignore = "pipelines/other_region.toml uses the county-company identity keys (company_prefixes, company_words), which the pipeline compiler does not accept yet"]
 fn other_region_panel_equals_the_independent_reference() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join("pipelines")).unwrap();
