@@ -93,7 +93,7 @@ fn print_source(source: &SourcePlan, files: usize, sample: &IngestedSource) -> a
     let c = &sample.counts;
     let flag = if over_share(source, sample) { "  ← 超过允许比例 · over the allowed share" } else { "" };
     line(format_args!(
-        "  {} {} file(s) sampled: {} rows read, {} accepted, {} rejected = {:.1} % (allowed {:.1} %), {} dropped, {} duplicates{flag}",
+        "  {} {} file(s) sampled: {} rows read, {} accepted, {} rejected = {:.1} % (allowed {:.1} %), {} dropped, {} duplicates, {} conflicting{flag}",
         left(&source.name, 18),
         files,
         c.rows_read,
@@ -102,7 +102,8 @@ fn print_source(source: &SourcePlan, files: usize, sample: &IngestedSource) -> a
         c.reject_share() * 100.0,
         source.max_reject_share * 100.0,
         c.dropped,
-        c.duplicates
+        c.duplicates,
+        c.conflicting
     ))?;
     let groups = reason_groups(&sample.rejects);
     for group in groups.iter().take(TOP_REASONS) {
