@@ -9,6 +9,7 @@ pub(crate) mod terminal;
 
 mod check;
 mod columns;
+mod init;
 mod inspect;
 mod run;
 mod sample;
@@ -40,5 +41,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Views(args) => views::run(&args),
+        Command::Init(args) => init::run(&args),
     }
 }

@@ -449,7 +449,7 @@ pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding, file: &Path, first_line: 
 
 /// How a file's start shows it is UTF-16: a byte-order mark, or zero bytes (the high bytes of
 /// ASCII characters) in many odd positions and almost no even ones, or the reverse.
-fn utf16_form(bytes: &[u8]) -> Option<&'static str> {
+pub fn utf16_form(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"\xFF\xFE") {
         return Some("little-endian, byte-order mark FF FE");
     }

@@ -289,15 +289,6 @@ impl PathText {
             _ => return None,
         })
     }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PathText::FileName => "file_name",
-            PathText::FolderName => "folder_name",
-            PathText::TitleLine => "title_line",
-            PathText::SheetName => "sheet_name",
-        }
-    }
 }
 
 /// A part of a calendar value.
