@@ -9,6 +9,7 @@ mod test_check;
 mod test_faults;
 mod test_identity;
 mod test_ingest;
+mod test_init;
 mod test_input_guards;
 mod test_other_region;
 mod test_output_folder;
