@@ -127,6 +127,9 @@ fn a_hand_made_folder_gives_types_scales_totals_and_a_commented_utf16_source() {
     // GBK, a title line, 万元 amounts, a percent column and a 合计 line.
     let fee = "某公司电费回收统计表\n供电单位编码,统计月份,应收电费(万元),回收率\nS01,2021年01月,12.5,98.5%\nS02,2021年01月,30.25,100%\nS03,2021年01月,8,97.25%\n合计,,50.75,\n";
     std::fs::write(dir.join("电费/电费_202101.csv"), encoding_rs::GBK.encode(fee).0).unwrap();
+    // The same export a year later, in 元: one source, the other header in `also`.
+    let fee_yuan = "某公司电费回收统计表\n供电单位编码,统计月份,应收电费(元),回收率\nS01,2022年01月,125000,98.5%\nS02,2022年01月,302500,100%\n合计,,427500,\n";
+    std::fs::write(dir.join("电费/电费_202201.csv"), encoding_rs::GBK.encode(fee_yuan).0).unwrap();
     // UTF-16 with a byte-order mark: not readable by the run, so its source stays commented.
     let utf16: Vec<u8> =
         b"\xFF\xFE".iter().copied().chain("工单号,受理时间,供电单位\nA1,2021-01-05 10:00:00,甲供电所\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
@@ -145,6 +148,9 @@ fn a_hand_made_folder_gives_types_scales_totals_and_a_commented_utf16_source() {
     assert_eq!(column(fee, "month")["type"].as_str(), Some("month"));
     let billed = column(fee, "billed");
     assert_eq!((billed["type"].as_str(), billed["scale"].as_integer()), (Some("number"), Some(10000)));
+    assert_eq!(billed["also"].as_array().unwrap()[0]["header"].as_str(), Some("应收电费(元)"));
+    assert!(billed["also"].as_array().unwrap()[0].get("scale").is_none());
+    assert_eq!(fee["path"].as_str(), Some("../导出/电费/电费_*.csv"));
     assert_eq!(column(fee, "recovery_rate")["type"].as_str(), Some("number"));
     assert_eq!(fee["drop_rows"].as_array().unwrap()[0]["header"].as_str(), Some("供电单位编码"));
     assert_eq!((fee["station"].as_str(), fee["station_key"].as_str()), (Some("station_code"), Some("code")));

@@ -152,6 +152,8 @@ pub struct DraftColumn {
     pub header: Option<String>,
     pub kind: Kind,
     pub from: Option<FromText>,
+    /// Other headers of the same column in some files, with their scale (万元 → 10000).
+    pub also: Vec<(String, Option<u32>)>,
     pub not_null: bool,
     pub comment: Option<String>,
 }
@@ -259,12 +261,13 @@ pub fn build(dir: &Path, stations: Option<&Path>, exports: &[PathBuf], out: &Pat
             _ => groups.push((key, vec![i])),
         }
     }
-    let group_list: Vec<Vec<usize>> = groups.into_iter().map(|(_, m)| m).collect();
+    let mut group_list: Vec<Vec<usize>> = groups.into_iter().map(|(_, m)| m).collect();
     let mut sources: Vec<DraftSource> = Vec::new();
     for (g, members) in group_list.iter().enumerate() {
         let source = describe(&sampled, members, &group_list, &base, master_index == Some(g));
         sources.push(source);
     }
+    merge_alike(&mut sources, &mut group_list, master_index, &sampled, &base);
     // The station master: the given file, else the source that looks like one.
     let master = match master_index {
         Some(i) => i,
@@ -283,7 +286,13 @@ pub fn build(dir: &Path, stations: Option<&Path>, exports: &[PathBuf], out: &Pat
     shape_master(&mut sources[master], &sampled, &group_list[master]);
     rename_unique(&mut sources, master);
     let identity = init_identity(&sources[master]);
-    let resolver = Resolver::new(&identity, &master_entries(&sources[master], &sampled, &group_list[master]), &[]);
+    // An alias table (spelling → code) resolves spellings the rules cannot, as in the run.
+    let aliases: Vec<(String, String)> = (0..sources.len())
+        .filter(|&i| i != master && sources[i].period.is_none())
+        .flat_map(|i| cells_by_row(&sources[i], &sampled, &group_list[i], &["spelling", "station_code"]))
+        .filter_map(|r| Some((r[0].clone()?, r[1].clone()?)))
+        .collect();
+    let resolver = Resolver::new(&identity, &master_entries(&sources[master], &sampled, &group_list[master]), &aliases);
     for (i, source) in sources.iter_mut().enumerate() {
         if i != master {
             source.station = station_column(source, &sampled, &group_list[i], &resolver);
@@ -417,6 +426,64 @@ fn duplicate_hints(rows: &[Vec<String>], columns: &[DraftColumn]) -> Vec<String>
     hints
 }
 
+/// Sources of one folder whose columns differ only in their headers (应收电费(元) in some files,
+/// 应收电费(万元) in others) become one source whose columns list the other headers in `also`.
+fn merge_alike(sources: &mut Vec<DraftSource>, groups: &mut Vec<Vec<usize>>, master: Option<usize>, sampled: &[Sampled], base: &Path) {
+    let folder = |s: &DraftSource| s.files[0].parent().map(Path::to_path_buf);
+    let mut i = 0;
+    while i < sources.len() {
+        let mut j = i + 1;
+        while j < sources.len() {
+            let (a, b) = (&sources[i], &sources[j]);
+            let alike = Some(i) != master
+                && Some(j) != master
+                && folder(a) == folder(b)
+                && a.encoding == b.encoding
+                && a.header_row == b.header_row
+                && a.period == b.period
+                && a.columns.len() == b.columns.len()
+                && a.columns
+                    .iter()
+                    .zip(&b.columns)
+                    .all(|(x, y)| x.name == y.name && x.from.is_none() == y.from.is_none() && x.kind.type_name() == y.kind.type_name());
+            let differ = alike && a.columns.iter().zip(&b.columns).any(|(x, y)| x.header != y.header);
+            if !differ {
+                j += 1;
+                continue;
+            }
+            let other = sources.remove(j);
+            let members = groups.remove(j);
+            let merged = &mut sources[i];
+            for (x, y) in merged.columns.iter_mut().zip(&other.columns) {
+                if let (Some(hx), Some(hy)) = (&x.header, &y.header) {
+                    if hx != hy && !x.also.iter().any(|(h, _)| h == hy) {
+                        let scale = matches!(y.kind, Kind::Number { wan_yuan: true, .. }).then_some(10_000);
+                        x.also.push((hy.clone(), scale));
+                    }
+                }
+            }
+            if let (Some(d), Some(o)) = (&mut merged.drop, &other.drop) {
+                d.2 += o.2;
+            }
+            merged.files.extend(other.files);
+            merged.files.sort();
+            merged.rows_sampled += other.rows_sampled;
+            for note in other.notes {
+                if !merged.notes.contains(&note) {
+                    merged.notes.push(note);
+                }
+            }
+            groups[i].extend(members);
+            groups[i].sort_unstable();
+        }
+        i += 1;
+    }
+    // Paths again, over the merged groups.
+    for s in sources.iter_mut() {
+        s.path = glob_for(&s.files, groups, sampled, base);
+    }
+}
+
 /// Canonical names for the sampled columns, and the date + time pairs made into timestamps.
 fn column_names(inferred: &[infer::Column], notes: &mut Vec<String>) -> Vec<DraftColumn> {
     let mut used: Vec<String> = Vec::new();
@@ -458,6 +525,7 @@ fn column_names(inferred: &[infer::Column], notes: &mut Vec<String>) -> Vec<Draf
             header: Some(c.header.clone()),
             kind: c.kind.clone(),
             from: None,
+            also: Vec::new(),
             not_null: false,
             comment: (!comment.is_empty()).then(|| comment.join("; ")),
         });
@@ -531,6 +599,7 @@ fn choose_period(
                         header: None,
                         kind: if *kind == "month" { Kind::Month(None) } else { Kind::Quarter },
                         from: Some(FromText::Path { from, pattern: pattern.to_string(), cells: Vec::new() }),
+                        also: Vec::new(),
                         not_null: false,
                         comment: Some(format!("from the {}, e.g. '{}'", from.replace('_', " "), texts[0])),
                     },
@@ -551,6 +620,7 @@ fn choose_period(
                 header: None,
                 kind: Kind::Month(None),
                 from: Some(FromText::Path { from: "sheet_name", pattern: pattern.into(), cells: vec![("month", header.clone())] }),
+                also: Vec::new(),
                 not_null: false,
                 comment: Some(format!("year from the sheet name (e.g. '{}'), month from the cell {header}", sheets[0])),
             };
@@ -748,6 +818,27 @@ fn master_entries(master: &DraftSource, sampled: &[Sampled], members: &[usize]) 
     entries
 }
 
+/// The cells of the named columns, row by row, over a group's tables (None: empty or no such
+/// column).
+fn cells_by_row(source: &DraftSource, sampled: &[Sampled], members: &[usize], names: &[&str]) -> Vec<Vec<Option<String>>> {
+    let headers: Vec<Option<String>> = names.iter().map(|n| source.columns.iter().find(|c| c.name == *n).and_then(|c| c.header.clone())).collect();
+    if headers.iter().any(Option::is_none) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for &m in members {
+        let s = &sampled[m];
+        for (table, shape) in s.raw.tables.iter().zip(&s.shapes) {
+            let Some(shape) = shape else { continue };
+            let at: Vec<Option<usize>> = headers.iter().map(|h| shape.headers.iter().position(|x| Some(x) == h.as_ref())).collect();
+            for &r in &shape.data {
+                out.push(at.iter().map(|i| i.and_then(|i| table.rows[r].get(i)).filter(|v| !v.is_empty()).cloned()).collect());
+            }
+        }
+    }
+    out
+}
+
 /// The column whose distinct values resolve best to stations, and how (code, name, branch).
 fn station_column(source: &mut DraftSource, sampled: &[Sampled], members: &[usize], resolver: &Resolver) -> Option<(String, StationKey, f64, usize)> {
     let values = column_values(source, sampled, members);
@@ -859,6 +950,13 @@ impl Draft {
             quoted(&self.name),
             quoted(&self.title)
         );
+        // An alias table (spelling → station code) feeds identity resolution.
+        let alias = |s: &&DraftSource| {
+            s.name != "stations" && s.period.is_none() && ["spelling", "station_code"].iter().all(|c| s.columns.iter().any(|x| x.name == *c))
+        };
+        if let Some(a) = self.sources.iter().find(alias) {
+            let _ = writeln!(t, "aliases = {}", quoted(&a.name));
+        }
         let _ = writeln!(t, "\n[output]\ndir = {}", quoted(&self.output_dir));
         for s in &self.sources {
             render_source(&mut t, s);
@@ -951,6 +1049,17 @@ fn render_source(t: &mut String, s: &DraftSource) {
         }
         if let Kind::Number { wan_yuan: true, .. } = c.kind {
             fields.push("scale = 10000".into());
+        }
+        if !c.also.is_empty() {
+            let also: Vec<String> = c
+                .also
+                .iter()
+                .map(|(h, scale)| match scale {
+                    Some(k) => format!("{{ header = {}, scale = {k} }}", quoted(h)),
+                    None => format!("{{ header = {} }}", quoted(h)),
+                })
+                .collect();
+            fields.push(format!("also = [{}]", also.join(", ")));
         }
         if c.not_null {
             fields.push("not_null = true".into());
