@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::analysis::{Finding, confidence_percent, method_name, scope_name};
+use crate::analysis::{Finding, confidence_percent, scope_name};
 use crate::base::lang::Lang;
 use crate::base::period::Grain;
 use crate::base::vocab::Vocabulary;
@@ -488,7 +488,7 @@ fn heatmaps(h: &mut String, input: &ReportInput) {
         h,
         "<p class=\"note\">{} <b>{}</b>。{}</p><p class=\"legend\"><span class=\"swatch\" style=\"background:{neg}\"></span>{} <span class=\"swatch\" style=\"background:#ffffff;border:1px solid #d0d7de\"></span>0 <span class=\"swatch\" style=\"background:{pos}\"></span>{} · {} · {}</p>",
         lang.t("格中数字为方向调整后的相关系数（正值 = 党建特征越多，指标越好），方法", "Each cell is the direction-adjusted correlation (positive = more of the feature goes with a better indicator), method"),
-        method_name(method),
+        method.label(lang),
         lang.t("站内口径排除了各供电所固有差异（如规模），最能回答“同一个所多开展活动后指标是否更好”。", "The within-station scope removes fixed differences between stations (such as size) and comes closest to asking whether a station does better after more activity."),
         lang.t("指标更差", "worse indicator"),
         lang.t("指标更好", "better indicator"),
@@ -571,7 +571,7 @@ fn strongest(h: &mut String, input: &ReportInput, top: &[&Finding]) {
         let _ = writeln!(h, "<p>{}</p>", lang.t("没有任何一对在多重检验校正后达到 p < 0.05。", "No pair reaches adjusted p < 0.05."));
         return;
     }
-    let method = method_name(primary_method(input));
+    let method = primary_method(input).label(lang);
     let level = confidence_percent(input.plan.analysis.confidence);
     let note = match lang {
         Lang::Zh => format!(
@@ -878,7 +878,7 @@ fn caveats(h: &mut String, input: &ReportInput) {
         h,
         "<p class=\"meta\">{} {} · {} {} · {} {}</p>",
         lang.t("方法", "Methods"),
-        a.methods.iter().map(|m| method_name(*m)).collect::<Vec<_>>().join(", "),
+        a.methods.iter().map(|m| m.label(lang)).collect::<Vec<_>>().join(", "),
         lang.t("置信水平", "confidence"),
         confidence_percent(a.confidence),
         lang.t("口径", "scopes"),
@@ -961,7 +961,7 @@ mod tests {
             let html = render(&ReportInput { plan: &plan, manifest: &manifest, panel: None, findings: &findings, rejects: &[], lang });
             let section = &html[html.find(heading).unwrap()..];
             assert!(!section.contains(none), "{section}");
-            assert!(section.contains("spearman") && section.contains(interval), "{section}");
+            assert!(section.contains("Spearman") && section.contains(interval), "{section}");
             assert!(section.contains("<td class=\"num\">+0.50</td>"), "{section}");
             assert!(!html.contains("95%"), "{html}");
             assert!(html.contains("90%"));
