@@ -1028,45 +1028,50 @@ fn render_source(t: &mut String, s: &DraftSource) {
         let _ = writeln!(t, "{p}period = {}", quoted(period));
     }
     for c in &s.columns {
-        let mut fields: Vec<String> = Vec::new();
-        match &c.from {
-            None => fields.push(format!("header = {}", quoted(c.header.as_deref().unwrap_or_default()))),
-            Some(FromText::Path { from, pattern, cells }) => {
-                fields.push(format!("from = \"{from}\""));
-                fields.push(format!("pattern = {}", literal(pattern)));
-                fields.extend(cells.iter().map(|(part, h)| format!("{part} = {}", quoted(h))));
-            }
-            Some(FromText::DateTime { date, time }) => {
-                fields.push(format!("date = {}", quoted(date)));
-                fields.push(format!("time = {}", quoted(time)));
-            }
-        }
-        if let Some(ty) = c.kind.type_name() {
-            fields.push(format!("type = \"{ty}\""));
-        }
-        if let Some(f) = c.kind.format() {
-            fields.push(format!("format = {}", quoted(f)));
-        }
-        if let Kind::Number { wan_yuan: true, .. } = c.kind {
-            fields.push("scale = 10000".into());
-        }
-        if !c.also.is_empty() {
-            let also: Vec<String> = c
-                .also
-                .iter()
-                .map(|(h, scale)| match scale {
-                    Some(k) => format!("{{ header = {}, scale = {k} }}", quoted(h)),
-                    None => format!("{{ header = {} }}", quoted(h)),
-                })
-                .collect();
-            fields.push(format!("also = [{}]", also.join(", ")));
-        }
-        if c.not_null {
-            fields.push("not_null = true".into());
-        }
-        let comment = c.comment.as_ref().map(|x| format!("   # {x}")).unwrap_or_default();
-        let _ = writeln!(t, "{p}columns.{} = {{ {} }}{comment}", c.name, fields.join(", "));
+        let _ =
+            writeln!(t, "{p}columns.{} = {{ {} }}{}", c.name, column_fields(c).join(", "), c.comment.as_ref().map(|x| format!("   # {x}")).unwrap_or_default());
     }
+}
+
+/// The fields of a column's inline table: where its value comes from, type, format, scale.
+fn column_fields(c: &DraftColumn) -> Vec<String> {
+    let mut fields: Vec<String> = Vec::new();
+    match &c.from {
+        None => fields.push(format!("header = {}", quoted(c.header.as_deref().unwrap_or_default()))),
+        Some(FromText::Path { from, pattern, cells }) => {
+            fields.push(format!("from = \"{from}\""));
+            fields.push(format!("pattern = {}", literal(pattern)));
+            fields.extend(cells.iter().map(|(part, h)| format!("{part} = {}", quoted(h))));
+        }
+        Some(FromText::DateTime { date, time }) => {
+            fields.push(format!("date = {}", quoted(date)));
+            fields.push(format!("time = {}", quoted(time)));
+        }
+    }
+    if let Some(ty) = c.kind.type_name() {
+        fields.push(format!("type = \"{ty}\""));
+    }
+    if let Some(f) = c.kind.format() {
+        fields.push(format!("format = {}", quoted(f)));
+    }
+    if let Kind::Number { wan_yuan: true, .. } = c.kind {
+        fields.push("scale = 10000".into());
+    }
+    if !c.also.is_empty() {
+        let also: Vec<String> = c
+            .also
+            .iter()
+            .map(|(h, scale)| match scale {
+                Some(k) => format!("{{ header = {}, scale = {k} }}", quoted(h)),
+                None => format!("{{ header = {} }}", quoted(h)),
+            })
+            .collect();
+        fields.push(format!("also = [{}]", also.join(", ")));
+    }
+    if c.not_null {
+        fields.push("not_null = true".into());
+    }
+    fields
 }
 
 /// Commented templates of DOMAIN's six indicators and of common features, naming the sources
