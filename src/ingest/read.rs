@@ -760,11 +760,11 @@ mod tests {
         let block = r.next_block().unwrap().unwrap();
         assert_eq!(block.first_line, 3);
         assert!(r.next_block().unwrap().is_none());
-        let e = CsvBlocks::open(&write(dir.path(), "s.csv", b"a,b\n"), Encoding::Utf8, 3).err().unwrap();
+        let e = CsvBlocks::open(&write(dir.path(), "s.csv", b"a,b\n"), Encoding::Utf8, 3).err().unwrap().to_string();
         assert!(e.contains("header is expected on line 4"), "{e}");
-        let e = CsvBlocks::open(&write(dir.path(), "b.csv", b"title\n\na,b\n"), Encoding::Utf8, 1).err().unwrap();
+        let e = CsvBlocks::open(&write(dir.path(), "b.csv", b"title\n\na,b\n"), Encoding::Utf8, 1).err().unwrap().to_string();
         assert!(e.contains("line 2 is blank"), "{e}");
-        let e = CsvBlocks::open(&write(dir.path(), "e.csv", b""), Encoding::Utf8, 0).err().unwrap();
+        let e = CsvBlocks::open(&write(dir.path(), "e.csv", b""), Encoding::Utf8, 0).err().unwrap().to_string();
         assert!(e.contains("is empty"), "{e}");
     }
 
