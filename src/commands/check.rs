@@ -37,8 +37,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     crate::store::marker::check_replaceable(&plan.output_dir).map_err(job::error::JobError::OutputFolder)?;
     let mut samples: Vec<(&SourcePlan, usize, IngestedSource)> = Vec::new();
     for source in &plan.sources {
-        let files = ingest::preflight::source_files(source).map_err(anyhow::Error::msg)?;
-        let sample = ingest::ingest_source(&plan, source, &files, None, ingest::Destination::Nowhere, Some(SAMPLE_BLOCKS)).map_err(anyhow::Error::msg)?;
+        let files = ingest::preflight::source_files(source).map_err(job::error::JobError::Ingest)?;
+        let sample =
+            ingest::ingest_source(&plan, source, &files, None, ingest::Destination::Nowhere, Some(SAMPLE_BLOCKS)).map_err(job::error::JobError::Ingest)?;
         samples.push((source, files.len(), sample));
     }
     let over: Vec<String> =

@@ -109,8 +109,8 @@ pub struct RunArgs {
     pub duckdb: Option<PathBuf>,
 }
 
-fn parse_period(text: &str) -> Result<crate::base::period::Period, String> {
-    text.parse().map_err(|e: crate::base::period::BadPeriod| e.to_string())
+fn parse_period(text: &str) -> Result<crate::base::period::Period, crate::base::period::BadPeriod> {
+    text.parse()
 }
 
 #[derive(Debug, clap::Args)]

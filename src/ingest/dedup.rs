@@ -17,6 +17,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 
+use super::error::IngestError;
 use crate::base::period::Period;
 
 /// Traces buffered before a spill (128 MiB).
@@ -102,7 +103,7 @@ impl DuplicateFinder {
         DuplicateFinder { dir, capacity: capacity.max(1), buffers: BTreeMap::new(), runs: BTreeMap::new(), buffered: 0, spilled: 0 }
     }
 
-    pub fn add(&mut self, partition: Option<Period>, trace: Trace) -> Result<(), String> {
+    pub fn add(&mut self, partition: Option<Period>, trace: Trace) -> Result<(), IngestError> {
         self.buffers.entry(partition).or_default().push(trace);
         self.buffered += 1;
         if self.buffered >= self.capacity {
@@ -111,8 +112,8 @@ impl DuplicateFinder {
         Ok(())
     }
 
-    fn spill(&mut self) -> Result<(), String> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+    fn spill(&mut self) -> Result<(), IngestError> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| IngestError::Create { path: self.dir.clone(), source })?;
         for (partition, traces) in &mut self.buffers {
             if traces.is_empty() {
                 continue;
@@ -120,12 +121,12 @@ impl DuplicateFinder {
             traces.sort_unstable();
             let path = self.dir.join(format!("run-{}.bin", self.spilled));
             self.spilled += 1;
-            let file = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            let file = File::create(&path).map_err(|source| IngestError::Create { path: path.clone(), source })?;
             let mut out = BufWriter::with_capacity(1 << 20, file);
             for t in traces.iter() {
-                out.write_all(&t.to_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+                out.write_all(&t.to_bytes()).map_err(|source| IngestError::RunFile { path: path.clone(), source })?;
             }
-            out.flush().map_err(|e| format!("{}: {e}", path.display()))?;
+            out.flush().map_err(|source| IngestError::RunFile { path: path.clone(), source })?;
             self.runs.entry(*partition).or_default().push(path);
             traces.clear();
             traces.shrink_to_fit();
@@ -136,12 +137,12 @@ impl DuplicateFinder {
 
     /// The duplicates of every partition, in file order; run files are removed.
     #[cfg(test)]
-    pub fn finish(self) -> Result<BTreeMap<Option<Period>, Vec<Duplicate>>, String> {
+    pub fn finish(self) -> Result<BTreeMap<Option<Period>, Vec<Duplicate>>, IngestError> {
         Ok(self.finish_all()?.into_iter().filter(|(_, f)| !f.duplicates.is_empty()).map(|(p, f)| (p, f.duplicates)).collect())
     }
 
     /// Duplicates and conflicts of every group, in file order; run files are removed.
-    pub fn finish_all(mut self) -> Result<BTreeMap<Option<Period>, Found>, String> {
+    pub fn finish_all(mut self) -> Result<BTreeMap<Option<Period>, Found>, IngestError> {
         let mut partitions: Vec<Option<Period>> = self.buffers.keys().chain(self.runs.keys()).copied().collect();
         partitions.sort();
         partitions.dedup();
@@ -169,7 +170,7 @@ enum Sorted {
 }
 
 impl Sorted {
-    fn next(&mut self) -> Result<Option<Trace>, String> {
+    fn next(&mut self) -> Result<Option<Trace>, IngestError> {
         match self {
             Sorted::Memory(it) => Ok(it.next()),
             Sorted::Run(reader, path) => {
@@ -177,7 +178,7 @@ impl Sorted {
                 match reader.read_exact(&mut b) {
                     Ok(()) => Ok(Some(Trace::from_bytes(&b))),
                     Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
-                    Err(e) => Err(format!("{}: {e}", path.display())),
+                    Err(source) => Err(IngestError::RunFile { path: path.clone(), source }),
                 }
             }
         }
@@ -186,10 +187,10 @@ impl Sorted {
 
 /// Merges sorted traces; within a run of equal fingerprints the first in file order is the first
 /// copy. A run whose rows all agree gives duplicates; one whose rows differ gives conflicts.
-fn merge_runs(memory: Vec<Trace>, runs: &[PathBuf]) -> Result<Found, String> {
+fn merge_runs(memory: Vec<Trace>, runs: &[PathBuf]) -> Result<Found, IngestError> {
     let mut sources = vec![Sorted::Memory(memory.into_iter())];
     for path in runs {
-        let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let file = File::open(path).map_err(|source| IngestError::Read { path: path.clone(), source })?;
         sources.push(Sorted::Run(BufReader::with_capacity(1 << 20, file), path.clone()));
     }
     let mut heap = BinaryHeap::new();

@@ -8,7 +8,8 @@
 
 use std::path::Path;
 
-use super::parse;
+use super::error::IngestError;
+use super::parse::{self, ParseError};
 use super::read::Cell;
 use crate::base::calendar::{days_from_civil, days_in_month};
 use crate::base::text::to_half_width;
@@ -73,15 +74,15 @@ pub enum DerivedValue {
 /// Why a row's derived value failed: the header of the cell at fault, its text, the reason.
 pub type Failure = (String, String, String);
 
-fn shown(table: &TableText) -> String {
-    format!("{}{}", table.file.display(), table.sheet.map(|s| format!(" sheet '{s}'")).unwrap_or_default())
-}
-
 /// Where a derived column's value comes from in one table; None for a column read from a header.
-pub fn locate(column: &ColumnPlan, table: &TableText, headers: &[String]) -> Result<Option<DerivedAt>, String> {
-    let find = |header: &str| -> Result<usize, String> {
-        headers.iter().position(|h| h == header).ok_or_else(|| {
-            format!("{}: column '{}' needs the header '{header}', which is not there; headers there: {}", shown(table), column.name, headers.join(", "))
+pub fn locate(column: &ColumnPlan, table: &TableText, headers: &[String]) -> Result<Option<DerivedAt>, IngestError> {
+    let find = |header: &str| -> Result<usize, IngestError> {
+        headers.iter().position(|h| h == header).ok_or_else(|| IngestError::DerivedHeader {
+            file: table.file.to_path_buf(),
+            sheet: table.sheet.map(str::to_string),
+            column: column.name.clone(),
+            header: header.to_string(),
+            headers: headers.to_vec(),
         })
     };
     match &column.derived {
@@ -89,16 +90,16 @@ pub fn locate(column: &ColumnPlan, table: &TableText, headers: &[String]) -> Res
         Some(Derived::DateTime { date, time }) => Ok(Some(DerivedAt::DateTime { date: (find(date)?, date.clone()), time: (find(time)?, time.clone()) })),
         Some(Derived::Path { from, pattern, cells }) => {
             let text = path_text(*from, table)?;
-            let known = parts_of(&text, pattern).map_err(|why| {
-                format!(
-                    "{}: {} '{text}' does not fit the pattern '{}' of column '{}' ({why}); rename the file or change the pattern",
-                    shown(table),
-                    from_label(*from),
-                    pattern.as_str(),
-                    column.name
-                )
+            let known = parts_of(&text, pattern).map_err(|why| IngestError::PatternMismatch {
+                file: table.file.to_path_buf(),
+                sheet: table.sheet.map(str::to_string),
+                from: from_label(*from),
+                text: text.clone(),
+                pattern: pattern.as_str().to_string(),
+                column: column.name.clone(),
+                why,
             })?;
-            let cells = cells.iter().map(|(part, header)| Ok((*part, find(header)?, header.clone()))).collect::<Result<Vec<_>, String>>()?;
+            let cells = cells.iter().map(|(part, header)| Ok((*part, find(header)?, header.clone()))).collect::<Result<Vec<_>, IngestError>>()?;
             Ok(Some(DerivedAt::Path { known, cells }))
         }
     }
@@ -114,27 +115,25 @@ fn from_label(from: PathText) -> &'static str {
 }
 
 /// The text `from` names, or why the table has none.
-fn path_text(from: PathText, table: &TableText) -> Result<String, String> {
+fn path_text(from: PathText, table: &TableText) -> Result<String, IngestError> {
     let name = |p: Option<&std::ffi::OsStr>| p.map(|n| n.to_string_lossy().into_owned());
     match from {
-        PathText::FileName => name(table.file.file_name()).ok_or_else(|| format!("{} has no file name", table.file.display())),
-        PathText::FolderName => name(table.file.parent().and_then(Path::file_name)).ok_or_else(|| format!("{} has no folder name", table.file.display())),
-        PathText::TitleLine => table.title.map(str::to_string).ok_or_else(|| {
-            format!("{}: from = \"title_line\" needs a title line above the header; set header_row to the header's line (2 or more)", shown(table))
-        }),
-        PathText::SheetName => {
-            table.sheet.map(str::to_string).ok_or_else(|| format!("{} is not a workbook: from = \"sheet_name\" applies to XLSX sheets", table.file.display()))
+        PathText::FileName => name(table.file.file_name()).ok_or_else(|| IngestError::NoFileName { file: table.file.to_path_buf() }),
+        PathText::FolderName => name(table.file.parent().and_then(Path::file_name)).ok_or_else(|| IngestError::NoFolderName { file: table.file.to_path_buf() }),
+        PathText::TitleLine => {
+            table.title.map(str::to_string).ok_or_else(|| IngestError::NoTitleLine { file: table.file.to_path_buf(), sheet: table.sheet.map(str::to_string) })
         }
+        PathText::SheetName => table.sheet.map(str::to_string).ok_or_else(|| IngestError::NotWorkbook { file: table.file.to_path_buf() }),
     }
 }
 
 /// The named parts `pattern` captures in `text`, each checked.
-pub fn parts_of(text: &str, pattern: &regex::Regex) -> Result<Parts, String> {
-    let caps = pattern.captures(text).ok_or_else(|| "no match".to_string())?;
+pub fn parts_of(text: &str, pattern: &regex::Regex) -> Result<Parts, ParseError> {
+    let caps = pattern.captures(text).ok_or_else(|| ParseError("no match".to_string()))?;
     let mut parts = Parts::default();
     for part in DatePart::ALL {
         if let Some(m) = caps.name(part.name()) {
-            let value = part_value(part, m.as_str()).ok_or_else(|| format!("{} '{}' is not a valid {}", part.name(), m.as_str(), part.name()))?;
+            let value = part_value(part, m.as_str()).ok_or_else(|| ParseError(format!("{} '{}' is not a valid {}", part.name(), m.as_str(), part.name())))?;
             parts.set(part, value);
         }
     }
@@ -171,33 +170,34 @@ pub fn part_value(part: DatePart, raw: &str) -> Option<u32> {
 }
 
 /// The first day of the month / quarter, or the date, that the parts make for a column type.
-pub fn day_of(kind: ColumnType, parts: &Parts) -> Result<i32, String> {
-    let year = parts.year.ok_or("no year")? as i32;
+pub fn day_of(kind: ColumnType, parts: &Parts) -> Result<i32, ParseError> {
+    let missing = |part: &str| ParseError(format!("no {part}"));
+    let year = parts.year.ok_or_else(|| missing("year"))? as i32;
     match kind {
-        ColumnType::Month => Ok(days_from_civil(year, parts.month.ok_or("no month")?, 1)),
+        ColumnType::Month => Ok(days_from_civil(year, parts.month.ok_or_else(|| missing("month"))?, 1)),
         ColumnType::Quarter => {
             let quarter = match (parts.quarter, parts.month) {
                 (Some(q), _) => q,
                 (None, Some(m)) => (m - 1) / 3 + 1,
-                (None, None) => return Err("no quarter".into()),
+                (None, None) => return Err(missing("quarter")),
             };
             Ok(days_from_civil(year, 3 * quarter - 2, 1))
         }
         ColumnType::Date => {
-            let (month, day) = (parts.month.ok_or("no month")?, parts.day.ok_or("no day")?);
+            let (month, day) = (parts.month.ok_or_else(|| missing("month"))?, parts.day.ok_or_else(|| missing("day"))?);
             if day > days_in_month(year, month) {
-                return Err(format!("{year}-{month:02} has no day {day}"));
+                return Err(ParseError(format!("{year}-{month:02} has no day {day}")));
             }
             Ok(days_from_civil(year, month, day))
         }
-        _ => Err("a value from a file's text is a month, quarter or date".into()),
+        _ => Err(ParseError("a value from a file's text is a month, quarter or date".into())),
     }
 }
 
 /// Seconds after midnight of a time of day: "15:00", "9:05", "15:00:00", "15时00分", or a
 /// spreadsheet time (fraction of a day).
-pub fn time_of_day(cell: Cell) -> Result<u32, String> {
-    let bad = |raw: &str| format!("'{raw}' 不是有效的时间 · '{raw}' is not a time of day (e.g. 15:00 or 15:00:00)");
+pub fn time_of_day(cell: Cell) -> Result<u32, ParseError> {
+    let bad = |raw: &str| ParseError(format!("'{raw}' 不是有效的时间 · '{raw}' is not a time of day (e.g. 15:00 or 15:00:00)"));
     match cell {
         Cell::Number(v) | Cell::ExcelDate(v) => {
             let fraction = v - v.floor();
@@ -247,7 +247,7 @@ pub fn value(column: &ColumnPlan, at: &DerivedAt, cells: &[Cell], utc_offset_min
                 parts.set(*part, value);
             }
             let header = from_cells.first().map(|c| c.2.clone()).unwrap_or_else(|| column.name.clone());
-            day_of(column.kind, &parts).map(|d| DerivedValue::Date(Some(d))).map_err(|why| (header, String::new(), why))
+            day_of(column.kind, &parts).map(|d| DerivedValue::Date(Some(d))).map_err(|why| (header, String::new(), why.0))
         }
         DerivedAt::DateTime { date: (di, date_header), time: (ti, time_header) } => {
             let (d, t) = (cell(*di), cell(*ti));
@@ -273,7 +273,7 @@ pub fn value(column: &ColumnPlan, at: &DerivedAt, cells: &[Cell], utc_offset_min
                 }
                 _ => parse::date(&d.text(), column.format.as_deref()).map_err(|e| (date_header.clone(), d.text(), e.0))?,
             };
-            let seconds = time_of_day(t).map_err(|e| (time_header.clone(), t.text(), e))?;
+            let seconds = time_of_day(t).map_err(|e| (time_header.clone(), t.text(), e.0))?;
             let utc = i64::from(days) * 86_400 + i64::from(seconds) - i64::from(utc_offset_minutes) * 60;
             Ok(DerivedValue::Timestamp(Some(utc * 1_000_000)))
         }
@@ -301,8 +301,8 @@ mod tests {
     fn parts_from_file_names_titles_and_sheets() {
         let file = re(r"^(?P<year>\d{4})年(?P<month>\d{2})月");
         assert_eq!(parts_of("2021年01月电费回收情况.csv", &file), Ok(Parts { year: Some(2021), month: Some(1), ..Parts::default() }));
-        assert_eq!(parts_of("电费2021年01月.csv", &file), Err("no match".to_string()));
-        assert!(parts_of("2021年13月电费回收情况.csv", &file).unwrap_err().contains("month '13'"));
+        assert_eq!(parts_of("电费2021年01月.csv", &file), Err(ParseError("no match".to_string())));
+        assert!(parts_of("2021年13月电费回收情况.csv", &file).unwrap_err().0.contains("month '13'"));
         let title = re(r"(?P<year>\d{4})年第(?P<quarter>[1-4一二三四])季度");
         assert_eq!(parts_of("国网博斯腾供电公司2021年第3季度台区同期线损统计表", &title).unwrap().quarter, Some(3));
         assert_eq!(

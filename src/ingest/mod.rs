@@ -20,6 +20,7 @@
 
 pub mod dedup;
 pub mod derive;
+pub mod error;
 pub mod parse;
 pub mod preflight;
 pub mod read;
@@ -42,6 +43,7 @@ use crate::spec::plan::{ColumnPlan, ColumnType, Plan, Severity, SourcePlan};
 use crate::store::layout;
 use crate::store::parquet::{ParquetStream, RunStamp};
 use dedup::{DuplicateFinder, Trace};
+pub use error::IngestError;
 use read::Cell;
 use values::Values;
 
@@ -241,12 +243,12 @@ struct CompiledCheck {
     uses: Vec<usize>,
 }
 
-fn compile_checks(source: &SourcePlan) -> Result<Vec<CompiledCheck>, String> {
+fn compile_checks(source: &SourcePlan) -> Result<Vec<CompiledCheck>, IngestError> {
     source
         .checks
         .iter()
         .map(|c| {
-            let expr = polars::sql::sql_expr(&c.rule).map_err(|e| format!("check '{}': {e}", c.rule))?;
+            let expr = polars::sql::sql_expr(&c.rule).map_err(|error| IngestError::CheckRule { rule: c.rule.clone(), error })?;
             let roots: Vec<String> = expr.clone().meta().root_names().iter().map(|s| s.to_string()).collect();
             let uses = source.columns.iter().enumerate().filter(|(_, col)| roots.contains(&col.name)).map(|(i, _)| i).collect();
             Ok(CompiledCheck { expr, rule: c.rule.clone(), severity: c.severity, message: c.message.clone(), uses })
@@ -270,7 +272,7 @@ impl PartitionWriters<'_> {
         }
     }
 
-    fn writer(&mut self, period: Option<Period>) -> Result<Option<&mut ParquetStream>, String> {
+    fn writer(&mut self, period: Option<Period>) -> Result<Option<&mut ParquetStream>, IngestError> {
         let Destination::Curated { dir, run_id } = self.destination else { return Ok(None) };
         if !self.open.contains_key(&period) {
             let stamp = RunStamp { run_id: run_id.to_string(), table: layout::curated_table(&self.source.name) };
@@ -281,7 +283,7 @@ impl PartitionWriters<'_> {
     }
 
     /// Closes every file; a reference table without rows still gets its (empty) file.
-    fn finish(mut self) -> Result<Vec<Option<Period>>, String> {
+    fn finish(mut self) -> Result<Vec<Option<Period>>, IngestError> {
         if self.source.period.is_none() && self.open.is_empty() {
             self.writer(None)?;
         }
@@ -305,7 +307,7 @@ pub fn ingest_source(
     only: Option<Period>,
     destination: Destination,
     sample_blocks: Option<usize>,
-) -> Result<IngestedSource, String> {
+) -> Result<IngestedSource, IngestError> {
     let checks = compile_checks(source)?;
     let mut fields: Vec<arrow::datatypes::Field> =
         source.columns.iter().map(|c| arrow::datatypes::Field::new(&c.name, Values::for_type(c.kind).to_arrow().data_type().clone(), true)).collect();
@@ -332,7 +334,7 @@ pub fn ingest_source(
     // next blocks are parsed.
     let (sender, receiver) = std::sync::mpsc::sync_channel::<ParsedBlock>(blocks_in_flight());
     let merged = std::thread::scope(|scope| {
-        let merger = scope.spawn(move || -> Result<(PartitionWriters, IngestedSource, Merged), String> {
+        let merger = scope.spawn(move || -> Result<(PartitionWriters, IngestedSource, Merged), IngestError> {
             let (mut writers, mut out) = (writers, out);
             let mut merged = Merged { finder, policy: source.duplicates.clone(), tables: Vec::new(), positions: BTreeMap::new(), partitions: Vec::new() };
             for block in receiver {
@@ -342,12 +344,12 @@ pub fn ingest_source(
         });
         let read = read_and_parse(plan, source, &checks, files, only, sample_blocks, &sender);
         drop(sender);
-        let merged = merger.join().map_err(|_| format!("source '{}': the merge of parsed rows failed", source.name))?;
+        let merged = merger.join().map_err(|_| IngestError::MergePanicked { source_name: source.name.clone() })?;
         // A merge error stops the reading; report it before any error it caused there.
         let (writers, mut out, merged) = merged?;
         out.files = read?;
         add_file_lines(&mut out.counts, &out.files)?;
-        Ok::<_, String>((writers, out, merged))
+        Ok::<_, IngestError>((writers, out, merged))
     });
     let (writers, mut out, merged) = merged?;
     let stamp = match destination {
@@ -414,27 +416,26 @@ pub fn ingest_source(
             rewrites.push((path.clone(), positions, stamp.clone()));
         }
     }
-    rewrites.par_iter().map(|(path, positions, stamp)| drop_rows(path, positions, stamp)).collect::<Result<Vec<()>, String>>()?;
+    rewrites.par_iter().map(|(path, positions, stamp)| drop_rows(path, positions, stamp)).collect::<Result<Vec<()>, IngestError>>()?;
     if !out.counts.conserved() {
-        return Err(format!("source '{}': row accounting does not add up: {:?}", source.name, out.counts));
+        return Err(IngestError::RowAccounting { source_name: source.name.clone(), counts: out.counts.clone() });
     }
     Ok(out)
 }
 
 /// Adds the files' line accounting to the source's, after checking each file's.
-fn add_file_lines(counts: &mut SourceCounts, files: &[FileReport]) -> Result<(), String> {
+fn add_file_lines(counts: &mut SourceCounts, files: &[FileReport]) -> Result<(), IngestError> {
     let mut physical = Some(0);
     for f in files {
         if !f.lines_conserved() {
-            return Err(format!(
-                "{}: line accounting does not add up: {} physical lines, but {} title + {} header + {} blank + {} in records",
-                f.path,
-                f.physical_lines.unwrap_or_default(),
-                f.title_lines,
-                f.header_lines,
-                f.blank_lines,
-                f.record_lines
-            ));
+            return Err(IngestError::LineAccounting {
+                file: f.path.clone(),
+                physical: f.physical_lines.unwrap_or_default(),
+                title: f.title_lines,
+                header: f.header_lines,
+                blank: f.blank_lines,
+                records: f.record_lines,
+            });
         }
         physical = physical.zip(f.physical_lines).map(|(a, b)| a + b);
     }
@@ -457,7 +458,7 @@ fn read_and_parse(
     only: Option<Period>,
     sample_blocks: Option<usize>,
     sender: &std::sync::mpsc::SyncSender<ParsedBlock>,
-) -> Result<Vec<FileReport>, String> {
+) -> Result<Vec<FileReport>, IngestError> {
     // File names in quarantine and the manifest are shown relative to the working folder.
     let base = Path::new(".");
     let mut reports = Vec::new();
@@ -499,14 +500,14 @@ fn read_and_parse(
                 if batch.is_empty() {
                     break;
                 }
-                let parsed: Vec<Result<ParsedBlock, String>> = batch.par_iter().map(|b| parse_block(&context, b)).collect();
+                let parsed: Vec<Result<ParsedBlock, IngestError>> = batch.par_iter().map(|b| parse_block(&context, b)).collect();
                 for block in parsed {
                     let block = block?;
                     rows_read += block.counts.rows_read;
                     blank_lines += block.counts.blank_lines;
                     record_lines += block.counts.record_lines;
                     if sender.send(block).is_err() {
-                        return Err(format!("source '{}': the merge stopped", source.name));
+                        return Err(IngestError::MergeStopped { source_name: source.name.clone() });
                     }
                 }
             }
@@ -596,10 +597,10 @@ fn table_context<'a>(
     table_index: u32,
     table: &read::TableReader,
     only: Option<Period>,
-) -> Result<TableContext<'a>, String> {
+) -> Result<TableContext<'a>, IngestError> {
     let located = locate_columns(source, &table.headers, table.sheet.as_deref(), &file)?;
     let text = derive::TableText { file: Path::new(&*file), sheet: table.sheet.as_deref(), title: table.title.as_deref() };
-    let derived = source.columns.iter().map(|c| derive::locate(c, &text, &table.headers)).collect::<Result<Vec<_>, String>>()?;
+    let derived = source.columns.iter().map(|c| derive::locate(c, &text, &table.headers)).collect::<Result<Vec<_>, IngestError>>()?;
     let salt = table_salt(&derived);
     let drops = source
         .drop_rows
@@ -656,7 +657,7 @@ struct Merged {
 
 /// Writes a parsed block's rows to their partition files and leaves their traces for the
 /// duplicate check.
-fn merge_block(block: ParsedBlock, merged: &mut Merged, writers: &mut PartitionWriters, out: &mut IngestedSource) -> Result<(), String> {
+fn merge_block(block: ParsedBlock, merged: &mut Merged, writers: &mut PartitionWriters, out: &mut IngestedSource) -> Result<(), IngestError> {
     if merged.tables.len() <= block.table_index as usize {
         merged.tables.push((block.file.clone(), block.sheet.clone()));
     }
@@ -710,34 +711,34 @@ fn merge_block(block: ParsedBlock, merged: &mut Merged, writers: &mut PartitionW
 }
 
 /// Rewrites a partition file without the rows at `positions` (sorted), batch by batch.
-fn drop_rows(path: &Path, positions: &[u64], stamp: &RunStamp) -> Result<(), String> {
+fn drop_rows(path: &Path, positions: &[u64], stamp: &RunStamp) -> Result<(), IngestError> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let shown = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let file = std::fs::File::open(path).map_err(|e| shown(&e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| shown(&e))?.with_batch_size(64 * 1024);
+    let shown = |e| IngestError::Rewrite { path: path.to_path_buf(), error: e };
+    let file = std::fs::File::open(path).map_err(|e| shown(e.into()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| shown(e.into()))?.with_batch_size(64 * 1024);
     let schema = builder.schema().clone();
-    let reader = builder.build().map_err(|e| shown(&e))?;
+    let reader = builder.build().map_err(|e| shown(e.into()))?;
     let rewritten = path.with_extension("parquet.rewrite");
     let mut stream = ParquetStream::create(&rewritten, schema, stamp)?;
     let (mut offset, mut next) = (0u64, 0usize);
     for batch in reader {
-        let batch = batch.map_err(|e| shown(&e))?;
+        let batch = batch.map_err(|e| shown(e.into()))?;
         let rows = batch.num_rows() as u64;
         let mut keep = vec![true; rows as usize];
         while next < positions.len() && positions[next] < offset + rows {
             keep[(positions[next] - offset) as usize] = false;
             next += 1;
         }
-        let kept = arrow::compute::filter_record_batch(&batch, &BooleanArray::from(keep)).map_err(|e| shown(&e))?;
+        let kept = arrow::compute::filter_record_batch(&batch, &BooleanArray::from(keep)).map_err(|e| shown(e.into()))?;
         stream.write(kept.columns().to_vec())?;
         offset += rows;
     }
     stream.close()?;
-    std::fs::rename(&rewritten, path).map_err(|e| shown(&e))
+    std::fs::rename(&rewritten, path).map_err(|e| shown(e.into()))
 }
 
 /// Where each canonical column comes from in one table: cell index and scale, or absent.
-fn locate_columns(source: &SourcePlan, headers: &[String], sheet: Option<&str>, file: &str) -> Result<Vec<Option<(usize, f64)>>, String> {
+fn locate_columns(source: &SourcePlan, headers: &[String], sheet: Option<&str>, file: &str) -> Result<Vec<Option<(usize, f64)>>, IngestError> {
     source
         .columns
         .iter()
@@ -747,13 +748,13 @@ fn locate_columns(source: &SourcePlan, headers: &[String], sheet: Option<&str>, 
             }
             let found = c.headers.iter().find_map(|(h, scale)| headers.iter().position(|x| x == h).map(|i| (i, *scale)));
             match found {
-                None if c.required => Err(format!(
-                    "{file}{}: column '{}' (header '{}') is missing; headers there: {}",
-                    sheet.map(|s| format!(" sheet '{s}'")).unwrap_or_default(),
-                    c.name,
-                    c.headers[0].0,
-                    headers.join(", ")
-                )),
+                None if c.required => Err(IngestError::MissingColumn {
+                    file: file.to_string(),
+                    sheet: sheet.map(str::to_string),
+                    column: c.name.clone(),
+                    header: c.headers[0].0.clone(),
+                    headers: headers.to_vec(),
+                }),
                 found => Ok(found),
             }
         })
@@ -761,7 +762,7 @@ fn locate_columns(source: &SourcePlan, headers: &[String], sheet: Option<&str>, 
 }
 
 /// Parses, types and checks the records of one block (any thread).
-fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBlock, String> {
+fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBlock, IngestError> {
     let source = context.source;
     let plan = context.plan;
     let mut parsed = BlockRows {
@@ -832,7 +833,7 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
             // a period column; reference tables (the station master's dates) are not on it.
             let window = source.period.as_ref().map(|_| plan.date_window);
             let value = parse_cell(column, cell, scale, plan.utc_offset_minutes).and_then(|v| match (window, v.local_day(plan.utc_offset_minutes)) {
-                (Some(w), Some(day)) => parse::in_window(day, w.from, w.to).map(|_| v).map_err(|e| e.0),
+                (Some(w), Some(day)) => parse::in_window(day, w.from, w.to).map(|_| v),
                 _ => Ok(v),
             });
             match value {
@@ -958,7 +959,7 @@ impl Value {
     }
 }
 
-fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> Result<Value, String> {
+fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> Result<Value, parse::ParseError> {
     let blank = match cell {
         Cell::Empty => true,
         Cell::Text(s) => s.trim().is_empty(),
@@ -966,7 +967,7 @@ fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> R
     };
     if blank {
         if column.not_null {
-            return Err("缺少必填值 · value is missing".to_string());
+            return Err(parse::ParseError("缺少必填值 · value is missing".to_string()));
         }
         return Ok(match column.kind {
             ColumnType::Text => Value::Text(None),
@@ -981,27 +982,26 @@ fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> R
         other => Cow::Owned(other.text()),
     };
     let fmt = column.format.as_deref();
-    let e = |e: parse::ParseError| e.0;
     Ok(match (column.kind, cell) {
         (ColumnType::Text, _) => Value::Text(Some(text.trim().to_string())),
         (ColumnType::Integer, Cell::Number(v)) if v.fract() == 0.0 && v.abs() < 9.0e15 => Value::Int(Some(v as i64)),
-        (ColumnType::Integer, _) => Value::Int(Some(parse::integer(&text).map_err(e)?)),
-        (ColumnType::Number, Cell::Number(v)) => Value::Float(Some(parse::scaled(v, scale, &text).map_err(e)?)),
-        (ColumnType::Number, _) => Value::Float(Some(parse::number(&text, scale).map_err(e)?)),
+        (ColumnType::Integer, _) => Value::Int(Some(parse::integer(&text)?)),
+        (ColumnType::Number, Cell::Number(v)) => Value::Float(Some(parse::scaled(v, scale, &text)?)),
+        (ColumnType::Number, _) => Value::Float(Some(parse::number(&text, scale)?)),
         (ColumnType::Month, Cell::ExcelDate(v)) => {
-            let (y, m, _) = civil_from_days(parse::excel_serial(v, &text).map_err(e)?.0);
+            let (y, m, _) = civil_from_days(parse::excel_serial(v, &text)?.0);
             Value::Date(Some(days_from_civil(y, m, 1)))
         }
-        (ColumnType::Month, Cell::Number(v)) => Value::Date(Some(parse::month_from_number(v, &text).map_err(e)?)),
-        (ColumnType::Month, _) => Value::Date(Some(parse::month(&text, fmt).map_err(e)?)),
-        (ColumnType::Quarter, Cell::ExcelDate(v)) => Value::Date(Some(parse::quarter_of_days(parse::excel_serial(v, &text).map_err(e)?.0))),
-        (ColumnType::Quarter, _) => Value::Date(Some(parse::quarter(&text).map_err(e)?)),
-        (ColumnType::Date, Cell::ExcelDate(v)) => Value::Date(Some(parse::excel_serial(v, &text).map_err(e)?.0)),
-        (ColumnType::Date, Cell::Number(v)) => Value::Date(Some(parse::date_from_number(v, &text).map_err(e)?)),
-        (ColumnType::Date, _) => Value::Date(Some(parse::date(&text, fmt).map_err(e)?)),
-        (ColumnType::Timestamp, Cell::ExcelDate(v)) => Value::Timestamp(Some(parse::timestamp_from_serial(v, &text, utc_offset).map_err(e)?)),
-        (ColumnType::Timestamp, Cell::Number(v)) => Value::Timestamp(Some(parse::timestamp_from_number(v, &text, utc_offset).map_err(e)?)),
-        (ColumnType::Timestamp, _) => Value::Timestamp(Some(parse::timestamp(&text, fmt, utc_offset).map_err(e)?)),
+        (ColumnType::Month, Cell::Number(v)) => Value::Date(Some(parse::month_from_number(v, &text)?)),
+        (ColumnType::Month, _) => Value::Date(Some(parse::month(&text, fmt)?)),
+        (ColumnType::Quarter, Cell::ExcelDate(v)) => Value::Date(Some(parse::quarter_of_days(parse::excel_serial(v, &text)?.0))),
+        (ColumnType::Quarter, _) => Value::Date(Some(parse::quarter(&text)?)),
+        (ColumnType::Date, Cell::ExcelDate(v)) => Value::Date(Some(parse::excel_serial(v, &text)?.0)),
+        (ColumnType::Date, Cell::Number(v)) => Value::Date(Some(parse::date_from_number(v, &text)?)),
+        (ColumnType::Date, _) => Value::Date(Some(parse::date(&text, fmt)?)),
+        (ColumnType::Timestamp, Cell::ExcelDate(v)) => Value::Timestamp(Some(parse::timestamp_from_serial(v, &text, utc_offset)?)),
+        (ColumnType::Timestamp, Cell::Number(v)) => Value::Timestamp(Some(parse::timestamp_from_number(v, &text, utc_offset)?)),
+        (ColumnType::Timestamp, _) => Value::Timestamp(Some(parse::timestamp(&text, fmt, utc_offset)?)),
     })
 }
 
@@ -1079,7 +1079,7 @@ fn record_hash(cells: &[Cell]) -> u128 {
 /// Evaluates the source's SQL checks on a parsed block: failing reject checks move rows to
 /// quarantine (first failing check named), warn checks are counted. Null results pass. Only the
 /// columns the checks read are handed to polars.
-fn apply_checks(context: &TableContext, parsed: &mut BlockRows) -> Result<(), String> {
+fn apply_checks(context: &TableContext, parsed: &mut BlockRows) -> Result<(), IngestError> {
     let source = context.source;
     if context.checks.is_empty() || parsed.lines.is_empty() {
         return Ok(());
@@ -1092,19 +1092,20 @@ fn apply_checks(context: &TableContext, parsed: &mut BlockRows) -> Result<(), St
     let frame = if columns.is_empty() {
         DataFrame::empty_with_height(height)
     } else {
-        DataFrame::new(height, columns).map_err(|e| format!("source '{}': {e}", source.name))?
+        DataFrame::new(height, columns).map_err(|error| IngestError::CheckFailed { source_name: source.name.clone(), rule: None, error })?
     };
     let mut keep = vec![true; height];
     let mut warn_index = 0;
     for check in context.checks {
-        let result = frame
-            .clone()
-            .lazy()
-            .select([check.expr.clone().alias("__check")])
-            .collect()
-            .map_err(|e| format!("source '{}', check '{}': {e}", source.name, check.rule))?;
-        let column = result.column("__check").map_err(|e| e.to_string())?;
-        let passed = column.bool().map_err(|_| format!("source '{}': check '{}' does not give true/false", source.name, check.rule))?;
+        let result = frame.clone().lazy().select([check.expr.clone().alias("__check")]).collect().map_err(|error| IngestError::CheckFailed {
+            source_name: source.name.clone(),
+            rule: Some(check.rule.clone()),
+            error,
+        })?;
+        let not_boolean = || IngestError::CheckNotBoolean { source_name: source.name.clone(), rule: check.rule.clone() };
+        let column =
+            result.column("__check").map_err(|error| IngestError::CheckFailed { source_name: source.name.clone(), rule: Some(check.rule.clone()), error })?;
+        let passed = column.bool().map_err(|_| not_boolean())?;
         let failed: Vec<usize> = if passed.len() == 1 && height > 1 {
             if passed.get(0) == Some(false) { (0..height).collect() } else { Vec::new() }
         } else {

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::IngestError;
+use crate::base::error_chain;
 use crate::base::text::closest;
 use crate::spec::plan::{Plan, SourcePlan};
 use crate::spec::{SpecError, SpecErrors};
@@ -23,8 +25,8 @@ pub fn check(plan: &Plan) -> Result<(), SpecErrors> {
 }
 
 /// The files a source's glob matches, sorted (so runs read them in a stable order).
-pub fn source_files(source: &SourcePlan) -> Result<Vec<PathBuf>, String> {
-    let paths = glob::glob(&source.pattern).map_err(|e| format!("path '{}' is not a valid glob: {e}", source.pattern))?;
+pub fn source_files(source: &SourcePlan) -> Result<Vec<PathBuf>, IngestError> {
+    let paths = glob::glob(&source.pattern).map_err(|e| IngestError::Glob { pattern: source.pattern.clone(), source: e })?;
     let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
     files.sort();
     Ok(files)
@@ -37,8 +39,8 @@ pub fn against_files(plan: &Plan) -> Vec<SpecError> {
     for source in &plan.sources {
         let files = match source_files(source) {
             Ok(files) => files,
-            Err(message) => {
-                err(&mut errors, source.pattern_span.clone(), message);
+            Err(e) => {
+                err(&mut errors, source.pattern_span.clone(), error_chain(&e));
                 continue;
             }
         };
@@ -59,7 +61,7 @@ pub fn against_files(plan: &Plan) -> Vec<SpecError> {
                     collect_doubled(source, file, &tables, &mut doubled);
                     collect_unfit(source, file, &texts, &mut unfit);
                 }
-                Err(e) => err(&mut errors, source.pattern_span.clone(), format!("source '{}': {e}", source.name)),
+                Err(e) => err(&mut errors, source.pattern_span.clone(), format!("source '{}': {}", source.name, error_chain(&e))),
             }
         }
         report_doubled(source, doubled, &mut errors);
@@ -97,7 +99,7 @@ fn collect_unfit(source: &SourcePlan, file: &Path, tables: &[(Option<String>, Op
             if let Err(message) = super::derive::locate(column, &text, headers) {
                 match unfit.iter_mut().find(|u| u.0 == i) {
                     Some(u) => u.2 += 1,
-                    None => unfit.push((i, message, 0)),
+                    None => unfit.push((i, error_chain(&message), 0)),
                 }
             }
         }

@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
+use crate::analysis::AnalysisError;
 use crate::base::period::{Grain, Period};
 use crate::base::vocab::Vocabulary;
+use crate::ingest::IngestError;
 use crate::panel::PanelError;
 use crate::spec::SpecErrors;
 use crate::store::error::StoreError;
@@ -24,12 +26,12 @@ pub enum JobError {
     #[error("数据检查未通过，未发布输出 · data checks failed, output not published:\n{problems}\n本次运行的隔离表、未匹配写法表和 manifest 在 · quarantine, unmatched spellings and manifest of this run are in {}", kept.display())]
     IdentityChecks { problems: String, kept: PathBuf },
     /// A source could not be read or written.
-    #[error("{0}")]
-    Ingest(String),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
     #[error(transparent)]
     Panel(#[from] PanelError),
-    #[error("{0}")]
-    Analysis(String),
+    #[error(transparent)]
+    Analysis(#[from] AnalysisError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot write the manifest")]

@@ -52,6 +52,7 @@ mod correlation;
 mod inference;
 mod partial;
 mod scopes;
+mod undefined;
 
 #[cfg(test)]
 mod reference_tests;
@@ -63,6 +64,7 @@ pub use correlation::{TIE_DIGITS, average_ranks};
 
 use correlation::KendallStatistic;
 use scopes::Sample;
+use undefined::Undefined;
 
 /// The correlation coefficient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -226,7 +228,7 @@ pub fn correlate(obs: &Observations<'_>, options: &Options) -> Result<Correlatio
     let estimate = match point_estimate(&panel, options.method, options.scope) {
         Ok(estimate) => estimate,
         Err(reason) => {
-            result.reason = Some(reason);
+            result.reason = Some(reason.to_string());
             return Ok(result);
         }
     };
@@ -252,7 +254,7 @@ pub fn correlate(obs: &Observations<'_>, options: &Options) -> Result<Correlatio
             result.ci_high = Some(high);
             result.ci_method = Some(method);
         }
-        Err(reason) => result.ci_reason = Some(reason),
+        Err(reason) => result.ci_reason = Some(reason.to_string()),
     }
     Ok(without_non_finite(result))
 }
@@ -261,7 +263,7 @@ pub fn correlate(obs: &Observations<'_>, options: &Options) -> Result<Correlatio
 /// otherwise surface as NaN or infinity.
 fn without_non_finite(mut result: Correlation) -> Correlation {
     if result.r.is_some_and(|r| !r.is_finite()) {
-        result.reason = Some("numerical overflow: values too large to correlate".into());
+        result.reason = Some(Undefined::NonFinite.to_string());
         result.r = None;
         result.p_value = None;
         result.df = None;
@@ -309,13 +311,13 @@ struct Estimate {
 
 /// The coefficient for one panel: the scope's transform, then controls, then r. The bootstrap
 /// calls this on every resample, so it holds no inference.
-fn point_estimate(panel: &Sample, method: Method, scope: Scope) -> Result<Estimate, String> {
+fn point_estimate(panel: &Sample, method: Method, scope: Scope) -> Result<Estimate, Undefined> {
     let has_controls = !panel.controls.is_empty();
     if method == Method::Kendall && scope == Scope::Within {
-        return Err("kendall tau has no within-station form here; use pearson or spearman".into());
+        return Err(Undefined::KendallWithin);
     }
     if method == Method::Kendall && has_controls {
-        return Err("partial correlation is defined for pearson and spearman only, not kendall".into());
+        return Err(Undefined::KendallPartial);
     }
     let design = scopes::design(panel, scope, method == Method::Spearman);
     scopes::check_size(&design, panel.controls.len())?;

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use super::undefined::Undefined;
 use super::{Observations, Scope, correlation::average_ranks};
 
 /// Squared-norm ratio under which a column counts as constant: far above rounding noise
@@ -103,17 +104,13 @@ impl Design {
         self.x.values.len()
     }
 
-    pub fn check_variance(&self) -> Result<(), String> {
+    pub fn check_variance(&self) -> Result<(), Undefined> {
         for (name, variable) in [("x", &self.x), ("y", &self.y)] {
             if !variable.reference.is_finite() {
-                return Err(format!("values of {name} too large to correlate: their squares overflow"));
+                return Err(Undefined::Overflow { variable: name });
             }
             if variable.is_constant() {
-                return Err(match self.scope {
-                    Scope::Pooled => format!("zero variance in {name}"),
-                    Scope::Within => format!("zero variance in {name} within stations"),
-                    Scope::Between => format!("zero variance in {name} across station means"),
-                });
+                return Err(Undefined::ZeroVariance { variable: name, scope: self.scope });
             }
         }
         Ok(())
@@ -139,17 +136,13 @@ pub(crate) fn design(panel: &Sample, scope: Scope, ranked: bool) -> Design {
 
 /// The smallest sample that still leaves a finite Fisher interval, `df − 1 ≥ 1`, given the
 /// number of controls requested (a control dropped later only adds degrees of freedom).
-pub(crate) fn check_size(design: &Design, n_controls: usize) -> Result<(), String> {
+pub(crate) fn check_size(design: &Design, n_controls: usize) -> Result<(), Undefined> {
     let needed = design.absorbed + n_controls + 3;
     let n = design.rows();
     if n >= needed {
         return Ok(());
     }
-    Err(match design.scope {
-        Scope::Pooled => format!("too few observations: n={n}, need at least {needed}"),
-        Scope::Within => format!("too few observations for a within-station correlation: n={n} in k={} stations, need at least {needed}", design.n_stations),
-        Scope::Between => format!("too few stations: k={n}, need at least {needed}"),
-    })
+    Err(Undefined::TooFew { scope: design.scope, n, stations: design.n_stations, needed })
 }
 
 fn pooled_column(values: &[f64], ranked: bool) -> Variable {
@@ -226,7 +219,7 @@ mod tests {
         let d = design(&p, Scope::Within, false);
         assert!(d.x.is_constant());
         assert!(!d.y.is_constant());
-        assert_eq!(d.check_variance().unwrap_err(), "zero variance in x within stations");
+        assert_eq!(d.check_variance().unwrap_err().to_string(), "zero variance in x within stations");
         assert!(design(&p, Scope::Pooled, false).check_variance().is_ok());
     }
 }

@@ -78,11 +78,3 @@ pub enum StoreError {
         source: std::io::Error,
     },
 }
-
-/// The message with its causes, as `{:#}` shows it ("cannot create out: Permission denied"), for
-/// the layers that still report errors as text.
-impl From<StoreError> for String {
-    fn from(e: StoreError) -> String {
-        crate::base::error_chain(&e)
-    }
-}
