@@ -18,7 +18,7 @@ pub use error::AnalysisError;
 
 /// One row of correlations.parquet.
 #[derive(Debug, Clone)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub indicator: String,
     pub indicator_label: String,
     pub feature: String,
@@ -46,12 +46,12 @@ pub struct Finding {
 }
 
 /// The name of a scope in the tables (its vocabulary word).
-pub fn scope_name(s: Scope) -> &'static str {
+pub(crate) fn scope_name(s: Scope) -> &'static str {
     s.name()
 }
 
 /// The name of a method in the tables (its vocabulary word).
-pub fn method_name(m: Method) -> &'static str {
+pub(crate) fn method_name(m: Method) -> &'static str {
     m.name()
 }
 
@@ -71,7 +71,7 @@ struct Task {
 
 /// Computes the whole table from the panel: lists the tests the plan asks for, computes each,
 /// then adjusts the p-values over their families.
-pub fn correlate(plan: &Plan, panel: &Panel) -> Result<Vec<Finding>, AnalysisError> {
+pub(crate) fn correlate(plan: &Plan, panel: &Panel) -> Result<Vec<Finding>, AnalysisError> {
     let columns = Columns::new(plan, panel)?;
     let tasks = tasks(plan, panel, !columns.controls.is_empty());
     let mut findings: Vec<Finding> = tasks.par_iter().map(|t| compute(plan, panel, &columns, t)).collect::<Result<_, _>>()?;
@@ -216,19 +216,19 @@ fn adjust_families(a: &Analysis, findings: &mut [Finding]) {
 
 /// The method the report's heatmaps and strongest list show: the first one the pipeline lists
 /// (Pearson when it lists none).
-pub fn primary_method(methods: &[Method]) -> Method {
+pub(crate) fn primary_method(methods: &[Method]) -> Method {
     methods.first().copied().unwrap_or(Method::Pearson)
 }
 
 /// A confidence level as a percentage without trailing zeros: 0.95 → "95%", 0.975 → "97.5%".
-pub fn confidence_percent(confidence: f64) -> String {
+pub(crate) fn confidence_percent(confidence: f64) -> String {
     let text = format!("{:.3}", confidence * 100.0);
     format!("{}%", text.trim_end_matches('0').trim_end_matches('.'))
 }
 
 /// The strongest findings of `method` without controls that survive the correction, within and
 /// between stations first, each by |r|.
-pub fn strongest(findings: &[Finding], method: Method, n: usize) -> Vec<&Finding> {
+pub(crate) fn strongest(findings: &[Finding], method: Method, n: usize) -> Vec<&Finding> {
     let mut kept: Vec<&Finding> = findings.iter().filter(|f| f.p_adjusted.is_some_and(|p| p < 0.05) && f.method == method && f.controls.is_empty()).collect();
     kept.sort_by(|a, b| {
         let rank = |f: &Finding| match f.scope {

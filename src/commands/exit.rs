@@ -12,11 +12,11 @@ use crate::spec::SpecErrors;
 /// A command used wrongly (a flag or an argument that cannot work): exit 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct UsageError(pub String);
+pub(crate) struct UsageError(pub String);
 
 /// The process exit codes duibiao documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     Ok = 0,
     Failure = 1,
     Usage = 2,

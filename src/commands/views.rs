@@ -41,7 +41,7 @@ fn written(database: &Path, engine: &bi::Engine) -> String {
 /// After a run has published `out`: writes analysis.duckdb when a DuckDB is at hand. A DuckDB the
 /// user named must work (error); without one, or when a found one fails, the run stands and a
 /// note on standard error says what to do. Returns the line for the closing summary.
-pub fn after_run(out: &Path, flag: Option<&Path>) -> anyhow::Result<Option<String>> {
+pub(crate) fn after_run(out: &Path, flag: Option<&Path>) -> anyhow::Result<Option<String>> {
     let choice = Choice::from_flag(flag);
     let named = matches!(choice, Choice::Named(_));
     let engine = match bi::find(&choice) {

@@ -21,11 +21,11 @@ use super::error::IngestError;
 use crate::base::period::Period;
 
 /// Traces buffered before a spill (128 MiB).
-pub const BUFFERED_TRACES: usize = (128 << 20) / TRACE_BYTES;
+pub(crate) const BUFFERED_TRACES: usize = (128 << 20) / TRACE_BYTES;
 
 /// What the duplicate check keeps of one accepted row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Trace {
+pub(crate) struct Trace {
     /// What makes rows the same record: the whole row, or the declared key.
     pub fingerprint: u128,
     /// Table (file or sheet) index and line: file order.
@@ -67,14 +67,14 @@ impl Trace {
 
 /// A row that repeats an earlier one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Duplicate {
+pub(crate) struct Duplicate {
     pub copy: Trace,
     pub first: Trace,
 }
 
 /// Rows sharing a key but differing: every row of the group, with the group's first row and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Conflict {
+pub(crate) struct Conflict {
     pub row: Trace,
     pub first: Trace,
     pub rows: usize,
@@ -88,7 +88,7 @@ pub struct Found {
 }
 
 /// Collects traces partition by partition and finds the duplicates among them.
-pub struct DuplicateFinder {
+pub(crate) struct DuplicateFinder {
     dir: PathBuf,
     capacity: usize,
     buffers: BTreeMap<Option<Period>, Vec<Trace>>,
@@ -142,7 +142,7 @@ impl DuplicateFinder {
     }
 
     /// Duplicates and conflicts of every group, in file order; run files are removed.
-    pub fn finish_all(mut self) -> Result<BTreeMap<Option<Period>, Found>, IngestError> {
+    pub(crate) fn finish_all(mut self) -> Result<BTreeMap<Option<Period>, Found>, IngestError> {
         let mut partitions: Vec<Option<Period>> = self.buffers.keys().chain(self.runs.keys()).copied().collect();
         partitions.sort();
         partitions.dedup();

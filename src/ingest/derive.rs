@@ -17,7 +17,7 @@ use crate::spec::plan::{ColumnPlan, ColumnType, DatePart, Derived, PathText};
 
 /// What a table offers besides its cells.
 #[derive(Debug, Clone, Copy)]
-pub struct TableText<'a> {
+pub(crate) struct TableText<'a> {
     pub file: &'a Path,
     pub sheet: Option<&'a str>,
     /// The first line (row) above the header, if the header is not the first.
@@ -26,7 +26,7 @@ pub struct TableText<'a> {
 
 /// Year, month, quarter and day as far as they are known.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Parts {
+pub(crate) struct Parts {
     pub year: Option<u32>,
     pub month: Option<u32>,
     pub quarter: Option<u32>,
@@ -46,7 +46,7 @@ impl Parts {
 
 /// How a derived column gets its value in one table.
 #[derive(Debug, Clone)]
-pub enum DerivedAt {
+pub(crate) enum DerivedAt {
     /// Parts found in the file's text, and the cells (part, index, header) giving the others.
     Path { known: Parts, cells: Vec<(DatePart, usize, String)> },
     /// Indexes and headers of the date and the time cells.
@@ -56,7 +56,7 @@ pub enum DerivedAt {
 impl DerivedAt {
     /// The parts a table fixes for all its rows (they distinguish rows of different files that
     /// are otherwise identical).
-    pub fn fixed_parts(&self) -> Option<Parts> {
+    pub(crate) fn fixed_parts(&self) -> Option<Parts> {
         match self {
             DerivedAt::Path { known, .. } => Some(*known),
             DerivedAt::DateTime { .. } => None,
@@ -66,7 +66,7 @@ impl DerivedAt {
 
 /// A derived value: a DATE (days since 1970-01-01) or a timestamp (UTC microseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DerivedValue {
+pub(crate) enum DerivedValue {
     Date(Option<i32>),
     Timestamp(Option<i64>),
 }
@@ -75,7 +75,7 @@ pub enum DerivedValue {
 pub type Failure = (String, String, String);
 
 /// Where a derived column's value comes from in one table; None for a column read from a header.
-pub fn locate(column: &ColumnPlan, table: &TableText, headers: &[String]) -> Result<Option<DerivedAt>, IngestError> {
+pub(crate) fn locate(column: &ColumnPlan, table: &TableText, headers: &[String]) -> Result<Option<DerivedAt>, IngestError> {
     let find = |header: &str| -> Result<usize, IngestError> {
         headers.iter().position(|h| h == header).ok_or_else(|| IngestError::DerivedHeader {
             file: table.file.to_path_buf(),
@@ -128,7 +128,7 @@ fn path_text(from: PathText, table: &TableText) -> Result<String, IngestError> {
 }
 
 /// The named parts `pattern` captures in `text`, each checked.
-pub fn parts_of(text: &str, pattern: &regex::Regex) -> Result<Parts, ParseError> {
+pub(crate) fn parts_of(text: &str, pattern: &regex::Regex) -> Result<Parts, ParseError> {
     let caps = pattern.captures(text).ok_or_else(|| ParseError("no match".to_string()))?;
     let mut parts = Parts::default();
     for part in DatePart::ALL {
@@ -142,7 +142,7 @@ pub fn parts_of(text: &str, pattern: &regex::Regex) -> Result<Parts, ParseError>
 
 /// A year, month (1–12), quarter (1–4 or 一二三四) or day (1–31) as written: digits (half- or
 /// full-width), Chinese numerals, with 年/月/日/季度/第 around it.
-pub fn part_value(part: DatePart, raw: &str) -> Option<u32> {
+pub(crate) fn part_value(part: DatePart, raw: &str) -> Option<u32> {
     let text = to_half_width(raw);
     let mut t = text.trim();
     t = t.strip_prefix('第').unwrap_or(t);
@@ -170,7 +170,7 @@ pub fn part_value(part: DatePart, raw: &str) -> Option<u32> {
 }
 
 /// The first day of the month / quarter, or the date, that the parts make for a column type.
-pub fn day_of(kind: ColumnType, parts: &Parts) -> Result<i32, ParseError> {
+pub(crate) fn day_of(kind: ColumnType, parts: &Parts) -> Result<i32, ParseError> {
     let missing = |part: &str| ParseError(format!("no {part}"));
     let year = parts.year.ok_or_else(|| missing("year"))? as i32;
     match kind {
@@ -196,7 +196,7 @@ pub fn day_of(kind: ColumnType, parts: &Parts) -> Result<i32, ParseError> {
 
 /// Seconds after midnight of a time of day: "15:00", "9:05", "15:00:00", "15时00分", or a
 /// spreadsheet time (fraction of a day).
-pub fn time_of_day(cell: Cell) -> Result<u32, ParseError> {
+pub(crate) fn time_of_day(cell: Cell) -> Result<u32, ParseError> {
     let bad = |raw: &str| ParseError(format!("'{raw}' 不是有效的时间 · '{raw}' is not a time of day (e.g. 15:00 or 15:00:00)"));
     match cell {
         Cell::Number(v) | Cell::ExcelDate(v) => {

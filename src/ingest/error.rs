@@ -134,7 +134,7 @@ pub enum IngestError {
 
 /// Where in the file or the line a byte is not UTF-8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ByteAt {
+pub(crate) enum ByteAt {
     /// Byte offset in the file (1-based after a byte-order mark's bytes are counted).
     File(usize),
     /// Byte position in its line, 1-based.
@@ -152,7 +152,7 @@ impl std::fmt::Display for ByteAt {
 
 /// What stopped a partition file's rewrite.
 #[derive(Debug, thiserror::Error)]
-pub enum RewriteCause {
+pub(crate) enum RewriteCause {
     #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error(transparent)]

@@ -25,7 +25,7 @@ pub fn check(plan: &Plan) -> Result<(), SpecErrors> {
 }
 
 /// The files a source's glob matches, sorted (so runs read them in a stable order).
-pub fn source_files(source: &SourcePlan) -> Result<Vec<PathBuf>, IngestError> {
+pub(crate) fn source_files(source: &SourcePlan) -> Result<Vec<PathBuf>, IngestError> {
     let paths = glob::glob(&source.pattern).map_err(|e| IngestError::Glob { pattern: source.pattern.clone(), source: e })?;
     let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
     files.sort();
@@ -34,7 +34,7 @@ pub fn source_files(source: &SourcePlan) -> Result<Vec<PathBuf>, IngestError> {
 
 /// Checks a compiled plan against the real files: every glob matches, every file decodes with
 /// its encoding and has the declared headers. Returns spec errors located in the pipeline file.
-pub fn against_files(plan: &Plan) -> Vec<SpecError> {
+pub(crate) fn against_files(plan: &Plan) -> Vec<SpecError> {
     let mut errors = crate::spec::output_dir::check_resolved(plan);
     for source in &plan.sources {
         let files = match source_files(source) {

@@ -35,7 +35,7 @@ const BLOCK_ROWS: usize = 50_000;
 
 /// One cell as the file holds it, borrowed from the block being parsed.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Cell<'a> {
+pub(crate) enum Cell<'a> {
     Empty,
     Text(&'a str),
     Number(f64),
@@ -55,7 +55,7 @@ impl Cell<'_> {
         }
     }
 
-    pub fn is_blank(&self) -> bool {
+    pub(crate) fn is_blank(&self) -> bool {
         match self {
             Cell::Empty => true,
             Cell::Text(s) => s.trim().is_empty(),
@@ -66,7 +66,7 @@ impl Cell<'_> {
 
 /// A run of whole records of one table, ready to be parsed on any thread.
 #[derive(Debug)]
-pub struct Block {
+pub(crate) struct Block {
     /// Line (CSV) or row (XLSX) number of the block's first line, from 1.
     pub first_line: u64,
     /// Physical lines (rows) the block holds.
@@ -84,7 +84,7 @@ enum BlockData {
 }
 
 /// One table of a file (a CSV file, or one sheet of a workbook): its headers and its blocks.
-pub struct TableReader {
+pub(crate) struct TableReader {
     pub sheet: Option<String>,
     /// The first line (row) of the table when the header is below it: the title line.
     pub title: Option<String>,
@@ -100,7 +100,7 @@ enum Blocks {
 /// The physical lines of a table that are not in its blocks, and the physical lines of the
 /// whole table counted from the raw input.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TableLines {
+pub(crate) struct TableLines {
     /// Physical lines of the table: line endings in the raw bytes, plus an unterminated last
     /// line (CSV); rows up to the last used row (XLSX). None until a CSV is read to its end.
     pub physical: Option<u64>,
@@ -123,7 +123,7 @@ impl TableReader {
 
     /// How many blocks the table holds at most (a CSV block is at least `BLOCK_BYTES` long
     /// except the last), known before reading them; `duibiao check` spreads its sample by it.
-    pub fn blocks_at_most(&self) -> usize {
+    pub(crate) fn blocks_at_most(&self) -> usize {
         match &self.blocks {
             Blocks::Csv(csv) => {
                 let left = csv.size.unwrap_or(0).saturating_sub(csv.bytes_read) as usize + csv.pending.len();
@@ -134,7 +134,7 @@ impl TableReader {
     }
 
     /// The next block of records, None at the end of the table.
-    pub fn next_block(&mut self) -> Result<Option<Block>, IngestError> {
+    pub(crate) fn next_block(&mut self) -> Result<Option<Block>, IngestError> {
         match &mut self.blocks {
             Blocks::Csv(csv) => csv.next_block(),
             Blocks::Xlsx { range, next, first_row, first_col, .. } => {
@@ -154,7 +154,7 @@ impl TableReader {
 }
 
 /// An export file opened for reading.
-pub struct FileReader {
+pub(crate) struct FileReader {
     pub tables: Vec<TableReader>,
     hasher: Option<Sha256>,
     whole_file: Option<(String, u64)>,
@@ -162,7 +162,7 @@ pub struct FileReader {
 
 impl FileReader {
     /// sha256 and size of the file; for CSV only once every block has been read.
-    pub fn fingerprint(&mut self) -> (String, u64) {
+    pub(crate) fn fingerprint(&mut self) -> (String, u64) {
         if let Some(done) = &self.whole_file {
             return done.clone();
         }
@@ -441,7 +441,7 @@ pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding, file: &Path, first_line: 
 
 /// How a file's start shows it is UTF-16: a byte-order mark, or zero bytes (the high bytes of
 /// ASCII characters) in many odd positions and almost no even ones, or the reverse.
-pub fn utf16_form(bytes: &[u8]) -> Option<&'static str> {
+pub(crate) fn utf16_form(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"\xFF\xFE") {
         return Some("little-endian, byte-order mark FF FE");
     }
@@ -472,7 +472,7 @@ fn has_utf8_cjk(bytes: &[u8]) -> bool {
 
 /// One record handed to the parser.
 #[derive(Debug, Clone, Copy)]
-pub enum Record<'r, 'a> {
+pub(crate) enum Record<'r, 'a> {
     /// The record's cells, as many as the header's (CSV) or the sheet's width (XLSX).
     Cells(&'r [Cell<'a>]),
     /// A CSV record that cannot be read as the header's fields: its text (without the line
@@ -482,7 +482,7 @@ pub enum Record<'r, 'a> {
 
 /// What a block held, line by line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tally {
+pub(crate) struct Tally {
     /// Records handed to `each` (not blank).
     pub records: u64,
     /// Physical lines of those records.
@@ -493,7 +493,7 @@ pub struct Tally {
 
 /// Calls `each(line, record)` for every record of a block that is not blank, and returns what
 /// the block held: its lines are exactly the records' lines plus the blank lines.
-pub fn for_each_record(block: &Block, mut each: impl FnMut(u64, Record) -> Result<(), IngestError>) -> Result<Tally, IngestError> {
+pub(crate) fn for_each_record(block: &Block, mut each: impl FnMut(u64, Record) -> Result<(), IngestError>) -> Result<Tally, IngestError> {
     let tally = match &block.data {
         BlockData::Csv { bytes, encoding, file, fields, records } => {
             let text = decode(bytes, *encoding, file, block.first_line, None)?;

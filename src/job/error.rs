@@ -12,7 +12,7 @@ use crate::spec::SpecErrors;
 use crate::store::error::StoreError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum JobError {
+pub(crate) enum JobError {
     /// The pipeline file is wrong, or does not match the export files.
     #[error(transparent)]
     Spec(#[from] SpecErrors),
@@ -71,7 +71,7 @@ fn stage_text(stage: &str) -> String {
 impl JobError {
     /// Whether the data, not the pipeline or the machine, stopped the run: sources over their
     /// reject share, or spellings that fit more than one station.
-    pub fn is_data_check(&self) -> bool {
+    pub(crate) fn is_data_check(&self) -> bool {
         match self {
             JobError::During { source, .. } => source.is_data_check(),
             other => matches!(other, JobError::DataChecks { .. } | JobError::IdentityChecks { .. } | JobError::Panel(PanelError::Ambiguous(_))),
@@ -79,7 +79,7 @@ impl JobError {
     }
 
     /// Whether the pipeline file or the command line is wrong.
-    pub fn is_usage(&self) -> bool {
+    pub(crate) fn is_usage(&self) -> bool {
         match self {
             JobError::During { source, .. } => source.is_usage(),
             other => matches!(other, JobError::Spec(_) | JobError::PeriodGrain { .. } | JobError::OutputFolder(_)),

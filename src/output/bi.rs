@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 pub use crate::store::layout::DATABASE;
 
 /// Storage version written: the oldest DuckDB 1.x reads it.
-pub const STORAGE_VERSION: &str = "v1.0.0";
+pub(crate) const STORAGE_VERSION: &str = "v1.0.0";
 
 /// Storage number in the file header for DuckDB v0.9 - v1.1 files, and for files written by later
 /// versions with STORAGE_VERSION 'v1.0.0'.
@@ -31,7 +31,7 @@ const STORAGE_NUMBER_V1_0: u64 = 64;
 /// folder is named; an I/O error is kept as the cause (as a field shown inside the message where
 /// the message goes on after it).
 #[derive(Debug, thiserror::Error)]
-pub enum BiError {
+pub(crate) enum BiError {
     /// A program could not be started, fed or waited for.
     #[error("{}", program.display())]
     Program {
@@ -93,11 +93,11 @@ pub enum BiError {
 }
 
 /// Environment variable naming the DuckDB program or Python to use, like `--duckdb`.
-pub const ENV: &str = "DUIBIAO_DUCKDB";
+pub(crate) const ENV: &str = "DUIBIAO_DUCKDB";
 
 /// How DuckDB is driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineKind {
+pub(crate) enum EngineKind {
     /// The DuckDB command-line program, SQL on standard input.
     Cli,
     /// A Python interpreter with the `duckdb` package.
@@ -106,7 +106,7 @@ pub enum EngineKind {
 
 /// A DuckDB found on this machine.
 #[derive(Debug, Clone)]
-pub struct Engine {
+pub(crate) struct Engine {
     pub kind: EngineKind,
     pub program: PathBuf,
     /// DuckDB version, e.g. (2, 0, 1).
@@ -126,7 +126,7 @@ impl Engine {
 
 /// Which DuckDB to use: the `--duckdb` value if given, else $DUIBIAO_DUCKDB, else a search.
 #[derive(Debug, Clone)]
-pub enum Choice {
+pub(crate) enum Choice {
     /// `--duckdb none`: write no database.
     Off,
     /// A program named by the user (flag or environment): it must work.
@@ -136,7 +136,7 @@ pub enum Choice {
 }
 
 impl Choice {
-    pub fn from_flag(flag: Option<&Path>) -> Choice {
+    pub(crate) fn from_flag(flag: Option<&Path>) -> Choice {
         let named = flag.map(Path::to_path_buf).or_else(|| std::env::var_os(ENV).filter(|v| !v.is_empty()).map(PathBuf::from));
         match named {
             Some(p) if p.as_os_str() == "none" => Choice::Off,
@@ -147,7 +147,7 @@ impl Choice {
 }
 
 /// What to tell a user who has no DuckDB (Chinese, then English).
-pub fn install_hint(out: &Path) -> String {
+pub(crate) fn install_hint(out: &Path) -> String {
     format!(
         "未找到 DuckDB，无法写入 {DATABASE}（views.sql 不受影响）。请安装 DuckDB 命令行程序（duckdb / duckdb.exe，放在 PATH 中）\
          或带 duckdb 包的 Python（pip install duckdb），或用 --duckdb 路径 / 环境变量 {ENV} 指定，然后运行：duibiao views {out}\n\
@@ -178,7 +178,7 @@ const PY_VERSION: &str = "import duckdb; print(duckdb.__version__)";
 const PY_RUN: &str = "import sys, duckdb\ncon = duckdb.connect()\ncon.execute(sys.stdin.buffer.read().decode('utf-8'))\ncon.close()\n";
 
 /// Asks `program` what it is: the DuckDB CLI or a Python with duckdb; Err says why neither.
-pub fn probe(program: &Path) -> Result<Engine, BiError> {
+pub(crate) fn probe(program: &Path) -> Result<Engine, BiError> {
     let failed = |source| BiError::Program { program: program.to_path_buf(), source };
     let version = Command::new(program).arg("--version").stdin(Stdio::null()).output().map_err(failed)?;
     let banner = output_text(&version);
@@ -211,7 +211,7 @@ pub fn find(choice: &Choice) -> Result<Option<Engine>, BiError> {
 /// The views of `views.sql` with every relative path in `read_parquet('...')` made absolute under
 /// `folder` (already absolute). Errors when the folder's path cannot be written into a DuckDB
 /// path literal faithfully.
-pub fn absolute_views(views_sql: &str, folder: &Path) -> Result<String, BiError> {
+pub(crate) fn absolute_views(views_sql: &str, folder: &Path) -> Result<String, BiError> {
     let base = sql_path(folder)?;
     let marker = "read_parquet('";
     let mut out = String::with_capacity(views_sql.len() + 4096);
@@ -273,7 +273,7 @@ fn sql_path(folder: &Path) -> Result<String, BiError> {
 /// Writes `out/analysis.duckdb` from `out/views.sql`, with absolute paths, through `engine`.
 /// The database is built beside the target and renamed over it, so a failure leaves no
 /// half-written file. Returns the database path.
-pub fn write_database(out: &Path, engine: &Engine) -> Result<PathBuf, BiError> {
+pub(crate) fn write_database(out: &Path, engine: &Engine) -> Result<PathBuf, BiError> {
     let (major, minor, _) = engine.version;
     if major < 1 {
         return Err(BiError::TooOld { engine: engine.describe() });

@@ -116,7 +116,7 @@ pub enum CiMethod {
 /// The observations of one feature × indicator pair: parallel columns, one entry per row of
 /// the panel. Missing values are NaN.
 #[derive(Debug, Clone, Copy)]
-pub struct Observations<'a> {
+pub(crate) struct Observations<'a> {
     /// Station id of each row; rows of one station share it.
     pub station: &'a [u32],
     /// The activity feature.
@@ -130,7 +130,7 @@ pub struct Observations<'a> {
 /// Station-cluster bootstrap settings: stations, not rows, are resampled, because the periods
 /// of one station are not independent of each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BootstrapOptions {
+pub(crate) struct BootstrapOptions {
     /// Number of resamples.
     pub replicates: usize,
     /// Seed; the same seed gives the same interval whatever the number of threads.
@@ -141,7 +141,7 @@ pub struct BootstrapOptions {
 /// pooled, 95 %, no bootstrap.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Options {
+pub(crate) struct Options {
     pub method: Method,
     pub scope: Scope,
     /// Confidence level of the interval, strictly between 0 and 1.
@@ -191,7 +191,7 @@ pub struct Correlation {
 
 /// Inputs that no data could make right: a caller error, not a property of the data.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum StatsError {
+pub(crate) enum StatsError {
     #[error("column {column} has {found} rows, station has {expected}")]
     LengthMismatch { column: String, expected: usize, found: usize },
     #[error("confidence level must be strictly between 0 and 1, got {0}")]
@@ -203,7 +203,7 @@ pub enum StatsError {
 /// Correlates `x` with `y` over the panel rows as `options` ask. See the module docs for the
 /// conventions; data that cannot give a coefficient yield `r = None` with a reason, and only
 /// malformed inputs are an error.
-pub fn correlate(obs: &Observations<'_>, options: &Options) -> Result<Correlation, StatsError> {
+pub(crate) fn correlate(obs: &Observations<'_>, options: &Options) -> Result<Correlation, StatsError> {
     validate(obs, options)?;
     let panel = Sample::complete_rows(obs);
     let mut result = Correlation {

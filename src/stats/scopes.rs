@@ -27,7 +27,7 @@ pub(crate) struct Sample {
 impl Sample {
     /// Listwise deletion: a row missing any of x, y or a control is left out, as
     /// `pingouin.partial_corr` and `rm_corr` do.
-    pub fn complete_rows(obs: &Observations<'_>) -> Sample {
+    pub(crate) fn complete_rows(obs: &Observations<'_>) -> Sample {
         let keep: Vec<usize> =
             (0..obs.x.len()).filter(|&i| obs.x[i].is_finite() && obs.y[i].is_finite() && obs.controls.iter().all(|c| c[i].is_finite())).collect();
         let ids: BTreeMap<u32, usize> =
@@ -42,7 +42,7 @@ impl Sample {
     }
 
     /// Builds a panel from rows already complete, with station ids already dense in 0..k.
-    pub fn from_dense(station: Vec<usize>, x: Vec<f64>, y: Vec<f64>, controls: Vec<Vec<f64>>, n_stations: usize) -> Sample {
+    pub(crate) fn from_dense(station: Vec<usize>, x: Vec<f64>, y: Vec<f64>, controls: Vec<Vec<f64>>, n_stations: usize) -> Sample {
         Sample { station, x, y, controls, n_stations }
     }
 
@@ -50,12 +50,12 @@ impl Sample {
         self.x.len()
     }
 
-    pub fn n_stations(&self) -> usize {
+    pub(crate) fn n_stations(&self) -> usize {
         self.n_stations
     }
 
     /// Row indices of each station, in row order.
-    pub fn rows_by_station(&self) -> Vec<Vec<usize>> {
+    pub(crate) fn rows_by_station(&self) -> Vec<Vec<usize>> {
         let mut groups = vec![Vec::new(); self.n_stations];
         for (row, &s) in self.station.iter().enumerate() {
             groups[s].push(row);
@@ -80,7 +80,7 @@ impl Variable {
     }
 
     /// True when what is left of the column is rounding noise (or nothing).
-    pub fn is_constant(&self) -> bool {
+    pub(crate) fn is_constant(&self) -> bool {
         let mean = self.values.iter().sum::<f64>() / self.values.len() as f64;
         let spread: f64 = self.values.iter().map(|v| (v - mean) * (v - mean)).sum();
         spread <= NEGLIGIBLE_SHARE * self.reference
@@ -104,7 +104,7 @@ impl Design {
         self.x.values.len()
     }
 
-    pub fn check_variance(&self) -> Result<(), Undefined> {
+    pub(crate) fn check_variance(&self) -> Result<(), Undefined> {
         for (name, variable) in [("x", &self.x), ("y", &self.y)] {
             if !variable.reference.is_finite() {
                 return Err(Undefined::Overflow { variable: name });

@@ -131,13 +131,13 @@ const PERIOD_PATTERNS: &[(&str, &str)] = &[
     ("month", r"(?P<year>20\d{2})[-_.]?(?P<month>0[1-9]|1[0-2])(?:\D|$)"),
 ];
 
-pub fn is_export(path: &Path) -> bool {
+pub(crate) fn is_export(path: &Path) -> bool {
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     matches!(ext.as_deref(), Some("csv") | Some("xlsx"))
 }
 
 /// The pipeline name from the folder: ASCII snake_case of its name, else new_region.
-pub fn pipeline_name(dir: &Path) -> String {
+pub(crate) fn pipeline_name(dir: &Path) -> String {
     let base = dir.canonicalize().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_default();
     let snake: String = base.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
     let snake = snake.trim_matches('_').to_string();
@@ -146,7 +146,7 @@ pub fn pipeline_name(dir: &Path) -> String {
 
 /// A column of the draft.
 #[derive(Debug, Clone)]
-pub struct DraftColumn {
+pub(crate) struct DraftColumn {
     pub name: String,
     /// The export header (None for a value made from the file or from date + time).
     pub header: Option<String>,
@@ -160,14 +160,14 @@ pub struct DraftColumn {
 
 /// A value taken from the file's name, title line or sheet, or from a date and a time column.
 #[derive(Debug, Clone)]
-pub enum FromText {
+pub(crate) enum FromText {
     Path { from: &'static str, pattern: String, cells: Vec<(&'static str, String)> },
     DateTime { date: String, time: String },
 }
 
 /// One source of the draft.
 #[derive(Debug, Clone)]
-pub struct DraftSource {
+pub(crate) struct DraftSource {
     pub name: String,
     pub title: String,
     pub files: Vec<PathBuf>,
@@ -199,7 +199,7 @@ impl DraftSource {
 
 /// The whole draft.
 #[derive(Debug, Clone)]
-pub struct Draft {
+pub(crate) struct Draft {
     pub name: String,
     pub title: String,
     pub dir_shown: String,
@@ -928,7 +928,7 @@ fn literal(s: &str) -> String {
 
 impl Draft {
     /// The commented pipeline file.
-    pub fn render(&self, skipped: &[PathBuf]) -> String {
+    pub(crate) fn render(&self, skipped: &[PathBuf]) -> String {
         let mut t = String::new();
         let _ = writeln!(t, "# {} — 由 duibiao init 生成的草稿 · draft written by duibiao init", self.title);
         let _ = writeln!(t, "# from the exports in {}. Everything below was read from the files; check each line, then", self.dir_shown);

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use crate::ingest::parse;
 
 /// Words that start a total row (合计 lines under a table).
-pub const TOTAL_WORDS: [&str; 3] = ["合计", "小计", "总计"];
+pub(crate) const TOTAL_WORDS: [&str; 3] = ["合计", "小计", "总计"];
 
 /// Share of a column's sampled values that may fail its proposed type (they go to quarantine).
 const MAX_MISFIT_SHARE: f64 = 0.02;
@@ -23,7 +23,7 @@ const COUNT_WORDS: [&str; 7] = ["数", "次", "人", "户", "个", "级", "分"]
 
 /// A table's shape: the header row, title lines above it, the data rows below it.
 #[derive(Debug, Clone)]
-pub struct Shape {
+pub(crate) struct Shape {
     /// 0-based index of the header row.
     pub header_index: usize,
     pub headers: Vec<String>,
@@ -94,7 +94,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn type_name(&self) -> Option<&'static str> {
+    pub(crate) fn type_name(&self) -> Option<&'static str> {
         Some(match self {
             Kind::Text => return None,
             Kind::Integer => "integer",
@@ -114,14 +114,14 @@ impl Kind {
         }
     }
 
-    pub fn is_temporal(&self) -> bool {
+    pub(crate) fn is_temporal(&self) -> bool {
         matches!(self, Kind::Month(_) | Kind::Quarter | Kind::Date(_) | Kind::Timestamp(_))
     }
 }
 
 /// One column as sampled.
 #[derive(Debug, Clone)]
-pub struct Column {
+pub(crate) struct Column {
     pub header: String,
     pub kind: Kind,
     /// Non-empty values sampled.
@@ -215,7 +215,7 @@ fn reads_as(kind: &Kind, v: &str) -> bool {
 }
 
 /// 15:00, 9:30, 15:00:00.
-pub fn is_time_of_day(v: &str) -> bool {
+pub(crate) fn is_time_of_day(v: &str) -> bool {
     let parts: Vec<&str> = v.split(':').collect();
     (2..=3).contains(&parts.len())
         && parts.iter().all(|p| !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))

@@ -15,7 +15,7 @@ const SHEET_ROWS: usize = 5_000;
 
 /// What a CSV file's bytes say about their encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sniffed {
+pub(crate) enum Sniffed {
     Utf8,
     Utf8Bom,
     Gbk,
@@ -39,7 +39,7 @@ impl Sniffed {
 
 /// One table of a file: a CSV file or one sheet, as rows of trimmed text cells from the top.
 #[derive(Debug, Clone)]
-pub struct RawTable {
+pub(crate) struct RawTable {
     pub sheet: Option<String>,
     pub rows: Vec<Vec<String>>,
     /// Whether only the start of the table was read.
@@ -48,7 +48,7 @@ pub struct RawTable {
 
 /// A file as init sees it.
 #[derive(Debug, Clone)]
-pub struct RawFile {
+pub(crate) struct RawFile {
     pub encoding: Option<Sniffed>,
     pub tables: Vec<RawTable>,
 }
@@ -60,7 +60,7 @@ pub fn read(path: &Path, xlsx: bool) -> Result<RawFile, String> {
 
 /// The encoding the bytes show: a byte-order mark, UTF-16's zero bytes, valid UTF-8, else
 /// GBK (or GB18030 for characters GBK lacks).
-pub fn sniff(bytes: &[u8]) -> Sniffed {
+pub(crate) fn sniff(bytes: &[u8]) -> Sniffed {
     if bytes.starts_with(b"\xEF\xBB\xBF") {
         return Sniffed::Utf8Bom;
     }
