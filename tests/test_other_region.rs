@@ -77,7 +77,6 @@ fn reference_recovers_the_planted_effects_and_the_duplicate_rules_matter() {
 /// duibiao on pipelines/other_region.toml: every cell of the panel equals the reference's, and
 /// the within-station r of each planted effect equals the reference r.
 #[test]
-#[ignore = "pipelines/other_region.toml uses pipeline keys (period from file names and title lines, date + time, duplicate policy, county-company forms) that the pipeline compiler does not accept yet"]
 fn other_region_panel_equals_the_independent_reference() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join("pipelines")).unwrap();
@@ -86,7 +85,7 @@ fn other_region_panel_equals_the_independent_reference() {
     std::fs::copy(repo().join("pipelines/other_region.toml"), &pipeline).unwrap();
     let run = duibiao(tmp.path(), &["run", pipeline.to_str().unwrap(), "--quiet"]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let out = tmp.path().join("out");
+    let out = tmp.path().join("out_other");
 
     let expected = records(&std::fs::read_to_string(repo().join("tests/fixtures/other_region/expected_panel.csv")).unwrap());
     let header = &expected[0];

@@ -6,16 +6,19 @@
 //! Layer `analysis` (ARCHITECTURE.md): owns the findings; may import `base`, `stats`, `spec` and
 //! `panel`.
 
+pub mod error;
+
 use rayon::prelude::*;
 
 use crate::base::vocab::Vocabulary;
 use crate::panel::{ColumnKind, Panel};
 use crate::spec::plan::{Analysis, Better, Plan};
 use crate::stats::{self, Adjust, Method, Observations, Options, Scope};
+pub use error::AnalysisError;
 
 /// One row of correlations.parquet.
 #[derive(Debug, Clone)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub indicator: String,
     pub indicator_label: String,
     pub feature: String,
@@ -43,12 +46,12 @@ pub struct Finding {
 }
 
 /// The name of a scope in the tables (its vocabulary word).
-pub fn scope_name(s: Scope) -> &'static str {
+pub(crate) fn scope_name(s: Scope) -> &'static str {
     s.name()
 }
 
 /// The name of a method in the tables (its vocabulary word).
-pub fn method_name(m: Method) -> &'static str {
+pub(crate) fn method_name(m: Method) -> &'static str {
     m.name()
 }
 
@@ -68,7 +71,7 @@ struct Task {
 
 /// Computes the whole table from the panel: lists the tests the plan asks for, computes each,
 /// then adjusts the p-values over their families.
-pub fn correlate(plan: &Plan, panel: &Panel) -> Result<Vec<Finding>, String> {
+pub(crate) fn correlate(plan: &Plan, panel: &Panel) -> Result<Vec<Finding>, AnalysisError> {
     let columns = Columns::new(plan, panel)?;
     let tasks = tasks(plan, panel, !columns.controls.is_empty());
     let mut findings: Vec<Finding> = tasks.par_iter().map(|t| compute(plan, panel, &columns, t)).collect::<Result<_, _>>()?;
@@ -83,14 +86,14 @@ struct Columns {
 }
 
 impl Columns {
-    fn new(plan: &Plan, panel: &Panel) -> Result<Columns, String> {
+    fn new(plan: &Plan, panel: &Panel) -> Result<Columns, AnalysisError> {
         let station = (0..panel.stations.len() * panel.periods.len()).map(|i| (i / panel.periods.len()) as u32).collect();
         let controls = plan
             .analysis
             .controls
             .iter()
             .map(|name| {
-                panel.columns.iter().position(|c| &c.name == name).map(|c| values(panel, c)).ok_or_else(|| format!("control '{name}' is not in the panel"))
+                panel.columns.iter().position(|c| &c.name == name).map(|c| values(panel, c)).ok_or_else(|| AnalysisError::MissingControl { name: name.clone() })
             })
             .collect::<Result<_, _>>()?;
         Ok(Columns { station, controls })
@@ -131,7 +134,7 @@ fn tasks(plan: &Plan, panel: &Panel, has_controls: bool) -> Vec<Task> {
 
 /// One row of the table: the engine's result, or the reason the pair has too few complete rows
 /// to be tried.
-fn compute(plan: &Plan, panel: &Panel, columns: &Columns, t: &Task) -> Result<Finding, String> {
+fn compute(plan: &Plan, panel: &Panel, columns: &Columns, t: &Task) -> Result<Finding, AnalysisError> {
     let a = &plan.analysis;
     let (x, y) = (values(panel, t.feature_column), values(panel, t.indicator));
     let used_controls: &[Vec<f64>] = if t.with_controls { &columns.controls } else { &[] };
@@ -170,7 +173,8 @@ fn compute(plan: &Plan, panel: &Panel, columns: &Columns, t: &Task) -> Result<Fi
     }
     let obs = Observations { station: &columns.station, x: &x, y: &y, controls: used_controls };
     let options = Options { method: t.method, scope: t.scope, confidence: a.confidence, bootstrap: a.bootstrap };
-    let c = stats::correlate(&obs, &options).map_err(|e| format!("{} × {}: {e}", indicator.name, feature.name))?;
+    let c =
+        stats::correlate(&obs, &options).map_err(|source| AnalysisError::Pair { indicator: indicator.name.clone(), feature: feature.name.clone(), source })?;
     let better = match indicator.kind {
         ColumnKind::Indicator(Better::Lower) => -1.0,
         _ => 1.0,
@@ -212,19 +216,19 @@ fn adjust_families(a: &Analysis, findings: &mut [Finding]) {
 
 /// The method the report's heatmaps and strongest list show: the first one the pipeline lists
 /// (Pearson when it lists none).
-pub fn primary_method(methods: &[Method]) -> Method {
+pub(crate) fn primary_method(methods: &[Method]) -> Method {
     methods.first().copied().unwrap_or(Method::Pearson)
 }
 
 /// A confidence level as a percentage without trailing zeros: 0.95 → "95%", 0.975 → "97.5%".
-pub fn confidence_percent(confidence: f64) -> String {
+pub(crate) fn confidence_percent(confidence: f64) -> String {
     let text = format!("{:.3}", confidence * 100.0);
     format!("{}%", text.trim_end_matches('0').trim_end_matches('.'))
 }
 
 /// The strongest findings of `method` without controls that survive the correction, within and
 /// between stations first, each by |r|.
-pub fn strongest(findings: &[Finding], method: Method, n: usize) -> Vec<&Finding> {
+pub(crate) fn strongest(findings: &[Finding], method: Method, n: usize) -> Vec<&Finding> {
     let mut kept: Vec<&Finding> = findings.iter().filter(|f| f.p_adjusted.is_some_and(|p| p < 0.05) && f.method == method && f.controls.is_empty()).collect();
     kept.sort_by(|a, b| {
         let rank = |f: &Finding| match f.scope {

@@ -7,13 +7,13 @@
 //! (PARQUET-251), and then cannot skip row groups on string filters.
 
 /// The package version, e.g. "0.1.0".
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The commit the binary was built from (12 hex digits), or "unknown" outside a git checkout.
-pub const BUILD: &str = env!("DUIBIAO_BUILD");
+pub(crate) const BUILD: &str = env!("DUIBIAO_BUILD");
 
 /// The Parquet `created_by` string, e.g. "duibiao version 0.1.0 (build 3f2a9c1d0e4b)".
-pub fn created_by() -> String {
+pub(crate) fn created_by() -> String {
     format!("duibiao version {VERSION} (build {BUILD})")
 }
 

@@ -2,7 +2,7 @@
 //! Arrow DATE value) to civil dates and back, month lengths, UTC offsets. Imports nothing.
 
 /// Days from 1970-01-01 to the given civil date (proleptic Gregorian), the Arrow DATE value.
-pub fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
+pub(crate) fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = if y >= 0 { y } else { y - 399 } / 400;
     let yoe = y - era * 400;
@@ -13,7 +13,7 @@ pub fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
 }
 
 /// The civil date of a day count from 1970-01-01.
-pub fn civil_from_days(days: i32) -> (i32, u32, u32) {
+pub(crate) fn civil_from_days(days: i32) -> (i32, u32, u32) {
     let z = days + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
     let doe = z - era * 146_097;
@@ -27,12 +27,12 @@ pub fn civil_from_days(days: i32) -> (i32, u32, u32) {
 }
 
 /// Whether `year` has 29 February.
-pub fn is_leap_year(year: i32) -> bool {
+pub(crate) fn is_leap_year(year: i32) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
 
 /// Days in a month (1..=12) of a year.
-pub fn days_in_month(year: i32, month: u32) -> u32 {
+pub(crate) fn days_in_month(year: i32, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -43,7 +43,7 @@ pub fn days_in_month(year: i32, month: u32) -> u32 {
 }
 
 /// Parses "+08:00" / "-05:30" / "Z" into minutes east of UTC.
-pub fn utc_offset_minutes(text: &str) -> Option<i32> {
+pub(crate) fn utc_offset_minutes(text: &str) -> Option<i32> {
     if text == "Z" || text == "UTC" {
         return Some(0);
     }

@@ -6,7 +6,7 @@ use super::vocab::Vocabulary;
 /// Language of the report's prose and labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Lang {
+pub(crate) enum Lang {
     /// 中文
     #[default]
     Zh,

@@ -11,7 +11,7 @@ pub mod text;
 pub mod vocab;
 
 /// An error and its causes on one line, joined by ": " as anyhow's `{:#}` shows them.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(c) = cause {

@@ -12,7 +12,7 @@ use super::vocab::{Vocabulary, Word};
 
 /// A calendar month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Month {
+pub(crate) struct Month {
     pub year: i32,
     /// 1..=12
     pub month: u32,
@@ -66,19 +66,19 @@ impl Quarter {
     }
 
     /// `count` consecutive quarters starting at `self`.
-    pub fn span(self, count: usize) -> Vec<Quarter> {
+    pub(crate) fn span(self, count: usize) -> Vec<Quarter> {
         std::iter::successors(Some(self), |q| Some(q.next())).take(count).collect()
     }
 
     /// Running index: quarters since year 0, so that consecutive quarters differ by one.
-    pub fn ordinal(self) -> i64 {
+    pub(crate) fn ordinal(self) -> i64 {
         i64::from(self.year) * 4 + i64::from(self.quarter) - 1
     }
 }
 
 /// The length of one panel period, as the pipeline's `period` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub enum Grain {
+pub(crate) enum Grain {
     Month,
     #[default]
     Quarter,
@@ -134,12 +134,12 @@ impl Period {
     }
 
     /// The period of `grain` that contains a day (days since 1970-01-01).
-    pub fn of_day(grain: Grain, days: i32) -> Period {
+    pub(crate) fn of_day(grain: Grain, days: i32) -> Period {
         let (y, m, _) = civil_from_days(days);
         Period::containing(grain, Month::new(y, m))
     }
 
-    pub fn first_month(self) -> Month {
+    pub(crate) fn first_month(self) -> Month {
         Month::new(self.year, (self.index - 1) * self.grain.months() + 1)
     }
 
@@ -158,12 +158,12 @@ impl Period {
     }
 
     /// Running index: consecutive periods of a grain differ by one.
-    pub fn ordinal(self) -> i64 {
+    pub(crate) fn ordinal(self) -> i64 {
         i64::from(self.year) * i64::from(self.grain.per_year()) + i64::from(self.index) - 1
     }
 
     /// The first day of the period, as days since 1970-01-01 (Arrow DATE).
-    pub fn start_days(self) -> i32 {
+    pub(crate) fn start_days(self) -> i32 {
         let m = self.first_month();
         days_from_civil(m.year, m.month, 1)
     }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 /// Full-width digits and punctuation to ASCII (exports typed in Chinese input methods).
-pub fn to_half_width(text: &str) -> Cow<'_, str> {
+pub(crate) fn to_half_width(text: &str) -> Cow<'_, str> {
     if text.is_ascii() {
         return Cow::Borrowed(text);
     }
@@ -20,7 +20,7 @@ pub fn to_half_width(text: &str) -> Cow<'_, str> {
 }
 
 /// Edit distance (Levenshtein) between two strings, in characters (for "did you mean").
-pub fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     strsim::levenshtein(a, b)
 }
 

@@ -8,7 +8,7 @@ use super::lang::Lang;
 
 /// One value of a vocabulary with its name and labels.
 #[derive(Debug, Clone, Copy)]
-pub struct Word<T: 'static> {
+pub(crate) struct Word<T: 'static> {
     pub value: T,
     /// ASCII snake_case, as written in pipeline files and output tables.
     pub name: &'static str,
@@ -17,7 +17,7 @@ pub struct Word<T: 'static> {
 }
 
 /// An enum whose values are words of a vocabulary.
-pub trait Vocabulary: Copy + PartialEq + Sized + 'static {
+pub(crate) trait Vocabulary: Copy + PartialEq + Sized + 'static {
     /// Every value, in documented order.
     const WORDS: &'static [Word<Self>];
 

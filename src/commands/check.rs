@@ -37,8 +37,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     crate::store::marker::check_replaceable(&plan.output_dir).map_err(job::error::JobError::OutputFolder)?;
     let mut samples: Vec<(&SourcePlan, usize, IngestedSource)> = Vec::new();
     for source in &plan.sources {
-        let files = ingest::preflight::source_files(source).map_err(anyhow::Error::msg)?;
-        let sample = ingest::ingest_source(&plan, source, &files, None, ingest::Destination::Nowhere, Some(SAMPLE_BLOCKS)).map_err(anyhow::Error::msg)?;
+        let files = ingest::preflight::source_files(source).map_err(job::error::JobError::Ingest)?;
+        let sample =
+            ingest::ingest_source(&plan, source, &files, None, ingest::Destination::Nowhere, Some(SAMPLE_BLOCKS)).map_err(job::error::JobError::Ingest)?;
         samples.push((source, files.len(), sample));
     }
     let over: Vec<String> =
@@ -93,7 +94,7 @@ fn print_source(source: &SourcePlan, files: usize, sample: &IngestedSource) -> a
     let c = &sample.counts;
     let flag = if over_share(source, sample) { "  ← 超过允许比例 · over the allowed share" } else { "" };
     line(format_args!(
-        "  {} {} file(s) sampled: {} rows read, {} accepted, {} rejected = {:.1} % (allowed {:.1} %), {} dropped, {} duplicates{flag}",
+        "  {} {} file(s) sampled: {} rows read, {} accepted, {} rejected = {:.1} % (allowed {:.1} %), {} dropped, {} duplicates, {} conflicting{flag}",
         left(&source.name, 18),
         files,
         c.rows_read,
@@ -102,7 +103,8 @@ fn print_source(source: &SourcePlan, files: usize, sample: &IngestedSource) -> a
         c.reject_share() * 100.0,
         source.max_reject_share * 100.0,
         c.dropped,
-        c.duplicates
+        c.duplicates,
+        c.conflicting
     ))?;
     let groups = reason_groups(&sample.rejects);
     for group in groups.iter().take(TOP_REASONS) {
@@ -155,6 +157,7 @@ fn reason_groups(rejects: &[Reject]) -> Vec<ReasonGroup> {
         let value = r.value.as_deref().filter(|v| !v.trim().is_empty());
         let (reason, example) = match (r.kind, value) {
             (RejectKind::Duplicate, _) => ("完全重复的行 · exact duplicate rows".to_string(), None),
+            (RejectKind::Conflicting, _) => ("主键相同但内容不同的行 · rows sharing a key but differing".to_string(), None),
             // A drop rule names its prefix, which is the rule, not a value: kept.
             (RejectKind::Dropped, v) => (r.reason.clone(), v.map(str::to_string)),
             (RejectKind::Rejected, Some(v)) => (r.reason.replace(&format!("'{v}'"), "'…'"), Some(v.to_string())),

@@ -41,6 +41,26 @@ pub enum Command {
     /// connect to, with the views of OUT_DIR/views.sql at absolute paths: after moving or copying
     /// an output folder, run this on the new folder.
     Views(ViewsArgs),
+    /// 为新地区起草作业文件 · Draft a pipeline file from a folder of exports: encodings, header
+    /// rows, total rows, column types, periods and station columns, with indicator templates.
+    /// Never overwrites a file.
+    Init(InitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// The folder holding the exports (read recursively: every .csv and .xlsx file).
+    pub dir: PathBuf,
+    /// The station master (供电所台账), when it is not among the exports or not recognised.
+    #[arg(long)]
+    pub stations: Option<PathBuf>,
+    /// Where to write the draft (default pipelines/NAME.toml); an existing file is never
+    /// overwritten.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The pipeline's name (ASCII snake_case; default from the folder's name).
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -158,8 +178,8 @@ pub enum Switch {
     Off,
 }
 
-fn parse_period(text: &str) -> Result<crate::base::period::Period, String> {
-    text.parse().map_err(|e: crate::base::period::BadPeriod| e.to_string())
+fn parse_period(text: &str) -> Result<crate::base::period::Period, crate::base::period::BadPeriod> {
+    text.parse()
 }
 
 #[derive(Debug, clap::Args)]

@@ -10,6 +10,7 @@ pub(crate) mod terminal;
 mod check;
 mod columns;
 mod ingest;
+mod init;
 mod inspect;
 mod run;
 mod sample;
@@ -42,5 +43,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => ingest::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Views(args) => views::run(&args),
+        Command::Init(args) => init::run(&args),
     }
 }

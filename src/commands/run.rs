@@ -58,7 +58,8 @@ pub fn strongest_table(findings: &[Finding], settings: &Analysis) -> Option<Stri
     if top.is_empty() {
         return None;
     }
-    let method = analysis::method_name(method);
+    // The terminal is bilingual; method labels (Pearson, Spearman, Kendall) read the same in both.
+    let method = crate::base::vocab::Vocabulary::label(method, crate::base::lang::Lang::En);
     let level = analysis::confidence_percent(settings.confidence);
     let mut lines = vec![
         format!("最强的关联（校正后 p < 0.05，{method}）· strongest associations (adjusted p < 0.05, {method}):"),
@@ -89,8 +90,8 @@ pub fn strongest_table(findings: &[Finding], settings: &Analysis) -> Option<Stri
 
 /// The per-source row accounting as a text table.
 pub fn summary_table(manifest: &Manifest) -> String {
-    let row = |cells: [&str; 7]| {
-        let widths = [18, 6, 10, 10, 9, 10, 9];
+    let row = |cells: [&str; 8]| {
+        let widths = [18, 6, 10, 10, 9, 10, 9, 9];
         let mut line = left(cells[0], widths[0]);
         for (cell, width) in cells.iter().zip(widths).skip(1) {
             line.push(' ');
@@ -98,11 +99,11 @@ pub fn summary_table(manifest: &Manifest) -> String {
         }
         line
     };
-    let mut lines = vec![row(["来源 source", "文件", "读入 read", "接受 ok", "拒绝 rej", "删除 drop", "重复 dup"])];
+    let mut lines = vec![row(["来源 source", "文件", "读入 read", "接受 ok", "拒绝 rej", "删除 drop", "重复 dup", "冲突 conf"])];
     for s in &manifest.sources {
         let c = &s.counts;
-        let numbers = [s.files.len() as u64, c.rows_read, c.accepted, c.rejected, c.dropped, c.duplicates].map(|n| n.to_string());
-        lines.push(row([&s.name, &numbers[0], &numbers[1], &numbers[2], &numbers[3], &numbers[4], &numbers[5]]));
+        let numbers = [s.files.len() as u64, c.rows_read, c.accepted, c.rejected, c.dropped, c.duplicates, c.conflicting].map(|n| n.to_string());
+        lines.push(row([&s.name, &numbers[0], &numbers[1], &numbers[2], &numbers[3], &numbers[4], &numbers[5], &numbers[6]]));
     }
     lines.join("\n")
 }
@@ -155,7 +156,7 @@ mod tests {
         let findings = vec![finding(Scope::Within, 0.41, "三亮三比次数"), finding(Scope::Between, -0.62, "activity hours")];
         let table = strongest_table(&findings, &settings(vec![Method::Spearman], 0.9)).expect("two significant pairs");
         let lines: Vec<&str> = table.lines().collect();
-        assert!(lines[0].contains("spearman"), "{table}");
+        assert!(lines[0].contains("Spearman"), "{table}");
         assert!(lines[1].contains("90% CI") && !table.contains("95%"), "{table}");
         assert_eq!(lines.len(), 4, "{table}");
         // The labels start in the same terminal column on every line.
@@ -172,6 +173,7 @@ mod tests {
             title: String::new(),
             counts: crate::ingest::SourceCounts { rows_read: read, accepted: read - 3, rejected: 2, dropped: 1, ..Default::default() },
             conserved: true,
+            duplicate_policy: "exact".into(),
             reject_share: 0.0,
             max_reject_share: 0.05,
             warnings: Vec::new(),

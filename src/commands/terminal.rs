@@ -28,6 +28,6 @@ pub fn line(text: impl Display) -> anyhow::Result<()> {
 }
 
 /// Writes one line to standard error, ignoring a closed or failing stderr.
-pub fn error_line(text: impl Display) {
+pub(crate) fn error_line(text: impl Display) {
     let _ = writeln!(std::io::stderr().lock(), "{text}");
 }

@@ -16,14 +16,14 @@ pub fn run(args: &ViewsArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let engine = match bi::find(&Choice::from_flag(args.duckdb.as_deref())).map_err(anyhow::Error::msg)? {
+    let engine = match bi::find(&Choice::from_flag(args.duckdb.as_deref()))? {
         Some(engine) => engine,
         None if args.duckdb.as_deref().is_some_and(|p| p.as_os_str() == "none") => {
             return Err(UsageError("--duckdb none: `duibiao views` has nothing to do without DuckDB".into()).into());
         }
         None => anyhow::bail!("{}", bi::install_hint(out)),
     };
-    let database = bi::write_database(out, &engine).map_err(anyhow::Error::msg)?;
+    let database = bi::write_database(out, &engine)?;
     super::terminal::line(written(&database, &engine))?;
     Ok(())
 }
@@ -41,7 +41,7 @@ fn written(database: &Path, engine: &bi::Engine) -> String {
 /// After a run has published `out`: writes analysis.duckdb when a DuckDB is at hand. A DuckDB the
 /// user named must work (error); without one, or when a found one fails, the run stands and a
 /// note on standard error says what to do. Returns the line for the closing summary.
-pub fn after_run(out: &Path, flag: Option<&Path>) -> anyhow::Result<Option<String>> {
+pub(crate) fn after_run(out: &Path, flag: Option<&Path>) -> anyhow::Result<Option<String>> {
     let choice = Choice::from_flag(flag);
     let named = matches!(choice, Choice::Named(_));
     let engine = match bi::find(&choice) {
@@ -51,19 +51,25 @@ pub fn after_run(out: &Path, flag: Option<&Path>) -> anyhow::Result<Option<Strin
             eprintln!("注意 note: {}", bi::install_hint(out));
             return Ok(None);
         }
-        Err(e) => anyhow::bail!("输出已发布，但 {} 未生成 · output published, but {} not written: {e}", bi::DATABASE, bi::DATABASE),
+        Err(e) => return Err(not_written(e)),
     };
     match bi::write_database(out, &engine) {
         Ok(database) => Ok(Some(written(&database, &engine))),
-        Err(e) if named => anyhow::bail!("输出已发布，但 {} 未生成 · output published, but {} not written: {e}", bi::DATABASE, bi::DATABASE),
+        Err(e) if named => Err(not_written(e)),
         Err(e) => {
             eprintln!(
-                "注意 note: {} 未生成 · {} not written: {e}\n  views.sql 可用 · views.sql is there; fix the cause and run: duibiao views {}",
+                "注意 note: {} 未生成 · {} not written: {}\n  views.sql 可用 · views.sql is there; fix the cause and run: duibiao views {}",
                 bi::DATABASE,
                 bi::DATABASE,
+                crate::base::error_chain(&e),
                 out.display()
             );
             Ok(None)
         }
     }
+}
+
+/// A run's output stands but its database does not: the BI error with that said before it.
+fn not_written(e: bi::BiError) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!("输出已发布，但 {} 未生成 · output published, but {} not written", bi::DATABASE, bi::DATABASE))
 }

@@ -8,7 +8,7 @@ use std::fmt;
 
 /// Where a row of a reference table came from (file as shown in quarantine, physical line).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RowLocation {
+pub(crate) struct RowLocation {
     pub file: String,
     pub line: u64,
 }
@@ -21,7 +21,7 @@ impl fmt::Display for RowLocation {
 
 /// One data error in the station master or the alias table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IdentityProblem {
+pub(crate) enum IdentityProblem {
     /// The same station code on several rows of the master (all of them listed).
     DuplicateCode { code: String, rows: Vec<RowLocation> },
     /// An alias row whose station code is not in the master.
@@ -30,7 +30,7 @@ pub enum IdentityProblem {
 
 /// Every identity problem of a run, with the names of the two reference sources.
 #[derive(Debug, Clone, thiserror::Error)]
-pub struct IdentityErrors {
+pub(crate) struct IdentityErrors {
     pub stations: String,
     pub aliases: Option<String>,
     pub problems: Vec<IdentityProblem>,
@@ -77,7 +77,7 @@ impl fmt::Display for IdentityErrors {
 
 /// Checks the master's codes (trimmed, as they are matched) and the aliases' codes against them.
 /// `master` holds (code, row) of every master row with a code; `aliases` (spelling, code, row).
-pub fn check_reference_rows(master: &[(String, RowLocation)], aliases: &[(String, String, RowLocation)]) -> Vec<IdentityProblem> {
+pub(crate) fn check_reference_rows(master: &[(String, RowLocation)], aliases: &[(String, String, RowLocation)]) -> Vec<IdentityProblem> {
     let mut by_code: BTreeMap<&str, Vec<RowLocation>> = BTreeMap::new();
     for (code, row) in master {
         by_code.entry(code.trim()).or_default().push(row.clone());

@@ -17,7 +17,7 @@ use crate::spec::plan::{Identity, StationKey};
 
 /// One station of the master table.
 #[derive(Debug, Clone)]
-pub struct StationEntry {
+pub(crate) struct StationEntry {
     pub station_id: String,
     pub name: String,
     pub branch: Option<String>,
@@ -26,7 +26,7 @@ pub struct StationEntry {
 
 /// How a spelling was resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolution {
+pub(crate) enum Resolution {
     Station(String),
     Unmatched,
     /// Fits several stations: (station ids).
@@ -34,7 +34,7 @@ pub enum Resolution {
 }
 
 /// The lookup built from the station master, the alias table and the rules.
-pub struct Resolver {
+pub(crate) struct Resolver {
     rules: Identity,
     counties: Vec<String>,
     codes: HashMap<String, String>,
@@ -96,7 +96,7 @@ impl Resolver {
     }
 
     /// Applies the rules: width, spaces, brackets, prefixes/suffixes, township words.
-    pub fn normalise(&self, spelling: &str) -> String {
+    pub(crate) fn normalise(&self, spelling: &str) -> String {
         let mut s = compact(spelling);
         s = remove_brackets(&s);
         let mut changed = true;
@@ -213,7 +213,7 @@ fn county_core(county: &str, rules: &Identity) -> String {
 /// The forms of a county a spelling may begin with, longest first: the master's value, its core
 /// without company wrappers (疏附县), the core without 县 / 市 (疏附), without 自治县, and for an
 /// autonomous county without the ethnic name too (塔什库尔干塔吉克自治县 → 塔什库尔干县, 塔什库尔干).
-pub fn county_forms(county: &str, rules: &Identity) -> Vec<String> {
+pub(crate) fn county_forms(county: &str, rules: &Identity) -> Vec<String> {
     let core = county_core(county, rules);
     let mut forms = vec![compact(county), core.clone(), core.trim_end_matches("自治县").to_string(), core.trim_end_matches(['县', '市']).to_string()];
     if let Some(mut stem) = core.strip_suffix("自治县").map(str::to_string) {
@@ -263,7 +263,7 @@ fn remove_brackets(s: &str) -> String {
 }
 
 /// Distinct spellings of a source with their row counts, resolved; the unmatched ones reported.
-pub struct SourceResolution {
+pub(crate) struct SourceResolution {
     pub mapping: HashMap<String, String>,
     /// (spelling, rows, candidates)
     pub unmatched: Vec<(String, u64, Vec<String>)>,
@@ -272,7 +272,7 @@ pub struct SourceResolution {
 }
 
 /// Resolves every distinct spelling of a source.
-pub fn resolve_all(resolver: &Resolver, spellings: &BTreeMap<String, u64>, key: StationKey) -> SourceResolution {
+pub(crate) fn resolve_all(resolver: &Resolver, spellings: &BTreeMap<String, u64>, key: StationKey) -> SourceResolution {
     let mut out = SourceResolution { mapping: HashMap::new(), unmatched: Vec::new(), ambiguous: Vec::new() };
     for (spelling, rows) in spellings {
         match resolver.resolve(spelling, key) {

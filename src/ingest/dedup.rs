@@ -5,6 +5,11 @@
 //! the end the runs of a partition are merged in fingerprint order: the first copy (lowest
 //! position, i.e. first in file order) is kept, the others are duplicates. Memory is the buffer
 //! and one read buffer per run, whatever the size of the input.
+//!
+//! With a declared key the fingerprint is the key's and the trace also carries the whole row's:
+//! traces sharing a key and a row are duplicates as before; when rows sharing a key differ,
+//! every one of them is conflicting. Keyed traces are grouped over the whole source (a record
+//! may have been exported with another date), and each names the partition its row lives in.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -12,22 +17,29 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 
+use super::error::IngestError;
 use crate::base::period::Period;
 
-/// Traces buffered before a spill (32 bytes each: 128 MiB).
-pub const BUFFERED_TRACES: usize = 4 << 20;
+/// Traces buffered before a spill (128 MiB).
+pub(crate) const BUFFERED_TRACES: usize = (128 << 20) / TRACE_BYTES;
 
 /// What the duplicate check keeps of one accepted row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Trace {
+pub(crate) struct Trace {
+    /// What makes rows the same record: the whole row, or the declared key.
     pub fingerprint: u128,
-    /// Row number in the partition's file, from 0 (file order).
-    pub position: u64,
+    /// Table (file or sheet) index and line: file order.
     pub file: u32,
     pub line: u32,
+    /// Row number in the partition's file, from 0 (file order).
+    pub position: u64,
+    /// The whole row's fingerprint (equal to `fingerprint` without a key).
+    pub row: u128,
+    /// Index of the partition the row was written to (the caller's numbering).
+    pub partition: u32,
 }
 
-const TRACE_BYTES: usize = 32;
+const TRACE_BYTES: usize = 52;
 
 impl Trace {
     fn to_bytes(self) -> [u8; TRACE_BYTES] {
@@ -35,7 +47,9 @@ impl Trace {
         b[..16].copy_from_slice(&self.fingerprint.to_le_bytes());
         b[16..24].copy_from_slice(&self.position.to_le_bytes());
         b[24..28].copy_from_slice(&self.file.to_le_bytes());
-        b[28..].copy_from_slice(&self.line.to_le_bytes());
+        b[28..32].copy_from_slice(&self.line.to_le_bytes());
+        b[32..48].copy_from_slice(&self.row.to_le_bytes());
+        b[48..].copy_from_slice(&self.partition.to_le_bytes());
         b
     }
 
@@ -44,20 +58,37 @@ impl Trace {
             fingerprint: u128::from_le_bytes(b[..16].try_into().unwrap()),
             position: u64::from_le_bytes(b[16..24].try_into().unwrap()),
             file: u32::from_le_bytes(b[24..28].try_into().unwrap()),
-            line: u32::from_le_bytes(b[28..].try_into().unwrap()),
+            line: u32::from_le_bytes(b[28..32].try_into().unwrap()),
+            row: u128::from_le_bytes(b[32..48].try_into().unwrap()),
+            partition: u32::from_le_bytes(b[48..].try_into().unwrap()),
         }
     }
 }
 
 /// A row that repeats an earlier one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Duplicate {
+pub(crate) struct Duplicate {
     pub copy: Trace,
     pub first: Trace,
 }
 
+/// Rows sharing a key but differing: every row of the group, with the group's first row and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Conflict {
+    pub row: Trace,
+    pub first: Trace,
+    pub rows: usize,
+}
+
+/// What the search found in one group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Found {
+    pub duplicates: Vec<Duplicate>,
+    pub conflicts: Vec<Conflict>,
+}
+
 /// Collects traces partition by partition and finds the duplicates among them.
-pub struct DuplicateFinder {
+pub(crate) struct DuplicateFinder {
     dir: PathBuf,
     capacity: usize,
     buffers: BTreeMap<Option<Period>, Vec<Trace>>,
@@ -72,7 +103,7 @@ impl DuplicateFinder {
         DuplicateFinder { dir, capacity: capacity.max(1), buffers: BTreeMap::new(), runs: BTreeMap::new(), buffered: 0, spilled: 0 }
     }
 
-    pub fn add(&mut self, partition: Option<Period>, trace: Trace) -> Result<(), String> {
+    pub fn add(&mut self, partition: Option<Period>, trace: Trace) -> Result<(), IngestError> {
         self.buffers.entry(partition).or_default().push(trace);
         self.buffered += 1;
         if self.buffered >= self.capacity {
@@ -81,8 +112,8 @@ impl DuplicateFinder {
         Ok(())
     }
 
-    fn spill(&mut self) -> Result<(), String> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+    fn spill(&mut self) -> Result<(), IngestError> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| IngestError::Create { path: self.dir.clone(), source })?;
         for (partition, traces) in &mut self.buffers {
             if traces.is_empty() {
                 continue;
@@ -90,12 +121,12 @@ impl DuplicateFinder {
             traces.sort_unstable();
             let path = self.dir.join(format!("run-{}.bin", self.spilled));
             self.spilled += 1;
-            let file = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            let file = File::create(&path).map_err(|source| IngestError::Create { path: path.clone(), source })?;
             let mut out = BufWriter::with_capacity(1 << 20, file);
             for t in traces.iter() {
-                out.write_all(&t.to_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+                out.write_all(&t.to_bytes()).map_err(|source| IngestError::RunFile { path: path.clone(), source })?;
             }
-            out.flush().map_err(|e| format!("{}: {e}", path.display()))?;
+            out.flush().map_err(|source| IngestError::RunFile { path: path.clone(), source })?;
             self.runs.entry(*partition).or_default().push(path);
             traces.clear();
             traces.shrink_to_fit();
@@ -105,7 +136,13 @@ impl DuplicateFinder {
     }
 
     /// The duplicates of every partition, in file order; run files are removed.
-    pub fn finish(mut self) -> Result<BTreeMap<Option<Period>, Vec<Duplicate>>, String> {
+    #[cfg(test)]
+    pub fn finish(self) -> Result<BTreeMap<Option<Period>, Vec<Duplicate>>, IngestError> {
+        Ok(self.finish_all()?.into_iter().filter(|(_, f)| !f.duplicates.is_empty()).map(|(p, f)| (p, f.duplicates)).collect())
+    }
+
+    /// Duplicates and conflicts of every group, in file order; run files are removed.
+    pub(crate) fn finish_all(mut self) -> Result<BTreeMap<Option<Period>, Found>, IngestError> {
         let mut partitions: Vec<Option<Period>> = self.buffers.keys().chain(self.runs.keys()).copied().collect();
         partitions.sort();
         partitions.dedup();
@@ -114,9 +151,9 @@ impl DuplicateFinder {
             let mut memory = self.buffers.remove(&partition).unwrap_or_default();
             memory.sort_unstable();
             let runs = self.runs.remove(&partition).unwrap_or_default();
-            let duplicates = merge_runs(memory, &runs)?;
-            if !duplicates.is_empty() {
-                found.insert(partition, duplicates);
+            let result = merge_runs(memory, &runs)?;
+            if !result.duplicates.is_empty() || !result.conflicts.is_empty() {
+                found.insert(partition, result);
             }
         }
         if self.spilled > 0 {
@@ -133,7 +170,7 @@ enum Sorted {
 }
 
 impl Sorted {
-    fn next(&mut self) -> Result<Option<Trace>, String> {
+    fn next(&mut self) -> Result<Option<Trace>, IngestError> {
         match self {
             Sorted::Memory(it) => Ok(it.next()),
             Sorted::Run(reader, path) => {
@@ -141,18 +178,19 @@ impl Sorted {
                 match reader.read_exact(&mut b) {
                     Ok(()) => Ok(Some(Trace::from_bytes(&b))),
                     Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
-                    Err(e) => Err(format!("{}: {e}", path.display())),
+                    Err(source) => Err(IngestError::RunFile { path: path.clone(), source }),
                 }
             }
         }
     }
 }
 
-/// Merges sorted traces; within a run of equal fingerprints the lowest position is the first copy.
-fn merge_runs(memory: Vec<Trace>, runs: &[PathBuf]) -> Result<Vec<Duplicate>, String> {
+/// Merges sorted traces; within a run of equal fingerprints the first in file order is the first
+/// copy. A run whose rows all agree gives duplicates; one whose rows differ gives conflicts.
+fn merge_runs(memory: Vec<Trace>, runs: &[PathBuf]) -> Result<Found, IngestError> {
     let mut sources = vec![Sorted::Memory(memory.into_iter())];
     for path in runs {
-        let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let file = File::open(path).map_err(|source| IngestError::Read { path: path.clone(), source })?;
         sources.push(Sorted::Run(BufReader::with_capacity(1 << 20, file), path.clone()));
     }
     let mut heap = BinaryHeap::new();
@@ -161,19 +199,34 @@ fn merge_runs(memory: Vec<Trace>, runs: &[PathBuf]) -> Result<Vec<Duplicate>, St
             heap.push(Reverse((t, i)));
         }
     }
-    let mut duplicates = Vec::new();
-    let mut first: Option<Trace> = None;
-    while let Some(Reverse((t, i))) = heap.pop() {
-        match first {
-            Some(f) if f.fingerprint == t.fingerprint => duplicates.push(Duplicate { copy: t, first: f }),
-            _ => first = Some(t),
+    let mut found = Found::default();
+    // The current group: its first trace, and the others (kept only while they agree; a group
+    // that disagrees is held whole, which only a key shared by many differing rows makes large).
+    let mut group: Vec<Trace> = Vec::new();
+    let close = |group: &mut Vec<Trace>, found: &mut Found| {
+        if let Some(first) = group.first().copied() {
+            if group.iter().all(|t| t.row == first.row) {
+                found.duplicates.extend(group[1..].iter().map(|t| Duplicate { copy: *t, first }));
+            } else {
+                let rows = group.len();
+                found.conflicts.extend(group.iter().map(|t| Conflict { row: *t, first, rows }));
+            }
         }
+        group.clear();
+    };
+    while let Some(Reverse((t, i))) = heap.pop() {
+        if group.first().is_some_and(|f| f.fingerprint != t.fingerprint) {
+            close(&mut group, &mut found);
+        }
+        group.push(t);
         if let Some(next) = sources[i].next()? {
             heap.push(Reverse((next, i)));
         }
     }
-    duplicates.sort_by_key(|d| d.copy.position);
-    Ok(duplicates)
+    close(&mut group, &mut found);
+    found.duplicates.sort_by_key(|d| (d.copy.file, d.copy.line));
+    found.conflicts.sort_by_key(|c| (c.row.file, c.row.line));
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -181,7 +234,7 @@ mod tests {
     use super::*;
 
     fn trace(fingerprint: u128, position: u64) -> Trace {
-        Trace { fingerprint, position, file: (position / 100) as u32, line: (position % 100) as u32 + 2 }
+        Trace { fingerprint, position, file: (position / 100) as u32, line: (position % 100) as u32 + 2, row: fingerprint, partition: 0 }
     }
 
     /// The same answer from a plain in-memory index, the way it would be written by hand.
@@ -235,7 +288,28 @@ mod tests {
 
     #[test]
     fn traces_round_trip_through_bytes() {
-        let t = Trace { fingerprint: u128::MAX - 5, position: 1 << 40, file: 7, line: u32::MAX };
+        let t = Trace { fingerprint: u128::MAX - 5, position: 1 << 40, file: 7, line: u32::MAX, row: 3 << 100, partition: 9 };
         assert_eq!(Trace::from_bytes(&t.to_bytes()), t);
+    }
+
+    #[test]
+    fn keyed_groups_give_duplicates_when_rows_agree_and_conflicts_when_they_differ() {
+        // Key 1: three identical rows (two duplicates). Key 2: rows a, a, b (all three
+        // conflicting). Key 3: alone. Spread over two partitions, with spills.
+        let t = |key: u128, row: u128, file: u32, line: u32, partition: u32| Trace { fingerprint: key, file, line, position: u64::from(line), row, partition };
+        let traces = [t(2, 20, 0, 5, 0), t(1, 10, 0, 2, 0), t(3, 30, 0, 3, 1), t(1, 10, 1, 2, 1), t(2, 20, 0, 9, 1), t(1, 10, 0, 7, 0), t(2, 21, 1, 4, 0)];
+        for capacity in [100, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut finder = DuplicateFinder::new(dir.path().join("runs"), capacity);
+            for trace in traces {
+                finder.add(None, trace).unwrap();
+            }
+            let found = finder.finish_all().unwrap().remove(&None).unwrap();
+            let first = t(1, 10, 0, 2, 0);
+            assert_eq!(found.duplicates, [Duplicate { copy: t(1, 10, 0, 7, 0), first }, Duplicate { copy: t(1, 10, 1, 2, 1), first }], "capacity {capacity}");
+            let conflicting: Vec<(u32, u32, usize)> = found.conflicts.iter().map(|c| (c.row.file, c.row.line, c.rows)).collect();
+            assert_eq!(conflicting, [(0, 5, 3), (0, 9, 3), (1, 4, 3)], "capacity {capacity}");
+            assert!(found.conflicts.iter().all(|c| c.first == t(2, 20, 0, 5, 0)));
+        }
     }
 }

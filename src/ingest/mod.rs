@@ -19,6 +19,8 @@
 //! and the curated partitions it writes; may import `base`, `spec` and `store`.
 
 pub mod dedup;
+pub mod derive;
+pub mod error;
 pub mod parse;
 pub mod preflight;
 pub mod read;
@@ -41,6 +43,7 @@ use crate::spec::plan::{ColumnPlan, ColumnType, Plan, Severity, SourcePlan};
 use crate::store::layout;
 use crate::store::parquet::{ParquetStream, RunStamp};
 use dedup::{DuplicateFinder, Trace};
+pub use error::IngestError;
 use read::Cell;
 use values::Values;
 
@@ -53,6 +56,8 @@ pub enum RejectKind {
     Dropped,
     /// An exact copy of an earlier row of the same source.
     Duplicate,
+    /// One of several rows sharing the source's declared key but differing.
+    Conflicting,
 }
 
 impl Vocabulary for RejectKind {
@@ -60,6 +65,7 @@ impl Vocabulary for RejectKind {
         Word { value: RejectKind::Rejected, name: "rejected", zh: "拒绝", en: "rejected" },
         Word { value: RejectKind::Dropped, name: "dropped", zh: "删除（合计等）", en: "dropped (totals)" },
         Word { value: RejectKind::Duplicate, name: "duplicate", zh: "完全重复", en: "exact duplicate" },
+        Word { value: RejectKind::Conflicting, name: "conflicting", zh: "主键相同但内容不同", en: "conflicting (same key, different values)" },
     ];
 }
 crate::serialize_by_name!(RejectKind);
@@ -113,6 +119,8 @@ pub struct SourceCounts {
     pub rejected: u64,
     pub dropped: u64,
     pub duplicates: u64,
+    /// Rows sharing the declared key but differing (all of them quarantined).
+    pub conflicting: u64,
     pub other_period: u64,
     pub blank_lines: u64,
     /// Physical lines of the source's files, counted from the raw bytes (None when a file was
@@ -124,10 +132,10 @@ pub struct SourceCounts {
 }
 
 impl SourceCounts {
-    /// Rows read = accepted + rejected + dropped + duplicates + outside the selected period, and
-    /// physical lines = title + header + blank + record lines.
+    /// Rows read = accepted + rejected + dropped + duplicates + conflicting + outside the
+    /// selected period, and physical lines = title + header + blank + record lines.
     pub fn conserved(&self) -> bool {
-        self.rows_read == self.accepted + self.rejected + self.dropped + self.duplicates + self.other_period
+        self.rows_read == self.accepted + self.rejected + self.dropped + self.duplicates + self.conflicting + self.other_period
             && self.physical_lines.is_none_or(|p| p == self.title_lines + self.header_lines + self.blank_lines + self.record_lines)
     }
 
@@ -149,6 +157,8 @@ pub struct IngestedSource {
     pub rejects: Vec<Reject>,
     /// Partitions written (None: the single file of a reference table).
     pub periods: Vec<Option<Period>>,
+    /// The duplicate policy applied: "exact", "keep" or "key(…)".
+    pub duplicate_policy: String,
 }
 
 /// Where accepted rows go.
@@ -171,6 +181,8 @@ struct BlockRows {
     columns: Vec<Values>,
     lines: Vec<u64>,
     hashes: Vec<u128>,
+    /// Fingerprints of the declared key (empty without one).
+    keys: Vec<u128>,
     period: Vec<Option<Period>>,
     rejects: Vec<Reject>,
     counts: SourceCounts,
@@ -183,6 +195,7 @@ struct Part {
     period: Option<Period>,
     arrays: Vec<ArrayRef>,
     hashes: Vec<u128>,
+    keys: Vec<u128>,
     lines: Vec<u64>,
 }
 
@@ -211,6 +224,13 @@ struct TableContext<'a> {
     drops: Vec<(usize, Vec<String>, String)>,
     period_index: Option<usize>,
     only: Option<Period>,
+    /// Per column: how a derived value is made in this table (None: read from its header).
+    derived: Vec<Option<derive::DerivedAt>>,
+    /// Indexes of the declared key's columns (empty without a key).
+    key_columns: Vec<usize>,
+    /// Mixed into row fingerprints when the table fixes values from its file name, title or
+    /// sheet, so identical lines of different files are different rows.
+    salt: Option<u128>,
 }
 
 /// A row check with its expression compiled once per source.
@@ -223,12 +243,12 @@ struct CompiledCheck {
     uses: Vec<usize>,
 }
 
-fn compile_checks(source: &SourcePlan) -> Result<Vec<CompiledCheck>, String> {
+fn compile_checks(source: &SourcePlan) -> Result<Vec<CompiledCheck>, IngestError> {
     source
         .checks
         .iter()
         .map(|c| {
-            let expr = polars::sql::sql_expr(&c.rule).map_err(|e| format!("check '{}': {e}", c.rule))?;
+            let expr = polars::sql::sql_expr(&c.rule).map_err(|error| IngestError::CheckRule { rule: c.rule.clone(), error })?;
             let roots: Vec<String> = expr.clone().meta().root_names().iter().map(|s| s.to_string()).collect();
             let uses = source.columns.iter().enumerate().filter(|(_, col)| roots.contains(&col.name)).map(|(i, _)| i).collect();
             Ok(CompiledCheck { expr, rule: c.rule.clone(), severity: c.severity, message: c.message.clone(), uses })
@@ -252,7 +272,7 @@ impl PartitionWriters<'_> {
         }
     }
 
-    fn writer(&mut self, period: Option<Period>) -> Result<Option<&mut ParquetStream>, String> {
+    fn writer(&mut self, period: Option<Period>) -> Result<Option<&mut ParquetStream>, IngestError> {
         let Destination::Curated { dir, run_id } = self.destination else { return Ok(None) };
         if !self.open.contains_key(&period) {
             let stamp = RunStamp { run_id: run_id.to_string(), table: layout::curated_table(&self.source.name) };
@@ -263,7 +283,7 @@ impl PartitionWriters<'_> {
     }
 
     /// Closes every file; a reference table without rows still gets its (empty) file.
-    fn finish(mut self) -> Result<Vec<Option<Period>>, String> {
+    fn finish(mut self) -> Result<Vec<Option<Period>>, IngestError> {
         if self.source.period.is_none() && self.open.is_empty() {
             self.writer(None)?;
         }
@@ -287,7 +307,7 @@ pub fn ingest_source(
     only: Option<Period>,
     destination: Destination,
     sample_blocks: Option<usize>,
-) -> Result<IngestedSource, String> {
+) -> Result<IngestedSource, IngestError> {
     let checks = compile_checks(source)?;
     let mut fields: Vec<arrow::datatypes::Field> =
         source.columns.iter().map(|c| arrow::datatypes::Field::new(&c.name, Values::for_type(c.kind).to_arrow().data_type().clone(), true)).collect();
@@ -307,15 +327,16 @@ pub fn ingest_source(
         warnings: source.checks.iter().filter(|c| c.severity == Severity::Warn).map(|c| (c.message.clone(), 0)).collect(),
         rejects: Vec::new(),
         periods: Vec::new(),
+        duplicate_policy: source.duplicates.label(),
     };
     // Blocks are read and parsed here, side by side; one merger thread takes them in file order
     // into the partition files, leaving a trace of each row for the duplicate check, while the
     // next blocks are parsed.
     let (sender, receiver) = std::sync::mpsc::sync_channel::<ParsedBlock>(blocks_in_flight());
     let merged = std::thread::scope(|scope| {
-        let merger = scope.spawn(move || -> Result<(PartitionWriters, IngestedSource, Merged), String> {
+        let merger = scope.spawn(move || -> Result<(PartitionWriters, IngestedSource, Merged), IngestError> {
             let (mut writers, mut out) = (writers, out);
-            let mut merged = Merged { finder, tables: Vec::new(), positions: BTreeMap::new() };
+            let mut merged = Merged { finder, policy: source.duplicates.clone(), tables: Vec::new(), positions: BTreeMap::new(), partitions: Vec::new() };
             for block in receiver {
                 merge_block(block, &mut merged, &mut writers, &mut out)?;
             }
@@ -323,12 +344,12 @@ pub fn ingest_source(
         });
         let read = read_and_parse(plan, source, &checks, files, only, sample_blocks, &sender);
         drop(sender);
-        let merged = merger.join().map_err(|_| format!("source '{}': the merge of parsed rows failed", source.name))?;
+        let merged = merger.join().map_err(|_| IngestError::MergePanicked { source_name: source.name.clone() })?;
         // A merge error stops the reading; report it before any error it caused there.
         let (writers, mut out, merged) = merged?;
         out.files = read?;
         add_file_lines(&mut out.counts, &out.files)?;
-        Ok::<_, String>((writers, out, merged))
+        Ok::<_, IngestError>((writers, out, merged))
     });
     let (writers, mut out, merged) = merged?;
     let stamp = match destination {
@@ -340,11 +361,17 @@ pub fn ingest_source(
         None => BTreeMap::new(),
     };
     out.periods = writers.finish()?;
-    // Duplicates: every copy after the first leaves quarantine's account and its partition file.
-    let duplicates = merged.finder.finish()?;
-    let mut rewrites = Vec::new();
-    for (period, list) in &duplicates {
-        for d in list {
+    // Duplicates: every copy after the first leaves quarantine's account and its partition file;
+    // with a key, so do all rows of a key whose rows differ.
+    let policy = source.duplicates.label();
+    let found = merged.finder.finish_all()?;
+    let mut removed: BTreeMap<Option<Period>, Vec<u64>> = BTreeMap::new();
+    let key_text = match &source.duplicates {
+        crate::spec::plan::DuplicatePolicy::Key(columns) => columns.join(", "),
+        _ => String::new(),
+    };
+    for found in found.values() {
+        for d in &found.duplicates {
             let ((copy_file, sheet), (first_file, _)) = (&merged.tables[d.copy.file as usize], &merged.tables[d.first.file as usize]);
             out.rejects.push(Reject {
                 source: source.name.clone(),
@@ -354,36 +381,61 @@ pub fn ingest_source(
                 column: None,
                 value: None,
                 kind: RejectKind::Duplicate,
-                reason: format!("与 {first_file} 第 {0} 行完全重复 · exact duplicate of {first_file} line {0}", d.first.line),
+                reason: format!(
+                    "与 {first_file} 第 {0} 行完全重复（duplicates = {policy}）· exact duplicate of {first_file} line {0} (duplicates = {policy})",
+                    d.first.line
+                ),
             });
+            removed.entry(merged.partitions[d.copy.partition as usize]).or_default().push(d.copy.position);
         }
-        out.counts.duplicates += list.len() as u64;
-        out.counts.accepted -= list.len() as u64;
-        if let (Some(path), Some((_, stamp))) = (paths.get(period), &stamp) {
-            rewrites.push((path.clone(), list.iter().map(|d| d.copy.position).collect::<Vec<u64>>(), stamp.clone()));
+        for c in &found.conflicts {
+            let ((file, sheet), (first_file, _)) = (&merged.tables[c.row.file as usize], &merged.tables[c.first.file as usize]);
+            out.rejects.push(Reject {
+                source: source.name.clone(),
+                file: file.to_string(),
+                sheet: sheet.clone(),
+                row: u64::from(c.row.line),
+                column: Some(key_text.clone()),
+                value: None,
+                kind: RejectKind::Conflicting,
+                reason: format!(
+                    "{key_text} 与 {first_file} 第 {0} 行相同但内容不同，共 {1} 行，全部隔离（duplicates = {policy}）· same {key_text} as {first_file} line {0} but different values; all {1} rows quarantined (duplicates = {policy})",
+                    c.first.line, c.rows
+                ),
+            });
+            removed.entry(merged.partitions[c.row.partition as usize]).or_default().push(c.row.position);
+        }
+        out.counts.duplicates += found.duplicates.len() as u64;
+        out.counts.conflicting += found.conflicts.len() as u64;
+        out.counts.accepted -= (found.duplicates.len() + found.conflicts.len()) as u64;
+    }
+    let mut rewrites = Vec::new();
+    for (period, mut positions) in removed {
+        positions.sort_unstable();
+        if let (Some(path), Some((_, stamp))) = (paths.get(&period), &stamp) {
+            rewrites.push((path.clone(), positions, stamp.clone()));
         }
     }
-    rewrites.par_iter().map(|(path, positions, stamp)| drop_rows(path, positions, stamp)).collect::<Result<Vec<()>, String>>()?;
+    rewrites.par_iter().map(|(path, positions, stamp)| drop_rows(path, positions, stamp)).collect::<Result<Vec<()>, IngestError>>()?;
     if !out.counts.conserved() {
-        return Err(format!("source '{}': row accounting does not add up: {:?}", source.name, out.counts));
+        return Err(IngestError::RowAccounting { source_name: source.name.clone(), counts: out.counts.clone() });
     }
     Ok(out)
 }
 
 /// Adds the files' line accounting to the source's, after checking each file's.
-fn add_file_lines(counts: &mut SourceCounts, files: &[FileReport]) -> Result<(), String> {
+fn add_file_lines(counts: &mut SourceCounts, files: &[FileReport]) -> Result<(), IngestError> {
     let mut physical = Some(0);
     for f in files {
         if !f.lines_conserved() {
-            return Err(format!(
-                "{}: line accounting does not add up: {} physical lines, but {} title + {} header + {} blank + {} in records",
-                f.path,
-                f.physical_lines.unwrap_or_default(),
-                f.title_lines,
-                f.header_lines,
-                f.blank_lines,
-                f.record_lines
-            ));
+            return Err(IngestError::LineAccounting {
+                file: f.path.clone(),
+                physical: f.physical_lines.unwrap_or_default(),
+                title: f.title_lines,
+                header: f.header_lines,
+                blank: f.blank_lines,
+                records: f.record_lines,
+            });
         }
         physical = physical.zip(f.physical_lines).map(|(a, b)| a + b);
     }
@@ -406,7 +458,7 @@ fn read_and_parse(
     only: Option<Period>,
     sample_blocks: Option<usize>,
     sender: &std::sync::mpsc::SyncSender<ParsedBlock>,
-) -> Result<Vec<FileReport>, String> {
+) -> Result<Vec<FileReport>, IngestError> {
     // File names in quarantine and the manifest are shown relative to the working folder.
     let base = Path::new(".");
     let mut reports = Vec::new();
@@ -448,14 +500,14 @@ fn read_and_parse(
                 if batch.is_empty() {
                     break;
                 }
-                let parsed: Vec<Result<ParsedBlock, String>> = batch.par_iter().map(|b| parse_block(&context, b)).collect();
+                let parsed: Vec<Result<ParsedBlock, IngestError>> = batch.par_iter().map(|b| parse_block(&context, b)).collect();
                 for block in parsed {
                     let block = block?;
                     rows_read += block.counts.rows_read;
                     blank_lines += block.counts.blank_lines;
                     record_lines += block.counts.record_lines;
                     if sender.send(block).is_err() {
-                        return Err(format!("source '{}': the merge stopped", source.name));
+                        return Err(IngestError::MergeStopped { source_name: source.name.clone() });
                     }
                 }
             }
@@ -545,8 +597,11 @@ fn table_context<'a>(
     table_index: u32,
     table: &read::TableReader,
     only: Option<Period>,
-) -> Result<TableContext<'a>, String> {
+) -> Result<TableContext<'a>, IngestError> {
     let located = locate_columns(source, &table.headers, table.sheet.as_deref(), &file)?;
+    let text = derive::TableText { file: Path::new(&*file), sheet: table.sheet.as_deref(), title: table.title.as_deref() };
+    let derived = source.columns.iter().map(|c| derive::locate(c, &text, &table.headers)).collect::<Result<Vec<_>, IngestError>>()?;
+    let salt = table_salt(&derived);
     let drops = source
         .drop_rows
         .iter()
@@ -564,12 +619,36 @@ fn table_context<'a>(
         drops,
         period_index: source.period.as_ref().and_then(|p| source.columns.iter().position(|c| &c.name == p)),
         only,
+        derived,
+        salt,
+        key_columns: match &source.duplicates {
+            crate::spec::plan::DuplicatePolicy::Key(columns) => columns.iter().filter_map(|k| source.columns.iter().position(|c| &c.name == k)).collect(),
+            _ => Vec::new(),
+        },
     })
+}
+
+/// A fingerprint of the values a table fixes from its file's name, title or sheet, if any.
+fn table_salt(derived: &[Option<derive::DerivedAt>]) -> Option<u128> {
+    let fixed: Vec<derive::Parts> = derived.iter().flatten().filter_map(derive::DerivedAt::fixed_parts).collect();
+    if fixed.is_empty() {
+        return None;
+    }
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for p in fixed {
+        for v in [p.year, p.month, p.quarter, p.day] {
+            h.update(&v.map_or(u32::MAX, |x| x).to_le_bytes());
+        }
+    }
+    Some(h.digest128())
 }
 
 /// What the merger keeps across blocks.
 struct Merged {
     finder: DuplicateFinder,
+    policy: crate::spec::plan::DuplicatePolicy,
+    /// Partitions by the index traces name them with.
+    partitions: Vec<Option<Period>>,
     /// Shown file name and sheet of each table, by table index (for the duplicates' reasons).
     tables: Vec<(Arc<str>, Option<String>)>,
     /// Rows written so far to each partition file.
@@ -578,16 +657,36 @@ struct Merged {
 
 /// Writes a parsed block's rows to their partition files and leaves their traces for the
 /// duplicate check.
-fn merge_block(block: ParsedBlock, merged: &mut Merged, writers: &mut PartitionWriters, out: &mut IngestedSource) -> Result<(), String> {
+fn merge_block(block: ParsedBlock, merged: &mut Merged, writers: &mut PartitionWriters, out: &mut IngestedSource) -> Result<(), IngestError> {
     if merged.tables.len() <= block.table_index as usize {
         merged.tables.push((block.file.clone(), block.sheet.clone()));
     }
     for part in block.parts {
+        let partition = match merged.partitions.iter().position(|p| *p == part.period) {
+            Some(i) => i as u32,
+            None => {
+                merged.partitions.push(part.period);
+                (merged.partitions.len() - 1) as u32
+            }
+        };
         let position = merged.positions.entry(part.period).or_default();
         for (i, hash) in part.hashes.iter().enumerate() {
             // Lines past 4 294 967 295 would be named by their low 32 bits in the reason only.
-            let trace = Trace { fingerprint: *hash, position: *position + i as u64, file: block.table_index, line: part.lines[i] as u32 };
-            merged.finder.add(part.period, trace)?;
+            let trace = |fingerprint: u128| Trace {
+                fingerprint,
+                position: *position + i as u64,
+                file: block.table_index,
+                line: part.lines[i] as u32,
+                row: *hash,
+                partition,
+            };
+            match merged.policy {
+                crate::spec::plan::DuplicatePolicy::Exact => merged.finder.add(part.period, trace(*hash))?,
+                crate::spec::plan::DuplicatePolicy::Keep => {}
+                // A record may have been exported under another date: keys are compared over the
+                // whole source.
+                crate::spec::plan::DuplicatePolicy::Key(_) => merged.finder.add(None, trace(part.keys[i]))?,
+            }
         }
         *position += part.hashes.len() as u64;
         if part.arrays.first().is_some_and(|a| !a.is_empty()) {
@@ -612,47 +711,50 @@ fn merge_block(block: ParsedBlock, merged: &mut Merged, writers: &mut PartitionW
 }
 
 /// Rewrites a partition file without the rows at `positions` (sorted), batch by batch.
-fn drop_rows(path: &Path, positions: &[u64], stamp: &RunStamp) -> Result<(), String> {
+fn drop_rows(path: &Path, positions: &[u64], stamp: &RunStamp) -> Result<(), IngestError> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let shown = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let file = std::fs::File::open(path).map_err(|e| shown(&e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| shown(&e))?.with_batch_size(64 * 1024);
+    let shown = |e| IngestError::Rewrite { path: path.to_path_buf(), error: e };
+    let file = std::fs::File::open(path).map_err(|e| shown(e.into()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| shown(e.into()))?.with_batch_size(64 * 1024);
     let schema = builder.schema().clone();
-    let reader = builder.build().map_err(|e| shown(&e))?;
+    let reader = builder.build().map_err(|e| shown(e.into()))?;
     let rewritten = path.with_extension("parquet.rewrite");
     let mut stream = ParquetStream::create(&rewritten, schema, stamp)?;
     let (mut offset, mut next) = (0u64, 0usize);
     for batch in reader {
-        let batch = batch.map_err(|e| shown(&e))?;
+        let batch = batch.map_err(|e| shown(e.into()))?;
         let rows = batch.num_rows() as u64;
         let mut keep = vec![true; rows as usize];
         while next < positions.len() && positions[next] < offset + rows {
             keep[(positions[next] - offset) as usize] = false;
             next += 1;
         }
-        let kept = arrow::compute::filter_record_batch(&batch, &BooleanArray::from(keep)).map_err(|e| shown(&e))?;
+        let kept = arrow::compute::filter_record_batch(&batch, &BooleanArray::from(keep)).map_err(|e| shown(e.into()))?;
         stream.write(kept.columns().to_vec())?;
         offset += rows;
     }
     stream.close()?;
-    std::fs::rename(&rewritten, path).map_err(|e| shown(&e))
+    std::fs::rename(&rewritten, path).map_err(|e| shown(e.into()))
 }
 
 /// Where each canonical column comes from in one table: cell index and scale, or absent.
-fn locate_columns(source: &SourcePlan, headers: &[String], sheet: Option<&str>, file: &str) -> Result<Vec<Option<(usize, f64)>>, String> {
+fn locate_columns(source: &SourcePlan, headers: &[String], sheet: Option<&str>, file: &str) -> Result<Vec<Option<(usize, f64)>>, IngestError> {
     source
         .columns
         .iter()
         .map(|c| {
+            if c.derived.is_some() {
+                return Ok(None);
+            }
             let found = c.headers.iter().find_map(|(h, scale)| headers.iter().position(|x| x == h).map(|i| (i, *scale)));
             match found {
-                None if c.required => Err(format!(
-                    "{file}{}: column '{}' (header '{}') is missing; headers there: {}",
-                    sheet.map(|s| format!(" sheet '{s}'")).unwrap_or_default(),
-                    c.name,
-                    c.headers[0].0,
-                    headers.join(", ")
-                )),
+                None if c.required => Err(IngestError::MissingColumn {
+                    file: file.to_string(),
+                    sheet: sheet.map(str::to_string),
+                    column: c.name.clone(),
+                    header: c.headers[0].0.clone(),
+                    headers: headers.to_vec(),
+                }),
                 found => Ok(found),
             }
         })
@@ -660,13 +762,14 @@ fn locate_columns(source: &SourcePlan, headers: &[String], sheet: Option<&str>, 
 }
 
 /// Parses, types and checks the records of one block (any thread).
-fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBlock, String> {
+fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBlock, IngestError> {
     let source = context.source;
     let plan = context.plan;
     let mut parsed = BlockRows {
         columns: source.columns.iter().map(|c| Values::for_type(c.kind)).collect(),
         lines: Vec::new(),
         hashes: Vec::new(),
+        keys: Vec::new(),
         period: Vec::new(),
         rejects: Vec::new(),
         counts: SourceCounts::default(),
@@ -711,14 +814,26 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
             }
         }
         row.clear();
-        for (column, at) in source.columns.iter().zip(&context.located) {
+        for ((column, at), derived) in source.columns.iter().zip(&context.located).zip(&context.derived) {
+            if let Some(derived) = derived {
+                match derive::value(column, derived, cells, plan.utc_offset_minutes) {
+                    Ok(derive::DerivedValue::Date(d)) => row.push(Value::Date(d)),
+                    Ok(derive::DerivedValue::Timestamp(t)) => row.push(Value::Timestamp(t)),
+                    Err((header, text, reason)) => {
+                        parsed.rejects.push(reject(Some(&column.name), Some(text), RejectKind::Rejected, format!("{header}: {reason}")));
+                        parsed.counts.rejected += 1;
+                        return Ok(());
+                    }
+                }
+                continue;
+            }
             let cell = at.and_then(|(i, _)| cells.get(i).copied()).unwrap_or(Cell::Empty);
             let scale = at.map(|(_, s)| s).unwrap_or(1.0);
             // The date window guards the job's time axis: every dated value of a source that has
             // a period column; reference tables (the station master's dates) are not on it.
             let window = source.period.as_ref().map(|_| plan.date_window);
             let value = parse_cell(column, cell, scale, plan.utc_offset_minutes).and_then(|v| match (window, v.local_day(plan.utc_offset_minutes)) {
-                (Some(w), Some(day)) => parse::in_window(day, w.from, w.to).map(|_| v).map_err(|e| e.0),
+                (Some(w), Some(day)) => parse::in_window(day, w.from, w.to).map(|_| v),
                 _ => Ok(v),
             });
             match value {
@@ -736,11 +851,14 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
             parsed.counts.other_period += 1;
             return Ok(());
         }
+        if !context.key_columns.is_empty() {
+            parsed.keys.push(key_hash(&row, &context.key_columns));
+        }
         for (values, value) in parsed.columns.iter_mut().zip(row.drain(..)) {
             value.push_into(values);
         }
         parsed.lines.push(line);
-        parsed.hashes.push(record_hash(cells));
+        parsed.hashes.push(salted(record_hash(cells), context.salt));
         parsed.period.push(period);
         parsed.counts.accepted += 1;
         Ok(())
@@ -759,7 +877,8 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
             let mut arrays: Vec<ArrayRef> = parsed.columns.iter().map(|v| v.take_arrow(&rows)).collect();
             arrays.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(&*context.file, rows.len()))));
             arrays.push(Arc::new(Int64Array::from_iter_values(rows.iter().map(|&i| parsed.lines[i] as i64))));
-            Part { period, arrays, hashes: rows.iter().map(|&i| parsed.hashes[i]).collect(), lines: rows.iter().map(|&i| parsed.lines[i]).collect() }
+            let keys = if parsed.keys.is_empty() { Vec::new() } else { rows.iter().map(|&i| parsed.keys[i]).collect() };
+            Part { period, arrays, hashes: rows.iter().map(|&i| parsed.hashes[i]).collect(), keys, lines: rows.iter().map(|&i| parsed.lines[i]).collect() }
         })
         .collect();
     Ok(ParsedBlock {
@@ -840,7 +959,7 @@ impl Value {
     }
 }
 
-fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> Result<Value, String> {
+fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> Result<Value, parse::ParseError> {
     let blank = match cell {
         Cell::Empty => true,
         Cell::Text(s) => s.trim().is_empty(),
@@ -848,7 +967,7 @@ fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> R
     };
     if blank {
         if column.not_null {
-            return Err("缺少必填值 · value is missing".to_string());
+            return Err(parse::ParseError("缺少必填值 · value is missing".to_string()));
         }
         return Ok(match column.kind {
             ColumnType::Text => Value::Text(None),
@@ -863,28 +982,73 @@ fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> R
         other => Cow::Owned(other.text()),
     };
     let fmt = column.format.as_deref();
-    let e = |e: parse::ParseError| e.0;
     Ok(match (column.kind, cell) {
         (ColumnType::Text, _) => Value::Text(Some(text.trim().to_string())),
         (ColumnType::Integer, Cell::Number(v)) if v.fract() == 0.0 && v.abs() < 9.0e15 => Value::Int(Some(v as i64)),
-        (ColumnType::Integer, _) => Value::Int(Some(parse::integer(&text).map_err(e)?)),
-        (ColumnType::Number, Cell::Number(v)) => Value::Float(Some(parse::scaled(v, scale, &text).map_err(e)?)),
-        (ColumnType::Number, _) => Value::Float(Some(parse::number(&text, scale).map_err(e)?)),
+        (ColumnType::Integer, _) => Value::Int(Some(parse::integer(&text)?)),
+        (ColumnType::Number, Cell::Number(v)) => Value::Float(Some(parse::scaled(v, scale, &text)?)),
+        (ColumnType::Number, _) => Value::Float(Some(parse::number(&text, scale)?)),
         (ColumnType::Month, Cell::ExcelDate(v)) => {
-            let (y, m, _) = civil_from_days(parse::excel_serial(v, &text).map_err(e)?.0);
+            let (y, m, _) = civil_from_days(parse::excel_serial(v, &text)?.0);
             Value::Date(Some(days_from_civil(y, m, 1)))
         }
-        (ColumnType::Month, Cell::Number(v)) => Value::Date(Some(parse::month_from_number(v, &text).map_err(e)?)),
-        (ColumnType::Month, _) => Value::Date(Some(parse::month(&text, fmt).map_err(e)?)),
-        (ColumnType::Quarter, Cell::ExcelDate(v)) => Value::Date(Some(parse::quarter_of_days(parse::excel_serial(v, &text).map_err(e)?.0))),
-        (ColumnType::Quarter, _) => Value::Date(Some(parse::quarter(&text).map_err(e)?)),
-        (ColumnType::Date, Cell::ExcelDate(v)) => Value::Date(Some(parse::excel_serial(v, &text).map_err(e)?.0)),
-        (ColumnType::Date, Cell::Number(v)) => Value::Date(Some(parse::date_from_number(v, &text).map_err(e)?)),
-        (ColumnType::Date, _) => Value::Date(Some(parse::date(&text, fmt).map_err(e)?)),
-        (ColumnType::Timestamp, Cell::ExcelDate(v)) => Value::Timestamp(Some(parse::timestamp_from_serial(v, &text, utc_offset).map_err(e)?)),
-        (ColumnType::Timestamp, Cell::Number(v)) => Value::Timestamp(Some(parse::timestamp_from_number(v, &text, utc_offset).map_err(e)?)),
-        (ColumnType::Timestamp, _) => Value::Timestamp(Some(parse::timestamp(&text, fmt, utc_offset).map_err(e)?)),
+        (ColumnType::Month, Cell::Number(v)) => Value::Date(Some(parse::month_from_number(v, &text)?)),
+        (ColumnType::Month, _) => Value::Date(Some(parse::month(&text, fmt)?)),
+        (ColumnType::Quarter, Cell::ExcelDate(v)) => Value::Date(Some(parse::quarter_of_days(parse::excel_serial(v, &text)?.0))),
+        (ColumnType::Quarter, _) => Value::Date(Some(parse::quarter(&text)?)),
+        (ColumnType::Date, Cell::ExcelDate(v)) => Value::Date(Some(parse::excel_serial(v, &text)?.0)),
+        (ColumnType::Date, Cell::Number(v)) => Value::Date(Some(parse::date_from_number(v, &text)?)),
+        (ColumnType::Date, _) => Value::Date(Some(parse::date(&text, fmt)?)),
+        (ColumnType::Timestamp, Cell::ExcelDate(v)) => Value::Timestamp(Some(parse::timestamp_from_serial(v, &text, utc_offset)?)),
+        (ColumnType::Timestamp, Cell::Number(v)) => Value::Timestamp(Some(parse::timestamp_from_number(v, &text, utc_offset)?)),
+        (ColumnType::Timestamp, _) => Value::Timestamp(Some(parse::timestamp(&text, fmt, utc_offset)?)),
     })
+}
+
+/// A fingerprint of the parsed values of the key columns (so "0042" and "42" in an integer key
+/// are one key, and a null differs from every value).
+fn key_hash(row: &[Value], key_columns: &[usize]) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for &i in key_columns {
+        match &row[i] {
+            Value::Text(Some(s)) => {
+                h.update(&[1]);
+                h.update(&(s.len() as u32).to_le_bytes());
+                h.update(s.as_bytes());
+            }
+            Value::Int(Some(v)) => {
+                h.update(&[2]);
+                h.update(&v.to_le_bytes());
+            }
+            Value::Float(Some(v)) => {
+                h.update(&[3]);
+                h.update(&v.to_bits().to_le_bytes());
+            }
+            Value::Date(Some(v)) => {
+                h.update(&[4]);
+                h.update(&v.to_le_bytes());
+            }
+            Value::Timestamp(Some(v)) => {
+                h.update(&[5]);
+                h.update(&v.to_le_bytes());
+            }
+            _ => h.update(&[0]),
+        }
+    }
+    h.digest128()
+}
+
+/// A row fingerprint mixed with its table's salt (when the table fixes values from its file).
+fn salted(hash: u128, salt: Option<u128>) -> u128 {
+    match salt {
+        None => hash,
+        Some(salt) => {
+            let mut bytes = [0u8; 32];
+            bytes[..16].copy_from_slice(&hash.to_le_bytes());
+            bytes[16..].copy_from_slice(&salt.to_le_bytes());
+            xxhash_rust::xxh3::xxh3_128(&bytes)
+        }
+    }
 }
 
 /// A 128-bit fingerprint of a record's cells as written (XXH3-128 over tagged, length-prefixed
@@ -915,7 +1079,7 @@ fn record_hash(cells: &[Cell]) -> u128 {
 /// Evaluates the source's SQL checks on a parsed block: failing reject checks move rows to
 /// quarantine (first failing check named), warn checks are counted. Null results pass. Only the
 /// columns the checks read are handed to polars.
-fn apply_checks(context: &TableContext, parsed: &mut BlockRows) -> Result<(), String> {
+fn apply_checks(context: &TableContext, parsed: &mut BlockRows) -> Result<(), IngestError> {
     let source = context.source;
     if context.checks.is_empty() || parsed.lines.is_empty() {
         return Ok(());
@@ -928,19 +1092,20 @@ fn apply_checks(context: &TableContext, parsed: &mut BlockRows) -> Result<(), St
     let frame = if columns.is_empty() {
         DataFrame::empty_with_height(height)
     } else {
-        DataFrame::new(height, columns).map_err(|e| format!("source '{}': {e}", source.name))?
+        DataFrame::new(height, columns).map_err(|error| IngestError::CheckFailed { source_name: source.name.clone(), rule: None, error })?
     };
     let mut keep = vec![true; height];
     let mut warn_index = 0;
     for check in context.checks {
-        let result = frame
-            .clone()
-            .lazy()
-            .select([check.expr.clone().alias("__check")])
-            .collect()
-            .map_err(|e| format!("source '{}', check '{}': {e}", source.name, check.rule))?;
-        let column = result.column("__check").map_err(|e| e.to_string())?;
-        let passed = column.bool().map_err(|_| format!("source '{}': check '{}' does not give true/false", source.name, check.rule))?;
+        let result = frame.clone().lazy().select([check.expr.clone().alias("__check")]).collect().map_err(|error| IngestError::CheckFailed {
+            source_name: source.name.clone(),
+            rule: Some(check.rule.clone()),
+            error,
+        })?;
+        let not_boolean = || IngestError::CheckNotBoolean { source_name: source.name.clone(), rule: check.rule.clone() };
+        let column =
+            result.column("__check").map_err(|error| IngestError::CheckFailed { source_name: source.name.clone(), rule: Some(check.rule.clone()), error })?;
+        let passed = column.bool().map_err(|_| not_boolean())?;
         let failed: Vec<usize> = if passed.len() == 1 && height > 1 {
             if passed.get(0) == Some(false) { (0..height).collect() } else { Vec::new() }
         } else {
@@ -978,6 +1143,9 @@ fn apply_checks(context: &TableContext, parsed: &mut BlockRows) -> Result<(), St
         }
         parsed.lines = pick(&parsed.lines, &keep);
         parsed.hashes = pick(&parsed.hashes, &keep);
+        if !parsed.keys.is_empty() {
+            parsed.keys = pick(&parsed.keys, &keep);
+        }
         parsed.period = pick(&parsed.period, &keep);
         parsed.counts.accepted -= removed;
         parsed.counts.rejected += removed;

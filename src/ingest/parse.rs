@@ -24,7 +24,7 @@ use crate::base::text::to_half_width;
 
 /// Why a value did not parse (the reason stored in quarantine).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError(pub String);
+pub(crate) struct ParseError(pub String);
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -224,7 +224,7 @@ fn serial_like(v: f64) -> bool {
 /// Excel's serial day number (1900 date system, fraction = time of day) as Arrow DATE days
 /// and the fraction of the day; serials outside 1 … 2958465 (1900-01-01 … 9999-12-31) and
 /// 60 (Excel's 1900-02-29, which never was) are not dates.
-pub fn excel_serial(serial: f64, raw: &str) -> Result<(i32, f64), ParseError> {
+pub(crate) fn excel_serial(serial: f64, raw: &str) -> Result<(i32, f64), ParseError> {
     if !(1.0..2_958_466.0).contains(&serial) || serial.floor() == 60.0 {
         return Err(ParseError(format!(
             "'{raw}' 不是有效的 Excel 日期序号（1 … 2958465）· '{raw}' is not an Excel date serial number (1 … 2958465, i.e. 1900-01-01 … 9999-12-31)"
@@ -237,7 +237,7 @@ pub fn excel_serial(serial: f64, raw: &str) -> Result<(i32, f64), ParseError> {
 }
 
 /// A number in a month column: yyyyMM (202009), otherwise an Excel serial (43862 → 2020-02).
-pub fn month_from_number(v: f64, raw: &str) -> Result<i32, ParseError> {
+pub(crate) fn month_from_number(v: f64, raw: &str) -> Result<i32, ParseError> {
     if has_digits(v, 6) {
         let (y, m) = ((v / 100.0) as i32, (v % 100.0) as u32);
         if (1..=12).contains(&m) {
@@ -254,7 +254,7 @@ pub fn month_from_number(v: f64, raw: &str) -> Result<i32, ParseError> {
 }
 
 /// A number in a date column: yyyyMMdd (20200913), otherwise an Excel serial.
-pub fn date_from_number(v: f64, raw: &str) -> Result<i32, ParseError> {
+pub(crate) fn date_from_number(v: f64, raw: &str) -> Result<i32, ParseError> {
     if has_digits(v, 8) {
         let (y, m, d) = ((v / 10_000.0) as i32, ((v / 100.0) as u32) % 100, (v % 100.0) as u32);
         if (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m) {
@@ -270,7 +270,7 @@ pub fn date_from_number(v: f64, raw: &str) -> Result<i32, ParseError> {
 
 /// A number in a timestamp column: an Excel serial (local time; 43862.5 is 2020-02-01 12:00),
 /// as UTC microseconds.
-pub fn timestamp_from_number(v: f64, raw: &str, utc_offset_minutes: i32) -> Result<i64, ParseError> {
+pub(crate) fn timestamp_from_number(v: f64, raw: &str, utc_offset_minutes: i32) -> Result<i64, ParseError> {
     if !serial_like(v) {
         return fail("有效的时间", "a timestamp (or an Excel date serial such as 43862.5)", raw);
     }
@@ -278,20 +278,20 @@ pub fn timestamp_from_number(v: f64, raw: &str, utc_offset_minutes: i32) -> Resu
 }
 
 /// An Excel serial (a date cell) in a timestamp column, local time, as UTC microseconds.
-pub fn timestamp_from_serial(v: f64, raw: &str, utc_offset_minutes: i32) -> Result<i64, ParseError> {
+pub(crate) fn timestamp_from_serial(v: f64, raw: &str, utc_offset_minutes: i32) -> Result<i64, ParseError> {
     let (days, fraction) = excel_serial(v, raw)?;
     let local_seconds = i64::from(days) * 86_400 + (fraction * 86_400.0).round() as i64;
     Ok((local_seconds - i64::from(utc_offset_minutes) * 60) * 1_000_000)
 }
 
 /// The first day of the quarter holding `days`.
-pub fn quarter_of_days(days: i32) -> i32 {
+pub(crate) fn quarter_of_days(days: i32) -> i32 {
     let (y, m, _) = crate::base::calendar::civil_from_days(days);
     days_from_civil(y, (m - 1) / 3 * 3 + 1, 1)
 }
 
 /// Whether local day `days` lies in the pipeline's date window `from ..= to`.
-pub fn in_window(days: i32, from: i32, to: i32) -> Result<(), ParseError> {
+pub(crate) fn in_window(days: i32, from: i32, to: i32) -> Result<(), ParseError> {
     if (from..=to).contains(&days) {
         return Ok(());
     }
@@ -406,7 +406,7 @@ pub fn timestamp(raw: &str, format: Option<&str>, utc_offset_minutes: i32) -> Re
 
 /// Excel's serial day number (1900 date system) to Arrow DATE days.
 #[cfg(test)]
-pub fn excel_serial_to_days(serial: f64) -> i32 {
+pub(crate) fn excel_serial_to_days(serial: f64) -> i32 {
     // Serial 25569 is 1970-01-01 (Excel counts the nonexistent 1900-02-29).
     (serial.floor() - 25_569.0) as i32
 }

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::IngestError;
+use crate::base::error_chain;
 use crate::base::text::closest;
 use crate::spec::plan::{Plan, SourcePlan};
 use crate::spec::{SpecError, SpecErrors};
@@ -23,8 +25,8 @@ pub fn check(plan: &Plan) -> Result<(), SpecErrors> {
 }
 
 /// The files a source's glob matches, sorted (so runs read them in a stable order).
-pub fn source_files(source: &SourcePlan) -> Result<Vec<PathBuf>, String> {
-    let paths = glob::glob(&source.pattern).map_err(|e| format!("path '{}' is not a valid glob: {e}", source.pattern))?;
+pub(crate) fn source_files(source: &SourcePlan) -> Result<Vec<PathBuf>, IngestError> {
+    let paths = glob::glob(&source.pattern).map_err(|e| IngestError::Glob { pattern: source.pattern.clone(), source: e })?;
     let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
     files.sort();
     Ok(files)
@@ -32,13 +34,13 @@ pub fn source_files(source: &SourcePlan) -> Result<Vec<PathBuf>, String> {
 
 /// Checks a compiled plan against the real files: every glob matches, every file decodes with
 /// its encoding and has the declared headers. Returns spec errors located in the pipeline file.
-pub fn against_files(plan: &Plan) -> Vec<SpecError> {
+pub(crate) fn against_files(plan: &Plan) -> Vec<SpecError> {
     let mut errors = crate::spec::output_dir::check_resolved(plan);
     for source in &plan.sources {
         let files = match source_files(source) {
             Ok(files) => files,
-            Err(message) => {
-                err(&mut errors, source.pattern_span.clone(), message);
+            Err(e) => {
+                err(&mut errors, source.pattern_span.clone(), error_chain(&e));
                 continue;
             }
         };
@@ -48,18 +50,25 @@ pub fn against_files(plan: &Plan) -> Vec<SpecError> {
         }
         let mut missing: Vec<Missing> = Vec::new();
         let mut doubled: Vec<DoubledHeader> = Vec::new();
+        let mut unfit: Vec<(usize, String, usize)> = Vec::new();
         for file in &files {
             match super::read::open(source, file) {
                 Ok(reader) => {
-                    let tables: Vec<(Option<String>, Vec<String>)> = reader.tables.into_iter().map(|t| (t.sheet, t.headers)).collect();
+                    let texts: Vec<(Option<String>, Option<String>, Vec<String>)> = reader.tables.into_iter().map(|t| (t.sheet, t.title, t.headers)).collect();
+                    let tables: Vec<(Option<String>, Vec<String>)> = texts.iter().map(|(s, _, h)| (s.clone(), h.clone())).collect();
                     let found: Vec<Vec<String>> = tables.iter().map(|(_, h)| h.clone()).collect();
                     collect_missing(source, file, &found, &mut missing);
                     collect_doubled(source, file, &tables, &mut doubled);
+                    collect_unfit(source, file, &texts, &mut unfit);
                 }
-                Err(e) => err(&mut errors, source.pattern_span.clone(), format!("source '{}': {e}", source.name)),
+                Err(e) => err(&mut errors, source.pattern_span.clone(), format!("source '{}': {}", source.name, error_chain(&e))),
             }
         }
         report_doubled(source, doubled, &mut errors);
+        for (column, message, more) in unfit {
+            let others = if more > 0 { format!(" (and {more} more file(s) or sheet(s))") } else { String::new() };
+            err(&mut errors, source.columns[column].header_span.clone(), format!("source '{}': {message}{others}", source.name));
+        }
         for m in missing {
             let others = if m.files > 1 { format!(" (and {} more file(s))", m.files - 1) } else { String::new() };
             let hint = closest(&m.wanted[0], m.headers.iter().map(String::as_str)).map(|c| format!(" Did you mean '{c}'?")).unwrap_or_default();
@@ -81,6 +90,22 @@ pub fn against_files(plan: &Plan) -> Vec<SpecError> {
     errors
 }
 
+/// Files (or sheets) where a derived column cannot be made: a name or title that does not fit
+/// its pattern, a missing title line or cell header. One message per column, with a count.
+fn collect_unfit(source: &SourcePlan, file: &Path, tables: &[(Option<String>, Option<String>, Vec<String>)], unfit: &mut Vec<(usize, String, usize)>) {
+    for (sheet, title, headers) in tables {
+        let text = super::derive::TableText { file, sheet: sheet.as_deref(), title: title.as_deref() };
+        for (i, column) in source.columns.iter().enumerate() {
+            if let Err(message) = super::derive::locate(column, &text, headers) {
+                match unfit.iter_mut().find(|u| u.0 == i) {
+                    Some(u) => u.2 += 1,
+                    None => unfit.push((i, error_chain(&message), 0)),
+                }
+            }
+        }
+    }
+}
+
 /// A header missing from one or more files of a source (reported once, with the first file).
 struct Missing {
     what: String,
@@ -99,7 +124,7 @@ fn collect_missing(source: &SourcePlan, file: &Path, found: &[Vec<String>], miss
         };
     // XLSX files give one header list per sheet; CSV one.
     for headers in found {
-        for column in &source.columns {
+        for column in source.columns.iter().filter(|c| c.derived.is_none()) {
             let present = column.headers.iter().any(|(h, _)| headers.iter().any(|x| x == h));
             if !present && column.required {
                 let wanted = column.headers.iter().map(|(h, _)| h.clone()).collect();

@@ -24,7 +24,7 @@
 //! [`MAX_RECORD_LINES`] lines after its start, never on where a block was cut.
 
 /// Most physical lines one record may span (a quoted value with line breaks).
-pub const MAX_RECORD_LINES: u32 = 100;
+pub(crate) const MAX_RECORD_LINES: u32 = 100;
 
 /// Why a record cannot be read as the header's fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +61,7 @@ impl Fault {
 
 /// One record found at the start of some bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span {
+pub(crate) struct Span {
     /// End of the record's content (before its line ending).
     pub content_end: usize,
     /// End of the record including its line ending.
@@ -77,7 +77,7 @@ pub struct Span {
 
 /// What is at the start of some bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     Record(Span),
     /// The record may continue past the bytes given: more are needed to decide.
     NeedMore,
@@ -103,7 +103,7 @@ fn terminator_at(bytes: &[u8], i: usize, at_eof: bool) -> Option<usize> {
 
 /// End (after its line ending) of the first physical line of `bytes`, ignoring quotes (title
 /// lines); None if no line ending is there yet (or only a CR that the next byte may extend).
-pub fn line_end(bytes: &[u8], at_eof: bool) -> Option<usize> {
+pub(crate) fn line_end(bytes: &[u8], at_eof: bool) -> Option<usize> {
     let i = bytes.iter().position(|b| *b == b'\n' || *b == b'\r')?;
     terminator_at(bytes, i, at_eof).map(|t| i + t)
 }
@@ -127,7 +127,7 @@ pub fn physical_lines(bytes: &[u8]) -> u64 {
 
 /// Counts physical lines of bytes arriving in chunks (a CRLF may be split between two).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct LineCounter {
+pub(crate) struct LineCounter {
     endings: u64,
     last: Option<u8>,
 }
@@ -248,7 +248,7 @@ fn scan(bytes: &[u8], at_eof: bool, follow: bool, max_lines: u32) -> Scan {
 
 /// The first record of `bytes` (which start at a record boundary). `expected_fields` is the
 /// header's width (None while reading the header itself); `at_eof` says the bytes end the input.
-pub fn next_record(bytes: &[u8], expected_fields: Option<usize>, at_eof: bool) -> Next {
+pub(crate) fn next_record(bytes: &[u8], expected_fields: Option<usize>, at_eof: bool) -> Next {
     if bytes.is_empty() {
         return if at_eof { Next::End } else { Next::NeedMore };
     }
@@ -280,7 +280,7 @@ pub fn next_record(bytes: &[u8], expected_fields: Option<usize>, at_eof: bool) -
 
 /// Splits a record's content (without its line ending) into its fields, unquoting quoted ones.
 /// Fields without escaped quotes borrow from `record`.
-pub fn split_fields<'a>(record: &'a str, out: &mut Vec<std::borrow::Cow<'a, str>>) {
+pub(crate) fn split_fields<'a>(record: &'a str, out: &mut Vec<std::borrow::Cow<'a, str>>) {
     use std::borrow::Cow;
     out.clear();
     let bytes = record.as_bytes();

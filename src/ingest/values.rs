@@ -22,7 +22,7 @@ pub enum Values {
 
 impl Values {
     /// An empty column for values of `kind` (months and quarters are stored as their first day).
-    pub fn for_type(kind: ColumnType) -> Values {
+    pub(crate) fn for_type(kind: ColumnType) -> Values {
         match kind {
             ColumnType::Text => Values::Text(Vec::new()),
             ColumnType::Integer => Values::Int(Vec::new()),
@@ -47,7 +47,7 @@ impl Values {
     }
 
     /// The BI-safe Arrow array: plain UTF-8, Int64, Float64, DATE, TIMESTAMP(µs, UTC).
-    pub fn to_arrow(&self) -> ArrayRef {
+    pub(crate) fn to_arrow(&self) -> ArrayRef {
         match self {
             Values::Text(v) => Arc::new(StringArray::from(v.iter().map(|x| x.as_deref()).collect::<Vec<_>>())),
             Values::Int(v) => Arc::new(Int64Array::from(v.clone())),
@@ -58,7 +58,7 @@ impl Values {
     }
 
     /// The BI-safe Arrow array of the rows at `rows`, in that order.
-    pub fn take_arrow(&self, rows: &[usize]) -> ArrayRef {
+    pub(crate) fn take_arrow(&self, rows: &[usize]) -> ArrayRef {
         match self {
             Values::Text(v) => Arc::new(rows.iter().map(|&i| v[i].as_deref()).collect::<StringArray>()),
             Values::Int(v) => Arc::new(rows.iter().map(|&i| v[i]).collect::<Int64Array>()),
@@ -69,7 +69,7 @@ impl Values {
     }
 
     /// A polars Series for evaluating SQL checks.
-    pub fn to_series(&self, name: &str) -> Series {
+    pub(crate) fn to_series(&self, name: &str) -> Series {
         let name = name.into();
         match self {
             Values::Text(v) => Series::new(name, v),

@@ -3,14 +3,16 @@
 
 use std::path::PathBuf;
 
+use crate::analysis::AnalysisError;
 use crate::base::period::{Grain, Period};
 use crate::base::vocab::Vocabulary;
+use crate::ingest::IngestError;
 use crate::panel::PanelError;
 use crate::spec::SpecErrors;
 use crate::store::error::StoreError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum JobError {
+pub(crate) enum JobError {
     /// The pipeline file is wrong, or does not match the export files.
     #[error(transparent)]
     Spec(#[from] SpecErrors),
@@ -24,12 +26,15 @@ pub enum JobError {
     #[error("数据检查未通过，未发布输出 · data checks failed, output not published:\n{problems}\n本次运行的隔离表、未匹配写法表和 manifest 在 · quarantine, unmatched spellings and manifest of this run are in {}", kept.display())]
     IdentityChecks { problems: String, kept: PathBuf },
     /// A source could not be read or written.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// Shards that cannot be ingested or merged (`job::shard`).
     #[error("{0}")]
-    Ingest(String),
+    Shard(String),
     #[error(transparent)]
     Panel(#[from] PanelError),
-    #[error("{0}")]
-    Analysis(String),
+    #[error(transparent)]
+    Analysis(#[from] AnalysisError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot write the manifest")]
@@ -69,7 +74,7 @@ fn stage_text(stage: &str) -> String {
 impl JobError {
     /// Whether the data, not the pipeline or the machine, stopped the run: sources over their
     /// reject share, or spellings that fit more than one station.
-    pub fn is_data_check(&self) -> bool {
+    pub(crate) fn is_data_check(&self) -> bool {
         match self {
             JobError::During { source, .. } => source.is_data_check(),
             other => matches!(other, JobError::DataChecks { .. } | JobError::IdentityChecks { .. } | JobError::Panel(PanelError::Ambiguous(_))),
@@ -77,7 +82,7 @@ impl JobError {
     }
 
     /// Whether the pipeline file or the command line is wrong.
-    pub fn is_usage(&self) -> bool {
+    pub(crate) fn is_usage(&self) -> bool {
         match self {
             JobError::During { source, .. } => source.is_usage(),
             other => matches!(other, JobError::Spec(_) | JobError::PeriodGrain { .. } | JobError::OutputFolder(_)),

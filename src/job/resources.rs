@@ -8,7 +8,7 @@ use std::time::Instant;
 
 /// Wall time and peak memory of the stages of one run.
 #[derive(Debug)]
-pub struct StageMeter {
+pub(crate) struct StageMeter {
     started: Instant,
     last: Instant,
     pub timings: Vec<(String, f64)>,
@@ -51,7 +51,7 @@ impl StageMeter {
 }
 
 /// The process's peak resident memory since the last reset, in bytes (Linux only).
-pub fn peak_rss() -> Option<u64> {
+pub(crate) fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;

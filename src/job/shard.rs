@@ -14,10 +14,11 @@
 //! file reports, warnings and quarantined rows. Duplicates are searched within a partition, so
 //! a period is the unit of a shard. The merge checks that every shard ran the same pipeline
 //! file, that no partition comes from two shards, and that the shards of a source read the same
-//! files; it then sums what is per period (accepted rows, duplicates, failed checks) and takes
+//! files; it then sums what is per period (accepted rows, duplicates, conflicting rows, failed
+//! checks) and takes
 //! once what every read of the files finds alike (rows read, lines, dropped rows, rows that do
 //! not parse), so the merged accounting still adds up: rows read = accepted + rejected + dropped
-//! + duplicates + rows of periods no shard ingested.
+//! + duplicates + conflicting + rows of periods no shard ingested.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -63,6 +64,7 @@ struct ShardPart {
     files: Vec<FileReport>,
     warnings: Vec<(String, u64)>,
     rejects: Vec<ShardReject>,
+    duplicate_policy: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,7 +79,7 @@ struct ShardReject {
 }
 
 fn failed(what: String) -> JobError {
-    JobError::Ingest(what)
+    JobError::Shard(what)
 }
 
 /// The folder name of a shard: its name, or its sources and periods.
@@ -131,6 +133,7 @@ pub fn ingest_shard(pipeline: &Path, spec: &ShardSpec, into: &Path, quiet: bool)
                 files: done.files,
                 warnings: done.warnings,
                 rejects: done.rejects.iter().map(shard_reject).collect(),
+                duplicate_policy: done.duplicate_policy,
             });
         }
     }
@@ -246,6 +249,7 @@ fn merge_source(name: &str, title: &str, parts: &[(&PathBuf, &ShardPart)]) -> Re
     let mut counts = first.counts.clone();
     counts.accepted = parts.iter().map(|(_, p)| p.counts.accepted).sum();
     counts.duplicates = parts.iter().map(|(_, p)| p.counts.duplicates).sum();
+    counts.conflicting = parts.iter().map(|(_, p)| p.counts.conflicting).sum();
     // Rows that do not parse are found by every read, failed checks by the read of their period.
     let mut seen = BTreeSet::new();
     let mut rejects = Vec::new();
@@ -269,7 +273,7 @@ fn merge_source(name: &str, title: &str, parts: &[(&PathBuf, &ShardPart)]) -> Re
     let rejected_rows: BTreeSet<(&str, Option<&str>, u64)> =
         rejects.iter().filter(|r| r.kind == RejectKind::Rejected).map(|r| (r.file.as_str(), r.sheet.as_deref(), r.row)).collect();
     counts.rejected = rejected_rows.len() as u64;
-    let placed = counts.accepted + counts.rejected + counts.dropped + counts.duplicates;
+    let placed = counts.accepted + counts.rejected + counts.dropped + counts.duplicates + counts.conflicting;
     counts.other_period = counts.rows_read.checked_sub(placed).ok_or_else(|| {
         failed(format!(
             "来源 '{name}' 的分片行数不守恒 · the shards of source '{name}' account for {placed} rows but read {}: ingest them again",
@@ -293,5 +297,6 @@ fn merge_source(name: &str, title: &str, parts: &[(&PathBuf, &ShardPart)]) -> Re
         warnings,
         rejects,
         periods: periods.into_iter().collect(),
+        duplicate_policy: first.duplicate_policy.clone(),
     })
 }

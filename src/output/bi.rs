@@ -21,18 +21,83 @@ use std::process::{Command, Stdio};
 pub use crate::store::layout::DATABASE;
 
 /// Storage version written: the oldest DuckDB 1.x reads it.
-pub const STORAGE_VERSION: &str = "v1.0.0";
+pub(crate) const STORAGE_VERSION: &str = "v1.0.0";
 
 /// Storage number in the file header for DuckDB v0.9 - v1.1 files, and for files written by later
 /// versions with STORAGE_VERSION 'v1.0.0'.
 const STORAGE_NUMBER_V1_0: u64 = 64;
 
+/// Why the database could not be written, or no DuckDB could be used: the program, file or
+/// folder is named; an I/O error is kept as the cause (as a field shown inside the message where
+/// the message goes on after it).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BiError {
+    /// A program could not be started, fed or waited for.
+    #[error("{}", program.display())]
+    Program {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} ({banner}) has no duckdb package (pip install duckdb)", program.display())]
+    NoDuckdbPackage { program: PathBuf, banner: String },
+    #[error("{}: unexpected duckdb version '{text}'", program.display())]
+    UnexpectedVersion { program: PathBuf, text: String },
+    #[error("{} is neither the DuckDB command-line program nor a Python (it answered '{answer}')", program.display())]
+    NotDuckdb { program: PathBuf, answer: String },
+    #[error("views.sql: unterminated path literal")]
+    UnterminatedLiteral,
+    #[error("{}: the folder's path is not valid Unicode", folder.display())]
+    NotUnicode { folder: PathBuf },
+    #[error(
+        "{}: 路径中含有字符 '{wildcard}'，DuckDB 会把它当作通配符；请换一个文件夹名 · the folder's path contains '{wildcard}', which DuckDB reads as a \
+         wildcard in file paths; rename or move the folder",
+        folder.display()
+    )]
+    Wildcard { folder: PathBuf, wildcard: char },
+    #[error(
+        "{}: 路径中的文件夹名 '{part}' 含有 '='，DuckDB 会把它当作分区列；请换一个文件夹名 · the folder '{part}' in the path \
+         contains '=', which DuckDB reads as a partition column in every view; rename or move the folder",
+        folder.display()
+    )]
+    PartitionLike { folder: PathBuf, part: String },
+    #[error("{engine}: DuckDB older than 1.0 cannot write a database DuckDB 1.x drivers open; use DuckDB 1.0 or later")]
+    TooOld { engine: String },
+    /// The output folder's absolute path cannot be found.
+    #[error("{}", folder.display())]
+    Absolute {
+        folder: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {error} (is this a duibiao output folder?)", path.display())]
+    NoViews { path: PathBuf, error: std::io::Error },
+    #[error("{engine} could not create the views: {said}")]
+    ViewsFailed { engine: String, said: String },
+    #[error("cannot replace {}: {error} (close BI connections to it and run: duibiao views {})", target.display(), folder.display())]
+    Replace { target: PathBuf, folder: PathBuf, error: std::io::Error },
+    /// The database just written cannot be read back.
+    #[error("{}", path.display())]
+    ReadBack {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a DuckDB database file", path.display())]
+    NotDuckdbFile { path: PathBuf },
+    #[error(
+        "{}: written in storage number {number}, which DuckDB 1.x drivers cannot open (expected {STORAGE_NUMBER_V1_0}, storage {STORAGE_VERSION})",
+        path.display()
+    )]
+    StorageNumber { path: PathBuf, number: u64 },
+}
+
 /// Environment variable naming the DuckDB program or Python to use, like `--duckdb`.
-pub const ENV: &str = "DUIBIAO_DUCKDB";
+pub(crate) const ENV: &str = "DUIBIAO_DUCKDB";
 
 /// How DuckDB is driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineKind {
+pub(crate) enum EngineKind {
     /// The DuckDB command-line program, SQL on standard input.
     Cli,
     /// A Python interpreter with the `duckdb` package.
@@ -41,7 +106,7 @@ pub enum EngineKind {
 
 /// A DuckDB found on this machine.
 #[derive(Debug, Clone)]
-pub struct Engine {
+pub(crate) struct Engine {
     pub kind: EngineKind,
     pub program: PathBuf,
     /// DuckDB version, e.g. (2, 0, 1).
@@ -61,7 +126,7 @@ impl Engine {
 
 /// Which DuckDB to use: the `--duckdb` value if given, else $DUIBIAO_DUCKDB, else a search.
 #[derive(Debug, Clone)]
-pub enum Choice {
+pub(crate) enum Choice {
     /// `--duckdb none`: write no database.
     Off,
     /// A program named by the user (flag or environment): it must work.
@@ -71,7 +136,7 @@ pub enum Choice {
 }
 
 impl Choice {
-    pub fn from_flag(flag: Option<&Path>) -> Choice {
+    pub(crate) fn from_flag(flag: Option<&Path>) -> Choice {
         let named = flag.map(Path::to_path_buf).or_else(|| std::env::var_os(ENV).filter(|v| !v.is_empty()).map(PathBuf::from));
         match named {
             Some(p) if p.as_os_str() == "none" => Choice::Off,
@@ -82,7 +147,7 @@ impl Choice {
 }
 
 /// What to tell a user who has no DuckDB (Chinese, then English).
-pub fn install_hint(out: &Path) -> String {
+pub(crate) fn install_hint(out: &Path) -> String {
     format!(
         "未找到 DuckDB，无法写入 {DATABASE}（views.sql 不受影响）。请安装 DuckDB 命令行程序（duckdb / duckdb.exe，放在 PATH 中）\
          或带 duckdb 包的 Python（pip install duckdb），或用 --duckdb 路径 / 环境变量 {ENV} 指定，然后运行：duibiao views {out}\n\
@@ -113,36 +178,29 @@ const PY_VERSION: &str = "import duckdb; print(duckdb.__version__)";
 const PY_RUN: &str = "import sys, duckdb\ncon = duckdb.connect()\ncon.execute(sys.stdin.buffer.read().decode('utf-8'))\ncon.close()\n";
 
 /// Asks `program` what it is: the DuckDB CLI or a Python with duckdb; Err says why neither.
-pub fn probe(program: &Path) -> Result<Engine, String> {
-    let version = Command::new(program).arg("--version").stdin(Stdio::null()).output().map_err(|e| format!("{}: {e}", program.display()))?;
+pub(crate) fn probe(program: &Path) -> Result<Engine, BiError> {
+    let failed = |source| BiError::Program { program: program.to_path_buf(), source };
+    let version = Command::new(program).arg("--version").stdin(Stdio::null()).output().map_err(failed)?;
     let banner = output_text(&version);
     if banner.starts_with("Python") {
-        let out = Command::new(program).args(["-c", PY_VERSION]).stdin(Stdio::null()).output().map_err(|e| format!("{}: {e}", program.display()))?;
+        let out = Command::new(program).args(["-c", PY_VERSION]).stdin(Stdio::null()).output().map_err(failed)?;
         if !out.status.success() {
-            return Err(format!("{} ({banner}) has no duckdb package (pip install duckdb)", program.display()));
+            return Err(BiError::NoDuckdbPackage { program: program.to_path_buf(), banner });
         }
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let version = parse_version(&text).ok_or_else(|| format!("{}: unexpected duckdb version '{text}'", program.display()))?;
+        let version = parse_version(&text).ok_or_else(|| BiError::UnexpectedVersion { program: program.to_path_buf(), text: text.clone() })?;
         return Ok(Engine { kind: EngineKind::Python, program: program.to_path_buf(), version });
     }
-    let out = Command::new(program)
-        .args(["-noheader", "-list", "-c", "SELECT version();"])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{}: {e}", program.display()))?;
+    let out = Command::new(program).args(["-noheader", "-list", "-c", "SELECT version();"]).stdin(Stdio::null()).output().map_err(failed)?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
     match parse_version(&text) {
         Some(version) if out.status.success() && text.starts_with('v') => Ok(Engine { kind: EngineKind::Cli, program: program.to_path_buf(), version }),
-        _ => Err(format!(
-            "{} is neither the DuckDB command-line program nor a Python (it answered '{}')",
-            program.display(),
-            banner.lines().next().unwrap_or("")
-        )),
+        _ => Err(BiError::NotDuckdb { program: program.to_path_buf(), answer: banner.lines().next().unwrap_or("").to_string() }),
     }
 }
 
 /// Finds the DuckDB to use. Ok(None): none wanted (`--duckdb none`) or none found by searching.
-pub fn find(choice: &Choice) -> Result<Option<Engine>, String> {
+pub fn find(choice: &Choice) -> Result<Option<Engine>, BiError> {
     match choice {
         Choice::Off => Ok(None),
         Choice::Named(program) => probe(program).map(Some),
@@ -153,7 +211,7 @@ pub fn find(choice: &Choice) -> Result<Option<Engine>, String> {
 /// The views of `views.sql` with every relative path in `read_parquet('...')` made absolute under
 /// `folder` (already absolute). Errors when the folder's path cannot be written into a DuckDB
 /// path literal faithfully.
-pub fn absolute_views(views_sql: &str, folder: &Path) -> Result<String, String> {
+pub(crate) fn absolute_views(views_sql: &str, folder: &Path) -> Result<String, BiError> {
     let base = sql_path(folder)?;
     let marker = "read_parquet('";
     let mut out = String::with_capacity(views_sql.len() + 4096);
@@ -175,7 +233,7 @@ pub fn absolute_views(views_sql: &str, folder: &Path) -> Result<String, String> 
                 }
             }
         }
-        let end = end.ok_or_else(|| "views.sql: unterminated path literal".to_string())?;
+        let end = end.ok_or(BiError::UnterminatedLiteral)?;
         let literal = &body[..end];
         let path = literal.replace("''", "'");
         if is_absolute_sql_path(&path) {
@@ -198,24 +256,16 @@ fn is_absolute_sql_path(path: &str) -> bool {
 /// A folder as DuckDB should see it in a path: forward slashes, no trailing slash. Refuses
 /// characters DuckDB would read as a glob pattern, which would make the views find nothing or
 /// the wrong files.
-fn sql_path(folder: &Path) -> Result<String, String> {
-    let text = folder.to_str().ok_or_else(|| format!("{}: the folder's path is not valid Unicode", folder.display()))?;
+fn sql_path(folder: &Path) -> Result<String, BiError> {
+    let text = folder.to_str().ok_or_else(|| BiError::NotUnicode { folder: folder.to_path_buf() })?;
     let text = if cfg!(windows) { text.replace('\\', "/") } else { text.to_string() };
     let text = text.trim_end_matches('/').to_string();
     if let Some(c) = text.chars().find(|c| matches!(c, '*' | '?' | '[' | ']' | '{' | '}')) {
-        return Err(format!(
-            "{}: 路径中含有字符 '{c}'，DuckDB 会把它当作通配符；请换一个文件夹名 · the folder's path contains '{c}', which DuckDB reads as a \
-             wildcard in file paths; rename or move the folder",
-            folder.display()
-        ));
+        return Err(BiError::Wildcard { folder: folder.to_path_buf(), wildcard: c });
     }
     // DuckDB reads every `key=value` folder in a path as a Hive partition column.
     if let Some(part) = text.split('/').find(|p| p.contains('=')) {
-        return Err(format!(
-            "{}: 路径中的文件夹名 '{part}' 含有 '='，DuckDB 会把它当作分区列；请换一个文件夹名 · the folder '{part}' in the path \
-             contains '=', which DuckDB reads as a partition column in every view; rename or move the folder",
-            folder.display()
-        ));
+        return Err(BiError::PartitionLike { folder: folder.to_path_buf(), part: part.to_string() });
     }
     Ok(if text.is_empty() { "/".into() } else { text })
 }
@@ -223,14 +273,14 @@ fn sql_path(folder: &Path) -> Result<String, String> {
 /// Writes `out/analysis.duckdb` from `out/views.sql`, with absolute paths, through `engine`.
 /// The database is built beside the target and renamed over it, so a failure leaves no
 /// half-written file. Returns the database path.
-pub fn write_database(out: &Path, engine: &Engine) -> Result<PathBuf, String> {
+pub(crate) fn write_database(out: &Path, engine: &Engine) -> Result<PathBuf, BiError> {
     let (major, minor, _) = engine.version;
     if major < 1 {
-        return Err(format!("{}: DuckDB older than 1.0 cannot write a database DuckDB 1.x drivers open; use DuckDB 1.0 or later", engine.describe()));
+        return Err(BiError::TooOld { engine: engine.describe() });
     }
-    let folder = std::path::absolute(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let folder = std::path::absolute(out).map_err(|source| BiError::Absolute { folder: out.to_path_buf(), source })?;
     let views_path = folder.join(crate::store::layout::VIEWS);
-    let views = std::fs::read_to_string(&views_path).map_err(|e| format!("{}: {e} (is this a duibiao output folder?)", views_path.display()))?;
+    let views = std::fs::read_to_string(&views_path).map_err(|error| BiError::NoViews { path: views_path.clone(), error })?;
     let views = absolute_views(&views, &folder)?;
 
     let target = folder.join(DATABASE);
@@ -249,26 +299,20 @@ pub fn write_database(out: &Path, engine: &Engine) -> Result<PathBuf, String> {
         EngineKind::Cli => command.args(["-batch", "-bail"]),
         EngineKind::Python => command.args(["-c", PY_RUN]),
     };
+    let failed = |source| BiError::Program { program: engine.program.clone(), source };
     let result = (|| {
-        let mut child = command
-            .current_dir(&folder)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("{}: {e}", engine.program.display()))?;
-        child.stdin.take().unwrap().write_all(script.as_bytes()).map_err(|e| format!("{}: {e}", engine.program.display()))?;
-        let done = child.wait_with_output().map_err(|e| format!("{}: {e}", engine.program.display()))?;
+        let mut child = command.current_dir(&folder).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(failed)?;
+        child.stdin.take().unwrap().write_all(script.as_bytes()).map_err(failed)?;
+        let done = child.wait_with_output().map_err(failed)?;
         let said = output_text(&done);
         // The CLI may report an error on standard error and still exit 0 in some versions.
         if !done.status.success() || said.contains("Error:") {
-            return Err(format!("{} could not create the views: {said}", engine.describe()));
+            return Err(BiError::ViewsFailed { engine: engine.describe(), said });
         }
         check_header(&staging)?;
         // A journal left by a driver that had the previous database open belongs to that file.
         let _ = std::fs::remove_file(folder.join(format!("{DATABASE}.wal")));
-        std::fs::rename(&staging, &target)
-            .map_err(|e| format!("cannot replace {}: {e} (close BI connections to it and run: duibiao views {})", target.display(), folder.display()))
+        std::fs::rename(&staging, &target).map_err(|error| BiError::Replace { target: target.clone(), folder: folder.clone(), error })
     })();
     if result.is_err() {
         remove_staging();
@@ -277,17 +321,14 @@ pub fn write_database(out: &Path, engine: &Engine) -> Result<PathBuf, String> {
 }
 
 /// Checks the file header: DuckDB's magic and the storage number DuckDB 1.0 reads.
-fn check_header(path: &Path) -> Result<(), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn check_header(path: &Path) -> Result<(), BiError> {
+    let bytes = std::fs::read(path).map_err(|source| BiError::ReadBack { path: path.to_path_buf(), source })?;
     if bytes.len() < 20 || &bytes[8..12] != b"DUCK" {
-        return Err(format!("{}: not a DuckDB database file", path.display()));
+        return Err(BiError::NotDuckdbFile { path: path.to_path_buf() });
     }
     let number = u64::from_le_bytes(bytes[12..20].try_into().unwrap());
     if number != STORAGE_NUMBER_V1_0 {
-        return Err(format!(
-            "{}: written in storage number {number}, which DuckDB 1.x drivers cannot open (expected {STORAGE_NUMBER_V1_0}, storage {STORAGE_VERSION})",
-            path.display()
-        ));
+        return Err(BiError::StorageNumber { path: path.to_path_buf(), number });
     }
     Ok(())
 }
@@ -313,9 +354,9 @@ mod tests {
     fn quotes_in_the_folder_are_escaped_and_wildcards_refused() {
         let got = absolute_views("FROM read_parquet('panel.parquet')", Path::new("/srv/o'neil")).unwrap();
         assert_eq!(got, "FROM read_parquet('/srv/o''neil/panel.parquet')");
-        let err = absolute_views("FROM read_parquet('panel.parquet')", Path::new("/srv/out[2020]")).unwrap_err();
+        let err = absolute_views("FROM read_parquet('panel.parquet')", Path::new("/srv/out[2020]")).unwrap_err().to_string();
         assert!(err.contains('['), "{err}");
-        let err = absolute_views("FROM read_parquet('panel.parquet')", Path::new("/srv/run=7/out")).unwrap_err();
+        let err = absolute_views("FROM read_parquet('panel.parquet')", Path::new("/srv/run=7/out")).unwrap_err().to_string();
         assert!(err.contains("run=7"), "{err}");
     }
 

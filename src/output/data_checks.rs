@@ -11,11 +11,11 @@ use crate::output::manifest::SourceManifest;
 use crate::spec::plan::{Format, SourcePlan};
 
 /// Reasons listed per failing source.
-pub const TOP_REASONS: usize = 3;
+pub(crate) const TOP_REASONS: usize = 3;
 
 /// One reason of a source's rejects: how many rows, and the first of them.
 #[derive(Debug)]
-pub struct Reason<'a> {
+pub(crate) struct Reason<'a> {
     /// The column whose value did not parse, or the check that failed.
     pub what: String,
     pub rows: usize,
@@ -49,7 +49,7 @@ pub fn reasons<'a>(source: &SourcePlan, rejects: impl IntoIterator<Item = &'a Re
 }
 
 /// The lines of one failing source: its share, then up to `TOP_REASONS` reasons with an example.
-pub fn failing_source(manifest: &SourceManifest, source: &SourcePlan, rejects: &[Reject]) -> Vec<String> {
+pub(crate) fn failing_source(manifest: &SourceManifest, source: &SourcePlan, rejects: &[Reject]) -> Vec<String> {
     let mut lines = vec![format!(
         "{}: {:.1}% of {} rows rejected (allowed {:.1}%)",
         manifest.name,

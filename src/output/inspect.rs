@@ -13,7 +13,7 @@ use serde::Serialize;
 
 /// Everything `inspect` reports about one file.
 #[derive(Debug, Serialize)]
-pub struct Inspection {
+pub(crate) struct Inspection {
     pub file: String,
     pub bytes: u64,
     pub rows: i64,
@@ -26,14 +26,14 @@ pub struct Inspection {
 }
 
 #[derive(Debug, Serialize)]
-pub struct RowGroupInfo {
+pub(crate) struct RowGroupInfo {
     pub rows: i64,
     pub compressed_bytes: i64,
     pub uncompressed_bytes: i64,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ColumnInfo {
+pub(crate) struct ColumnInfo {
     pub name: String,
     pub physical: String,
     pub logical: Option<String>,
@@ -147,7 +147,7 @@ fn column_hints(c: &ColumnInfo, arrow: &DataType, physical: PhysicalType, hints:
 
 /// Why a file could not be described.
 #[derive(Debug, thiserror::Error)]
-pub enum InspectError {
+pub(crate) enum InspectError {
     #[error("{}", path.display())]
     Open {
         path: PathBuf,
@@ -264,7 +264,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
 }
 
 /// The human-readable text of an inspection.
-pub fn to_text(i: &Inspection) -> String {
+pub(crate) fn to_text(i: &Inspection) -> String {
     let mut out = Vec::new();
     out.push(format!("文件 file        {}", i.file));
     out.push(format!("大小 size        {} bytes", i.bytes));

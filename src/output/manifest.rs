@@ -55,6 +55,8 @@ pub struct SourceManifest {
     #[serde(flatten)]
     pub counts: SourceCounts,
     pub conserved: bool,
+    /// The duplicate policy applied: "exact", "keep" or "key(…)".
+    pub duplicate_policy: String,
     pub reject_share: f64,
     pub max_reject_share: f64,
     pub warnings: Vec<WarningCount>,
@@ -93,6 +95,7 @@ pub fn source_manifest(source: &IngestedSource, max_reject_share: f64) -> Source
         title: source.title.clone(),
         counts: source.counts.clone(),
         conserved: source.counts.conserved(),
+        duplicate_policy: source.duplicate_policy.clone(),
         reject_share: source.counts.reject_share(),
         max_reject_share,
         warnings: source.warnings.iter().map(|(c, n)| WarningCount { check: c.clone(), rows: *n }).collect(),

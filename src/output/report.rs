@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::analysis::{Finding, confidence_percent, method_name, scope_name};
+use crate::analysis::{Finding, confidence_percent, scope_name};
 use crate::base::lang::Lang;
 use crate::base::period::Grain;
 use crate::base::vocab::Vocabulary;
@@ -39,6 +39,7 @@ pub fn group_rejects<'a>(rejects: impl IntoIterator<Item = &'a Reject>) -> Vec<R
             RejectKind::Rejected => (0, r.column.clone().unwrap_or_else(|| r.reason.clone())),
             RejectKind::Dropped => (1, r.reason.clone()),
             RejectKind::Duplicate => (2, String::new()),
+            RejectKind::Conflicting => (3, r.column.clone().unwrap_or_default()),
         };
         let g = groups.entry((r.source.clone(), rank, what.clone())).or_insert_with(|| RejectGroup {
             source: r.source.clone(),
@@ -212,7 +213,7 @@ fn summary(h: &mut String, input: &ReportInput) {
     let _ = writeln!(h, "<h2>{}</h2>", lang.t("一、运行概况", "1. Run summary"));
     let read: u64 = m.sources.iter().map(|s| s.counts.rows_read).sum();
     let accepted: u64 = m.sources.iter().map(|s| s.counts.accepted).sum();
-    let quarantined: u64 = m.sources.iter().map(|s| s.counts.rejected + s.counts.dropped + s.counts.duplicates).sum();
+    let quarantined: u64 = m.sources.iter().map(|s| s.counts.rejected + s.counts.dropped + s.counts.duplicates + s.counts.conflicting).sum();
     let significant = input.findings.iter().filter(|f| f.p_adjusted.is_some_and(|p| p < 0.05)).count();
     let mut cards: Vec<(String, String)> = Vec::new();
     if let Some(p) = &m.panel {
@@ -297,6 +298,10 @@ fn thousands(n: u64) -> String {
     out
 }
 
+fn lang_conflicting(lang: Lang) -> &'static str {
+    lang.t("冲突", "conflicting")
+}
+
 fn kind_label(kind: RejectKind, lang: Lang) -> &'static str {
     kind.label(lang)
 }
@@ -337,7 +342,11 @@ fn inputs(h: &mut String, input: &ReportInput) {
             thousands(s.counts.accepted),
             thousands(s.counts.rejected),
             thousands(s.counts.dropped),
-            thousands(s.counts.duplicates),
+            if s.counts.conflicting > 0 {
+                format!("{} + {} {}", thousands(s.counts.duplicates), thousands(s.counts.conflicting), lang_conflicting(input.lang))
+            } else {
+                thousands(s.counts.duplicates)
+            },
             s.reject_share * 100.0,
             s.max_reject_share * 100.0
         );
@@ -479,7 +488,7 @@ fn heatmaps(h: &mut String, input: &ReportInput) {
         h,
         "<p class=\"note\">{} <b>{}</b>。{}</p><p class=\"legend\"><span class=\"swatch\" style=\"background:{neg}\"></span>{} <span class=\"swatch\" style=\"background:#ffffff;border:1px solid #d0d7de\"></span>0 <span class=\"swatch\" style=\"background:{pos}\"></span>{} · {} · {}</p>",
         lang.t("格中数字为方向调整后的相关系数（正值 = 党建特征越多，指标越好），方法", "Each cell is the direction-adjusted correlation (positive = more of the feature goes with a better indicator), method"),
-        method_name(method),
+        method.label(lang),
         lang.t("站内口径排除了各供电所固有差异（如规模），最能回答“同一个所多开展活动后指标是否更好”。", "The within-station scope removes fixed differences between stations (such as size) and comes closest to asking whether a station does better after more activity."),
         lang.t("指标更差", "worse indicator"),
         lang.t("指标更好", "better indicator"),
@@ -562,7 +571,7 @@ fn strongest(h: &mut String, input: &ReportInput, top: &[&Finding]) {
         let _ = writeln!(h, "<p>{}</p>", lang.t("没有任何一对在多重检验校正后达到 p < 0.05。", "No pair reaches adjusted p < 0.05."));
         return;
     }
-    let method = method_name(primary_method(input));
+    let method = primary_method(input).label(lang);
     let level = confidence_percent(input.plan.analysis.confidence);
     let note = match lang {
         Lang::Zh => format!(
@@ -869,7 +878,7 @@ fn caveats(h: &mut String, input: &ReportInput) {
         h,
         "<p class=\"meta\">{} {} · {} {} · {} {}</p>",
         lang.t("方法", "Methods"),
-        a.methods.iter().map(|m| method_name(*m)).collect::<Vec<_>>().join(", "),
+        a.methods.iter().map(|m| m.label(lang)).collect::<Vec<_>>().join(", "),
         lang.t("置信水平", "confidence"),
         confidence_percent(a.confidence),
         lang.t("口径", "scopes"),
@@ -953,7 +962,7 @@ mod tests {
             let html = render(&ReportInput { plan: &plan, manifest: &manifest, panel: None, findings: &findings, rejects: &[], lang });
             let section = &html[html.find(heading).unwrap()..];
             assert!(!section.contains(none), "{section}");
-            assert!(section.contains("spearman") && section.contains(interval), "{section}");
+            assert!(section.contains("Spearman") && section.contains(interval), "{section}");
             assert!(section.contains("<td class=\"num\">+0.50</td>"), "{section}");
             assert!(!html.contains("95%"), "{html}");
             assert!(html.contains("90%"));

@@ -67,7 +67,7 @@ pub fn write_panel(panel: &Panel, out: &Path, run_id: &str) -> Result<(), StoreE
 }
 
 /// Writes quality/unmatched.parquet (also kept with a run stopped by its unmatched share).
-pub fn write_unmatched(unmatched: &[Unmatched], out: &Path, run_id: &str) -> Result<(), StoreError> {
+pub(crate) fn write_unmatched(unmatched: &[Unmatched], out: &Path, run_id: &str) -> Result<(), StoreError> {
     let columns: Vec<(String, ArrayRef)> = vec![
         ("source".into(), text(unmatched.iter().map(|u| Some(u.source.clone())))),
         ("spelling".into(), text(unmatched.iter().map(|u| Some(u.spelling.clone())))),
@@ -78,7 +78,7 @@ pub fn write_unmatched(unmatched: &[Unmatched], out: &Path, run_id: &str) -> Res
 }
 
 /// Writes correlations.parquet (long form, one row per test).
-pub fn write_correlations(findings: &[crate::analysis::Finding], out: &Path, run_id: &str) -> Result<(), StoreError> {
+pub(crate) fn write_correlations(findings: &[crate::analysis::Finding], out: &Path, run_id: &str) -> Result<(), StoreError> {
     let f64s = |g: &dyn Fn(&crate::analysis::Finding) -> Option<f64>| -> ArrayRef { Arc::new(Float64Array::from(findings.iter().map(g).collect::<Vec<_>>())) };
     let columns: Vec<(String, ArrayRef)> = vec![
         ("indicator".into(), text(findings.iter().map(|f| Some(f.indicator.clone())))),
@@ -106,7 +106,7 @@ pub fn write_correlations(findings: &[crate::analysis::Finding], out: &Path, run
 }
 
 /// Writes quality/rejects.parquet: every quarantined row with file, line, column, value and reason.
-pub fn write_rejects(rejects: &[&Reject], out: &Path, run_id: &str) -> Result<(), StoreError> {
+pub(crate) fn write_rejects(rejects: &[&Reject], out: &Path, run_id: &str) -> Result<(), StoreError> {
     let text = |f: &dyn Fn(&Reject) -> Option<String>| -> ArrayRef { Arc::new(StringArray::from(rejects.iter().map(|r| f(r)).collect::<Vec<_>>())) };
     let columns: Vec<(String, ArrayRef)> = vec![
         ("source".into(), text(&|r| Some(r.source.clone()))),

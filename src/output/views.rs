@@ -92,7 +92,7 @@ fn panel_grain(panel: &Panel) -> Grain {
 
 /// The text of views.sql for the output folder `out` (already written, so only tables that exist
 /// get a view).
-pub fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
+pub(crate) fn views_sql(plan: &Plan, panel: Option<&Panel>, out: &Path) -> String {
     let exists = |rel: &str| out.join(rel).exists();
     let mut sql = String::new();
     preamble(&mut sql, plan);

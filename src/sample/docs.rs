@@ -12,7 +12,7 @@ use super::ledger::{Export, ManifestDirt, ManifestFile, SampleManifest};
 use super::model::{self, ACTIVITY_TYPES};
 
 /// Files this module writes beside the exports.
-pub const FILES: [&str; 4] = ["README.md", "GROUND_TRUTH.md", "ground_truth.json", "manifest.json"];
+pub(crate) const FILES: [&str; 4] = ["README.md", "GROUND_TRUTH.md", "ground_truth.json", "manifest.json"];
 
 /// The six indicators in DOMAIN order.
 const INDICATORS: [&str; 6] = ["fee_recovery", "data_collection", "line_loss_compliance", "complaint_control", "om_index", "reliability"];

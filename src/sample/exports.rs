@@ -515,7 +515,7 @@ fn second_in_month(d: &mut Draw, month: Month) -> u32 {
 }
 
 /// Distribution O&M index (PMS): station-month sub-scores and the composite index.
-pub fn om_index(ctx: &Context) -> io::Result<Export> {
+pub(crate) fn om_index(ctx: &Context) -> io::Result<Export> {
     let mut export = Export::new("om_index");
     let table = &ctx.layout.om_index;
     const WEIGHTS: [f64; 5] = [0.3, 0.2, 0.2, 0.15, 0.15];
@@ -847,7 +847,7 @@ pub fn star_ratings(ctx: &Context) -> io::Result<Export> {
 
 /// Rotating red flags (流动红旗) and branches put under supervision (挂牌督办), per quarter.
 /// Awarded at random in the sample: they carry no planted effect.
-pub fn flags(ctx: &Context) -> io::Result<Export> {
+pub(crate) fn flags(ctx: &Context) -> io::Result<Export> {
     let mut export = Export::new("flags");
     let table = &ctx.layout.flags;
     for (path, group) in table.files.groups(ctx.quarters) {

@@ -39,7 +39,7 @@ pub struct Station {
 }
 
 impl Station {
-    pub fn branch_name(&self) -> String {
+    pub(crate) fn branch_name(&self) -> String {
         format!("{}党支部", self.name)
     }
 }
@@ -93,7 +93,7 @@ const SYLLABLES: &[&str] = &[
 ];
 
 /// The organisation: counties and their stations.
-pub struct Organisation {
+pub(crate) struct Organisation {
     pub counties: Vec<County>,
     pub stations: Vec<Station>,
 }
@@ -217,7 +217,7 @@ fn split_township(township: &str) -> (&str, &str) {
 /// How an export spells a station: canonical, a variant that the normalisation rules undo, or a
 /// variant only the alias table knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Spelling {
+pub(crate) enum Spelling {
     Canonical,
     RuleVariant,
     AliasOnly,
@@ -250,7 +250,7 @@ fn homophone_key(name: &str) -> String {
 
 /// A spelling of the station's name that the pipeline's normalisation rules map back to it:
 /// 镇/乡 kept, county prefix, county in full-width brackets, or stray spaces.
-pub fn rule_variant(draw: &mut Draw, station: &Station, county: &County) -> String {
+pub(crate) fn rule_variant(draw: &mut Draw, station: &Station, county: &County) -> String {
     let with_suffix = format!("{}{}供电所", station.base, station.township_suffix);
     match draw.index(5) {
         0 if !station.township_suffix.is_empty() => with_suffix,
@@ -263,7 +263,7 @@ pub fn rule_variant(draw: &mut Draw, station: &Station, county: &County) -> Stri
 
 /// A spelling only the alias table resolves: an abbreviation (托克扎克所) or a homophone typo.
 /// Deterministic per station, so the alias table lists exactly the spellings the exports use.
-pub fn alias_spellings(station: &Station) -> [String; 2] {
+pub(crate) fn alias_spellings(station: &Station) -> [String; 2] {
     let abbreviation = format!("{}所", station.base);
     let typo_base: String = {
         let mut replaced = false;

@@ -56,7 +56,7 @@ pub enum Files {
 
 impl Files {
     /// The files of a span, each with the months it holds (in order).
-    pub fn groups(&self, quarters: &[Quarter]) -> Vec<(String, Vec<Month>)> {
+    pub(crate) fn groups(&self, quarters: &[Quarter]) -> Vec<(String, Vec<Month>)> {
         let months: Vec<Month> = quarters.iter().flat_map(|q| q.months()).collect();
         let span = (months[0].year, months[months.len() - 1].year);
         let fill = |template: &str, group: &[Month]| fill(template, "", group, span);
@@ -133,7 +133,7 @@ impl<R, V> Table<R, V> {
 
 /// How a layout names units, county companies and party organisations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Naming {
+pub(crate) enum Naming {
     /// County column holds the county (疏附县); branches are "X供电所党支部"; exports spell
     /// stations in the many hand-typed variants of `geography::rule_variant` and the alias table.
     Kashgar,
@@ -143,7 +143,7 @@ pub enum Naming {
 }
 
 /// An XLSX cell.
-pub enum Cell {
+pub(crate) enum Cell {
     Text(String),
     Number(f64),
 }
@@ -151,7 +151,7 @@ pub enum Cell {
 // Records handed from the writers to the layouts. They own their text, so that a layout's
 // column list can be a static table of plain functions.
 
-pub struct MasterRow {
+pub(crate) struct MasterRow {
     pub code: String,
     pub name: String,
     /// Official township name (with 镇/乡).
@@ -168,14 +168,14 @@ pub struct MasterRow {
     pub area_managers: u64,
 }
 
-pub struct AliasRow {
+pub(crate) struct AliasRow {
     pub spelling: String,
     pub code: String,
     pub note: &'static str,
 }
 
 /// A fee line: the station's (code, name), or none on the 合计 line (amounts summed).
-pub struct FeeRow {
+pub(crate) struct FeeRow {
     pub seq: usize,
     pub station: Option<(String, String)>,
     pub month: Month,
@@ -184,7 +184,7 @@ pub struct FeeRow {
     pub in_wan: bool,
 }
 
-pub struct CollectionRow {
+pub(crate) struct CollectionRow {
     pub code: String,
     pub name: String,
     pub month: Month,
@@ -194,7 +194,7 @@ pub struct CollectionRow {
 
 /// A line-loss line for one 台区 and the file's grain (a month, or a quarter when the table
 /// sums months); `sold` is the unparseable text when the system wrote one.
-pub struct LossRow {
+pub(crate) struct LossRow {
     pub tai_area: String,
     pub tai_area_name: String,
     pub station_code: String,
@@ -203,7 +203,7 @@ pub struct LossRow {
     pub sold: Result<f64, &'static str>,
 }
 
-pub struct OrderRow {
+pub(crate) struct OrderRow {
     /// Station index and number of the order within the station-month: the order number.
     pub station: usize,
     pub seq: usize,
@@ -216,7 +216,7 @@ pub struct OrderRow {
     pub status: &'static str,
 }
 
-pub struct OmRow {
+pub(crate) struct OmRow {
     pub code: String,
     pub name: String,
     pub month: Month,
@@ -224,7 +224,7 @@ pub struct OmRow {
     pub index: f64,
 }
 
-pub struct OutageRow {
+pub(crate) struct OutageRow {
     pub quarter: Quarter,
     pub station_code: String,
     /// Number of the event within the station-quarter, from 1.
@@ -236,7 +236,7 @@ pub struct OutageRow {
     pub customers: u64,
 }
 
-pub struct PartyRow {
+pub(crate) struct PartyRow {
     pub branch: String,
     pub kind: &'static ActivityType,
     pub topic: &'static str,
@@ -250,7 +250,7 @@ pub struct PartyRow {
     pub recorder: String,
 }
 
-pub struct StarRow {
+pub(crate) struct StarRow {
     pub branch: String,
     pub member: String,
     pub month: Month,
@@ -258,7 +258,7 @@ pub struct StarRow {
     pub points: i64,
 }
 
-pub struct FlagRow {
+pub(crate) struct FlagRow {
     pub branch: String,
     pub quarter: Quarter,
     pub kind: &'static str,
@@ -266,7 +266,7 @@ pub struct FlagRow {
 }
 
 /// Everything that differs between regions.
-pub struct LayoutSpec {
+pub(crate) struct LayoutSpec {
     /// The issuing prefecture company (the `kashgar` layout takes it from the scale).
     pub company: Option<&'static str>,
     /// Stations of the layout's own organisation (`kashgar` follows the scale instead).
@@ -333,7 +333,7 @@ pub fn timestamp(mut month: Month, mut second: u32, sep: char, with_seconds: boo
 }
 
 /// "2020-09-13 14:22" from minutes into quarter `q` (may run past its end into the next quarter).
-pub fn minute_stamp(q: Quarter, minute: u32, sep: char) -> String {
+pub(crate) fn minute_stamp(q: Quarter, minute: u32, sep: char) -> String {
     timestamp(q.months()[0], minute * 60, sep, false)
 }
 
@@ -374,7 +374,7 @@ const KASHGAR_EFFECTS: &[Effect] = &[
     },
 ];
 
-pub static KASHGAR: LayoutSpec = LayoutSpec {
+pub(crate) static KASHGAR: LayoutSpec = LayoutSpec {
     company: None,
     stations: None,
     first_quarter: (2019, 1),
@@ -638,7 +638,7 @@ const OTHER_EFFECTS: &[Effect] = &[
     },
 ];
 
-pub static OTHER: LayoutSpec = LayoutSpec {
+pub(crate) static OTHER: LayoutSpec = LayoutSpec {
     company: Some("国网博斯腾供电公司"),
     stations: Some(60),
     first_quarter: (2021, 1),

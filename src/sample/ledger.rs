@@ -11,7 +11,7 @@ use super::textfile::TextEncoding;
 /// Kinds of dirt the sample plants on purpose, each documented with its count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Dirt {
+pub(crate) enum Dirt {
     NameVariantRule,
     NameVariantAlias,
     MissingMonth,
@@ -40,11 +40,11 @@ impl Dirt {
     }
 
     /// The description of a kind given by its code (as in the manifest).
-    pub fn describe_code(code: &str) -> (&'static str, &'static str) {
+    pub(crate) fn describe_code(code: &str) -> (&'static str, &'static str) {
         Dirt::ALL.iter().find(|k| k.code() == code).map(|k| k.describe()).unwrap_or(("", ""))
     }
 
-    pub const ALL: [Dirt; 19] = [
+    pub(crate) const ALL: [Dirt; 19] = [
         Dirt::NameVariantRule,
         Dirt::NameVariantAlias,
         Dirt::MissingMonth,
@@ -108,7 +108,7 @@ impl Dirt {
 
 /// One generated file.
 #[derive(Debug, Clone, Serialize)]
-pub struct FileEntry {
+pub(crate) struct FileEntry {
     /// Path relative to the sample folder, with forward slashes.
     pub path: String,
     /// csv or xlsx.
@@ -162,12 +162,12 @@ impl FileEntry {
         }
     }
 
-    pub fn with_crlf(mut self) -> FileEntry {
+    pub(crate) fn with_crlf(mut self) -> FileEntry {
         self.line_ending = Some("crlf");
         self
     }
 
-    pub fn with_period_in(mut self, period_in: Option<&'static str>) -> FileEntry {
+    pub(crate) fn with_period_in(mut self, period_in: Option<&'static str>) -> FileEntry {
         self.period_in = period_in;
         self
     }
@@ -175,7 +175,7 @@ impl FileEntry {
 
 /// What one export writer produced: its files and the dirt it planted, per source.
 #[derive(Debug, Default)]
-pub struct Export {
+pub(crate) struct Export {
     pub files: Vec<(String, FileEntry)>,
     pub dirt: BTreeMap<(String, Dirt), u64>,
     source: String,
@@ -196,7 +196,7 @@ impl Export {
         self.files.push((self.source.clone(), entry));
     }
 
-    pub fn merge(&mut self, other: Export) {
+    pub(crate) fn merge(&mut self, other: Export) {
         self.files.extend(other.files);
         for (key, count) in other.dirt {
             *self.dirt.entry(key).or_default() += count;
@@ -206,7 +206,7 @@ impl Export {
 
 /// The machine-readable manifest of a generated sample.
 #[derive(Debug, Serialize)]
-pub struct SampleManifest {
+pub(crate) struct SampleManifest {
     pub generator: &'static str,
     /// The export layout, when not the default (Kashgar) one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -220,14 +220,14 @@ pub struct SampleManifest {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ManifestFile {
+pub(crate) struct ManifestFile {
     pub source: String,
     #[serde(flatten)]
     pub entry: FileEntry,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ManifestDirt {
+pub(crate) struct ManifestDirt {
     pub source: String,
     pub kind: String,
     pub count: u64,

@@ -27,11 +27,11 @@ use std::path::Path;
 use crate::base::period::Quarter;
 
 /// The seed of the committed sample.
-pub const DEFAULT_SEED: u64 = 20_201_231;
+pub(crate) const DEFAULT_SEED: u64 = 20_201_231;
 
 /// How big an organisation to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Scale {
+pub(crate) enum Scale {
     /// Kashgar: 86 stations in 12 counties (the committed sample; 台区 and work-order volumes kept
     /// low so the repository stays small).
     Kashgar,
@@ -92,7 +92,7 @@ impl Scale {
 
 /// What to generate.
 #[derive(Debug, Clone)]
-pub struct SampleOptions {
+pub(crate) struct SampleOptions {
     pub seed: u64,
     pub scale: Scale,
     pub layout: Layout,
@@ -115,7 +115,7 @@ impl Default for SampleOptions {
 }
 
 /// Shared read-only state of one generation.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub seed: u64,
     pub scale: Scale,
     pub layout_name: Layout,
@@ -150,14 +150,14 @@ impl Context<'_> {
 }
 
 /// Summary of a generation, for the command's output.
-pub struct Generated {
+pub(crate) struct Generated {
     pub files: usize,
     pub bytes: u64,
     pub stations: usize,
 }
 
 /// Generates the whole sample into `out` (created if needed; existing files are overwritten).
-pub fn generate(out: &Path, options: &SampleOptions) -> io::Result<Generated> {
+pub(crate) fn generate(out: &Path, options: &SampleOptions) -> io::Result<Generated> {
     std::fs::create_dir_all(out)?;
     let spec = options.layout.spec();
     let org = match (options.layout, options.scale) {

@@ -13,7 +13,7 @@ use crate::base::period::Quarter;
 /// Party activity types (活动类型) as the party platform records them, with the quarterly base
 /// count, how strongly the count grows with station size, and how much it varies from quarter
 /// to quarter within a station (log-scale standard deviation).
-pub struct ActivityType {
+pub(crate) struct ActivityType {
     pub code: &'static str,
     pub label: &'static str,
     /// Expected count per quarter for a median-sized station.
@@ -26,7 +26,7 @@ pub struct ActivityType {
     pub scheduled: bool,
 }
 
-pub const ACTIVITY_TYPES: &[ActivityType] = &[
+pub(crate) const ACTIVITY_TYPES: &[ActivityType] = &[
     ActivityType { code: "party_congress", label: "支部党员大会", per_quarter: 1.0, size_elasticity: 0.0, quarter_sd: 0.0, scheduled: true },
     ActivityType { code: "committee_meeting", label: "支委会", per_quarter: 3.0, size_elasticity: 0.0, quarter_sd: 0.0, scheduled: true },
     ActivityType { code: "group_meeting", label: "党小组会", per_quarter: 3.0, size_elasticity: 0.0, quarter_sd: 0.0, scheduled: true },
@@ -41,14 +41,14 @@ pub const ACTIVITY_TYPES: &[ActivityType] = &[
     ActivityType { code: "volunteer", label: "志愿服务", per_quarter: 1.2, size_elasticity: 0.0, quarter_sd: 0.3, scheduled: false },
 ];
 
-pub const SANLIANG: usize = 5;
-pub const MODEL_POST: usize = 6;
-pub const SERVICE_TEAM: usize = 7;
-pub const SAFETY_STUDY: usize = 9;
+pub(crate) const SANLIANG: usize = 5;
+pub(crate) const MODEL_POST: usize = 6;
+pub(crate) const SERVICE_TEAM: usize = 7;
+pub(crate) const SAFETY_STUDY: usize = 9;
 
 /// What a planted effect acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// Complaints per 10 000 customers (indicator `complaint_control`).
     Complaints,
     /// Fault outage count and duration (indicator `reliability`).
@@ -62,7 +62,7 @@ pub enum Target {
 /// (count − expected) / √expected. Each layout plants its own (see `layout`); the sample's
 /// GROUND_TRUTH states them with these numbers.
 #[derive(Debug, Clone, Copy)]
-pub struct Effect {
+pub(crate) struct Effect {
     pub id: &'static str,
     /// Index into ACTIVITY_TYPES.
     pub activity: usize,
@@ -84,19 +84,19 @@ pub struct Effect {
 
 /// Planted effect 1 of the Kashgar sample: complaints per 10 000 customers in quarter t+1 are
 /// multiplied by exp(COMPLAINT_EFFECT × z), z the station's standardised 三亮三比 count in quarter t.
-pub const COMPLAINT_EFFECT: f64 = -0.30;
+pub(crate) const COMPLAINT_EFFECT: f64 = -0.30;
 /// Planted effect 2 of the Kashgar sample: fault outages (count and duration) in quarter t are
 /// multiplied by exp(OUTAGE_EFFECT × z), z the station's standardised 安全学习 count in the same quarter.
-pub const OUTAGE_EFFECT: f64 = -0.35;
+pub(crate) const OUTAGE_EFFECT: f64 = -0.35;
 /// Confounding: complaint rate per 10 000 customers grows with size as size^COMPLAINT_SIZE.
-pub const COMPLAINT_SIZE: f64 = 0.45;
+pub(crate) const COMPLAINT_SIZE: f64 = 0.45;
 /// Median customers per station.
-pub const MEDIAN_CUSTOMERS: f64 = 11_000.0;
+pub(crate) const MEDIAN_CUSTOMERS: f64 = 11_000.0;
 /// Complaints (投诉 + 意见 + 举报) per 10 000 customers per month for a median station.
-pub const COMPLAINTS_PER_10K_MONTH: f64 = 2.2;
+pub(crate) const COMPLAINTS_PER_10K_MONTH: f64 = 2.2;
 
 /// What is fixed about a station over the whole span.
-pub struct StationTruth {
+pub(crate) struct StationTruth {
     pub customers: u64,
     pub tai_areas: u64,
     pub party_members: u64,
@@ -117,7 +117,7 @@ pub struct StationTruth {
 }
 
 /// What happens at a station in one quarter.
-pub struct QuarterTruth {
+pub(crate) struct QuarterTruth {
     /// Realised activity count per type (same order as ACTIVITY_TYPES).
     pub activities: Vec<u64>,
     /// Complaints per 10 000 customers per month expected this quarter.
@@ -128,14 +128,14 @@ pub struct QuarterTruth {
     pub unpaid_factor: f64,
 }
 
-pub struct Truth {
+pub(crate) struct Truth {
     pub stations: Vec<StationTruth>,
     /// quarters[station][quarter]
     pub quarters: Vec<Vec<QuarterTruth>>,
 }
 
 /// Draws the latent truth for every station and quarter, with the given planted effects.
-pub fn draw(seed: u64, scale: Scale, org: &Organisation, quarters: &[Quarter], effects: &[Effect]) -> Truth {
+pub(crate) fn draw(seed: u64, scale: Scale, org: &Organisation, quarters: &[Quarter], effects: &[Effect]) -> Truth {
     let stations: Vec<StationTruth> = org
         .stations
         .iter()

@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// A random stream for one (stream, a, b) key under the run's seed.
-pub fn stream(seed: u64, name: &str, a: u64, b: u64) -> Draw {
+pub(crate) fn stream(seed: u64, name: &str, a: u64, b: u64) -> Draw {
     let mut h = splitmix(seed ^ 0x9E37_79B9_7F4A_7C15);
     for byte in name.bytes() {
         h = splitmix(h ^ u64::from(byte));
@@ -26,7 +26,7 @@ fn splitmix(mut z: u64) -> u64 {
 }
 
 /// A seeded generator with the few distributions the sample needs.
-pub struct Draw(ChaCha8Rng);
+pub(crate) struct Draw(ChaCha8Rng);
 
 impl Draw {
     /// Uniform in [0, 1).
@@ -35,12 +35,12 @@ impl Draw {
     }
 
     /// Uniform in [lo, hi).
-    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+    pub(crate) fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.unit()
     }
 
     /// Uniform integer in [lo, hi] (inclusive).
-    pub fn int(&mut self, lo: i64, hi: i64) -> i64 {
+    pub(crate) fn int(&mut self, lo: i64, hi: i64) -> i64 {
         self.0.random_range(lo..=hi)
     }
 
@@ -50,7 +50,7 @@ impl Draw {
     }
 
     /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
         self.unit() < p
     }
 
@@ -62,13 +62,13 @@ impl Draw {
     }
 
     /// Log-normal with the given median and log-scale standard deviation.
-    pub fn lognormal(&mut self, median: f64, sigma: f64) -> f64 {
+    pub(crate) fn lognormal(&mut self, median: f64, sigma: f64) -> f64 {
         median * (sigma * self.normal()).exp()
     }
 
     /// Poisson count with mean `lambda`: Knuth's product method for small means, a rounded normal
     /// approximation above 40 (where the difference does not matter for synthetic volumes).
-    pub fn poisson(&mut self, lambda: f64) -> u64 {
+    pub(crate) fn poisson(&mut self, lambda: f64) -> u64 {
         if lambda <= 0.0 {
             return 0;
         }
@@ -86,7 +86,7 @@ impl Draw {
     }
 
     /// Pick one element of a non-empty slice.
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.index(items.len())]
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// Character encoding of a generated text export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TextEncoding {
+pub(crate) enum TextEncoding {
     Utf8,
     Utf8Bom,
     Gbk,
@@ -28,7 +28,7 @@ impl TextEncoding {
 }
 
 /// A CSV export being written row by row (streaming: nothing is held but the current line).
-pub struct CsvFile {
+pub(crate) struct CsvFile {
     out: BufWriter<File>,
     encoding: TextEncoding,
     newline: &'static str,
@@ -70,7 +70,7 @@ impl CsvFile {
     }
 
     /// Writes a line as it is (title rows, blank lines).
-    pub fn raw_line(&mut self, line: &str) -> io::Result<()> {
+    pub(crate) fn raw_line(&mut self, line: &str) -> io::Result<()> {
         match self.encoding {
             TextEncoding::Utf8 | TextEncoding::Utf8Bom => self.out.write_all(line.as_bytes())?,
             TextEncoding::Gbk | TextEncoding::Gb18030 => {

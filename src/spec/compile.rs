@@ -51,46 +51,11 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
     if !is_snake_case(job.name.get_ref()) {
         err(&mut errors, Some(job.name.span()), format!("name '{}' must be ASCII snake_case (a-z, 0-9, _)", job.name.get_ref()));
     }
-    let grain = Grain::parse(job.period.get_ref()).unwrap_or_else(|| {
-        err(&mut errors, Some(job.period.span()), format!("period '{}' is not supported; expected {}", job.period.get_ref(), Grain::expected(true)));
-        crate::base::period::Grain::Quarter
-    });
-    let utc_offset_minutes = match &job.utc_offset {
-        None => 480,
-        Some(s) => crate::base::calendar::utc_offset_minutes(s.get_ref()).unwrap_or_else(|| {
-            err(&mut errors, Some(s.span()), format!("utc_offset '{}' is not an offset like \"+08:00\"", s.get_ref()));
-            480
-        }),
-    };
-
+    let grain = compile_grain(raw, &mut errors);
+    let utc_offset_minutes = compile_utc_offset(raw, &mut errors);
     let date_window = compile_date_window(job.date_window.as_ref(), utc_offset_minutes, &mut errors);
     let sources: Vec<SourcePlan> = raw.sources.iter().map(|(name, source)| compile_source(name, source, base, grain, &mut errors)).collect();
-    let find = |wanted: &Spanned<String>, role: &str, errors: &mut Vec<SpecError>| -> Option<usize> {
-        let found = sources.iter().position(|s| &s.name == wanted.get_ref());
-        if found.is_none() {
-            let hint = closest(wanted.get_ref(), sources.iter().map(|s| s.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
-            err(errors, Some(wanted.span()), format!("{role} names source '{}', which is not declared under [sources]{hint}", wanted.get_ref()));
-        }
-        found
-    };
-    let stations = find(&job.stations, "stations", &mut errors);
-    let aliases = job.aliases.as_ref().and_then(|a| find(a, "aliases", &mut errors));
-    if let Some(i) = stations {
-        let s = &sources[i];
-        for needed in ["station_code", "station_name"] {
-            if s.column(needed).is_none() {
-                err(&mut errors, Some(job.stations.span()), format!("the station master '{}' must declare a column '{needed}'", s.name));
-            }
-        }
-    }
-    if let Some(i) = aliases {
-        let s = &sources[i];
-        for needed in ["spelling", "station_code"] {
-            if s.column(needed).is_none() {
-                err(&mut errors, job.aliases.as_ref().map(|a| a.span()), format!("the alias table '{}' must declare a column '{needed}'", s.name));
-            }
-        }
-    }
+    let (stations, aliases) = compile_reference_sources(raw, &sources, &mut errors);
     let identity = compile_identity(raw, stations.map(|i| &sources[i]), &mut errors);
     let attributes = compile_attributes(raw, stations.map(|i| &sources[i]), &mut errors);
     let station_columns: Vec<String> = stations.map(|i| sources[i].columns.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
@@ -98,18 +63,7 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
     let indicators =
         raw.indicators.iter().map(|(n, m)| compile_measure(n, m, true, &sources, &station_columns, &mut seen_names, &mut errors)).collect::<Vec<_>>();
     let features = raw.features.iter().map(|(n, m)| compile_measure(n, m, false, &sources, &station_columns, &mut seen_names, &mut errors)).collect::<Vec<_>>();
-    let lags = match &raw.panel.lags {
-        None => vec![0, 1],
-        Some(list) => list
-            .iter()
-            .map(|l| {
-                if !(0..=8).contains(l.get_ref()) {
-                    err(&mut errors, Some(l.span()), format!("lag {} is out of range; expected 0 to 8 periods", l.get_ref()));
-                }
-                *l.get_ref()
-            })
-            .collect(),
-    };
+    let lags = compile_lags(raw, &mut errors);
     let analysis = compile_analysis(raw, &attributes, &mut errors);
     check_names(raw, &mut errors);
     check_shared_headers(raw, &mut errors);
@@ -148,6 +102,73 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
         output_dir,
         output_span: Some(raw.output.dir.span()),
     })
+}
+
+fn compile_grain(raw: &RawPipeline, errors: &mut Vec<SpecError>) -> Grain {
+    let period = &raw.pipeline.period;
+    Grain::parse(period.get_ref()).unwrap_or_else(|| {
+        err(errors, Some(period.span()), format!("period '{}' is not supported; expected {}", period.get_ref(), Grain::expected(true)));
+        Grain::Quarter
+    })
+}
+
+/// Minutes east of UTC the exports' local times are in (default +08:00, Beijing time).
+fn compile_utc_offset(raw: &RawPipeline, errors: &mut Vec<SpecError>) -> i32 {
+    match &raw.pipeline.utc_offset {
+        None => 480,
+        Some(s) => crate::base::calendar::utc_offset_minutes(s.get_ref()).unwrap_or_else(|| {
+            err(errors, Some(s.span()), format!("utc_offset '{}' is not an offset like \"+08:00\"", s.get_ref()));
+            480
+        }),
+    }
+}
+
+/// The station master and the alias table: declared sources, with the columns identity needs.
+fn compile_reference_sources(raw: &RawPipeline, sources: &[SourcePlan], errors: &mut Vec<SpecError>) -> (Option<usize>, Option<usize>) {
+    let job = &raw.pipeline;
+    let find = |wanted: &Spanned<String>, role: &str, errors: &mut Vec<SpecError>| -> Option<usize> {
+        let found = sources.iter().position(|s| &s.name == wanted.get_ref());
+        if found.is_none() {
+            let hint = closest(wanted.get_ref(), sources.iter().map(|s| s.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
+            err(errors, Some(wanted.span()), format!("{role} names source '{}', which is not declared under [sources]{hint}", wanted.get_ref()));
+        }
+        found
+    };
+    let stations = find(&job.stations, "stations", errors);
+    let aliases = job.aliases.as_ref().and_then(|a| find(a, "aliases", errors));
+    if let Some(i) = stations {
+        let s = &sources[i];
+        for needed in ["station_code", "station_name"] {
+            if s.column(needed).is_none() {
+                err(errors, Some(job.stations.span()), format!("the station master '{}' must declare a column '{needed}'", s.name));
+            }
+        }
+    }
+    if let Some(i) = aliases {
+        let s = &sources[i];
+        for needed in ["spelling", "station_code"] {
+            if s.column(needed).is_none() {
+                err(errors, job.aliases.as_ref().map(|a| a.span()), format!("the alias table '{}' must declare a column '{needed}'", s.name));
+            }
+        }
+    }
+    (stations, aliases)
+}
+
+/// `[panel] lags` (default [0, 1]), each 0 to 8 periods.
+fn compile_lags(raw: &RawPipeline, errors: &mut Vec<SpecError>) -> Vec<i64> {
+    match &raw.panel.lags {
+        None => vec![0, 1],
+        Some(list) => list
+            .iter()
+            .map(|l| {
+                if !(0..=8).contains(l.get_ref()) {
+                    err(errors, Some(l.span()), format!("lag {} is out of range; expected 0 to 8 periods", l.get_ref()));
+                }
+                *l.get_ref()
+            })
+            .collect(),
+    }
 }
 
 /// The date window: `from` (default 2000-01) … `to` (default the run date + 1 year), as local
@@ -471,6 +492,7 @@ fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, grain: G
     let checks = raw.checks.iter().map(|c| compile_check(c, &columns, name.get_ref(), errors)).collect();
     let max_reject_share = compile_max_reject_share(raw, errors);
     let max_unmatched_share = compile_max_unmatched_share(raw, station.is_some(), name.get_ref(), errors);
+    let duplicates = compile_duplicates(name, raw, &columns, errors);
     SourcePlan {
         name: name.get_ref().clone(),
         title: raw.title.clone().unwrap_or_else(|| name.get_ref().clone()),
@@ -491,6 +513,7 @@ fn compile_source(name: &Spanned<String>, raw: &RawSource, base: &Path, grain: G
         checks,
         max_reject_share,
         max_unmatched_share,
+        duplicates,
     }
 }
 
@@ -538,6 +561,156 @@ fn compile_header_row(raw: &RawSource, errors: &mut Vec<SpecError>) -> usize {
     }
 }
 
+/// `duplicates = "exact" | "keep" | { key = [...] }`; key columns must be columns of the source.
+fn compile_duplicates(name: &Spanned<String>, raw: &RawSource, columns: &[ColumnPlan], errors: &mut Vec<SpecError>) -> DuplicatePolicy {
+    use super::raw::RawDuplicates;
+    let Some(d) = &raw.duplicates else { return DuplicatePolicy::Exact };
+    match d.get_ref() {
+        RawDuplicates::Word(w) if w == "exact" => DuplicatePolicy::Exact,
+        RawDuplicates::Word(w) if w == "keep" => DuplicatePolicy::Keep,
+        RawDuplicates::Word(w) => {
+            err(errors, Some(d.span()), format!("duplicates '{w}' is unknown; expected \"exact\", \"keep\" or {{ key = [\"column\", …] }}"));
+            DuplicatePolicy::Exact
+        }
+        RawDuplicates::Key { key } => {
+            if key.is_empty() {
+                err(errors, Some(d.span()), "duplicates key lists no column; name the columns that identify a record, e.g. { key = [\"order_id\"] }");
+            }
+            for k in key {
+                if !columns.iter().any(|c| &c.name == k) {
+                    let hint = closest(k, columns.iter().map(|c| c.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
+                    err(errors, Some(d.span()), format!("duplicates key '{k}' is not a column of source '{}'{hint}", name.get_ref()));
+                }
+            }
+            DuplicatePolicy::Key(key.clone())
+        }
+    }
+}
+
+/// Where a column's value comes from when it is not one header's cell: `from` + `pattern`
+/// (with cells for the parts the pattern does not capture), or `date` + `time`. Every
+/// A value from the file's name, folder, title line or sheet (`from` + `pattern`), with cells
+/// for the parts the pattern does not capture.
+fn compile_path_value(
+    col_name: &Spanned<String>,
+    from: &Spanned<String>,
+    pattern: &Spanned<String>,
+    parts: &[(DatePart, &Option<Spanned<String>>)],
+    kind: ColumnType,
+    errors: &mut Vec<SpecError>,
+) -> Option<Derived> {
+    let name = col_name.get_ref();
+    let from_text = PathText::parse(from.get_ref()).or_else(|| {
+        err(errors, Some(from.span()), format!("from '{}' is unknown; expected file_name, folder_name, title_line or sheet_name", from.get_ref()));
+        None
+    });
+    if !matches!(kind, ColumnType::Month | ColumnType::Quarter | ColumnType::Date) {
+        err(errors, Some(col_name.span()), format!("column '{name}' takes its value from the {}: its type must be month, quarter or date", from.get_ref()));
+    }
+    let regex = match regex::Regex::new(pattern.get_ref()) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            err(errors, Some(pattern.span()), format!("pattern of column '{name}' is not a valid regular expression: {e}"));
+            None
+        }
+    };
+    let captured: Vec<String> = regex.as_ref().map(|r| r.capture_names().flatten().map(str::to_string).collect()).unwrap_or_default();
+    for c in &captured {
+        if !DatePart::ALL.iter().any(|p| p.name() == c) {
+            err(errors, Some(pattern.span()), format!("pattern of column '{name}' names a part '{c}'; parts are year, month, quarter and day"));
+        }
+    }
+    let mut cells = Vec::new();
+    for (part, header) in parts {
+        if let Some(h) = header {
+            if captured.iter().any(|c| c == part.name()) {
+                err(
+                    errors,
+                    Some(h.span()),
+                    format!("column '{name}': the pattern already captures the {}; drop {} = \"{}\"", part.name(), part.name(), h.get_ref()),
+                );
+            }
+            cells.push((*part, h.get_ref().clone()));
+        }
+    }
+    let has = |p: DatePart| captured.iter().any(|c| c == p.name()) || cells.iter().any(|(q, _)| *q == p);
+    let needed: &[DatePart] = match kind {
+        ColumnType::Month => &[DatePart::Year, DatePart::Month],
+        ColumnType::Date => &[DatePart::Year, DatePart::Month, DatePart::Day],
+        _ => &[DatePart::Year],
+    };
+    for p in needed {
+        if !has(*p) && regex.is_some() {
+            err(
+                errors,
+                Some(pattern.span()),
+                format!("column '{name}' needs the {0}: capture it with (?P<{0}>…) or name the cell that holds it, {0} = \"<header>\"", p.name()),
+            );
+        }
+    }
+    if kind == ColumnType::Quarter && regex.is_some() && !has(DatePart::Quarter) && !has(DatePart::Month) {
+        err(
+            errors,
+            Some(pattern.span()),
+            format!("column '{name}' needs the quarter (or month): capture it with (?P<quarter>…) or name the cell that holds it"),
+        );
+    }
+    Some(Derived::Path { from: from_text?, pattern: regex?, cells })
+}
+
+/// combination that cannot work is an error here.
+fn compile_derived(col_name: &Spanned<String>, col: &super::raw::RawColumn, kind: ColumnType, errors: &mut Vec<SpecError>) -> Option<Derived> {
+    let name = col_name.get_ref();
+    let parts = [(DatePart::Year, &col.year), (DatePart::Month, &col.month), (DatePart::Quarter, &col.quarter), (DatePart::Day, &col.day)];
+    let any_part = parts.iter().find_map(|(_, p)| p.as_ref());
+    match (&col.header, &col.from, &col.pattern, &col.date, &col.time) {
+        (Some(_), None, None, None, None) => {
+            if let Some(p) = any_part {
+                err(
+                    errors,
+                    Some(p.span()),
+                    format!("column '{name}': year/month/quarter/day cells complete a value taken with `from`; add from and pattern, or drop them"),
+                );
+            }
+            None
+        }
+        (None, Some(from), Some(pattern), None, None) => compile_path_value(col_name, from, pattern, &parts, kind, errors),
+        (None, None, None, Some(date), Some(time)) => {
+            if kind != ColumnType::Timestamp {
+                err(errors, Some(col_name.span()), format!("column '{name}': date + time make a timestamp; set type = \"timestamp\""));
+            }
+            if let Some(p) = any_part {
+                err(errors, Some(p.span()), format!("column '{name}': year/month/quarter/day apply with from + pattern only"));
+            }
+            Some(Derived::DateTime { date: date.get_ref().clone(), time: time.get_ref().clone() })
+        }
+        (None, None, None, None, None) => {
+            err(
+                errors,
+                Some(col_name.span()),
+                format!("column '{name}' says nowhere where its value comes from: give header = \"<export header>\", from + pattern, or date + time"),
+            );
+            None
+        }
+        (None, Some(x), None, _, _) | (None, None, Some(x), _, _) => {
+            err(
+                errors,
+                Some(x.span()),
+                format!("column '{name}': from and pattern go together (from = \"file_name\", pattern = '(?P<year>\\d{{4}})年(?P<month>\\d{{2}})月')"),
+            );
+            None
+        }
+        (None, None, None, Some(x), None) | (None, None, None, None, Some(x)) => {
+            err(errors, Some(x.span()), format!("column '{name}': date and time go together (date = \"<date header>\", time = \"<time header>\")"));
+            None
+        }
+        _ => {
+            err(errors, Some(col_name.span()), format!("column '{name}' comes from one place only: header, from + pattern, or date + time"));
+            None
+        }
+    }
+}
+
 fn compile_column(col_name: &Spanned<String>, col: &RawColumn, errors: &mut Vec<SpecError>) -> ColumnPlan {
     if !is_snake_case(col_name.get_ref()) {
         err(
@@ -562,18 +735,23 @@ fn compile_column(col_name: &Spanned<String>, col: &RawColumn, errors: &mut Vec<
     }
     let scaled = col.scale.is_some() || col.also.iter().any(|a| a.scale.is_some());
     if scaled && kind != ColumnType::Number {
-        err(errors, Some(col.header.span()), format!("scale applies to number columns only, and '{}' is {:?}", col_name.get_ref(), kind));
+        err(errors, Some(col_name.span()), format!("scale applies to number columns only, and '{}' is {:?}", col_name.get_ref(), kind));
     }
-    let mut headers = vec![(col.header.get_ref().clone(), col.scale.unwrap_or(1.0))];
-    headers.extend(col.also.iter().map(|a| (a.header.get_ref().clone(), a.scale.unwrap_or(1.0))));
+    let derived = compile_derived(col_name, col, kind, errors);
+    let mut headers = Vec::new();
+    if let Some(h) = &col.header {
+        headers.push((h.get_ref().clone(), col.scale.unwrap_or(1.0)));
+        headers.extend(col.also.iter().map(|a| (a.header.get_ref().clone(), a.scale.unwrap_or(1.0))));
+    }
     ColumnPlan {
         name: col_name.get_ref().clone(),
         headers,
-        header_span: Some(col.header.span()),
+        header_span: Some(col.header.as_ref().map(|h| h.span()).unwrap_or_else(|| col_name.span())),
         kind,
         format: col.format.as_ref().map(|f| f.get_ref().clone()),
         required: col.required.unwrap_or(true),
         not_null: col.not_null.unwrap_or(false),
+        derived,
     }
 }
 
@@ -736,7 +914,7 @@ fn check_shared_headers(raw: &RawPipeline, errors: &mut Vec<SpecError>) {
     for (source, s) in &raw.sources {
         let mut seen: Vec<(&str, &str)> = Vec::new();
         for (column, c) in &s.columns {
-            let mut own: Vec<&Spanned<String>> = vec![&c.header];
+            let mut own: Vec<&Spanned<String>> = c.header.iter().collect();
             own.extend(c.also.iter().map(|a| &a.header));
             for header in own {
                 match seen.iter().find(|(h, col)| *h == header.get_ref().as_str() && *col != column.get_ref().as_str()) {

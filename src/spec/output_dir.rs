@@ -16,7 +16,7 @@ use super::plan::{Plan, SourcePlan};
 
 /// How the output folder meets an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Overlap {
+pub(crate) enum Overlap {
     /// The output folder is the input.
     Is,
     /// The output folder contains the input.
@@ -27,7 +27,7 @@ pub enum Overlap {
 
 /// Something a run reads, which its output folder must stay clear of.
 #[derive(Debug, Clone)]
-pub struct Input {
+pub(crate) struct Input {
     /// How the user knows it: "source 'fee' (path ../exports/fee_*.csv)".
     pub what: String,
     /// The folder a glob reads from, or the file a plain path names.
@@ -56,7 +56,7 @@ fn inputs_of<'a>(sources: impl Iterator<Item = (&'a str, &'a str)>, spec_path: &
 
 /// The folder a glob pattern reads from (its components before the first wildcard), or the path
 /// itself when it has no wildcard.
-pub fn glob_base(pattern: &str) -> (PathBuf, bool) {
+pub(crate) fn glob_base(pattern: &str) -> (PathBuf, bool) {
     let wild = |c: &Component| c.as_os_str().to_string_lossy().contains(['*', '?', '[', ']', '{', '}']);
     let path = Path::new(pattern);
     if !path.components().any(|c| wild(&c)) {
@@ -86,7 +86,7 @@ pub fn absolute(path: &Path) -> PathBuf {
 }
 
 /// An absolute path with symbolic links resolved as far as the path exists.
-pub fn resolved(path: &Path) -> PathBuf {
+pub(crate) fn resolved(path: &Path) -> PathBuf {
     let whole = absolute(path);
     let mut existing = whole.clone();
     let mut rest = Vec::new();
@@ -106,7 +106,7 @@ pub fn resolved(path: &Path) -> PathBuf {
 
 /// Checks `[output] dir` against the inputs as written. `written` is the value in the file and
 /// `out` the folder it names.
-pub fn check_lexical(written: &str, span: Range<usize>, out: &Path, inputs: &[Input], errors: &mut Vec<SpecError>) {
+pub(crate) fn check_lexical(written: &str, span: Range<usize>, out: &Path, inputs: &[Input], errors: &mut Vec<SpecError>) {
     if written.trim().is_empty() {
         errors.push(SpecError {
             span: Some(span),
@@ -118,7 +118,7 @@ pub fn check_lexical(written: &str, span: Range<usize>, out: &Path, inputs: &[In
 }
 
 /// Checks `[output] dir` against the inputs with symbolic links resolved (preflight).
-pub fn check_resolved(plan: &Plan) -> Vec<SpecError> {
+pub(crate) fn check_resolved(plan: &Plan) -> Vec<SpecError> {
     let mut errors = Vec::new();
     let written = plan.output_dir.display().to_string();
     check(&written, plan.output_span.clone(), &plan.output_dir, &inputs(&plan.sources, &plan.spec_path), resolved, &mut errors);

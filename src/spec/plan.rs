@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 /// A compiled pipeline.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub name: String,
     pub title: String,
     /// The pipeline file and the sha256 of its text.
@@ -41,7 +41,7 @@ pub struct Plan {
 /// The days a dated value may fall on; rows with a month, quarter, date or timestamp outside
 /// are rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DateWindow {
+pub(crate) struct DateWindow {
     /// First day, days since 1970-01-01.
     pub from: i32,
     /// Last day (included).
@@ -50,7 +50,7 @@ pub struct DateWindow {
 
 /// Which correlations to compute.
 #[derive(Debug, Clone)]
-pub struct Analysis {
+pub(crate) struct Analysis {
     pub methods: Vec<crate::stats::Method>,
     pub scopes: Vec<crate::stats::Scope>,
     pub controls: Vec<String>,
@@ -81,16 +81,16 @@ pub struct Identity {
 
 impl Identity {
     /// Default company prefixes, as State Grid names its units.
-    pub const COMPANY_PREFIXES: [&'static str; 2] = ["国网", "国家电网"];
+    pub(crate) const COMPANY_PREFIXES: [&'static str; 2] = ["国网", "国家电网"];
     /// Default words that end a company name.
-    pub const COMPANY_WORDS: [&'static str; 3] = ["供电公司", "供电分公司", "公司"];
+    pub(crate) const COMPANY_WORDS: [&'static str; 3] = ["供电公司", "供电分公司", "公司"];
     /// Default ethnic names of autonomous counties.
-    pub const ETHNIC_NAMES: [&'static str; 7] = ["蒙古", "哈萨克", "回族", "锡伯", "塔吉克", "柯尔克孜", "维吾尔"];
+    pub(crate) const ETHNIC_NAMES: [&'static str; 7] = ["蒙古", "哈萨克", "回族", "锡伯", "塔吉克", "柯尔克孜", "维吾尔"];
 }
 
 /// A station attribute computed from the station master.
 #[derive(Debug, Clone)]
-pub struct Attribute {
+pub(crate) struct Attribute {
     pub name: String,
     pub label: String,
     pub formula: String,
@@ -98,7 +98,7 @@ pub struct Attribute {
 
 /// Which way an indicator is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Better {
+pub(crate) enum Better {
     Higher,
     Lower,
 }
@@ -113,7 +113,7 @@ crate::serialize_by_name!(Better);
 
 /// An indicator or a feature: a SQL aggregate of a source per station and period.
 #[derive(Debug, Clone)]
-pub struct Measure {
+pub(crate) struct Measure {
     pub name: String,
     pub label: String,
     pub label_en: String,
@@ -162,7 +162,7 @@ impl Encoding {
 
 /// What a value column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColumnType {
+pub(crate) enum ColumnType {
     Text,
     Integer,
     Number,
@@ -187,14 +187,14 @@ impl ColumnType {
     }
 
     /// Whether a column of this type can date a row.
-    pub fn is_temporal(self) -> bool {
+    pub(crate) fn is_temporal(self) -> bool {
         matches!(self, ColumnType::Month | ColumnType::Quarter | ColumnType::Date | ColumnType::Timestamp)
     }
 }
 
 /// What a source's station column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StationKey {
+pub(crate) enum StationKey {
     Code,
     Name,
     Branch,
@@ -202,7 +202,7 @@ pub enum StationKey {
 
 /// One export source.
 #[derive(Debug, Clone)]
-pub struct SourcePlan {
+pub(crate) struct SourcePlan {
     pub name: String,
     pub title: String,
     /// Absolute glob pattern, and its span in the pipeline file (for errors).
@@ -222,10 +222,35 @@ pub struct SourcePlan {
     pub max_reject_share: f64,
     /// Largest share of the source's curated rows that may match no station.
     pub max_unmatched_share: f64,
+    /// What counts as a duplicate row.
+    pub duplicates: DuplicatePolicy,
+}
+
+/// A source's duplicate policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DuplicatePolicy {
+    /// Rows identical in every cell are one row (the first kept).
+    Exact,
+    /// Identical rows are distinct events; nothing is removed.
+    Keep,
+    /// Rows sharing these columns' values are one record: identical copies are duplicates,
+    /// differing ones are conflicting (all quarantined).
+    Key(Vec<String>),
+}
+
+impl DuplicatePolicy {
+    /// How the manifest and quarantine name it: "exact", "keep", "key(order_id)".
+    pub fn label(&self) -> String {
+        match self {
+            DuplicatePolicy::Exact => "exact".into(),
+            DuplicatePolicy::Keep => "keep".into(),
+            DuplicatePolicy::Key(columns) => format!("key({})", columns.join(", ")),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
-pub struct DropRule {
+pub(crate) struct DropRule {
     pub header: String,
     pub header_span: Option<Range<usize>>,
     pub starts_with: Vec<String>,
@@ -233,7 +258,7 @@ pub struct DropRule {
 
 /// One canonical column: the headers it may come from (each with a scale) and how to parse it.
 #[derive(Debug, Clone)]
-pub struct ColumnPlan {
+pub(crate) struct ColumnPlan {
     pub name: String,
     pub headers: Vec<(String, f64)>,
     pub header_span: Option<Range<usize>>,
@@ -241,16 +266,71 @@ pub struct ColumnPlan {
     pub format: Option<String>,
     pub required: bool,
     pub not_null: bool,
+    /// Where the value comes from when not from one header's cell.
+    pub derived: Option<Derived>,
+}
+
+/// Text of the file a value can be taken from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PathText {
+    FileName,
+    FolderName,
+    TitleLine,
+    SheetName,
+}
+
+impl PathText {
+    pub fn parse(name: &str) -> Option<PathText> {
+        Some(match name {
+            "file_name" => PathText::FileName,
+            "folder_name" => PathText::FolderName,
+            "title_line" => PathText::TitleLine,
+            "sheet_name" => PathText::SheetName,
+            _ => return None,
+        })
+    }
+}
+
+/// A part of a calendar value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DatePart {
+    Year,
+    Month,
+    Quarter,
+    Day,
+}
+
+impl DatePart {
+    pub(crate) const ALL: [DatePart; 4] = [DatePart::Year, DatePart::Month, DatePart::Quarter, DatePart::Day];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DatePart::Year => "year",
+            DatePart::Month => "month",
+            DatePart::Quarter => "quarter",
+            DatePart::Day => "day",
+        }
+    }
+}
+
+/// A column value not read from one cell.
+#[derive(Debug, Clone)]
+pub(crate) enum Derived {
+    /// Named parts of `pattern` found in the file's name, folder, title line or sheet name; parts
+    /// it does not capture come from cells (part, header).
+    Path { from: PathText, pattern: regex::Regex, cells: Vec<(DatePart, String)> },
+    /// A timestamp from a date column and a time-of-day column.
+    DateTime { date: String, time: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
+pub(crate) enum Severity {
     Reject,
     Warn,
 }
 
 #[derive(Debug, Clone)]
-pub struct CheckPlan {
+pub(crate) struct CheckPlan {
     pub rule: String,
     pub severity: Severity,
     pub message: String,

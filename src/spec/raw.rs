@@ -10,7 +10,7 @@ use toml::Spanned;
 /// A whole pipeline file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawPipeline {
+pub(crate) struct RawPipeline {
     /// Job-wide settings.
     pub pipeline: RawJob,
     /// The exports to ingest, by name (ASCII snake_case; the name of the curated table).
@@ -40,7 +40,7 @@ pub struct RawPipeline {
 /// `[analysis]`: the correlation table.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAnalysis {
+pub(crate) struct RawAnalysis {
     /// "pearson", "spearman", "kendall" (default: pearson and spearman).
     pub methods: Option<Vec<Spanned<String>>>,
     /// "pooled", "within" (changes within a station over time), "between" (station means)
@@ -71,7 +71,7 @@ pub struct RawAnalysis {
 /// (国网X县供电公司) are removed together with the prefixes and suffixes.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawIdentity {
+pub(crate) struct RawIdentity {
     /// Prefixes to strip, e.g. ["中共", "国网"].
     #[serde(default)]
     pub strip_prefixes: Vec<String>,
@@ -106,7 +106,7 @@ pub struct RawIdentity {
 /// `[attributes.NAME]`: a station attribute.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAttribute {
+pub(crate) struct RawAttribute {
     /// Label shown in reports.
     pub label: Option<String>,
     /// SQL expression over the station master's columns, e.g. "ln(customers)".
@@ -116,7 +116,7 @@ pub struct RawAttribute {
 /// `[indicators.NAME]` / `[features.NAME]`: a value per station and period.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawMeasure {
+pub(crate) struct RawMeasure {
     /// Label shown in reports and offered by the DuckDB views, e.g. "电费回收率".
     pub label: Option<String>,
     /// English label (`--lang en`).
@@ -144,7 +144,7 @@ pub struct RawMeasure {
 /// A first aggregation step.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawPreAggregate {
+pub(crate) struct RawPreAggregate {
     /// Columns that define the finer groups, e.g. ["tai_area_id"].
     pub by: Vec<Spanned<String>>,
     /// New columns: name → SQL aggregate, e.g. { supplied = "sum(supplied_kwh)" }.
@@ -154,7 +154,7 @@ pub struct RawPreAggregate {
 /// Start and end timestamp columns of an interval source.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawInterval {
+pub(crate) struct RawInterval {
     pub start: Spanned<String>,
     pub end: Spanned<String>,
 }
@@ -162,7 +162,7 @@ pub struct RawInterval {
 /// `[panel]`: panel settings.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawPanel {
+pub(crate) struct RawPanel {
     /// Lags (in periods) of the features: k pairs the feature at t with indicators at t + k.
     pub lags: Option<Vec<Spanned<i64>>>,
 }
@@ -170,7 +170,7 @@ pub struct RawPanel {
 /// `[pipeline]`: job-wide settings.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawJob {
+pub(crate) struct RawJob {
     /// Short machine name of the job, e.g. "kashgar_quarterly".
     pub name: Spanned<String>,
     /// Title shown in reports, e.g. "喀什供电公司供电所党建与同业对标季度分析".
@@ -194,7 +194,7 @@ pub struct RawJob {
 /// "today"). `from` is the first day of its period, `to` the last; both included.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawDateWindow {
+pub(crate) struct RawDateWindow {
     pub from: Option<Spanned<String>>,
     pub to: Option<Spanned<String>>,
 }
@@ -202,7 +202,7 @@ pub struct RawDateWindow {
 /// `[output]`: where results go.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawOutput {
+pub(crate) struct RawOutput {
     /// Output folder, relative to the pipeline file. Replaced atomically by each run, so it must
     /// be a folder of its own: not empty, apart from every input and from the pipeline file.
     pub dir: Spanned<String>,
@@ -211,7 +211,7 @@ pub struct RawOutput {
 /// `[sources.NAME]`: one kind of export, possibly many files.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawSource {
+pub(crate) struct RawSource {
     /// Label shown in reports, e.g. "电费回收".
     pub title: Option<String>,
     /// File path or glob, relative to the pipeline file, e.g. "../sample_data/fee/*.csv".
@@ -241,6 +241,10 @@ pub struct RawSource {
     /// Row checks, SQL expressions over canonical columns.
     #[serde(default)]
     pub checks: Vec<RawCheck>,
+    /// Duplicate policy: "exact" (default: rows identical in every cell are removed, the first
+    /// kept), "keep" (identical rows are distinct events) or { key = ["order_id"] } (rows sharing
+    /// the key: identical ones are duplicates, differing ones all go to quarantine as conflicting).
+    pub duplicates: Option<Spanned<RawDuplicates>>,
     /// Fail the run (exit 3) when more than this share of the source's rows is rejected
     /// (default 0.05).
     pub max_reject_share: Option<Spanned<f64>>,
@@ -249,10 +253,18 @@ pub struct RawSource {
     pub max_unmatched_share: Option<Spanned<f64>>,
 }
 
+/// `duplicates = "exact" | "keep" | { key = [...] }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawDuplicates {
+    Word(String),
+    Key { key: Vec<String> },
+}
+
 /// A line-dropping rule.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawDropRule {
+pub(crate) struct RawDropRule {
     /// Export header of the column to look at, e.g. "序号".
     pub header: Spanned<String>,
     /// Drop the line when that cell starts with one of these, e.g. ["合计", "小计"].
@@ -262,9 +274,28 @@ pub struct RawDropRule {
 /// One canonical column.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawColumn {
-    /// The export header this column comes from.
-    pub header: Spanned<String>,
+pub(crate) struct RawColumn {
+    /// The export header this column comes from. Absent for a column made from the file's path,
+    /// title line or sheet name (`from`) or from a date and a time column (`date` + `time`).
+    pub header: Option<Spanned<String>>,
+    /// Take the value from the file instead of a cell: "file_name", "folder_name", "title_line"
+    /// (first line above `header_row`) or "sheet_name"; needs `pattern`.
+    pub from: Option<Spanned<String>>,
+    /// Regular expression searched in the `from` text; its named parts year, month, quarter (1–4
+    /// or 一二三四) and day make the value, e.g. '(?P<year>\d{4})年(?P<month>\d{2})月'.
+    pub pattern: Option<Spanned<String>>,
+    /// Header of a cell giving the year when `pattern` does not capture it.
+    pub year: Option<Spanned<String>>,
+    /// Header of a cell giving the month when `pattern` does not capture it (sheet 2021年, cell 3).
+    pub month: Option<Spanned<String>>,
+    /// Header of a cell giving the quarter when `pattern` does not capture it.
+    pub quarter: Option<Spanned<String>>,
+    /// Header of a cell giving the day when `pattern` does not capture it.
+    pub day: Option<Spanned<String>>,
+    /// Timestamp columns: header of the date column (with `time`), e.g. "活动日期".
+    pub date: Option<Spanned<String>>,
+    /// Timestamp columns: header of the time-of-day column (with `date`), e.g. "开始时间".
+    pub time: Option<Spanned<String>>,
     /// Other headers the same column appears under in some files, each with its own scale.
     #[serde(default)]
     pub also: Vec<RawAlternative>,
@@ -285,7 +316,7 @@ pub struct RawColumn {
 /// An alternative header for a column.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAlternative {
+pub(crate) struct RawAlternative {
     /// The other header, e.g. "应收电费(万元)".
     pub header: Spanned<String>,
     /// Multiply numbers under this header by this (e.g. 10000 for 万元).
@@ -295,7 +326,7 @@ pub struct RawAlternative {
 /// A row check.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawCheck {
+pub(crate) struct RawCheck {
     /// SQL expression that must hold for a row, e.g. "paid <= billed". Null results pass.
     pub rule: Spanned<String>,
     /// "reject" (default: the row goes to quarantine) or "warn" (counted, kept).

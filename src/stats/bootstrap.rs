@@ -11,11 +11,12 @@ use rayon::prelude::*;
 
 use super::BootstrapOptions;
 use super::scopes::Sample;
+use super::undefined::Undefined;
 
 /// Percentile interval of `statistic` over resamples of whole stations. A resample whose
 /// statistic is undefined (e.g. it drew one station over and over) is skipped; if more than
 /// half are, the interval would describe a different population and is refused.
-pub(crate) fn cluster_percentile_interval<F>(panel: &Sample, statistic: F, settings: BootstrapOptions, confidence: f64) -> Result<(f64, f64), String>
+pub(crate) fn cluster_percentile_interval<F>(panel: &Sample, statistic: F, settings: BootstrapOptions, confidence: f64) -> Result<(f64, f64), Undefined>
 where
     F: Fn(&Sample) -> Option<f64> + Sync,
 {
@@ -29,7 +30,7 @@ where
         .collect();
     let mut values: Vec<f64> = draws.into_iter().flatten().collect();
     if values.len() * 2 < settings.replicates {
-        return Err(format!("only {} of {} bootstrap resamples gave a coefficient", values.len(), settings.replicates));
+        return Err(Undefined::Resamples { usable: values.len(), replicates: settings.replicates });
     }
     values.sort_by(f64::total_cmp);
     let tail = (1.0 - confidence) / 2.0;

@@ -52,6 +52,7 @@ mod correlation;
 mod inference;
 mod partial;
 mod scopes;
+mod undefined;
 
 #[cfg(test)]
 mod reference_tests;
@@ -63,6 +64,7 @@ pub use correlation::{TIE_DIGITS, average_ranks};
 
 use correlation::KendallStatistic;
 use scopes::Sample;
+use undefined::Undefined;
 
 /// The correlation coefficient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -114,7 +116,7 @@ pub enum CiMethod {
 /// The observations of one feature × indicator pair: parallel columns, one entry per row of
 /// the panel. Missing values are NaN.
 #[derive(Debug, Clone, Copy)]
-pub struct Observations<'a> {
+pub(crate) struct Observations<'a> {
     /// Station id of each row; rows of one station share it.
     pub station: &'a [u32],
     /// The activity feature.
@@ -128,7 +130,7 @@ pub struct Observations<'a> {
 /// Station-cluster bootstrap settings: stations, not rows, are resampled, because the periods
 /// of one station are not independent of each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BootstrapOptions {
+pub(crate) struct BootstrapOptions {
     /// Number of resamples.
     pub replicates: usize,
     /// Seed; the same seed gives the same interval whatever the number of threads.
@@ -139,7 +141,7 @@ pub struct BootstrapOptions {
 /// pooled, 95 %, no bootstrap.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Options {
+pub(crate) struct Options {
     pub method: Method,
     pub scope: Scope,
     /// Confidence level of the interval, strictly between 0 and 1.
@@ -189,7 +191,7 @@ pub struct Correlation {
 
 /// Inputs that no data could make right: a caller error, not a property of the data.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum StatsError {
+pub(crate) enum StatsError {
     #[error("column {column} has {found} rows, station has {expected}")]
     LengthMismatch { column: String, expected: usize, found: usize },
     #[error("confidence level must be strictly between 0 and 1, got {0}")]
@@ -201,7 +203,7 @@ pub enum StatsError {
 /// Correlates `x` with `y` over the panel rows as `options` ask. See the module docs for the
 /// conventions; data that cannot give a coefficient yield `r = None` with a reason, and only
 /// malformed inputs are an error.
-pub fn correlate(obs: &Observations<'_>, options: &Options) -> Result<Correlation, StatsError> {
+pub(crate) fn correlate(obs: &Observations<'_>, options: &Options) -> Result<Correlation, StatsError> {
     validate(obs, options)?;
     let panel = Sample::complete_rows(obs);
     let mut result = Correlation {
@@ -226,7 +228,7 @@ pub fn correlate(obs: &Observations<'_>, options: &Options) -> Result<Correlatio
     let estimate = match point_estimate(&panel, options.method, options.scope) {
         Ok(estimate) => estimate,
         Err(reason) => {
-            result.reason = Some(reason);
+            result.reason = Some(reason.to_string());
             return Ok(result);
         }
     };
@@ -252,7 +254,7 @@ pub fn correlate(obs: &Observations<'_>, options: &Options) -> Result<Correlatio
             result.ci_high = Some(high);
             result.ci_method = Some(method);
         }
-        Err(reason) => result.ci_reason = Some(reason),
+        Err(reason) => result.ci_reason = Some(reason.to_string()),
     }
     Ok(without_non_finite(result))
 }
@@ -261,7 +263,7 @@ pub fn correlate(obs: &Observations<'_>, options: &Options) -> Result<Correlatio
 /// otherwise surface as NaN or infinity.
 fn without_non_finite(mut result: Correlation) -> Correlation {
     if result.r.is_some_and(|r| !r.is_finite()) {
-        result.reason = Some("numerical overflow: values too large to correlate".into());
+        result.reason = Some(Undefined::NonFinite.to_string());
         result.r = None;
         result.p_value = None;
         result.df = None;
@@ -309,13 +311,13 @@ struct Estimate {
 
 /// The coefficient for one panel: the scope's transform, then controls, then r. The bootstrap
 /// calls this on every resample, so it holds no inference.
-fn point_estimate(panel: &Sample, method: Method, scope: Scope) -> Result<Estimate, String> {
+fn point_estimate(panel: &Sample, method: Method, scope: Scope) -> Result<Estimate, Undefined> {
     let has_controls = !panel.controls.is_empty();
     if method == Method::Kendall && scope == Scope::Within {
-        return Err("kendall tau has no within-station form here; use pearson or spearman".into());
+        return Err(Undefined::KendallWithin);
     }
     if method == Method::Kendall && has_controls {
-        return Err("partial correlation is defined for pearson and spearman only, not kendall".into());
+        return Err(Undefined::KendallPartial);
     }
     let design = scopes::design(panel, scope, method == Method::Spearman);
     scopes::check_size(&design, panel.controls.len())?;

@@ -5,6 +5,7 @@
 //! controls the residuals are just the centred columns, so plain r takes the same path.
 
 use super::scopes::{Design, NEGLIGIBLE_SHARE, Variable};
+use super::undefined::Undefined;
 
 /// Centred x and y with the controls projected out.
 #[derive(Debug, Clone)]
@@ -15,13 +16,13 @@ pub(crate) struct Residuals {
     pub n_controls: usize,
 }
 
-pub(crate) fn residualise(design: &Design) -> Result<Residuals, String> {
+pub(crate) fn residualise(design: &Design) -> Result<Residuals, Undefined> {
     let basis = control_basis(&design.controls);
     let x = residual(&design.x.values, &basis);
     let y = residual(&design.y.values, &basis);
     for (name, values, variable) in [("x", &x, &design.x), ("y", &y, &design.y)] {
         if sum_of_squares(values) <= NEGLIGIBLE_SHARE * variable.reference {
-            return Err(format!("{name} is fully explained by the controls"));
+            return Err(Undefined::Explained { variable: name });
         }
     }
     Ok(Residuals { x, y, n_controls: basis.len() })
@@ -99,6 +100,6 @@ mod tests {
     fn x_explained_by_controls_has_a_reason() {
         let c = [1.0, 2.0, 3.0, 4.0, 5.0];
         let d = design(&[3.0, 5.0, 7.0, 9.0, 11.0], &[2.0, 1.0, 4.0, 3.0, 5.0], &[&c]);
-        assert_eq!(residualise(&d).unwrap_err(), "x is fully explained by the controls");
+        assert_eq!(residualise(&d).unwrap_err().to_string(), "x is fully explained by the controls");
     }
 }

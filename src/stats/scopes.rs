@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use super::undefined::Undefined;
 use super::{Observations, Scope, correlation::average_ranks};
 
 /// Squared-norm ratio under which a column counts as constant: far above rounding noise
@@ -26,7 +27,7 @@ pub(crate) struct Sample {
 impl Sample {
     /// Listwise deletion: a row missing any of x, y or a control is left out, as
     /// `pingouin.partial_corr` and `rm_corr` do.
-    pub fn complete_rows(obs: &Observations<'_>) -> Sample {
+    pub(crate) fn complete_rows(obs: &Observations<'_>) -> Sample {
         let keep: Vec<usize> =
             (0..obs.x.len()).filter(|&i| obs.x[i].is_finite() && obs.y[i].is_finite() && obs.controls.iter().all(|c| c[i].is_finite())).collect();
         let ids: BTreeMap<u32, usize> =
@@ -41,7 +42,7 @@ impl Sample {
     }
 
     /// Builds a panel from rows already complete, with station ids already dense in 0..k.
-    pub fn from_dense(station: Vec<usize>, x: Vec<f64>, y: Vec<f64>, controls: Vec<Vec<f64>>, n_stations: usize) -> Sample {
+    pub(crate) fn from_dense(station: Vec<usize>, x: Vec<f64>, y: Vec<f64>, controls: Vec<Vec<f64>>, n_stations: usize) -> Sample {
         Sample { station, x, y, controls, n_stations }
     }
 
@@ -49,12 +50,12 @@ impl Sample {
         self.x.len()
     }
 
-    pub fn n_stations(&self) -> usize {
+    pub(crate) fn n_stations(&self) -> usize {
         self.n_stations
     }
 
     /// Row indices of each station, in row order.
-    pub fn rows_by_station(&self) -> Vec<Vec<usize>> {
+    pub(crate) fn rows_by_station(&self) -> Vec<Vec<usize>> {
         let mut groups = vec![Vec::new(); self.n_stations];
         for (row, &s) in self.station.iter().enumerate() {
             groups[s].push(row);
@@ -79,7 +80,7 @@ impl Variable {
     }
 
     /// True when what is left of the column is rounding noise (or nothing).
-    pub fn is_constant(&self) -> bool {
+    pub(crate) fn is_constant(&self) -> bool {
         let mean = self.values.iter().sum::<f64>() / self.values.len() as f64;
         let spread: f64 = self.values.iter().map(|v| (v - mean) * (v - mean)).sum();
         spread <= NEGLIGIBLE_SHARE * self.reference
@@ -103,17 +104,13 @@ impl Design {
         self.x.values.len()
     }
 
-    pub fn check_variance(&self) -> Result<(), String> {
+    pub(crate) fn check_variance(&self) -> Result<(), Undefined> {
         for (name, variable) in [("x", &self.x), ("y", &self.y)] {
             if !variable.reference.is_finite() {
-                return Err(format!("values of {name} too large to correlate: their squares overflow"));
+                return Err(Undefined::Overflow { variable: name });
             }
             if variable.is_constant() {
-                return Err(match self.scope {
-                    Scope::Pooled => format!("zero variance in {name}"),
-                    Scope::Within => format!("zero variance in {name} within stations"),
-                    Scope::Between => format!("zero variance in {name} across station means"),
-                });
+                return Err(Undefined::ZeroVariance { variable: name, scope: self.scope });
             }
         }
         Ok(())
@@ -139,17 +136,13 @@ pub(crate) fn design(panel: &Sample, scope: Scope, ranked: bool) -> Design {
 
 /// The smallest sample that still leaves a finite Fisher interval, `df − 1 ≥ 1`, given the
 /// number of controls requested (a control dropped later only adds degrees of freedom).
-pub(crate) fn check_size(design: &Design, n_controls: usize) -> Result<(), String> {
+pub(crate) fn check_size(design: &Design, n_controls: usize) -> Result<(), Undefined> {
     let needed = design.absorbed + n_controls + 3;
     let n = design.rows();
     if n >= needed {
         return Ok(());
     }
-    Err(match design.scope {
-        Scope::Pooled => format!("too few observations: n={n}, need at least {needed}"),
-        Scope::Within => format!("too few observations for a within-station correlation: n={n} in k={} stations, need at least {needed}", design.n_stations),
-        Scope::Between => format!("too few stations: k={n}, need at least {needed}"),
-    })
+    Err(Undefined::TooFew { scope: design.scope, n, stations: design.n_stations, needed })
 }
 
 fn pooled_column(values: &[f64], ranked: bool) -> Variable {
@@ -226,7 +219,7 @@ mod tests {
         let d = design(&p, Scope::Within, false);
         assert!(d.x.is_constant());
         assert!(!d.y.is_constant());
-        assert_eq!(d.check_variance().unwrap_err(), "zero variance in x within stations");
+        assert_eq!(d.check_variance().unwrap_err().to_string(), "zero variance in x within stations");
         assert!(design(&p, Scope::Pooled, false).check_variance().is_ok());
     }
 }

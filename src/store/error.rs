@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     #[error("cannot create {}", path.display())]
     Create {
         path: PathBuf,
@@ -77,12 +77,4 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// The message with its causes, as `{:#}` shows it ("cannot create out: Permission denied"), for
-/// the layers that still report errors as text.
-impl From<StoreError> for String {
-    fn from(e: StoreError) -> String {
-        crate::base::error_chain(&e)
-    }
 }

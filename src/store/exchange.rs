@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// What an exchange did.
 #[derive(Debug)]
-pub enum Exchanged {
+pub(crate) enum Exchanged {
     /// The two folders swapped names.
     Done,
     /// Not supported here (platform, kernel or file system); nothing was changed.
@@ -16,7 +16,7 @@ pub enum Exchanged {
 
 /// Swaps the names of `a` and `b` (both must exist).
 #[cfg(target_os = "linux")]
-pub fn exchange(a: &Path, b: &Path) -> std::io::Result<Exchanged> {
+pub(crate) fn exchange(a: &Path, b: &Path) -> std::io::Result<Exchanged> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt as _;
     let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
@@ -37,7 +37,7 @@ pub fn exchange(a: &Path, b: &Path) -> std::io::Result<Exchanged> {
 
 /// Other platforms have no exchange here; publish uses its fallback.
 #[cfg(not(target_os = "linux"))]
-pub fn exchange(_a: &Path, _b: &Path) -> std::io::Result<Exchanged> {
+pub(crate) fn exchange(_a: &Path, _b: &Path) -> std::io::Result<Exchanged> {
     Ok(Exchanged::Unsupported)
 }
 

@@ -15,7 +15,7 @@ use super::layout;
 
 /// The held lock of an output folder; released when dropped (or when the process ends).
 #[derive(Debug)]
-pub struct OutputLock {
+pub(crate) struct OutputLock {
     _file: File,
     #[allow(dead_code)] // kept for messages and debugging
     pub path: PathBuf,
@@ -24,7 +24,7 @@ pub struct OutputLock {
 impl OutputLock {
     /// Takes the lock of `out` for run `run_id` of `pipeline`, creating the parent folder and the
     /// lock file if needed; fails at once with `StoreError::Busy` if another run holds it.
-    pub fn acquire(out: &Path, run_id: &str, pipeline: &Path) -> Result<OutputLock, StoreError> {
+    pub(crate) fn acquire(out: &Path, run_id: &str, pipeline: &Path) -> Result<OutputLock, StoreError> {
         let path = layout::lock_file(out);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::Create { path: parent.to_path_buf(), source })?;

@@ -28,7 +28,7 @@ pub fn run_id(out: &Path) -> Option<String> {
 
 /// Whether a run may replace what is at `out`: nothing there, an empty folder, or a folder a run
 /// marked as its output. A symbolic link, a file, or a folder of someone else's files is refused.
-pub fn check_replaceable(out: &Path) -> Result<(), StoreError> {
+pub(crate) fn check_replaceable(out: &Path) -> Result<(), StoreError> {
     let meta = match std::fs::symlink_metadata(out) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),

@@ -21,13 +21,13 @@ use super::error::StoreError;
 
 /// Identity of a run, stamped into every file it writes.
 #[derive(Debug, Clone)]
-pub struct RunStamp {
+pub(crate) struct RunStamp {
     pub run_id: String,
     pub table: String,
 }
 
 /// Writes columns (name, Arrow array) as one Parquet file.
-pub fn write_parquet(path: &Path, columns: Vec<(String, ArrayRef)>, stamp: &RunStamp) -> Result<(), StoreError> {
+pub(crate) fn write_parquet(path: &Path, columns: Vec<(String, ArrayRef)>, stamp: &RunStamp) -> Result<(), StoreError> {
     let fields: Vec<Field> = columns.iter().map(|(name, array)| Field::new(name, array.data_type().clone(), true)).collect();
     let mut stream = ParquetStream::create(path, Arc::new(Schema::new(fields)), stamp)?;
     stream.write(columns.into_iter().map(|(_, a)| a).collect())?;
@@ -39,7 +39,7 @@ pub fn write_parquet(path: &Path, columns: Vec<(String, ArrayRef)>, stamp: &RunS
 const ROW_GROUP_ROWS: usize = 256 * 1024;
 
 /// A Parquet file written batch by batch with the BI-safe profile.
-pub struct ParquetStream {
+pub(crate) struct ParquetStream {
     path: PathBuf,
     writer: ArrowWriter<File>,
     schema: SchemaRef,

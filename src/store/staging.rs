@@ -19,7 +19,7 @@ use super::exchange::{Exchanged, exchange};
 use super::testhook;
 
 /// A run's output folder being built beside the real one, published by renaming.
-pub struct Staging {
+pub(crate) struct Staging {
     pub dir: PathBuf,
     target: PathBuf,
     run_id: String,
@@ -74,7 +74,7 @@ impl Staging {
     }
 
     /// Keeps the staged folder under `.<name>.failed-<run_id>` for inspection, target untouched.
-    pub fn keep_as_failed(mut self, run_id: &str) -> PathBuf {
+    pub(crate) fn keep_as_failed(mut self, run_id: &str) -> PathBuf {
         let parent = self.dir.parent().unwrap().to_path_buf();
         let name = self.target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let failed = parent.join(format!("{name}.failed-{run_id}"));
@@ -94,7 +94,7 @@ fn remove_previous(dir: &Path) {
 
 /// What `recover_interrupted` found and did.
 #[derive(Debug, Default)]
-pub struct Recovered {
+pub(crate) struct Recovered {
     /// The folder the previous output was put back from (a run died between the two renames of
     /// the fallback publish).
     pub restored: Option<PathBuf>,
@@ -106,7 +106,7 @@ pub struct Recovered {
 /// between the two renames of the fallback publish, the previous output it had set aside is put
 /// back; every other leftover staging or set-aside folder is removed. The caller holds the
 /// output's lock, so every such folder belongs to a run that is no longer running.
-pub fn recover_interrupted(target: &Path) -> Result<Recovered, StoreError> {
+pub(crate) fn recover_interrupted(target: &Path) -> Result<Recovered, StoreError> {
     let mut recovered = Recovered::default();
     let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let Some(name) = target.file_name().map(|n| n.to_string_lossy().into_owned()) else { return Ok(recovered) };
@@ -147,7 +147,7 @@ impl Drop for Staging {
 
 /// Copies a folder tree, hard-linking files where the file system allows (curated partitions
 /// carried over from the previous run are never rewritten).
-pub fn copy_tree(from: &Path, to: &Path) -> Result<(), StoreError> {
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), StoreError> {
     copy_dir(from, to).map_err(|source| StoreError::Copy { path: from.to_path_buf(), source })
 }
 
@@ -166,7 +166,7 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// A run id: UTC time to the second plus the process id, e.g. 20201231T235959Z-1234.
-pub fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = now.as_secs() as i64;
     let (y, m, d) = crate::base::calendar::civil_from_days(secs.div_euclid(86_400) as i32);

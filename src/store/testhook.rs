@@ -15,24 +15,24 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// The lock on the output folder is held and interrupted runs are recovered; nothing is staged.
-pub const LOCKED: &str = "locked";
+pub(crate) const LOCKED: &str = "locked";
 /// Ingest has written the curated partitions into the staging folder.
-pub const INGESTED: &str = "ingested";
+pub(crate) const INGESTED: &str = "ingested";
 /// The staging folder is complete and marked; nothing is renamed yet.
-pub const STAGED: &str = "staged";
+pub(crate) const STAGED: &str = "staged";
 /// The staging folder and the output folder have been exchanged; the previous output is still
 /// on disk under the staging name.
-pub const EXCHANGED: &str = "exchanged";
+pub(crate) const EXCHANGED: &str = "exchanged";
 /// Fallback: the previous output has been renamed aside; the output name is free.
-pub const MOVED_ASIDE: &str = "moved_aside";
+pub(crate) const MOVED_ASIDE: &str = "moved_aside";
 /// Fallback: the new output is in place; the previous one is still aside.
-pub const RENAMED: &str = "renamed";
+pub(crate) const RENAMED: &str = "renamed";
 /// The previous output is half removed (the output is already the new one).
-pub const REMOVING_OLD: &str = "removing_old";
+pub(crate) const REMOVING_OLD: &str = "removing_old";
 
 /// Every step, in run order.
 #[allow(dead_code)] // the documented list of steps
-pub const STEPS: [&str; 7] = [LOCKED, INGESTED, STAGED, EXCHANGED, MOVED_ASIDE, RENAMED, REMOVING_OLD];
+pub(crate) const STEPS: [&str; 7] = [LOCKED, INGESTED, STAGED, EXCHANGED, MOVED_ASIDE, RENAMED, REMOVING_OLD];
 
 /// Called when a run reaches `step`: aborts or waits if a test asked for it; otherwise nothing.
 pub fn reached(step: &str) {
@@ -61,6 +61,6 @@ fn pause(go: PathBuf) {
 }
 
 /// Whether a test asked publish to use the fallback instead of the atomic exchange.
-pub fn no_exchange() -> bool {
+pub(crate) fn no_exchange() -> bool {
     std::env::var_os("DUIBIAO_TEST_NO_EXCHANGE").is_some_and(|v| !v.is_empty() && v != "0")
 }
