@@ -203,6 +203,7 @@ fn spark_panel_equals_the_embedded_panel_on_the_hand_worked_fixture() {
         run(tmp.path(), &pipeline, &["--engine", "spark", "--submit", &python, "--ansi", ansi]);
         let spark = keep(&out, &format!("spark-ansi-{ansi}"));
         same_outputs(&embedded, &spark);
+        assert!(!tmp.path().join("pipelines/spark-warehouse").exists() && !tmp.path().join("spark-warehouse").exists(), "Spark wrote outside the output");
         let m = manifest(&spark);
         assert_eq!((m["engine"]["mode"].as_str(), m["engine"]["ansi"].as_bool()), (Some("submit"), Some(ansi == "on")));
         assert!(m["engine"]["spark_version"].as_str().is_some_and(|v| !v.is_empty()), "{m}");

@@ -12,7 +12,9 @@ Spark version and the ANSI setting are written as JSON to --info.
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 
 
 def statements(text):
@@ -41,9 +43,14 @@ def main():
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName("duibiao")
+    # Spark's default catalog folder is ./spark-warehouse; a run touches nothing outside its
+    # output folder, so the catalog lives in a temporary folder removed at the end.
+    warehouse = None
     if args.connect:
         builder = builder.remote(args.connect)
     else:
+        warehouse = tempfile.mkdtemp(prefix="duibiao-spark-warehouse-")
+        builder = builder.config("spark.sql.warehouse.dir", warehouse)
         builder = builder.config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
         builder = builder.config("spark.sql.session.timeZone", "UTC")
         builder = builder.config("spark.ui.enabled", "false")
@@ -60,6 +67,8 @@ def main():
         except Exception as e:  # the statement and Spark's message, for duibiao to show
             print(f"duibiao job statement {n} failed:\n{statement}\n\n{e}", file=sys.stderr)
             spark.stop()
+            if warehouse:
+                shutil.rmtree(warehouse, ignore_errors=True)
             sys.exit(1)
 
     info = {"spark_version": spark.version, "ansi": spark.conf.get("spark.sql.ansi.enabled")}
@@ -67,6 +76,8 @@ def main():
         with open(args.info, "w", encoding="utf-8") as f:
             json.dump(info, f)
     spark.stop()
+    if warehouse:
+        shutil.rmtree(warehouse, ignore_errors=True)
 
 
 if __name__ == "__main__":
