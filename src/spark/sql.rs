@@ -144,7 +144,8 @@ pub fn measures_job(plan: &Plan, periods: &[Period], paths: &JobPaths, ansi: boo
         }
     }
     for (index, interval) in &stages {
-        sql.push_str(&stage(plan, &plan.sources[*index], *interval, paths));
+        let used: Vec<&Measure> = measures.iter().copied().filter(|m| m.source == *index && m.interval.as_ref() == *interval).collect();
+        sql.push_str(&stage(plan, &plan.sources[*index], *interval, &used, paths));
     }
 
     let mut selects = Vec::new();
@@ -163,10 +164,12 @@ pub fn measures_job(plan: &Plan, periods: &[Period], paths: &JobPaths, ansi: boo
 /// One source's stage, materialised (CACHE TABLE is eager): its rows that reached a station,
 /// with `period_hours`, `period_months` and the station columns; for an interval, each row once
 /// per period it overlaps, with `overlap_hours`.
-fn stage(plan: &Plan, source: &SourcePlan, interval: Option<&(String, String)>, paths: &JobPaths) -> String {
+fn stage(plan: &Plan, source: &SourcePlan, interval: Option<&(String, String)>, measures: &[&Measure], paths: &JobPaths) -> String {
     let key = source.station.as_ref().map(|(k, _)| k.clone()).unwrap_or_default();
-    let columns: Vec<String> = source.columns.iter().map(|c| format!("r.{}", ident(&c.name))).collect();
-    let extras: Vec<String> = station_extras(plan, source).into_iter().map(|n| format!("s.{}", ident(n))).collect();
+    // Only the columns its measures read are kept: the stage is held in memory.
+    let used = used_columns(measures);
+    let columns: Vec<String> = source.columns.iter().filter(|c| used.contains(&c.name)).map(|c| format!("r.{}", ident(&c.name))).collect();
+    let extras: Vec<String> = station_extras(plan, source).into_iter().filter(|n| used.iter().any(|u| u == n)).map(|n| format!("s.{}", ident(n))).collect();
     let name = stage_name(source, interval);
     let mut select = columns.clone();
     select.push("m.station_id".to_string());
@@ -201,6 +204,22 @@ fn stage(plan: &Plan, source: &SourcePlan, interval: Option<&(String, String)>, 
     text
 }
 
+/// The column names the measures read: their formulas, filters, pre-aggregates and groups.
+fn used_columns(measures: &[&Measure]) -> Vec<String> {
+    let mut used = Vec::new();
+    for m in measures {
+        used.extend(dialect::columns(&m.formula));
+        used.extend(m.filter.iter().flat_map(|f| dialect::columns(f)));
+        if let Some((by, columns)) = &m.pre_aggregate {
+            used.extend(by.iter().cloned());
+            used.extend(columns.iter().flat_map(|(_, e)| dialect::columns(e)));
+        }
+    }
+    used.sort();
+    used.dedup();
+    used
+}
+
 /// One measure's aggregate over its stage: (station_id, period, variable, value).
 fn measure_select(plan: &Plan, m: &Measure) -> Result<String, String> {
     let source = &plan.sources[m.source];
@@ -219,7 +238,8 @@ fn measure_select(plan: &Plan, m: &Measure) -> Result<String, String> {
                 select.push(format!("{} AS {}", dialect::to_spark(e, Role::PreAggregate).map_err(|x| located("pre_aggregate", x))?, ident(name)));
             }
             // Station columns and period lengths stay available after the first step.
-            for n in station_extras(plan, source) {
+            let used = used_columns(&[m]);
+            for n in station_extras(plan, source).into_iter().filter(|n| used.iter().any(|u| u == n)) {
                 select.push(format!("first({0}) AS {0}", ident(n)));
             }
             select.push("first(period_hours) AS period_hours".to_string());
@@ -235,4 +255,29 @@ fn measure_select(plan: &Plan, m: &Measure) -> Result<String, String> {
         formula = m.formula.replace('\n', " "),
         variable = text_literal(&m.name),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The measures job of the sample pipeline over its eight quarters, with its locations
+    /// named by role: committed in tests/fixtures/spark/ (regenerated with
+    /// DUIBIAO_UPDATE_SNAPSHOTS=1, then read before committing).
+    #[test]
+    fn the_sample_measures_job_reads_as_committed() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let plan = crate::spec::compile::compile_file(&root.join("pipelines/kashgar_quarterly.toml")).unwrap();
+        let periods: Vec<Period> = (2019..=2020).flat_map(|y| (1..=4).map(move |q| format!("{y}Q{q}").parse().unwrap())).collect();
+        let paths = JobPaths { curated: "<CURATED>".into(), mapping: "<MAPPING>".into(), output: "<OUTPUT>".into() };
+        let job = measures_job(&plan, &periods, &paths, true).unwrap().replace(&plan.spec_sha256, "<SHA256>").replace(env!("CARGO_PKG_VERSION"), "<VERSION>");
+        let path = root.join("tests/fixtures/spark/kashgar_measures.sql");
+        if std::env::var_os("DUIBIAO_UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(&path, &job).unwrap();
+        }
+        assert!(std::fs::read_to_string(&path).unwrap_or_default() == job, "{} differs from the generated job:\n{job}", path.display());
+        // Only what the measures read is held in the stages: the fee stage keeps paid and billed.
+        let fee = job.lines().find(|l| l.starts_with("SELECT") && l.contains("r.`paid`")).unwrap();
+        assert!(!fee.contains("recovery_rate") && !fee.contains("s.`township`"), "{fee}");
+    }
 }

@@ -48,6 +48,29 @@ pub fn parse(text: &str) -> Result<Expr, String> {
         .map_err(|e| format!("不是有效的 SQL 表达式 · not a valid SQL expression: {e}"))
 }
 
+/// The column names an expression reads (empty when it does not parse).
+pub fn columns(text: &str) -> Vec<String> {
+    use sqlparser::ast::{Visit, Visitor};
+    use std::ops::ControlFlow;
+    struct Names(Vec<String>);
+    impl Visitor for Names {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+            match expr {
+                Expr::Identifier(i) => self.0.push(i.value.clone()),
+                Expr::CompoundIdentifier(parts) => self.0.extend(parts.last().map(|i| i.value.clone())),
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut names = Names(Vec::new());
+    if let Ok(expr) = parse(text) {
+        let _ = expr.visit(&mut names);
+    }
+    names.0
+}
+
 /// Checks that an expression is inside the subset; the error says what is not and why.
 pub fn check(text: &str, role: Role) -> Result<(), String> {
     to_spark(text, role).map(|_| ())
