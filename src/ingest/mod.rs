@@ -361,8 +361,24 @@ pub fn ingest_source(
         None => BTreeMap::new(),
     };
     out.periods = writers.finish()?;
-    // Duplicates: every copy after the first leaves quarantine's account and its partition file;
-    // with a key, so do all rows of a key whose rows differ.
+    let removed = quarantine_duplicates(source, merged, &mut out)?;
+    let mut rewrites = Vec::new();
+    for (period, mut positions) in removed {
+        positions.sort_unstable();
+        if let (Some(path), Some((_, stamp))) = (paths.get(&period), &stamp) {
+            rewrites.push((path.clone(), positions, stamp.clone()));
+        }
+    }
+    rewrites.par_iter().map(|(path, positions, stamp)| drop_rows(path, positions, stamp)).collect::<Result<Vec<()>, IngestError>>()?;
+    if !out.counts.conserved() {
+        return Err(IngestError::RowAccounting { source_name: source.name.clone(), counts: out.counts.clone() });
+    }
+    Ok(out)
+}
+
+/// Duplicates: every copy after the first leaves the accepted rows for quarantine; with a key,
+/// so do all rows of a key whose rows differ. Returns the positions to drop per partition.
+fn quarantine_duplicates(source: &SourcePlan, merged: Merged, out: &mut IngestedSource) -> Result<BTreeMap<Option<Period>, Vec<u64>>, IngestError> {
     let policy = source.duplicates.label();
     let found = merged.finder.finish_all()?;
     let mut removed: BTreeMap<Option<Period>, Vec<u64>> = BTreeMap::new();
@@ -409,18 +425,7 @@ pub fn ingest_source(
         out.counts.conflicting += found.conflicts.len() as u64;
         out.counts.accepted -= (found.duplicates.len() + found.conflicts.len()) as u64;
     }
-    let mut rewrites = Vec::new();
-    for (period, mut positions) in removed {
-        positions.sort_unstable();
-        if let (Some(path), Some((_, stamp))) = (paths.get(&period), &stamp) {
-            rewrites.push((path.clone(), positions, stamp.clone()));
-        }
-    }
-    rewrites.par_iter().map(|(path, positions, stamp)| drop_rows(path, positions, stamp)).collect::<Result<Vec<()>, IngestError>>()?;
-    if !out.counts.conserved() {
-        return Err(IngestError::RowAccounting { source_name: source.name.clone(), counts: out.counts.clone() });
-    }
-    Ok(out)
+    Ok(removed)
 }
 
 /// Adds the files' line accounting to the source's, after checking each file's.
@@ -796,55 +801,20 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
             kind,
             reason,
         };
-        for (i, prefixes, header) in &context.drops {
-            let text = cells.get(*i).copied().unwrap_or(Cell::Empty);
-            let text = match text {
-                Cell::Text(s) => Cow::Borrowed(s),
-                other => Cow::Owned(other.text()),
-            };
-            if let Some(p) = prefixes.iter().find(|p| text.trim().starts_with(p.as_str())) {
-                parsed.rejects.push(reject(
-                    Some(header),
-                    Some(text.to_string()),
-                    RejectKind::Dropped,
-                    format!("删除规则：{header} 以 '{p}' 开头 · drop rule: {header} starts with '{p}'"),
-                ));
-                parsed.counts.dropped += 1;
-                return Ok(());
-            }
+        if let Some((header, text, prefix)) = dropped_by_rule(context, cells) {
+            parsed.rejects.push(reject(
+                Some(header),
+                Some(text),
+                RejectKind::Dropped,
+                format!("删除规则：{header} 以 '{prefix}' 开头 · drop rule: {header} starts with '{prefix}'"),
+            ));
+            parsed.counts.dropped += 1;
+            return Ok(());
         }
-        row.clear();
-        for ((column, at), derived) in source.columns.iter().zip(&context.located).zip(&context.derived) {
-            if let Some(derived) = derived {
-                match derive::value(column, derived, cells, plan.utc_offset_minutes) {
-                    Ok(derive::DerivedValue::Date(d)) => row.push(Value::Date(d)),
-                    Ok(derive::DerivedValue::Timestamp(t)) => row.push(Value::Timestamp(t)),
-                    Err((header, text, reason)) => {
-                        parsed.rejects.push(reject(Some(&column.name), Some(text), RejectKind::Rejected, format!("{header}: {reason}")));
-                        parsed.counts.rejected += 1;
-                        return Ok(());
-                    }
-                }
-                continue;
-            }
-            let cell = at.and_then(|(i, _)| cells.get(i).copied()).unwrap_or(Cell::Empty);
-            let scale = at.map(|(_, s)| s).unwrap_or(1.0);
-            // The date window guards the job's time axis: every dated value of a source that has
-            // a period column; reference tables (the station master's dates) are not on it.
-            let window = source.period.as_ref().map(|_| plan.date_window);
-            let value = parse_cell(column, cell, scale, plan.utc_offset_minutes).and_then(|v| match (window, v.local_day(plan.utc_offset_minutes)) {
-                (Some(w), Some(day)) => parse::in_window(day, w.from, w.to).map(|_| v),
-                _ => Ok(v),
-            });
-            match value {
-                Ok(value) => row.push(value),
-                Err(reason) => {
-                    let header = at.map(|(i, _)| context.headers[i].clone()).unwrap_or_else(|| column.headers[0].0.clone());
-                    parsed.rejects.push(reject(Some(&column.name), Some(cell.text()), RejectKind::Rejected, format!("{header}: {reason}")));
-                    parsed.counts.rejected += 1;
-                    return Ok(());
-                }
-            }
+        if let Err((column, value, reason)) = parse_row(context, cells, &mut row) {
+            parsed.rejects.push(reject(Some(column), Some(value), RejectKind::Rejected, reason));
+            parsed.counts.rejected += 1;
+            return Ok(());
         }
         let period = context.period_index.and_then(|i| row[i].period(plan.grain, plan.utc_offset_minutes));
         if context.only.is_some() && context.period_index.is_some() && period != context.only {
@@ -866,21 +836,7 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
     parsed.counts.blank_lines = tally.blank_lines;
     parsed.counts.record_lines = tally.record_lines;
     apply_checks(context, &mut parsed)?;
-    // Split by partition and turn into Arrow arrays here, on the parsing threads.
-    let mut by_period: BTreeMap<Option<Period>, Vec<usize>> = BTreeMap::new();
-    for (i, p) in parsed.period.iter().enumerate() {
-        by_period.entry(*p).or_default().push(i);
-    }
-    let parts = by_period
-        .into_iter()
-        .map(|(period, rows)| {
-            let mut arrays: Vec<ArrayRef> = parsed.columns.iter().map(|v| v.take_arrow(&rows)).collect();
-            arrays.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(&*context.file, rows.len()))));
-            arrays.push(Arc::new(Int64Array::from_iter_values(rows.iter().map(|&i| parsed.lines[i] as i64))));
-            let keys = if parsed.keys.is_empty() { Vec::new() } else { rows.iter().map(|&i| parsed.keys[i]).collect() };
-            Part { period, arrays, hashes: rows.iter().map(|&i| parsed.hashes[i]).collect(), keys, lines: rows.iter().map(|&i| parsed.lines[i]).collect() }
-        })
-        .collect();
+    let parts = partition_parts(context, &parsed);
     Ok(ParsedBlock {
         table_index: context.table_index,
         file: context.file.clone(),
@@ -890,6 +846,74 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
         counts: parsed.counts,
         warnings: parsed.warnings,
     })
+}
+
+/// The drop rule a record meets, if any: (header, the cell's text, the prefix).
+fn dropped_by_rule<'c>(context: &'c TableContext, cells: &[Cell]) -> Option<(&'c str, String, &'c str)> {
+    for (i, prefixes, header) in &context.drops {
+        let text = cells.get(*i).copied().unwrap_or(Cell::Empty);
+        let text = match text {
+            Cell::Text(s) => Cow::Borrowed(s),
+            other => Cow::Owned(other.text()),
+        };
+        if let Some(p) = prefixes.iter().find(|p| text.trim().starts_with(p.as_str())) {
+            return Some((header.as_str(), text.to_string(), p.as_str()));
+        }
+    }
+    None
+}
+
+/// Parses a record's cells into `row`, one value per column; the first cell that fails gives
+/// (column, the cell's text, reason).
+fn parse_row<'c>(context: &'c TableContext, cells: &[Cell], row: &mut Vec<Value>) -> Result<(), (&'c str, String, String)> {
+    let (source, plan) = (context.source, context.plan);
+    row.clear();
+    for ((column, at), derived) in source.columns.iter().zip(&context.located).zip(&context.derived) {
+        if let Some(derived) = derived {
+            match derive::value(column, derived, cells, plan.utc_offset_minutes) {
+                Ok(derive::DerivedValue::Date(d)) => row.push(Value::Date(d)),
+                Ok(derive::DerivedValue::Timestamp(t)) => row.push(Value::Timestamp(t)),
+                Err((header, text, reason)) => return Err((&column.name, text, format!("{header}: {reason}"))),
+            }
+            continue;
+        }
+        let cell = at.and_then(|(i, _)| cells.get(i).copied()).unwrap_or(Cell::Empty);
+        let scale = at.map(|(_, s)| s).unwrap_or(1.0);
+        // The date window guards the job's time axis: every dated value of a source that has
+        // a period column; reference tables (the station master's dates) are not on it.
+        let window = source.period.as_ref().map(|_| plan.date_window);
+        let value = parse_cell(column, cell, scale, plan.utc_offset_minutes).and_then(|v| match (window, v.local_day(plan.utc_offset_minutes)) {
+            (Some(w), Some(day)) => parse::in_window(day, w.from, w.to).map(|_| v),
+            _ => Ok(v),
+        });
+        match value {
+            Ok(value) => row.push(value),
+            Err(reason) => {
+                let header = at.map(|(i, _)| context.headers[i].clone()).unwrap_or_else(|| column.headers[0].0.clone());
+                return Err((&column.name, cell.text(), format!("{header}: {reason}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The accepted rows of a block split by partition and turned into Arrow arrays (on the parsing
+/// threads), each with its lineage columns, fingerprints and lines.
+fn partition_parts(context: &TableContext, parsed: &BlockRows) -> Vec<Part> {
+    let mut by_period: BTreeMap<Option<Period>, Vec<usize>> = BTreeMap::new();
+    for (i, p) in parsed.period.iter().enumerate() {
+        by_period.entry(*p).or_default().push(i);
+    }
+    by_period
+        .into_iter()
+        .map(|(period, rows)| {
+            let mut arrays: Vec<ArrayRef> = parsed.columns.iter().map(|v| v.take_arrow(&rows)).collect();
+            arrays.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(&*context.file, rows.len()))));
+            arrays.push(Arc::new(Int64Array::from_iter_values(rows.iter().map(|&i| parsed.lines[i] as i64))));
+            let keys = if parsed.keys.is_empty() { Vec::new() } else { rows.iter().map(|&i| parsed.keys[i]).collect() };
+            Part { period, arrays, hashes: rows.iter().map(|&i| parsed.hashes[i]).collect(), keys, lines: rows.iter().map(|&i| parsed.lines[i]).collect() }
+        })
+        .collect()
 }
 
 /// Most characters of a malformed record's text kept in quarantine.
