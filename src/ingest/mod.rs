@@ -449,6 +449,9 @@ fn read_and_parse(
                     break;
                 }
                 let parsed: Vec<Result<ParsedBlock, String>> = batch.par_iter().map(|b| parse_block(&context, b)).collect();
+                for block in batch {
+                    table.recycle(block);
+                }
                 for block in parsed {
                     let block = block?;
                     rows_read += block.counts.rows_read;
@@ -672,7 +675,10 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
         counts: SourceCounts::default(),
         warnings: vec![0; context.checks.iter().filter(|c| c.severity == Severity::Warn).count()],
     };
-    let mut row: Vec<Value> = Vec::with_capacity(source.columns.len());
+    // The last texts seen in each month, quarter and date column, and what they parsed to.
+    let mut memo: Vec<Option<Vec<(String, Result<Option<i32>, String>)>>> =
+        source.columns.iter().map(|c| matches!(c.kind, ColumnType::Month | ColumnType::Quarter | ColumnType::Date).then(Vec::new)).collect();
+    let mut hash_bytes = Vec::new();
     let tally = read::for_each_record(block, |line, record| {
         parsed.counts.rows_read += 1;
         let cells = match record {
@@ -710,20 +716,36 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
                 return Ok(());
             }
         }
-        row.clear();
-        for (column, at) in source.columns.iter().zip(&context.located) {
+        // Values go straight into their columns; a row that turns out rejected is taken back.
+        let rows = parsed.lines.len();
+        let mut period = None;
+        for (k, (column, at)) in source.columns.iter().zip(&context.located).enumerate() {
             let cell = at.and_then(|(i, _)| cells.get(i).copied()).unwrap_or(Cell::Empty);
             let scale = at.map(|(_, s)| s).unwrap_or(1.0);
-            // The date window guards the job's time axis: every dated value of a source that has
-            // a period column; reference tables (the station master's dates) are not on it.
-            let window = source.period.as_ref().map(|_| plan.date_window);
-            let value = parse_cell(column, cell, scale, plan.utc_offset_minutes).and_then(|v| match (window, v.local_day(plan.utc_offset_minutes)) {
-                (Some(w), Some(day)) => parse::in_window(day, w.from, w.to).map(|_| v).map_err(|e| e.0),
-                _ => Ok(v),
-            });
+            let value = match (cell, &mut memo[k]) {
+                // A month, quarter or date column repeats a few values: those seen last are reused.
+                (Cell::Text(raw), Some(seen)) => match seen.iter().position(|(text, _)| text == raw) {
+                    Some(i) => seen[i].1.clone().map(Value::Date),
+                    None => {
+                        let result = checked_cell(context, column, cell, scale).map(|v| if let Value::Date(d) = v { d } else { None });
+                        if seen.len() == DATE_MEMO {
+                            seen.drain(..1);
+                        }
+                        seen.push((raw.to_string(), result.clone()));
+                        result.map(Value::Date)
+                    }
+                },
+                _ => checked_cell(context, column, cell, scale),
+            };
             match value {
-                Ok(value) => row.push(value),
+                Ok(value) => {
+                    if context.period_index == Some(k) {
+                        period = value.period(plan.grain, plan.utc_offset_minutes);
+                    }
+                    value.push_into(&mut parsed.columns[k]);
+                }
                 Err(reason) => {
+                    parsed.columns.iter_mut().for_each(|c| c.truncate(rows));
                     let header = at.map(|(i, _)| context.headers[i].clone()).unwrap_or_else(|| column.headers[0].0.clone());
                     parsed.rejects.push(reject(Some(&column.name), Some(cell.text()), RejectKind::Rejected, format!("{header}: {reason}")));
                     parsed.counts.rejected += 1;
@@ -731,16 +753,13 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
                 }
             }
         }
-        let period = context.period_index.and_then(|i| row[i].period(plan.grain, plan.utc_offset_minutes));
         if context.only.is_some() && context.period_index.is_some() && period != context.only {
+            parsed.columns.iter_mut().for_each(|c| c.truncate(rows));
             parsed.counts.other_period += 1;
             return Ok(());
         }
-        for (values, value) in parsed.columns.iter_mut().zip(row.drain(..)) {
-            value.push_into(values);
-        }
         parsed.lines.push(line);
-        parsed.hashes.push(record_hash(cells));
+        parsed.hashes.push(record_hash(cells, &mut hash_bytes));
         parsed.period.push(period);
         parsed.counts.accepted += 1;
         Ok(())
@@ -773,6 +792,10 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
     })
 }
 
+/// Texts remembered per month, quarter and date column while a block is parsed (a quarter's
+/// file interleaves its three months).
+const DATE_MEMO: usize = 4;
+
 /// Most characters of a malformed record's text kept in quarantine.
 const MALFORMED_TEXT_CHARS: usize = 500;
 
@@ -798,18 +821,18 @@ fn malformed_reject(context: &TableContext, line: u64, text: &str, fault: record
 }
 
 /// A parsed cell value, before it joins its column.
-enum Value {
-    Text(Option<String>),
+enum Value<'a> {
+    Text(Option<Cow<'a, str>>),
     Int(Option<i64>),
     Float(Option<f64>),
     Date(Option<i32>),
     Timestamp(Option<i64>),
 }
 
-impl Value {
+impl Value<'_> {
     fn push_into(self, values: &mut Values) {
         match (values, self) {
-            (Values::Text(v), Value::Text(x)) => v.push(x),
+            (Values::Text(v), Value::Text(x)) => v.push(x.as_deref()),
             (Values::Int(v), Value::Int(x)) => v.push(x),
             (Values::Float(v), Value::Float(x)) => v.push(x),
             (Values::Date(v), Value::Date(x)) => v.push(x),
@@ -840,7 +863,19 @@ impl Value {
     }
 }
 
-fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> Result<Value, String> {
+/// A cell parsed by its column's type, and a dated value checked against the date window.
+fn checked_cell<'a>(context: &TableContext, column: &ColumnPlan, cell: Cell<'a>, scale: f64) -> Result<Value<'a>, String> {
+    let plan = context.plan;
+    // The date window guards the job's time axis: every dated value of a source that has
+    // a period column; reference tables (the station master's dates) are not on it.
+    let window = context.source.period.as_ref().map(|_| plan.date_window);
+    parse_cell(column, cell, scale, plan.utc_offset_minutes).and_then(|v| match (window, v.local_day(plan.utc_offset_minutes)) {
+        (Some(w), Some(day)) => parse::in_window(day, w.from, w.to).map(|_| v).map_err(|e| e.0),
+        _ => Ok(v),
+    })
+}
+
+fn parse_cell<'a>(column: &ColumnPlan, cell: Cell<'a>, scale: f64, utc_offset: i32) -> Result<Value<'a>, String> {
     let blank = match cell {
         Cell::Empty => true,
         Cell::Text(s) => s.trim().is_empty(),
@@ -865,7 +900,8 @@ fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> R
     let fmt = column.format.as_deref();
     let e = |e: parse::ParseError| e.0;
     Ok(match (column.kind, cell) {
-        (ColumnType::Text, _) => Value::Text(Some(text.trim().to_string())),
+        (ColumnType::Text, Cell::Text(s)) => Value::Text(Some(Cow::Borrowed(s.trim()))),
+        (ColumnType::Text, _) => Value::Text(Some(Cow::Owned(text.trim().to_string()))),
         (ColumnType::Integer, Cell::Number(v)) if v.fract() == 0.0 && v.abs() < 9.0e15 => Value::Int(Some(v as i64)),
         (ColumnType::Integer, _) => Value::Int(Some(parse::integer(&text).map_err(e)?)),
         (ColumnType::Number, Cell::Number(v)) => Value::Float(Some(parse::scaled(v, scale, &text).map_err(e)?)),
@@ -888,28 +924,28 @@ fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> R
 }
 
 /// A 128-bit fingerprint of a record's cells as written (XXH3-128 over tagged, length-prefixed
-/// cells, so "a,bc" and "ab,c" differ).
-fn record_hash(cells: &[Cell]) -> u128 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
+/// cells, so "a,bc" and "ab,c" differ), hashed in one call over `bytes` (reused between records).
+fn record_hash(cells: &[Cell], bytes: &mut Vec<u8>) -> u128 {
+    bytes.clear();
     for cell in cells {
         match cell {
-            Cell::Empty => h.update(&[0]),
+            Cell::Empty => bytes.push(0),
             Cell::Text(s) => {
-                h.update(&[1]);
-                h.update(&(s.len() as u32).to_le_bytes());
-                h.update(s.as_bytes());
+                bytes.push(1);
+                bytes.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                bytes.extend_from_slice(s.as_bytes());
             }
             Cell::Number(v) => {
-                h.update(&[2]);
-                h.update(&v.to_bits().to_le_bytes());
+                bytes.push(2);
+                bytes.extend_from_slice(&v.to_bits().to_le_bytes());
             }
             Cell::ExcelDate(v) => {
-                h.update(&[3]);
-                h.update(&v.to_bits().to_le_bytes());
+                bytes.push(3);
+                bytes.extend_from_slice(&v.to_bits().to_le_bytes());
             }
         }
     }
-    h.digest128()
+    xxhash_rust::xxh3::xxh3_128(bytes)
 }
 
 /// Evaluates the source's SQL checks on a parsed block: failing reject checks move rows to
@@ -990,7 +1026,7 @@ fn row_summary(source: &SourcePlan, columns: &[Values], i: usize, used: &[usize]
     used.iter()
         .map(|&c| {
             let shown = match &columns[c] {
-                Values::Text(x) => x[i].clone().unwrap_or_default(),
+                Values::Text(x) => x.get(i).unwrap_or_default().to_string(),
                 Values::Int(x) => x[i].map(|v| v.to_string()).unwrap_or_default(),
                 Values::Float(x) => x[i].map(|v| v.to_string()).unwrap_or_default(),
                 Values::Date(x) => x[i]
