@@ -24,7 +24,8 @@ def pearson_without_controls(con, path: str) -> str:
     cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()}
     where = ["method = 'pearson'"] if "method" in cols else []
     if "controls" in cols:
-        where.append("controls = ''")
+        # No controls: NULL in duibiao's file (older versions wrote '').
+        where.append("coalesce(controls, '') = ''")
     return f"(SELECT * FROM '{path}'{' WHERE ' + ' AND '.join(where) if where else ''})"
 
 

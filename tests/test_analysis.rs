@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::testenv::{duibiao, floats, kashgar_workspace, read_parquet, repo, strings};
+use crate::testenv::{duibiao, floats, read_parquet, repo, sample_run, strings};
 
 struct Row {
     indicator: String,
@@ -57,13 +57,10 @@ fn find<'a>(rows: &'a [Row], indicator: &str, feature: &str, scope: &str, lag: i
 
 #[test]
 fn the_analysis_recovers_the_ground_truth() {
-    let tmp = tempfile::tempdir().unwrap();
-    let pipeline = kashgar_workspace(tmp.path());
-    let run = duibiao(tmp.path(), &["run", pipeline.to_str().unwrap(), "--quiet"]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let rows = table(&tmp.path().join("out"));
+    let out = &sample_run().out;
+    let rows = table(out);
     // Each test runs once without controls (null, never '') and once with the pipeline's controls.
-    let controls = strings(&read_parquet(&tmp.path().join("out/correlations.parquet")), "controls");
+    let controls = strings(&read_parquet(&out.join("correlations.parquet")), "controls");
     assert!(!controls.iter().any(|c| c.as_deref() == Some("")), "controls '' in correlations.parquet");
     assert_eq!(controls.iter().filter(|c| c.is_none()).count() * 2, controls.len());
     assert!(controls.iter().flatten().all(|c| c == "log_customers"), "{controls:?}");

@@ -7,7 +7,7 @@ use std::path::Path;
 use arrow::datatypes::{DataType, TimeUnit};
 use serde_json::Value;
 
-use crate::testenv::{duibiao, floats, kashgar_workspace, read_parquet, repo, row_count, sample_data, strings};
+use crate::testenv::{duibiao, floats, read_parquet, repo, row_count, sample_data, sample_run, strings};
 
 fn manifest(out: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
@@ -75,12 +75,8 @@ fn fee_fixture_is_ingested_as_worked_out_by_hand() {
 
 #[test]
 fn sample_dirt_lands_in_quarantine_with_the_right_reason_and_rows_are_conserved() {
-    let tmp = tempfile::tempdir().unwrap();
-    let pipeline = kashgar_workspace(tmp.path());
-    let run = duibiao(tmp.path(), &["run", pipeline.to_str().unwrap(), "--quiet"]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let out = tmp.path().join("out");
-    let m = manifest(&out);
+    let out = &sample_run().out;
+    let m = manifest(out);
     let sample: Value = serde_json::from_str(&std::fs::read_to_string(sample_data().join("manifest.json")).unwrap()).unwrap();
     let dirt = |source: &str, kind: &str| -> u64 {
         sample["dirt"].as_array().unwrap().iter().filter(|d| d["source"] == source && d["kind"] == kind).map(|d| d["count"].as_u64().unwrap()).sum()
@@ -139,10 +135,7 @@ fn sample_dirt_lands_in_quarantine_with_the_right_reason_and_rows_are_conserved(
 
 #[test]
 fn curated_files_have_the_bi_safe_types() {
-    let tmp = tempfile::tempdir().unwrap();
-    let pipeline = kashgar_workspace(tmp.path());
-    assert!(duibiao(tmp.path(), &["run", pipeline.to_str().unwrap(), "--quiet"]).status.success());
-    let curated = tmp.path().join("out/curated");
+    let curated = sample_run().out.join("curated");
     let orders = read_parquet(&curated.join("work_orders/period=2020Q4/part-0.parquet"));
     let schema = orders[0].schema();
     assert_eq!(schema.field_with_name("accepted_at").unwrap().data_type(), &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())));
@@ -181,9 +174,8 @@ fn tree_digest(dir: &Path) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn a_quarterly_increment_replaces_exactly_its_partitions_and_is_idempotent() {
     let tmp = tempfile::tempdir().unwrap();
-    let pipeline = kashgar_workspace(tmp.path());
+    let pipeline = sample_run().copy_to(tmp.path());
     let p = pipeline.to_str().unwrap();
-    assert!(duibiao(tmp.path(), &["run", p, "--quiet"]).status.success());
     let curated = tmp.path().join("out/curated");
     let before = tree_digest(&curated);
     let full_q4 = row_count(&read_parquet(&curated.join("line_loss/period=2020Q4")));
@@ -213,9 +205,8 @@ fn a_quarterly_increment_replaces_exactly_its_partitions_and_is_idempotent() {
 #[test]
 fn a_run_that_fails_its_data_checks_leaves_the_previous_output_untouched() {
     let tmp = tempfile::tempdir().unwrap();
-    let pipeline = kashgar_workspace(tmp.path());
+    let pipeline = sample_run().copy_to(tmp.path());
     let p = pipeline.to_str().unwrap();
-    assert!(duibiao(tmp.path(), &["run", p, "--quiet"]).status.success());
     let before = std::fs::read(tmp.path().join("out/manifest.json")).unwrap();
     // Tighten the fee checks so that too many rows are rejected.
     let text = std::fs::read_to_string(&pipeline)

@@ -2,7 +2,7 @@
 //! documented types, views.sql runs, report.html is self-contained in both languages, `inspect`
 //! explains files, and a killed run leaves the previous output intact.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -34,21 +34,10 @@ fn old_python() -> Option<String> {
     ok.then_some(candidate)
 }
 
-fn run_kashgar(dir: &Path, extra: &[&str]) -> PathBuf {
-    let pipeline = kashgar_workspace(dir);
-    let mut args = vec!["run", pipeline.to_str().unwrap(), "--quiet"];
-    args.extend_from_slice(extra);
-    let run = duibiao(dir, &args);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    pipeline
-}
-
 #[test]
 fn every_output_reads_in_duckdb_and_pyarrow_with_the_documented_types() {
     let Some(python) = python_with_readers() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let pipeline = run_kashgar(tmp.path(), &["--duckdb", &python]);
-    let out = tmp.path().join("out");
+    let (pipeline, out) = (&sample_run().pipeline, &sample_run().out);
     for documented in [
         "panel.parquet",
         "panel_long.parquet",
@@ -65,8 +54,8 @@ fn every_output_reads_in_duckdb_and_pyarrow_with_the_documented_types() {
     }
     let check = Command::new(&python)
         .arg(repo().join("tests/reference/read_outputs.py"))
-        .arg(&out)
-        .arg(&pipeline)
+        .arg(out)
+        .arg(pipeline)
         .arg(repo().join("tests/fixtures/output_schema.json"))
         .output()
         .unwrap();
@@ -78,7 +67,7 @@ fn every_output_reads_in_duckdb_and_pyarrow_with_the_documented_types() {
     // The reader matrix with the test readers: pyarrow and DuckDB agree on rows, counts and
     // checksums of every table, and DuckDB opens analysis.duckdb from another directory.
     let mut matrix = Command::new(&python);
-    matrix.arg(repo().join("tests/reference/reader_matrix.py")).arg(&out).arg("--database");
+    matrix.arg(repo().join("tests/reference/reader_matrix.py")).arg(out).arg("--database");
     if let Some(old) = old_python() {
         matrix.args(["--python", &old]);
     }
@@ -106,22 +95,29 @@ fn query_views(python: &str, database: &Path, out: &Path, pipeline: &Path, cwd: 
 fn the_bi_database_opens_from_any_folder_and_after_a_move() {
     let Some(python) = python_with_readers() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let pipeline = run_kashgar(tmp.path(), &["--duckdb", &python]);
-    let out = tmp.path().join("out");
     let elsewhere = tmp.path().join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
 
-    // A driver opening the database from another working directory: every view answers.
-    let first = query_views(&python, &out.join("analysis.duckdb"), &out, &pipeline, &elsewhere);
+    // A driver opening the database the run wrote from another working directory: every view
+    // answers.
+    let shared = sample_run();
+    let first = query_views(&python, &shared.out.join("analysis.duckdb"), &shared.out, &shared.pipeline, &elsewhere);
     let text = String::from_utf8_lossy(&first.stdout);
     assert!(first.status.success(), "{text}\n{}", String::from_utf8_lossy(&first.stderr));
     assert!(text.contains("ok  panel_zh:") && text.contains("ok  curated_work_orders_zh:") && text.contains("accepted_at_local"), "{text}");
     // The oldest DuckDB the storage version promises opens it too.
     if let Some(old) = old_python() {
-        let first = query_views(&old, &out.join("analysis.duckdb"), &out, &pipeline, &elsewhere);
+        let first = query_views(&old, &shared.out.join("analysis.duckdb"), &shared.out, &shared.pipeline, &elsewhere);
         let text = String::from_utf8_lossy(&first.stdout);
         assert!(first.status.success(), "DuckDB 1.0: {text}\n{}", String::from_utf8_lossy(&first.stderr));
     }
+
+    // A copy of the output with its database rewritten for the copy's place by `duibiao views`.
+    let pipeline = shared.copy_to(tmp.path());
+    let out = tmp.path().join("out");
+    let engine = duckdb_engine(&python);
+    let rewrite = duibiao(&elsewhere, &["views", out.to_str().unwrap(), "--duckdb", &engine]);
+    assert!(rewrite.status.success(), "{}", String::from_utf8_lossy(&rewrite.stderr));
 
     // The folder moves (to a path with a space and Chinese): the database still names the old
     // place, so its views fail until `duibiao views` rewrites them.
@@ -132,7 +128,6 @@ fn the_bi_database_opens_from_any_folder_and_after_a_move() {
     let text = String::from_utf8_lossy(&stale.stdout);
     assert!(!stale.status.success() && text.contains(&format!("{}/panel.parquet", out.display())), "{text}");
 
-    let engine = duckdb_engine(&python);
     let rewrite = duibiao(&elsewhere, &["views", moved.to_str().unwrap(), "--duckdb", &engine]);
     let said = String::from_utf8_lossy(&rewrite.stdout);
     assert!(rewrite.status.success(), "{said}{}", String::from_utf8_lossy(&rewrite.stderr));
@@ -172,8 +167,6 @@ fn the_bi_database_opens_from_any_folder_and_after_a_move() {
 #[test]
 fn the_labelled_views_show_the_pipeline_labels() {
     let Some(python) = python_with_readers() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    run_kashgar(tmp.path(), &[]);
     let script = r#"
 import duckdb, sys
 con = duckdb.connect()
@@ -184,7 +177,7 @@ print('|'.join(cols))
 print(con.execute('SELECT round("电费回收率", 6) FROM panel_zh WHERE "供电所编码" = (SELECT min(station_id) FROM panel) AND "季度" = \'2020Q4\'').fetchone()[0])
 print(con.execute("SELECT round(fee_recovery, 6) FROM panel WHERE station_id = (SELECT min(station_id) FROM panel) AND period = '2020Q4'").fetchone()[0])
 "#;
-    let out = Command::new(&python).args(["-c", script]).arg(tmp.path().join("out")).output().unwrap();
+    let out = Command::new(&python).args(["-c", script]).arg(&sample_run().out).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     let lines: Vec<&str> = text.lines().collect();
@@ -200,9 +193,7 @@ fn count(text: &str, needle: &str) -> usize {
 
 #[test]
 fn the_report_is_self_contained_chinese_by_default_and_english_on_request() {
-    let tmp = tempfile::tempdir().unwrap();
-    let pipeline = run_kashgar(tmp.path(), &[]);
-    let zh = std::fs::read_to_string(tmp.path().join("out/report.html")).unwrap();
+    let zh = std::fs::read_to_string(sample_run().out.join("report.html")).unwrap();
     // Self-contained: no scripts, no links or sources outside the page.
     for banned in ["<script", "http://", "https://", "src=", "<link", "@import", "url("] {
         assert!(!zh.contains(banned), "report contains {banned}");
@@ -237,6 +228,8 @@ fn the_report_is_self_contained_chinese_by_default_and_english_on_request() {
     let first_row = &first_row[..first_row.find("</tr>").unwrap()];
     assert!(first_row.contains("三亮三比次数") && first_row.contains("站内"), "{first_row}");
 
+    let tmp = tempfile::tempdir().unwrap();
+    let pipeline = kashgar_workspace(tmp.path());
     let run = duibiao(tmp.path(), &["run", pipeline.to_str().unwrap(), "--quiet", "--lang", "en"]);
     assert!(run.status.success());
     let en = std::fs::read_to_string(tmp.path().join("out/report.html")).unwrap();
@@ -286,8 +279,7 @@ fn inspect_describes_a_file_and_explains_bi_unsafe_types() {
     assert_eq!(amount["max"], "98.5");
 
     // duibiao's own outputs: plain types, its metadata, no hints but the code-like ids.
-    run_kashgar(tmp.path(), &[]);
-    let panel = tmp.path().join("out/panel.parquet");
+    let panel = sample_run().out.join("panel.parquet");
     let out = duibiao(tmp.path(), &["inspect", panel.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
@@ -304,7 +296,7 @@ fn inspect_describes_a_file_and_explains_bi_unsafe_types() {
 #[test]
 fn a_run_killed_part_way_leaves_the_previous_output_intact() {
     let tmp = tempfile::tempdir().unwrap();
-    let pipeline = run_kashgar(tmp.path(), &[]);
+    let pipeline = sample_run().copy_to(tmp.path());
     let out = tmp.path().join("out");
     let before: Vec<(String, Vec<u8>)> = ["manifest.json", "panel.parquet", "correlations.parquet", "report.html"]
         .iter()

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::testenv::{duibiao, floats, kashgar_workspace, read_parquet, repo, row_count, strings};
+use crate::testenv::{duibiao, floats, read_parquet, repo, row_count, sample_run, strings};
 
 /// Copies the panel fixture and pipeline into `tmp` and runs it.
 fn run_panel_small(tmp: &Path) -> std::process::Output {
@@ -112,11 +112,7 @@ fn a_spelling_that_fits_two_stations_stops_the_run() {
 
 #[test]
 fn on_the_sample_no_row_is_lost_between_curated_sources_and_the_panel() {
-    let tmp = tempfile::tempdir().unwrap();
-    let pipeline = kashgar_workspace(tmp.path());
-    let run = duibiao(tmp.path(), &["run", pipeline.to_str().unwrap(), "--quiet"]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let out = tmp.path().join("out");
+    let out = &sample_run().out;
     let m: Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     let unmatched = read_parquet(&out.join("quality/unmatched.parquet"));
     let (sources, rows) = (strings(&unmatched, "source"), {

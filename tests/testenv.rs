@@ -197,3 +197,91 @@ impl Drop for Tmpfs {
         let _ = Command::new("umount").args(["-l", self.path.to_str().unwrap()]).output();
     }
 }
+
+/// One run of the kashgar sample job, shared by every test of this process that only reads its
+/// output: the job is the same for all of them, and running it once instead of a dozen times is
+/// most of the suite's time. Tests read below `out` and write nothing there; a test that
+/// changes an output (a rerun, a move, a killed run) takes its own copy with [`SampleRun::copy_to`].
+pub struct SampleRun {
+    /// `pipelines/kashgar_quarterly.toml` of the workspace (beside it `sample_data`, linked).
+    pub pipeline: PathBuf,
+    pub out: PathBuf,
+}
+
+/// The shared sample run (run on first use). With a Python that has duckdb and pyarrow
+/// ([`readers_python`]), the run writes analysis.duckdb with it, as the output tests need.
+pub fn sample_run() -> &'static SampleRun {
+    static RUN: std::sync::OnceLock<SampleRun> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        let dir = shared_dir();
+        let pipeline = kashgar_workspace(&dir);
+        let python = readers_python();
+        let mut args = vec!["run", pipeline.to_str().unwrap(), "--quiet"];
+        if let Some(python) = &python {
+            args.extend(["--duckdb", python.as_str()]);
+        }
+        let run = duibiao(&dir, &args);
+        assert!(run.status.success(), "the shared sample run failed: {}", String::from_utf8_lossy(&run.stderr));
+        SampleRun { out: dir.join("out"), pipeline }
+    })
+}
+
+impl SampleRun {
+    /// A workspace of its own in `dir` with a copy of the shared output (the pipeline copied, the
+    /// sample linked, `out` copied file by file); returns its pipeline. Its analysis.duckdb still
+    /// names the shared output until `duibiao views` rewrites it.
+    pub fn copy_to(&self, dir: &Path) -> PathBuf {
+        let pipeline = kashgar_workspace(dir);
+        copy_tree(&self.out, &dir.join("out"));
+        pipeline
+    }
+}
+
+/// The Python with duckdb and pyarrow: $DUIBIAO_PYTHON (set by .ci/run) or python3, if it has them.
+pub fn readers_python() -> Option<String> {
+    let candidate = std::env::var("DUIBIAO_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&candidate).args(["-c", "import duckdb, pyarrow"]).output().is_ok_and(|o| o.status.success());
+    ok.then_some(candidate)
+}
+
+/// Copies a folder tree (files and folders; links as the files they point to).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    for e in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap_or_else(|err| panic!("{} → {}: {err}", e.path().display(), target.display()));
+        }
+    }
+}
+
+/// Prefix of the shared run's folder in the system's temporary folder; the process id follows.
+const SHARED_PREFIX: &str = "duibiao-tests-sample-run-";
+
+/// A fresh folder for the shared run, removed when the test process exits; folders left by test
+/// processes that no longer exist (killed before their exit) are removed first.
+fn shared_dir() -> PathBuf {
+    let tmp = std::env::temp_dir();
+    for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix(SHARED_PREFIX).and_then(|p| p.parse::<u32>().ok()) {
+            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let dir = tmp.join(format!("{SHARED_PREFIX}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    extern "C" fn remove_shared() {
+        let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("{SHARED_PREFIX}{}", std::process::id())));
+    }
+    // SAFETY: registers a plain function without arguments to run at normal process exit.
+    unsafe {
+        libc::atexit(remove_shared);
+    }
+    dir
+}

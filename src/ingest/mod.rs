@@ -361,8 +361,24 @@ pub fn ingest_source(
         None => BTreeMap::new(),
     };
     out.periods = writers.finish()?;
-    // Duplicates: every copy after the first leaves quarantine's account and its partition file;
-    // with a key, so do all rows of a key whose rows differ.
+    let removed = quarantine_duplicates(source, merged, &mut out)?;
+    let mut rewrites = Vec::new();
+    for (period, mut positions) in removed {
+        positions.sort_unstable();
+        if let (Some(path), Some((_, stamp))) = (paths.get(&period), &stamp) {
+            rewrites.push((path.clone(), positions, stamp.clone()));
+        }
+    }
+    rewrites.par_iter().map(|(path, positions, stamp)| drop_rows(path, positions, stamp)).collect::<Result<Vec<()>, IngestError>>()?;
+    if !out.counts.conserved() {
+        return Err(IngestError::RowAccounting { source_name: source.name.clone(), counts: out.counts.clone() });
+    }
+    Ok(out)
+}
+
+/// Duplicates: every copy after the first leaves the accepted rows for quarantine; with a key,
+/// so do all rows of a key whose rows differ. Returns the positions to drop per partition.
+fn quarantine_duplicates(source: &SourcePlan, merged: Merged, out: &mut IngestedSource) -> Result<BTreeMap<Option<Period>, Vec<u64>>, IngestError> {
     let policy = source.duplicates.label();
     let found = merged.finder.finish_all()?;
     let mut removed: BTreeMap<Option<Period>, Vec<u64>> = BTreeMap::new();
@@ -409,18 +425,7 @@ pub fn ingest_source(
         out.counts.conflicting += found.conflicts.len() as u64;
         out.counts.accepted -= (found.duplicates.len() + found.conflicts.len()) as u64;
     }
-    let mut rewrites = Vec::new();
-    for (period, mut positions) in removed {
-        positions.sort_unstable();
-        if let (Some(path), Some((_, stamp))) = (paths.get(&period), &stamp) {
-            rewrites.push((path.clone(), positions, stamp.clone()));
-        }
-    }
-    rewrites.par_iter().map(|(path, positions, stamp)| drop_rows(path, positions, stamp)).collect::<Result<Vec<()>, IngestError>>()?;
-    if !out.counts.conserved() {
-        return Err(IngestError::RowAccounting { source_name: source.name.clone(), counts: out.counts.clone() });
-    }
-    Ok(out)
+    Ok(removed)
 }
 
 /// Adds the files' line accounting to the source's, after checking each file's.
@@ -501,6 +506,9 @@ fn read_and_parse(
                     break;
                 }
                 let parsed: Vec<Result<ParsedBlock, IngestError>> = batch.par_iter().map(|b| parse_block(&context, b)).collect();
+                for block in batch {
+                    table.recycle(block);
+                }
                 for block in parsed {
                     let block = block?;
                     rows_read += block.counts.rows_read;
@@ -764,7 +772,6 @@ fn locate_columns(source: &SourcePlan, headers: &[String], sheet: Option<&str>, 
 /// Parses, types and checks the records of one block (any thread).
 fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBlock, IngestError> {
     let source = context.source;
-    let plan = context.plan;
     let mut parsed = BlockRows {
         columns: source.columns.iter().map(|c| Values::for_type(c.kind)).collect(),
         lines: Vec::new(),
@@ -775,7 +782,10 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
         counts: SourceCounts::default(),
         warnings: vec![0; context.checks.iter().filter(|c| c.severity == Severity::Warn).count()],
     };
-    let mut row: Vec<Value> = Vec::with_capacity(source.columns.len());
+    // The last texts seen in each month, quarter and date column, and what they parsed to.
+    let mut memo: Vec<Option<Vec<(String, Result<Option<i32>, parse::ParseError>)>>> =
+        source.columns.iter().map(|c| matches!(c.kind, ColumnType::Month | ColumnType::Quarter | ColumnType::Date).then(Vec::new)).collect();
+    let mut hash_bytes = Vec::new();
     let tally = read::for_each_record(block, |line, record| {
         parsed.counts.rows_read += 1;
         let cells = match record {
@@ -796,69 +806,35 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
             kind,
             reason,
         };
-        for (i, prefixes, header) in &context.drops {
-            let text = cells.get(*i).copied().unwrap_or(Cell::Empty);
-            let text = match text {
-                Cell::Text(s) => Cow::Borrowed(s),
-                other => Cow::Owned(other.text()),
-            };
-            if let Some(p) = prefixes.iter().find(|p| text.trim().starts_with(p.as_str())) {
-                parsed.rejects.push(reject(
-                    Some(header),
-                    Some(text.to_string()),
-                    RejectKind::Dropped,
-                    format!("删除规则：{header} 以 '{p}' 开头 · drop rule: {header} starts with '{p}'"),
-                ));
-                parsed.counts.dropped += 1;
+        if let Some((header, text, prefix)) = dropped_by_rule(context, cells) {
+            parsed.rejects.push(reject(
+                Some(header),
+                Some(text),
+                RejectKind::Dropped,
+                format!("删除规则：{header} 以 '{prefix}' 开头 · drop rule: {header} starts with '{prefix}'"),
+            ));
+            parsed.counts.dropped += 1;
+            return Ok(());
+        }
+        // Values go straight into their columns; a row that turns out rejected is taken back.
+        let rows = parsed.lines.len();
+        let (period, key) = match parse_row(context, cells, &mut memo, &mut parsed.columns) {
+            Ok(parsed_row) => parsed_row,
+            Err((column, value, reason)) => {
+                parsed.columns.iter_mut().for_each(|c| c.truncate(rows));
+                parsed.rejects.push(reject(Some(column), Some(value), RejectKind::Rejected, reason));
+                parsed.counts.rejected += 1;
                 return Ok(());
             }
-        }
-        row.clear();
-        for ((column, at), derived) in source.columns.iter().zip(&context.located).zip(&context.derived) {
-            if let Some(derived) = derived {
-                match derive::value(column, derived, cells, plan.utc_offset_minutes) {
-                    Ok(derive::DerivedValue::Date(d)) => row.push(Value::Date(d)),
-                    Ok(derive::DerivedValue::Timestamp(t)) => row.push(Value::Timestamp(t)),
-                    Err((header, text, reason)) => {
-                        parsed.rejects.push(reject(Some(&column.name), Some(text), RejectKind::Rejected, format!("{header}: {reason}")));
-                        parsed.counts.rejected += 1;
-                        return Ok(());
-                    }
-                }
-                continue;
-            }
-            let cell = at.and_then(|(i, _)| cells.get(i).copied()).unwrap_or(Cell::Empty);
-            let scale = at.map(|(_, s)| s).unwrap_or(1.0);
-            // The date window guards the job's time axis: every dated value of a source that has
-            // a period column; reference tables (the station master's dates) are not on it.
-            let window = source.period.as_ref().map(|_| plan.date_window);
-            let value = parse_cell(column, cell, scale, plan.utc_offset_minutes).and_then(|v| match (window, v.local_day(plan.utc_offset_minutes)) {
-                (Some(w), Some(day)) => parse::in_window(day, w.from, w.to).map(|_| v),
-                _ => Ok(v),
-            });
-            match value {
-                Ok(value) => row.push(value),
-                Err(reason) => {
-                    let header = at.map(|(i, _)| context.headers[i].clone()).unwrap_or_else(|| column.headers[0].0.clone());
-                    parsed.rejects.push(reject(Some(&column.name), Some(cell.text()), RejectKind::Rejected, format!("{header}: {reason}")));
-                    parsed.counts.rejected += 1;
-                    return Ok(());
-                }
-            }
-        }
-        let period = context.period_index.and_then(|i| row[i].period(plan.grain, plan.utc_offset_minutes));
+        };
         if context.only.is_some() && context.period_index.is_some() && period != context.only {
+            parsed.columns.iter_mut().for_each(|c| c.truncate(rows));
             parsed.counts.other_period += 1;
             return Ok(());
         }
-        if !context.key_columns.is_empty() {
-            parsed.keys.push(key_hash(&row, &context.key_columns));
-        }
-        for (values, value) in parsed.columns.iter_mut().zip(row.drain(..)) {
-            value.push_into(values);
-        }
+        parsed.keys.extend(key);
         parsed.lines.push(line);
-        parsed.hashes.push(salted(record_hash(cells), context.salt));
+        parsed.hashes.push(salted(record_hash(cells, &mut hash_bytes), context.salt));
         parsed.period.push(period);
         parsed.counts.accepted += 1;
         Ok(())
@@ -866,21 +842,7 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
     parsed.counts.blank_lines = tally.blank_lines;
     parsed.counts.record_lines = tally.record_lines;
     apply_checks(context, &mut parsed)?;
-    // Split by partition and turn into Arrow arrays here, on the parsing threads.
-    let mut by_period: BTreeMap<Option<Period>, Vec<usize>> = BTreeMap::new();
-    for (i, p) in parsed.period.iter().enumerate() {
-        by_period.entry(*p).or_default().push(i);
-    }
-    let parts = by_period
-        .into_iter()
-        .map(|(period, rows)| {
-            let mut arrays: Vec<ArrayRef> = parsed.columns.iter().map(|v| v.take_arrow(&rows)).collect();
-            arrays.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(&*context.file, rows.len()))));
-            arrays.push(Arc::new(Int64Array::from_iter_values(rows.iter().map(|&i| parsed.lines[i] as i64))));
-            let keys = if parsed.keys.is_empty() { Vec::new() } else { rows.iter().map(|&i| parsed.keys[i]).collect() };
-            Part { period, arrays, hashes: rows.iter().map(|&i| parsed.hashes[i]).collect(), keys, lines: rows.iter().map(|&i| parsed.lines[i]).collect() }
-        })
-        .collect();
+    let parts = partition_parts(context, &parsed);
     Ok(ParsedBlock {
         table_index: context.table_index,
         file: context.file.clone(),
@@ -891,6 +853,102 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
         warnings: parsed.warnings,
     })
 }
+
+/// The drop rule a record meets, if any: (header, the cell's text, the prefix).
+fn dropped_by_rule<'c>(context: &'c TableContext, cells: &[Cell]) -> Option<(&'c str, String, &'c str)> {
+    for (i, prefixes, header) in &context.drops {
+        let text = cells.get(*i).copied().unwrap_or(Cell::Empty);
+        let text = match text {
+            Cell::Text(s) => Cow::Borrowed(s),
+            other => Cow::Owned(other.text()),
+        };
+        if let Some(p) = prefixes.iter().find(|p| text.trim().starts_with(p.as_str())) {
+            return Some((header.as_str(), text.to_string(), p.as_str()));
+        }
+    }
+    None
+}
+
+/// Parses a record's cells straight into the block's columns, one value per column (month,
+/// quarter and date texts seen last are reused from `memo`); returns the row's period and the
+/// fingerprint of its key columns. The first cell that fails gives (column, the cell's text,
+/// reason), and the caller takes back what was pushed.
+type DateMemo = Vec<Option<Vec<(String, Result<Option<i32>, parse::ParseError>)>>>;
+
+fn parse_row<'c>(
+    context: &'c TableContext,
+    cells: &[Cell],
+    memo: &mut DateMemo,
+    columns: &mut [Values],
+) -> Result<(Option<Period>, Option<u128>), (&'c str, String, String)> {
+    let (source, plan) = (context.source, context.plan);
+    let mut period = None;
+    let mut key = (!context.key_columns.is_empty()).then(xxhash_rust::xxh3::Xxh3::new);
+    for (k, ((column, at), derived)) in source.columns.iter().zip(&context.located).zip(&context.derived).enumerate() {
+        let value = if let Some(derived) = derived {
+            match derive::value(column, derived, cells, plan.utc_offset_minutes) {
+                Ok(derive::DerivedValue::Date(d)) => Value::Date(d),
+                Ok(derive::DerivedValue::Timestamp(t)) => Value::Timestamp(t),
+                Err((header, text, reason)) => return Err((&column.name, text, format!("{header}: {reason}"))),
+            }
+        } else {
+            let cell = at.and_then(|(i, _)| cells.get(i).copied()).unwrap_or(Cell::Empty);
+            let scale = at.map(|(_, s)| s).unwrap_or(1.0);
+            let value = match (cell, &mut memo[k]) {
+                // A month, quarter or date column repeats a few values: those seen last are reused.
+                (Cell::Text(raw), Some(seen)) => match seen.iter().position(|(text, _)| text == raw) {
+                    Some(i) => seen[i].1.clone().map(Value::Date),
+                    None => {
+                        let result = checked_cell(context, column, cell, scale).map(|v| if let Value::Date(d) = v { d } else { None });
+                        if seen.len() == DATE_MEMO {
+                            seen.drain(..1);
+                        }
+                        seen.push((raw.to_string(), result.clone()));
+                        result.map(Value::Date)
+                    }
+                },
+                _ => checked_cell(context, column, cell, scale),
+            };
+            match value {
+                Ok(value) => value,
+                Err(reason) => {
+                    let header = at.map(|(i, _)| context.headers[i].clone()).unwrap_or_else(|| column.headers[0].0.clone());
+                    return Err((&column.name, cell.text(), format!("{header}: {reason}")));
+                }
+            }
+        };
+        if context.period_index == Some(k) {
+            period = value.period(plan.grain, plan.utc_offset_minutes);
+        }
+        if let Some(h) = key.as_mut().filter(|_| context.key_columns.contains(&k)) {
+            hash_value(h, &value);
+        }
+        value.push_into(&mut columns[k]);
+    }
+    Ok((period, key.map(|h| h.digest128())))
+}
+
+/// The accepted rows of a block split by partition and turned into Arrow arrays (on the parsing
+/// threads), each with its lineage columns, fingerprints and lines.
+fn partition_parts(context: &TableContext, parsed: &BlockRows) -> Vec<Part> {
+    let mut by_period: BTreeMap<Option<Period>, Vec<usize>> = BTreeMap::new();
+    for (i, p) in parsed.period.iter().enumerate() {
+        by_period.entry(*p).or_default().push(i);
+    }
+    by_period
+        .into_iter()
+        .map(|(period, rows)| {
+            let mut arrays: Vec<ArrayRef> = parsed.columns.iter().map(|v| v.take_arrow(&rows)).collect();
+            arrays.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(&*context.file, rows.len()))));
+            arrays.push(Arc::new(Int64Array::from_iter_values(rows.iter().map(|&i| parsed.lines[i] as i64))));
+            let keys = if parsed.keys.is_empty() { Vec::new() } else { rows.iter().map(|&i| parsed.keys[i]).collect() };
+            Part { period, arrays, hashes: rows.iter().map(|&i| parsed.hashes[i]).collect(), keys, lines: rows.iter().map(|&i| parsed.lines[i]).collect() }
+        })
+        .collect()
+}
+/// Texts remembered per month, quarter and date column while a block is parsed (a quarter's
+/// file interleaves its three months).
+const DATE_MEMO: usize = 4;
 
 /// Most characters of a malformed record's text kept in quarantine.
 const MALFORMED_TEXT_CHARS: usize = 500;
@@ -917,18 +975,18 @@ fn malformed_reject(context: &TableContext, line: u64, text: &str, fault: record
 }
 
 /// A parsed cell value, before it joins its column.
-enum Value {
-    Text(Option<String>),
+enum Value<'a> {
+    Text(Option<Cow<'a, str>>),
     Int(Option<i64>),
     Float(Option<f64>),
     Date(Option<i32>),
     Timestamp(Option<i64>),
 }
 
-impl Value {
+impl Value<'_> {
     fn push_into(self, values: &mut Values) {
         match (values, self) {
-            (Values::Text(v), Value::Text(x)) => v.push(x),
+            (Values::Text(v), Value::Text(x)) => v.push(x.as_deref()),
             (Values::Int(v), Value::Int(x)) => v.push(x),
             (Values::Float(v), Value::Float(x)) => v.push(x),
             (Values::Date(v), Value::Date(x)) => v.push(x),
@@ -959,7 +1017,19 @@ impl Value {
     }
 }
 
-fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> Result<Value, parse::ParseError> {
+/// A cell parsed by its column's type, and a dated value checked against the date window.
+fn checked_cell<'a>(context: &TableContext, column: &ColumnPlan, cell: Cell<'a>, scale: f64) -> Result<Value<'a>, parse::ParseError> {
+    let plan = context.plan;
+    // The date window guards the job's time axis: every dated value of a source that has
+    // a period column; reference tables (the station master's dates) are not on it.
+    let window = context.source.period.as_ref().map(|_| plan.date_window);
+    parse_cell(column, cell, scale, plan.utc_offset_minutes).and_then(|v| match (window, v.local_day(plan.utc_offset_minutes)) {
+        (Some(w), Some(day)) => parse::in_window(day, w.from, w.to).map(|_| v),
+        _ => Ok(v),
+    })
+}
+
+fn parse_cell<'a>(column: &ColumnPlan, cell: Cell<'a>, scale: f64, utc_offset: i32) -> Result<Value<'a>, parse::ParseError> {
     let blank = match cell {
         Cell::Empty => true,
         Cell::Text(s) => s.trim().is_empty(),
@@ -983,7 +1053,8 @@ fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> R
     };
     let fmt = column.format.as_deref();
     Ok(match (column.kind, cell) {
-        (ColumnType::Text, _) => Value::Text(Some(text.trim().to_string())),
+        (ColumnType::Text, Cell::Text(s)) => Value::Text(Some(Cow::Borrowed(s.trim()))),
+        (ColumnType::Text, _) => Value::Text(Some(Cow::Owned(text.trim().to_string()))),
         (ColumnType::Integer, Cell::Number(v)) if v.fract() == 0.0 && v.abs() < 9.0e15 => Value::Int(Some(v as i64)),
         (ColumnType::Integer, _) => Value::Int(Some(parse::integer(&text)?)),
         (ColumnType::Number, Cell::Number(v)) => Value::Float(Some(parse::scaled(v, scale, &text)?)),
@@ -1007,35 +1078,31 @@ fn parse_cell(column: &ColumnPlan, cell: Cell, scale: f64, utc_offset: i32) -> R
 
 /// A fingerprint of the parsed values of the key columns (so "0042" and "42" in an integer key
 /// are one key, and a null differs from every value).
-fn key_hash(row: &[Value], key_columns: &[usize]) -> u128 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    for &i in key_columns {
-        match &row[i] {
-            Value::Text(Some(s)) => {
-                h.update(&[1]);
-                h.update(&(s.len() as u32).to_le_bytes());
-                h.update(s.as_bytes());
-            }
-            Value::Int(Some(v)) => {
-                h.update(&[2]);
-                h.update(&v.to_le_bytes());
-            }
-            Value::Float(Some(v)) => {
-                h.update(&[3]);
-                h.update(&v.to_bits().to_le_bytes());
-            }
-            Value::Date(Some(v)) => {
-                h.update(&[4]);
-                h.update(&v.to_le_bytes());
-            }
-            Value::Timestamp(Some(v)) => {
-                h.update(&[5]);
-                h.update(&v.to_le_bytes());
-            }
-            _ => h.update(&[0]),
+fn hash_value(h: &mut xxhash_rust::xxh3::Xxh3, value: &Value) {
+    match value {
+        Value::Text(Some(s)) => {
+            h.update(&[1]);
+            h.update(&(s.len() as u32).to_le_bytes());
+            h.update(s.as_bytes());
         }
+        Value::Int(Some(v)) => {
+            h.update(&[2]);
+            h.update(&v.to_le_bytes());
+        }
+        Value::Float(Some(v)) => {
+            h.update(&[3]);
+            h.update(&v.to_bits().to_le_bytes());
+        }
+        Value::Date(Some(v)) => {
+            h.update(&[4]);
+            h.update(&v.to_le_bytes());
+        }
+        Value::Timestamp(Some(v)) => {
+            h.update(&[5]);
+            h.update(&v.to_le_bytes());
+        }
+        _ => h.update(&[0]),
     }
-    h.digest128()
 }
 
 /// A row fingerprint mixed with its table's salt (when the table fixes values from its file).
@@ -1052,28 +1119,28 @@ fn salted(hash: u128, salt: Option<u128>) -> u128 {
 }
 
 /// A 128-bit fingerprint of a record's cells as written (XXH3-128 over tagged, length-prefixed
-/// cells, so "a,bc" and "ab,c" differ).
-fn record_hash(cells: &[Cell]) -> u128 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
+/// cells, so "a,bc" and "ab,c" differ), hashed in one call over `bytes` (reused between records).
+fn record_hash(cells: &[Cell], bytes: &mut Vec<u8>) -> u128 {
+    bytes.clear();
     for cell in cells {
         match cell {
-            Cell::Empty => h.update(&[0]),
+            Cell::Empty => bytes.push(0),
             Cell::Text(s) => {
-                h.update(&[1]);
-                h.update(&(s.len() as u32).to_le_bytes());
-                h.update(s.as_bytes());
+                bytes.push(1);
+                bytes.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                bytes.extend_from_slice(s.as_bytes());
             }
             Cell::Number(v) => {
-                h.update(&[2]);
-                h.update(&v.to_bits().to_le_bytes());
+                bytes.push(2);
+                bytes.extend_from_slice(&v.to_bits().to_le_bytes());
             }
             Cell::ExcelDate(v) => {
-                h.update(&[3]);
-                h.update(&v.to_bits().to_le_bytes());
+                bytes.push(3);
+                bytes.extend_from_slice(&v.to_bits().to_le_bytes());
             }
         }
     }
-    h.digest128()
+    xxhash_rust::xxh3::xxh3_128(bytes)
 }
 
 /// Evaluates the source's SQL checks on a parsed block: failing reject checks move rows to
@@ -1158,7 +1225,7 @@ fn row_summary(source: &SourcePlan, columns: &[Values], i: usize, used: &[usize]
     used.iter()
         .map(|&c| {
             let shown = match &columns[c] {
-                Values::Text(x) => x[i].clone().unwrap_or_default(),
+                Values::Text(x) => x.get(i).unwrap_or_default().to_string(),
                 Values::Int(x) => x[i].map(|v| v.to_string()).unwrap_or_default(),
                 Values::Float(x) => x[i].map(|v| v.to_string()).unwrap_or_default(),
                 Values::Date(x) => x[i]

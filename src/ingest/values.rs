@@ -11,7 +11,7 @@ use crate::spec::plan::ColumnType;
 /// One typed column.
 #[derive(Debug, Clone)]
 pub enum Values {
-    Text(Vec<Option<String>>),
+    Text(TextValues),
     Int(Vec<Option<i64>>),
     Float(Vec<Option<f64>>),
     /// Days since 1970-01-01.
@@ -24,7 +24,7 @@ impl Values {
     /// An empty column for values of `kind` (months and quarters are stored as their first day).
     pub(crate) fn for_type(kind: ColumnType) -> Values {
         match kind {
-            ColumnType::Text => Values::Text(Vec::new()),
+            ColumnType::Text => Values::Text(TextValues::default()),
             ColumnType::Integer => Values::Int(Vec::new()),
             ColumnType::Number => Values::Float(Vec::new()),
             ColumnType::Month | ColumnType::Quarter | ColumnType::Date => Values::Date(Vec::new()),
@@ -38,7 +38,7 @@ impl Values {
             v.iter().zip(keep).filter(|(_, k)| **k).map(|(x, _)| x.clone()).collect()
         }
         match self {
-            Values::Text(v) => Values::Text(pick(v, keep)),
+            Values::Text(v) => Values::Text(v.filter(keep)),
             Values::Int(v) => Values::Int(pick(v, keep)),
             Values::Float(v) => Values::Float(pick(v, keep)),
             Values::Date(v) => Values::Date(pick(v, keep)),
@@ -49,7 +49,7 @@ impl Values {
     /// The BI-safe Arrow array: plain UTF-8, Int64, Float64, DATE, TIMESTAMP(µs, UTC).
     pub(crate) fn to_arrow(&self) -> ArrayRef {
         match self {
-            Values::Text(v) => Arc::new(StringArray::from(v.iter().map(|x| x.as_deref()).collect::<Vec<_>>())),
+            Values::Text(v) => Arc::new((0..v.len()).map(|i| v.get(i)).collect::<StringArray>()),
             Values::Int(v) => Arc::new(Int64Array::from(v.clone())),
             Values::Float(v) => Arc::new(Float64Array::from(v.clone())),
             Values::Date(v) => Arc::new(Date32Array::from(v.clone())),
@@ -60,7 +60,7 @@ impl Values {
     /// The BI-safe Arrow array of the rows at `rows`, in that order.
     pub(crate) fn take_arrow(&self, rows: &[usize]) -> ArrayRef {
         match self {
-            Values::Text(v) => Arc::new(rows.iter().map(|&i| v[i].as_deref()).collect::<StringArray>()),
+            Values::Text(v) => Arc::new(rows.iter().map(|&i| v.get(i)).collect::<StringArray>()),
             Values::Int(v) => Arc::new(rows.iter().map(|&i| v[i]).collect::<Int64Array>()),
             Values::Float(v) => Arc::new(rows.iter().map(|&i| v[i]).collect::<Float64Array>()),
             Values::Date(v) => Arc::new(rows.iter().map(|&i| v[i]).collect::<Date32Array>()),
@@ -72,11 +72,67 @@ impl Values {
     pub(crate) fn to_series(&self, name: &str) -> Series {
         let name = name.into();
         match self {
-            Values::Text(v) => Series::new(name, v),
+            Values::Text(v) => Series::new(name, (0..v.len()).map(|i| v.get(i)).collect::<Vec<_>>()),
             Values::Int(v) => Series::new(name, v),
             Values::Float(v) => Series::new(name, v),
             Values::Date(v) => Series::new(name, v).cast(&DataType::Date).expect("i32 casts to Date"),
             Values::Timestamp(v) => Series::new(name, v).cast(&DataType::Datetime(TimeUnit::Microseconds, None)).expect("i64 casts to Datetime"),
         }
+    }
+}
+
+impl Values {
+    /// Keeps the first `len` rows (takes back the values of a row that turned out rejected).
+    pub fn truncate(&mut self, len: usize) {
+        match self {
+            Values::Text(v) => v.truncate(len),
+            Values::Int(v) => v.truncate(len),
+            Values::Float(v) => v.truncate(len),
+            Values::Date(v) => v.truncate(len),
+            Values::Timestamp(v) => v.truncate(len),
+        }
+    }
+}
+
+/// Text values of a column as Arrow holds them: one buffer of text and the end of each value in
+/// it, so a row costs no allocation of its own.
+#[derive(Debug, Clone, Default)]
+pub struct TextValues {
+    text: String,
+    /// End of each value in `text`; a null (None in `valid`) ends where it starts.
+    ends: Vec<usize>,
+    valid: Vec<bool>,
+}
+
+impl TextValues {
+    pub fn push(&mut self, value: Option<&str>) {
+        self.text.push_str(value.unwrap_or_default());
+        self.ends.push(self.text.len());
+        self.valid.push(value.is_some());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.valid[i].then(|| &self.text[start..self.ends[i]])
+    }
+
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len() {
+            self.text.truncate(if len == 0 { 0 } else { self.ends[len - 1] });
+            self.ends.truncate(len);
+            self.valid.truncate(len);
+        }
+    }
+
+    fn filter(&self, keep: &[bool]) -> TextValues {
+        let mut out = TextValues::default();
+        for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
+            out.push(self.get(i));
+        }
+        out
     }
 }
