@@ -13,7 +13,7 @@ use crate::sample::{Layout, Scale};
 /// the six peer-benchmark indicators.
 #[derive(Debug, Parser)]
 #[command(name = "duibiao", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
@@ -48,7 +48,7 @@ pub enum Command {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// The folder holding the exports (read recursively: every .csv and .xlsx file).
     pub dir: PathBuf,
     /// The station master (供电所台账), when it is not among the exports or not recognised.
@@ -74,7 +74,7 @@ pub struct ViewsArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     /// The Parquet file, e.g. out/panel.parquet.
     pub file: PathBuf,
     /// Print the description as JSON.
@@ -83,13 +83,13 @@ pub struct InspectArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// The pipeline file, e.g. pipelines/kashgar_quarterly.toml.
     pub pipeline: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The pipeline file, e.g. pipelines/kashgar_quarterly.toml.
     pub pipeline: PathBuf,
     /// Ingest only this period (a quarter such as 2020Q4; 2020-12 or 2020 for pipelines by month
@@ -142,7 +142,7 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct IngestArgs {
+pub(crate) struct IngestArgs {
     /// The pipeline file, e.g. pipelines/kashgar_quarterly.toml.
     pub pipeline: PathBuf,
     /// The folder of the shards (shared by every machine); this shard goes into a folder of
@@ -166,14 +166,14 @@ pub struct IngestArgs {
 
 /// The engine of the panel's measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Engine {
+pub(crate) enum Engine {
     Embedded,
     Spark,
 }
 
 /// On or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Switch {
+pub(crate) enum Switch {
     On,
     Off,
 }
@@ -183,7 +183,7 @@ fn parse_period(text: &str) -> Result<crate::base::period::Period, crate::base::
 }
 
 #[derive(Debug, clap::Args)]
-pub struct SampleArgs {
+pub(crate) struct SampleArgs {
     /// Folder to write into (created if missing; files of the same name are overwritten).
     #[arg(long)]
     pub out: PathBuf,

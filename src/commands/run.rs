@@ -52,7 +52,7 @@ fn spark_options(args: &RunArgs) -> anyhow::Result<Option<crate::spark::SparkOpt
 
 /// The strongest associations of the pipeline's first method, with intervals at its confidence
 /// level; `None` when no pair survives the correction.
-pub fn strongest_table(findings: &[Finding], settings: &Analysis) -> Option<String> {
+pub(crate) fn strongest_table(findings: &[Finding], settings: &Analysis) -> Option<String> {
     let method = analysis::primary_method(&settings.methods);
     let top = analysis::strongest(findings, method, 10);
     if top.is_empty() {
@@ -89,7 +89,7 @@ pub fn strongest_table(findings: &[Finding], settings: &Analysis) -> Option<Stri
 }
 
 /// The per-source row accounting as a text table.
-pub fn summary_table(manifest: &Manifest) -> String {
+pub(crate) fn summary_table(manifest: &Manifest) -> String {
     let row = |cells: [&str; 8]| {
         let widths = [18, 6, 10, 10, 9, 10, 9, 9];
         let mut line = left(cells[0], widths[0]);

@@ -49,7 +49,7 @@ use values::Values;
 
 /// Why a row is in quarantine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RejectKind {
+pub(crate) enum RejectKind {
     /// A value did not parse or a reject check failed.
     Rejected,
     /// A drop rule matched (total lines).
@@ -72,7 +72,7 @@ crate::serialize_by_name!(RejectKind);
 
 /// One quarantined row.
 #[derive(Debug, Clone)]
-pub struct Reject {
+pub(crate) struct Reject {
     pub source: String,
     pub file: String,
     pub sheet: Option<String>,
@@ -85,7 +85,7 @@ pub struct Reject {
 
 /// What happened to one input file.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct FileReport {
+pub(crate) struct FileReport {
     pub path: String,
     pub sha256: String,
     pub bytes: u64,
@@ -106,14 +106,14 @@ pub struct FileReport {
 
 impl FileReport {
     /// Physical lines = title + header + blank + record lines (true when not read to the end).
-    pub fn lines_conserved(&self) -> bool {
+    pub(crate) fn lines_conserved(&self) -> bool {
         self.physical_lines.is_none_or(|p| p == self.title_lines + self.header_lines + self.blank_lines + self.record_lines)
     }
 }
 
 /// Row accounting of one source.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct SourceCounts {
+pub(crate) struct SourceCounts {
     pub rows_read: u64,
     pub accepted: u64,
     pub rejected: u64,
@@ -140,14 +140,14 @@ impl SourceCounts {
     }
 
     /// Share of read rows rejected (parse failures and failed reject checks).
-    pub fn reject_share(&self) -> f64 {
+    pub(crate) fn reject_share(&self) -> f64 {
         if self.rows_read == 0 { 0.0 } else { self.rejected as f64 / self.rows_read as f64 }
     }
 }
 
 /// A source after ingest: its accounting, quarantine, and the partitions it wrote.
 #[derive(Debug)]
-pub struct IngestedSource {
+pub(crate) struct IngestedSource {
     pub name: String,
     pub title: String,
     pub files: Vec<FileReport>,
@@ -163,7 +163,7 @@ pub struct IngestedSource {
 
 /// Where accepted rows go.
 #[derive(Debug, Clone, Copy)]
-pub enum Destination<'a> {
+pub(crate) enum Destination<'a> {
     /// `<dir>/<source>/period=<label>/part-0.parquet`, or `<dir>/<source>/data.parquet` for a
     /// reference table, stamped with the run id.
     Curated { dir: &'a Path, run_id: &'a str },
@@ -300,7 +300,7 @@ impl PartitionWriters<'_> {
 /// traces, never the source. `only` restricts to one period (increments); `sample_blocks`
 /// parses only that many blocks of every table of every file, the first, the last and others
 /// spread evenly between them (`duibiao check`; the other blocks are cut but not parsed).
-pub fn ingest_source(
+pub(crate) fn ingest_source(
     plan: &Plan,
     source: &SourcePlan,
     files: &[PathBuf],

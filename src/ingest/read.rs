@@ -134,7 +134,7 @@ impl TableReader {
     }
 
     /// Takes back a block that has been parsed: its buffer is reused for later blocks.
-    pub fn recycle(&mut self, block: Block) {
+    pub(crate) fn recycle(&mut self, block: Block) {
         if let (Blocks::Csv(csv), BlockData::Csv { bytes, .. }) = (&mut self.blocks, block.data) {
             csv.recycle(bytes);
         }

@@ -97,7 +97,7 @@ impl Values {
 /// Text values of a column as Arrow holds them: one buffer of text and the end of each value in
 /// it, so a row costs no allocation of its own.
 #[derive(Debug, Clone, Default)]
-pub struct TextValues {
+pub(crate) struct TextValues {
     text: String,
     /// End of each value in `text`; a null (None in `valid`) ends where it starts.
     ends: Vec<usize>,

@@ -29,7 +29,7 @@ use crate::store::testhook;
 
 /// Options of one run.
 #[derive(Debug, Clone, Default)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// Ingest only this period and keep the other periods' curated data from the previous run.
     pub period: Option<Period>,
     /// Hide progress bars.
@@ -44,7 +44,7 @@ pub struct RunOptions {
 
 /// What a finished run reports back.
 #[derive(Debug)]
-pub struct RunReport {
+pub(crate) struct RunReport {
     pub output: PathBuf,
     pub manifest: Manifest,
     pub findings: Vec<Finding>,
@@ -53,7 +53,7 @@ pub struct RunReport {
 }
 
 /// Compiles a pipeline and checks it against the real files; all problems as one spec error.
-pub fn prepare(pipeline: &Path) -> Result<Plan, JobError> {
+pub(crate) fn prepare(pipeline: &Path) -> Result<Plan, JobError> {
     let plan = compile::compile_file(pipeline)?;
     preflight::check(&plan)?;
     Ok(plan)

@@ -38,7 +38,7 @@ const SHARD_FILE: &str = "shard.json";
 
 /// What one shard ingests: these sources (all when empty) and periods (all when empty).
 #[derive(Debug, Clone, Default)]
-pub struct ShardSpec {
+pub(crate) struct ShardSpec {
     pub name: Option<String>,
     pub sources: Vec<String>,
     pub periods: Vec<Period>,
@@ -93,7 +93,7 @@ fn shard_name(spec: &ShardSpec) -> String {
 }
 
 /// Ingests one shard into `into/<shard>/`; returns that folder.
-pub fn ingest_shard(pipeline: &Path, spec: &ShardSpec, into: &Path, quiet: bool) -> Result<PathBuf, JobError> {
+pub(crate) fn ingest_shard(pipeline: &Path, spec: &ShardSpec, into: &Path, quiet: bool) -> Result<PathBuf, JobError> {
     let plan = super::prepare(pipeline)?;
     for name in &spec.sources {
         if !plan.sources.iter().any(|s| &s.name == name) {
@@ -158,7 +158,7 @@ fn shard_reject(r: &Reject) -> ShardReject {
 
 /// Merges the shards under `shards` into the run's curated folder; returns every source of the
 /// plan as if this run had ingested it.
-pub fn merge_shards(plan: &Plan, shards: &Path, curated: &Path) -> Result<Vec<IngestedSource>, JobError> {
+pub(crate) fn merge_shards(plan: &Plan, shards: &Path, curated: &Path) -> Result<Vec<IngestedSource>, JobError> {
     let mut records = Vec::new();
     let entries = std::fs::read_dir(shards).map_err(|e| failed(format!("{}: {e}", shards.display())))?;
     let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.join(SHARD_FILE).is_file()).collect();

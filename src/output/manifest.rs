@@ -35,7 +35,7 @@ pub struct Manifest {
 
 /// The engine that computed the panel's measures, as the manifest records it.
 #[derive(Debug, Serialize)]
-pub struct EngineManifest {
+pub(crate) struct EngineManifest {
     /// "spark".
     pub name: &'static str,
     /// "submit", "connect", or "emit" (the job written only; the measures computed embedded).
@@ -49,7 +49,7 @@ pub struct EngineManifest {
 }
 
 #[derive(Debug, Serialize)]
-pub struct SourceManifest {
+pub(crate) struct SourceManifest {
     pub name: String,
     pub title: String,
     #[serde(flatten)]
@@ -64,7 +64,7 @@ pub struct SourceManifest {
 }
 
 #[derive(Debug, Serialize)]
-pub struct PanelManifest {
+pub(crate) struct PanelManifest {
     pub stations: usize,
     pub periods: Vec<String>,
     pub rows: usize,
@@ -83,13 +83,13 @@ pub struct SourceRows {
 }
 
 #[derive(Debug, Serialize)]
-pub struct WarningCount {
+pub(crate) struct WarningCount {
     pub check: String,
     pub rows: u64,
 }
 
 /// The manifest entry of an ingested source.
-pub fn source_manifest(source: &IngestedSource, max_reject_share: f64) -> SourceManifest {
+pub(crate) fn source_manifest(source: &IngestedSource, max_reject_share: f64) -> SourceManifest {
     SourceManifest {
         name: source.name.clone(),
         title: source.title.clone(),
@@ -122,6 +122,6 @@ impl PanelManifest {
 }
 
 /// The text of manifest.json.
-pub fn to_json(manifest: &Manifest) -> serde_json::Result<String> {
+pub(crate) fn to_json(manifest: &Manifest) -> serde_json::Result<String> {
     Ok(serde_json::to_string_pretty(manifest)? + "\n")
 }

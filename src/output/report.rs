@@ -21,7 +21,7 @@ use crate::stats::{Method, Scope};
 
 /// Rejected rows of one source grouped by what went wrong.
 #[derive(Debug, Clone)]
-pub struct RejectGroup {
+pub(crate) struct RejectGroup {
     pub source: String,
     pub kind: RejectKind,
     /// The column, or the check / drop rule message.
@@ -32,7 +32,7 @@ pub struct RejectGroup {
 }
 
 /// Groups rejects by source, kind and column (or rule), largest first.
-pub fn group_rejects<'a>(rejects: impl IntoIterator<Item = &'a Reject>) -> Vec<RejectGroup> {
+pub(crate) fn group_rejects<'a>(rejects: impl IntoIterator<Item = &'a Reject>) -> Vec<RejectGroup> {
     let mut groups: BTreeMap<(String, u8, String), RejectGroup> = BTreeMap::new();
     for r in rejects {
         let (rank, what) = match r.kind {
@@ -67,7 +67,7 @@ fn file_name(path: &str) -> &str {
 }
 
 /// Everything the report shows.
-pub struct ReportInput<'a> {
+pub(crate) struct ReportInput<'a> {
     pub plan: &'a Plan,
     pub manifest: &'a Manifest,
     pub panel: Option<&'a Panel>,
@@ -86,7 +86,7 @@ fn table_head(h: &mut String, headers: &[&str]) {
 }
 
 /// Escapes text for HTML (and SVG) content and attributes.
-pub fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -121,7 +121,7 @@ ul.caveats li{margin-bottom:6px}.warn{color:#9a6700}
 "#;
 
 /// Renders the whole page.
-pub fn render(input: &ReportInput) -> String {
+pub(crate) fn render(input: &ReportInput) -> String {
     let lang = input.lang;
     let plan = input.plan;
     let m = input.manifest;
@@ -641,7 +641,7 @@ fn ci_bar(r: Option<f64>, lo: Option<f64>, hi: Option<f64>) -> String {
 }
 
 /// Points of one finding as the scope sees them: raw, demeaned per station, or station means.
-pub fn scatter_points(panel: &Panel, feature_column: &str, indicator: &str, scope: Scope) -> Vec<(f64, f64)> {
+pub(crate) fn scatter_points(panel: &Panel, feature_column: &str, indicator: &str, scope: Scope) -> Vec<(f64, f64)> {
     let (Some(xc), Some(yc)) = (panel.column(feature_column), panel.column(indicator)) else { return Vec::new() };
     let periods = panel.periods.len();
     let mut per_station: Vec<Vec<(f64, f64)>> = Vec::new();
@@ -692,7 +692,7 @@ fn tick_text(v: f64, decimals: usize) -> String {
 }
 
 /// An SVG scatter plot with the least-squares line.
-pub fn scatter_svg(points: &[(f64, f64)], x_label: &str, y_label: &str) -> String {
+pub(crate) fn scatter_svg(points: &[(f64, f64)], x_label: &str, y_label: &str) -> String {
     let (w, hgt, left, right, top, bottom) = (340.0, 260.0, 52.0, 10.0, 10.0, 40.0);
     let mut s = format!("<svg width=\"{w}\" height=\"{hgt}\" viewBox=\"0 0 {w} {hgt}\" role=\"img\" font-size=\"10\" font-family=\"inherit\">");
     if points.is_empty() {

@@ -50,7 +50,7 @@ pub trait MeasureEngine {
 }
 
 /// The embedded engine: polars over the curated folder, partition by partition.
-pub struct Embedded<'a> {
+pub(crate) struct Embedded<'a> {
     pub curated: &'a Path,
 }
 

@@ -23,7 +23,7 @@ pub use measures::{MeasureEngine, MeasureValue, SourceSpellings};
 
 /// What a panel column holds.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ColumnKind {
+pub(crate) enum ColumnKind {
     Attribute,
     Indicator(Better),
     Feature,
@@ -47,7 +47,7 @@ impl ColumnKind {
 
 /// One numeric panel column, in grid order (station-major, then period).
 #[derive(Debug, Clone)]
-pub struct PanelColumn {
+pub(crate) struct PanelColumn {
     pub name: String,
     pub label: String,
     pub label_en: String,
@@ -57,7 +57,7 @@ pub struct PanelColumn {
 
 /// A station of the grid.
 #[derive(Debug, Clone)]
-pub struct PanelStation {
+pub(crate) struct PanelStation {
     pub station_id: String,
     pub name: String,
     pub county: Option<String>,
@@ -65,7 +65,7 @@ pub struct PanelStation {
 
 /// An empty panel cell and why.
 #[derive(Debug, Clone)]
-pub struct Gap {
+pub(crate) struct Gap {
     pub station_id: String,
     pub period: Period,
     pub variable: String,
@@ -74,7 +74,7 @@ pub struct Gap {
 
 /// A spelling no station matched.
 #[derive(Debug, Clone)]
-pub struct Unmatched {
+pub(crate) struct Unmatched {
     pub source: String,
     pub spelling: String,
     pub rows: u64,
@@ -83,7 +83,7 @@ pub struct Unmatched {
 
 /// The built panel.
 #[derive(Debug)]
-pub struct Panel {
+pub(crate) struct Panel {
     pub stations: Vec<PanelStation>,
     pub periods: Vec<Period>,
     pub columns: Vec<PanelColumn>,
@@ -163,7 +163,7 @@ fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, PanelError> {
 
 /// Why a panel could not be built.
 #[derive(Debug, thiserror::Error)]
-pub enum PanelError {
+pub(crate) enum PanelError {
     /// Spellings that fit more than one station (a data problem: exit 3).
     #[error("{0}")]
     Ambiguous(String),
@@ -210,7 +210,7 @@ pub fn build(plan: &Plan, curated: &Path) -> Result<Panel, PanelError> {
 /// Builds the panel with `engine` doing the data-proportional part (the spellings of each
 /// measure source, and the measures per station × period); the station master, identity
 /// resolution and the assembly (grid, fills, gaps, lags, coverage) stay here for every engine.
-pub fn build_with(plan: &Plan, curated: &Path, engine: &mut dyn MeasureEngine) -> Result<Panel, PanelError> {
+pub(crate) fn build_with(plan: &Plan, curated: &Path, engine: &mut dyn MeasureEngine) -> Result<Panel, PanelError> {
     let references = References::read(plan, curated)?;
     let resolver = Resolver::new(&plan.identity, &references.entries, &references.aliases);
     let spellings = engine.spellings(plan, &measure_sources(plan))?;
@@ -227,7 +227,7 @@ pub fn build_with(plan: &Plan, curated: &Path, engine: &mut dyn MeasureEngine) -
 
 /// The assembly: the measures of an engine (a long table) laid on the grid of stations and
 /// covered periods, every empty cell with its reason or `fill`, then the lagged features.
-pub fn assemble(
+pub(crate) fn assemble(
     plan: &Plan,
     references: References,
     spellings: &[SourceSpellings],
@@ -258,7 +258,7 @@ pub fn assemble(
 }
 
 /// The sources the measures read, each once, in the order of their first measure.
-pub fn measure_sources(plan: &Plan) -> Vec<usize> {
+pub(crate) fn measure_sources(plan: &Plan) -> Vec<usize> {
     let mut out = Vec::new();
     for (m, _) in measures(plan) {
         if !out.contains(&m.source) {
@@ -276,7 +276,7 @@ fn covered_periods(spellings: &[SourceSpellings]) -> Vec<Period> {
 
 /// The reference tables the assembly and identity need: the station master (as read, for
 /// attributes and station columns), its stations, and the alias table.
-pub struct References {
+pub(crate) struct References {
     pub master: DataFrame,
     pub entries: Vec<StationEntry>,
     pub aliases: Vec<(String, String)>,
@@ -401,7 +401,7 @@ impl StationColumns {
 /// Station spellings of each measure source resolved once, with the rows that matched and the
 /// spellings that did not.
 #[derive(Default)]
-pub struct Resolutions {
+pub(crate) struct Resolutions {
     /// Per source index: spelling → station_id.
     pub mapping: BTreeMap<usize, HashMap<String, String>>,
     unmatched: Vec<Unmatched>,

@@ -32,11 +32,11 @@ use crate::store::layout::{self, spark as files};
 use sql::JobPaths;
 
 /// The driver script written beside every job.
-pub const DRIVER: &str = include_str!("driver.py");
+pub(crate) const DRIVER: &str = include_str!("driver.py");
 
 /// How the Spark jobs run.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Write the job into this folder only; the run goes on with the embedded engine.
     Emit(PathBuf),
     /// Run the driver with this command (`spark-submit --master yarn`, or a Python with pyspark).
@@ -47,7 +47,7 @@ pub enum Mode {
 
 /// The Spark engine's settings.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SparkOptions {
+pub(crate) struct SparkOptions {
     pub mode: Mode,
     /// `spark.sql.ansi.enabled` of the jobs.
     pub ansi: bool,
@@ -58,7 +58,7 @@ pub struct SparkOptions {
 
 /// What the engine reports for the manifest.
 #[derive(Debug, Clone, Default)]
-pub struct SparkInfo {
+pub(crate) struct SparkInfo {
     /// "submit", "connect" or "emit".
     pub mode: String,
     /// As the driver reported it (None when nothing ran on Spark).
@@ -67,7 +67,7 @@ pub struct SparkInfo {
 }
 
 /// The Spark engine of one run.
-pub struct SparkEngine<'a> {
+pub(crate) struct SparkEngine<'a> {
     options: &'a SparkOptions,
     /// The run's curated folder (local).
     curated: &'a Path,

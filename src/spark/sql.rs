@@ -12,7 +12,7 @@ use crate::spec::plan::{Measure, Plan, SourcePlan};
 
 /// Where a job reads and writes, as Spark sees it (a path or URI of the cluster's storage).
 #[derive(Debug, Clone)]
-pub struct JobPaths {
+pub(crate) struct JobPaths {
     /// The curated tree: `<curated>/<source>/period=…/*.parquet` and `<curated>/<source>/data.parquet`.
     pub curated: String,
     /// The spelling → station mapping duibiao resolved (source, spelling, station_id).
@@ -53,7 +53,7 @@ fn source_path(paths: &JobPaths, source: &str) -> String {
 
 /// The spellings job: per measure source and period, each station spelling (NULL included, so a
 /// period with rows but no spelling is still covered) with its rows.
-pub fn spellings_job(plan: &Plan, sources: &[usize], paths: &JobPaths, ansi: bool) -> String {
+pub(crate) fn spellings_job(plan: &Plan, sources: &[usize], paths: &JobPaths, ansi: bool) -> String {
     let mut sql = header(plan, "station spellings of each measure source, per period, with their rows");
     sql.push_str(&settings(ansi));
     let parts: Vec<String> = sources
@@ -100,7 +100,7 @@ fn stage_name(source: &SourcePlan, interval: Option<&(String, String)>) -> Strin
 }
 
 /// The measures job: writes (station_id, period, variable, value) for every indicator and feature.
-pub fn measures_job(plan: &Plan, periods: &[Period], paths: &JobPaths, ansi: bool) -> Result<String, String> {
+pub(crate) fn measures_job(plan: &Plan, periods: &[Period], paths: &JobPaths, ansi: bool) -> Result<String, String> {
     let mut sql = header(plan, "indicators and features per station × period, as one long table");
     sql.push_str(&settings(ansi));
 

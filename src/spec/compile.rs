@@ -14,7 +14,7 @@ use crate::base::vocab::Vocabulary;
 use crate::spec::plan::*;
 
 /// `a/b/../c` → `a/c`, lexically, so paths read the way the user would write them.
-pub fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for part in path.components() {
         match part {
@@ -38,7 +38,7 @@ fn is_snake_case(name: &str) -> bool {
 }
 
 /// Loads and compiles a pipeline file; all spec errors at once.
-pub fn compile_file(path: &Path) -> Result<Plan, SpecErrors> {
+pub(crate) fn compile_file(path: &Path) -> Result<Plan, SpecErrors> {
     let (text, raw) = super::load(path)?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     compile(&raw, &text, path, &base).map_err(|errors| SpecErrors { path: path.to_path_buf(), text, errors })
@@ -196,7 +196,7 @@ fn compile_date_window(raw: Option<&super::raw::RawDateWindow>, utc_offset_minut
 /// One bound of the date window as days since 1970-01-01: the first day of a year, month or day
 /// for a start, its last day for an end; offsets count from `today` (months keep the day of the
 /// month where it exists).
-pub fn window_bound(text: &str, today: i32, is_end: bool) -> Option<i32> {
+pub(crate) fn window_bound(text: &str, today: i32, is_end: bool) -> Option<i32> {
     use crate::base::calendar::{civil_from_days, days_from_civil, days_in_month};
     let text = text.trim();
     if text == "today" {
@@ -875,11 +875,11 @@ mod tests {
 
 /// Longest name of a source, column, attribute, indicator or feature: names become folder,
 /// file and column names, which file systems and BI tools limit.
-pub const MAX_NAME_CHARS: usize = 64;
+pub(crate) const MAX_NAME_CHARS: usize = 64;
 
 /// Most bootstrap replicates: each one recomputes every correlation, so a few thousand are
 /// plenty and a typo like 1000000000 would run for days.
-pub const MAX_BOOTSTRAP_REPLICATES: usize = 100_000;
+pub(crate) const MAX_BOOTSTRAP_REPLICATES: usize = 100_000;
 
 /// Names that become folder, file or column names are at most `MAX_NAME_CHARS` long (their
 /// snake_case spelling is checked where they are compiled).

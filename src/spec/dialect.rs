@@ -28,7 +28,7 @@ use sqlparser::ast::{BinaryOperator, CaseWhen, DuplicateTreatment, Expr, Functio
 
 /// Where an expression stands in a measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     /// The formula: one value per station × period (columns inside aggregates).
     Formula,
     /// A `pre_aggregate` column: one value per group.
@@ -78,7 +78,7 @@ pub fn check(text: &str, role: Role) -> Result<(), String> {
 
 /// The Spark SQL of an expression of the subset. A formula's value is cast to DOUBLE (the job
 /// empties it when not finite: `finite`); a filter is a condition.
-pub fn to_spark(text: &str, role: Role) -> Result<String, String> {
+pub(crate) fn to_spark(text: &str, role: Role) -> Result<String, String> {
     let expr = parse(text)?;
     let t = Translator { role };
     match role {
@@ -91,7 +91,7 @@ pub fn to_spark(text: &str, role: Role) -> Result<String, String> {
 }
 
 /// NULL where `sql` is NaN or ±Infinity.
-pub fn finite(sql: &str) -> String {
+pub(crate) fn finite(sql: &str) -> String {
     format!("CASE WHEN isnan({sql}) OR abs({sql}) = double('Infinity') THEN NULL ELSE {sql} END")
 }
 
@@ -133,7 +133,7 @@ pub fn ident(name: &str) -> String {
 
 /// A text literal of Spark SQL (backslash escapes are on by default); it never holds a line
 /// break, so a job's statements end at the `;` that ends a line.
-pub fn text_literal(s: &str) -> String {
+pub(crate) fn text_literal(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'").replace('\n', "\\n").replace('\r', "\\r"))
 }
 

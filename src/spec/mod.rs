@@ -19,14 +19,14 @@ use crate::base::text::closest;
 
 /// One mistake in a pipeline file, located by byte span.
 #[derive(Debug, Clone)]
-pub struct SpecError {
+pub(crate) struct SpecError {
     pub span: Option<Range<usize>>,
     pub message: String,
 }
 
 /// All mistakes found in a pipeline file, rendered with file:line:column.
 #[derive(Debug)]
-pub struct SpecErrors {
+pub(crate) struct SpecErrors {
     pub path: PathBuf,
     pub text: String,
     pub errors: Vec<SpecError>,
@@ -34,7 +34,7 @@ pub struct SpecErrors {
 
 impl SpecErrors {
     /// Line and column (both from 1, columns in characters) of a byte offset.
-    pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
         let before = &text[..offset.min(text.len())];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;

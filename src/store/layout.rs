@@ -23,18 +23,18 @@ use std::path::{Path, PathBuf};
 use crate::base::period::Period;
 
 /// The run's manifest (JSON).
-pub const MANIFEST: &str = "manifest.json";
+pub(crate) const MANIFEST: &str = "manifest.json";
 /// The self-contained HTML report.
-pub const REPORT: &str = "report.html";
+pub(crate) const REPORT: &str = "report.html";
 /// DuckDB views over the tables and the curated data.
-pub const VIEWS: &str = "views.sql";
+pub(crate) const VIEWS: &str = "views.sql";
 /// The DuckDB database BI tools connect to: the views at absolute paths.
 pub const DATABASE: &str = "analysis.duckdb";
 /// The folder of curated source tables.
-pub const CURATED: &str = "curated";
+pub(crate) const CURATED: &str = "curated";
 /// The marker file of a published output: only a folder holding it (or a manifest written by
 /// duibiao) is ever replaced by a run.
-pub const MARKER: &str = ".duibiao-output";
+pub(crate) const MARKER: &str = ".duibiao-output";
 
 /// The marker file of an output folder.
 pub fn marker(out: &Path) -> PathBuf {
@@ -42,7 +42,7 @@ pub fn marker(out: &Path) -> PathBuf {
 }
 
 /// The lock file of an output folder, beside it: `<parent>/.<name>.lock`.
-pub fn lock_file(out: &Path) -> PathBuf {
+pub(crate) fn lock_file(out: &Path) -> PathBuf {
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
     out.with_file_name(format!(".{name}.lock"))
 }
@@ -68,15 +68,15 @@ impl Table {
     }
 }
 
-pub const PANEL: Table = Table { name: "panel", view: "panel" };
-pub const PANEL_LONG: Table = Table { name: "panel_long", view: "panel_long" };
-pub const CORRELATIONS: Table = Table { name: "correlations", view: "correlations" };
-pub const REJECTS: Table = Table { name: "quality/rejects", view: "rejects" };
-pub const COVERAGE: Table = Table { name: "quality/coverage", view: "coverage" };
-pub const UNMATCHED: Table = Table { name: "quality/unmatched", view: "unmatched" };
+pub(crate) const PANEL: Table = Table { name: "panel", view: "panel" };
+pub(crate) const PANEL_LONG: Table = Table { name: "panel_long", view: "panel_long" };
+pub(crate) const CORRELATIONS: Table = Table { name: "correlations", view: "correlations" };
+pub(crate) const REJECTS: Table = Table { name: "quality/rejects", view: "rejects" };
+pub(crate) const COVERAGE: Table = Table { name: "quality/coverage", view: "coverage" };
+pub(crate) const UNMATCHED: Table = Table { name: "quality/unmatched", view: "unmatched" };
 
 /// Every published table, in the order views.sql declares them.
-pub const TABLES: [Table; 6] = [PANEL, PANEL_LONG, CORRELATIONS, REJECTS, COVERAGE, UNMATCHED];
+pub(crate) const TABLES: [Table; 6] = [PANEL, PANEL_LONG, CORRELATIONS, REJECTS, COVERAGE, UNMATCHED];
 
 /// The curated folder of an output folder.
 pub fn curated(out: &Path) -> PathBuf {
@@ -84,83 +84,83 @@ pub fn curated(out: &Path) -> PathBuf {
 }
 
 /// The folder of one source under a curated folder.
-pub fn source_dir(curated: &Path, source: &str) -> PathBuf {
+pub(crate) fn source_dir(curated: &Path, source: &str) -> PathBuf {
     curated.join(source)
 }
 
 /// The single file of a reference table (a source without a period column).
-pub fn reference_file(curated: &Path, source: &str) -> PathBuf {
+pub(crate) fn reference_file(curated: &Path, source: &str) -> PathBuf {
     source_dir(curated, source).join("data.parquet")
 }
 
 /// The file of one period's partition of a source.
-pub fn partition_file(curated: &Path, source: &str, period: Period) -> PathBuf {
+pub(crate) fn partition_file(curated: &Path, source: &str, period: Period) -> PathBuf {
     source_dir(curated, source).join(partition_dir(period)).join("part-0.parquet")
 }
 
 /// The folder name of one period's partition: `period=2020Q3`.
-pub fn partition_dir(period: Period) -> String {
+pub(crate) fn partition_dir(period: Period) -> String {
     format!("period={period}")
 }
 
 /// The period label of a partition folder name (`period=2020Q3` → `2020Q3`); None for other names.
-pub fn partition_label(dir_name: &str) -> Option<&str> {
+pub(crate) fn partition_label(dir_name: &str) -> Option<&str> {
     dir_name.strip_prefix("period=")
 }
 
 /// Whether a file inside a partition folder holds partition rows.
-pub fn is_partition_file(path: &Path) -> bool {
+pub(crate) fn is_partition_file(path: &Path) -> bool {
     path.extension().is_some_and(|x| x == "parquet")
 }
 
 /// The table name stamped into a source's curated files: `curated/<source>`.
-pub fn curated_table(source: &str) -> String {
+pub(crate) fn curated_table(source: &str) -> String {
     format!("{CURATED}/{source}")
 }
 
 /// A source's curated folder relative to the output folder, with `/` separators (views.sql).
-pub fn curated_source_rel(source: &str) -> String {
+pub(crate) fn curated_source_rel(source: &str) -> String {
     format!("{CURATED}/{source}")
 }
 
 /// A reference table's file relative to the output folder (views.sql).
-pub fn reference_file_rel(source: &str) -> String {
+pub(crate) fn reference_file_rel(source: &str) -> String {
     format!("{}/data.parquet", curated_source_rel(source))
 }
 
 /// The glob of a partitioned source's files relative to the output folder (views.sql).
-pub fn partition_glob_rel(source: &str) -> String {
+pub(crate) fn partition_glob_rel(source: &str) -> String {
     format!("{}/period=*/*.parquet", curated_source_rel(source))
 }
 
 /// Scratch folder of the duplicate check of one source, inside the curated folder being written
 /// (removed when the source is done).
-pub fn duplicates_scratch(curated: &Path, source: &str) -> PathBuf {
+pub(crate) fn duplicates_scratch(curated: &Path, source: &str) -> PathBuf {
     curated.join(format!(".duplicates-{source}"))
 }
 
 /// The folder of a run's Spark job (`--engine spark`); with `--emit DIR`, DIR holds the same files.
-pub fn spark_dir(out: &Path) -> PathBuf {
+pub(crate) fn spark_dir(out: &Path) -> PathBuf {
     out.join("spark")
 }
 
 /// The files of a Spark job folder.
 pub mod spark {
     /// The spellings job (Spark SQL).
-    pub const SPELLINGS_JOB: &str = "spellings.sql";
+    pub(crate) const SPELLINGS_JOB: &str = "spellings.sql";
     /// The measures job (Spark SQL).
-    pub const MEASURES_JOB: &str = "measures.sql";
+    pub(crate) const MEASURES_JOB: &str = "measures.sql";
     /// The PySpark driver that runs a job.
-    pub const DRIVER: &str = "driver.py";
+    pub(crate) const DRIVER: &str = "driver.py";
     /// The spelling → station mapping duibiao resolved.
-    pub const MAPPING: &str = "mapping.parquet";
+    pub(crate) const MAPPING: &str = "mapping.parquet";
     /// The Spark version and ANSI setting the driver reports.
-    pub const INFO: &str = "spark.json";
+    pub(crate) const INFO: &str = "spark.json";
     /// What Spark printed.
-    pub const LOG: &str = "spark.log";
+    pub(crate) const LOG: &str = "spark.log";
     /// The folders the jobs write their results into (removed once read by a run).
-    pub const SPELLINGS_RESULT: &str = "spellings";
-    pub const MEASURES_RESULT: &str = "measures";
+    pub(crate) const SPELLINGS_RESULT: &str = "spellings";
+    pub(crate) const MEASURES_RESULT: &str = "measures";
 }
 
 #[cfg(test)]
