@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, Date32Array, Int64Array, TimestampMicrosecondArray};
 use serde_json::Value;
 
-use crate::testenv::{duibiao, read_parquet, row_count, sample_data, strings};
+use crate::testenv::{duibiao, manifest, read_parquet, row_count, sample_data, strings};
 
 /// Station master of the small workspaces: one station, S01 色满供电所.
 const STATIONS: &str = "供电所编码,供电所名称\nS01,色满供电所\n";
@@ -49,10 +49,6 @@ columns.station_name = {{ header = "供电所名称" }}
 
 fn run(dir: &Path) -> std::process::Output {
     duibiao(dir, &["run", "pipelines/p.toml", "--quiet"])
-}
-
-fn manifest(out: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
 }
 
 fn source<'a>(m: &'a Value, name: &str) -> &'a Value {
@@ -427,4 +423,42 @@ columns.commissioned = { header = "投运日期", type = "date" }
     assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
     let s = source(&manifest(&out), "stations").clone();
     assert_eq!((n(&s, "accepted"), n(&s, "rejected")), (1, 0));
+}
+
+/// Files beside the exports that no pattern matches are listed by `check` and `run` and in the
+/// manifest, never read; hidden files, office lock files, other file types and folders below
+/// the pattern's depth are not exports of the source.
+#[test]
+fn files_beside_the_exports_that_no_pattern_matches_are_listed_not_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    crate::testenv::fee_workspace(tmp.path());
+    let exports = tmp.path().join("exports");
+    for (name, text) in
+        [("fee-gbk(1).csv", "x\n"), ("费用_2020Q4.XLSX", "x"), ("说明.md", "x"), (".fee_hidden.csv", "x"), ("~$fee.xlsx", "x"), ("old/fee_2019.csv", "x")]
+    {
+        std::fs::create_dir_all(exports.join(name).parent().unwrap()).unwrap();
+        std::fs::write(exports.join(name), text).unwrap();
+    }
+    let unread = ["exports/fee-gbk(1).csv", "exports/费用_2020Q4.XLSX"];
+    let check = duibiao(tmp.path(), &["check", "pipelines/fee_small.toml"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    let run = duibiao(tmp.path(), &["run", "pipelines/fee_small.toml"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    for out in [&check, &run] {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("2 file(s) that look like exports"), "{stdout}");
+        for name in unread {
+            assert!(stdout.contains(name), "{name} not listed:\n{stdout}");
+        }
+        for name in ["说明.md", ".fee_hidden.csv", "~$fee.xlsx", "fee_2019.csv"] {
+            assert!(!stdout.contains(name), "{name} listed:\n{stdout}");
+        }
+    }
+    let m = manifest(&tmp.path().join("pipelines/out"));
+    let listed: Vec<(&str, &str)> =
+        m["unread_files"].as_array().unwrap().iter().map(|f| (f["path"].as_str().unwrap(), f["beside"].as_str().unwrap())).collect();
+    assert_eq!(listed, vec![(unread[0], "fee"), (unread[1], "fee")]);
+    // Nothing of them was read: the files the manifest names are the pattern's.
+    let read: Vec<&str> = m["sources"].as_array().unwrap().iter().flat_map(|s| s["files"].as_array().unwrap()).map(|f| f["path"].as_str().unwrap()).collect();
+    assert!(read.iter().all(|p| !p.contains("(1)") && !p.ends_with(".XLSX")), "{read:?}");
 }

@@ -7,15 +7,11 @@ use std::path::Path;
 use arrow::array::{Array, Date32Array, TimestampMicrosecondArray};
 use serde_json::Value;
 
-use crate::testenv::{duibiao, read_parquet, row_count, strings};
+use crate::testenv::{duibiao, manifest, read_parquet, row_count, strings};
 
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
-}
-
-fn manifest(out: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
 }
 
 fn source<'a>(m: &'a Value, name: &str) -> &'a Value {

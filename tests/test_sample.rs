@@ -8,11 +8,7 @@ use std::path::Path;
 use calamine::{Data, Reader, open_workbook_auto};
 use serde_json::Value;
 
-use crate::testenv::{decode, duibiao, records, sample_data, sample_other};
-
-fn manifest(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
-}
+use crate::testenv::{decode, duibiao, manifest, records, sample_data, sample_other};
 
 fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();

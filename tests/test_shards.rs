@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
-use crate::testenv::{duibiao, floats, kashgar_workspace, read_parquet, row_count, strings};
+use crate::testenv::{duibiao, floats, kashgar_workspace, manifest, read_parquet, row_count, strings};
 
 const PERIOD_SOURCES: [&str; 9] = ["collection", "fee", "flags", "line_loss", "om_index", "outages", "party_activities", "star_ratings", "work_orders"];
 
@@ -32,10 +30,6 @@ fn ingest_year(dir: &Path, year: u32, shard: &str) {
         args.extend(["--period".to_string(), format!("{year}Q{q}")]);
     }
     ok(dir, &args.iter().map(String::as_str).collect::<Vec<_>>());
-}
-
-fn manifest(out: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
 }
 
 #[test]

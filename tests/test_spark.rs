@@ -13,7 +13,7 @@ use std::process::Command;
 use arrow::array::{Array, Float64Array, Int64Array, StringArray};
 use arrow::record_batch::RecordBatch;
 
-use crate::testenv::{duibiao, kashgar_workspace, read_parquet, repo, strings};
+use crate::testenv::{duibiao, kashgar_workspace, manifest, read_parquet, repo, strings};
 
 /// The Python that imports pyspark, when Java works too; None (said on stderr) when not.
 fn spark_python() -> Option<String> {
@@ -142,10 +142,6 @@ fn same_outputs(embedded: &Path, spark: &Path) {
             }
         }
     }
-}
-
-fn manifest(out: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
 }
 
 /// The committed expected text of a generated job (regenerated with DUIBIAO_UPDATE_SNAPSHOTS=1,

@@ -116,6 +116,11 @@ pub fn floats(batches: &[arrow::record_batch::RecordBatch], column: &str) -> Vec
     out
 }
 
+/// The manifest.json of an output folder.
+pub fn manifest(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap()
+}
+
 /// Copies the kashgar pipeline into `dir/pipelines` with `dir/sample_data` linked to the
 /// committed sample, so a run writes into `dir/out`.
 pub fn kashgar_workspace(dir: &Path) -> PathBuf {

@@ -42,6 +42,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
             ingest::ingest_source(&plan, source, &files, None, ingest::Destination::Nowhere, Some(SAMPLE_BLOCKS)).map_err(job::error::JobError::Ingest)?;
         samples.push((source, files.len(), sample));
     }
+    let unread = ingest::preflight::unread_files(&plan).map_err(job::error::JobError::Ingest)?;
     let over: Vec<String> =
         samples.iter().filter(|(source, _, sample)| over_share(source, sample)).map(|(source, _, sample)| over_line(source, sample)).collect();
     if over.is_empty() {
@@ -58,6 +59,9 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
     line(format_args!("  样本：每个文件的开头、结尾及其间均匀分布的数据块 · sample: the start, the end and evenly spread blocks of every file"))?;
     for (source, files, sample) in &samples {
         print_source(source, *files, sample)?;
+    }
+    if let Some(note) = super::run::unread_note(&unread) {
+        line(note)?;
     }
     if !over.is_empty() {
         return Err(SampleOverShare { over }.into());

@@ -18,6 +18,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     line(summary_table(&report.manifest))?;
+    if let Some(note) = unread_note(&report.manifest.unread_files) {
+        line(note)?;
+    }
     if let Some(table) = strongest_table(&report.findings, &report.analysis) {
         line(format_args!("\n{table}"))?;
     }
@@ -48,6 +51,27 @@ fn spark_options(args: &RunArgs) -> anyhow::Result<Option<crate::spark::SparkOpt
         (None, None) => Mode::Submit(submit()),
     };
     Ok(Some(SparkOptions { mode, ansi: args.ansi == Switch::On, curated_uri: args.spark_curated.clone() }))
+}
+
+/// Files shown by name in the unread-files note; the manifest lists them all.
+const UNREAD_SHOWN: usize = 20;
+
+/// The note on files beside the sources' files that no source reads (None when there are none).
+pub(crate) fn unread_note(files: &[crate::ingest::preflight::UnreadFile]) -> Option<String> {
+    if files.is_empty() {
+        return None;
+    }
+    let mut text = format!(
+        "注意：来源文件夹中有 {n} 个导出样式的文件未被任何来源读取（pattern 未匹配）；若应读取，请修改 pattern · note: {n} file(s) that look like exports sit beside the sources' files and are read by no source (no pattern matches them); widen the pattern if they belong to a source",
+        n = files.len()
+    );
+    for f in files.iter().take(UNREAD_SHOWN) {
+        text.push_str(&format!("\n  {}  （来源 {} 的文件夹 · beside source {}）", f.path, f.beside, f.beside));
+    }
+    if files.len() > UNREAD_SHOWN {
+        text.push_str(&format!("\n  … 另 {n} 个，见 manifest.json 的 unread_files · {n} more in manifest.json, unread_files", n = files.len() - UNREAD_SHOWN));
+    }
+    Some(text)
 }
 
 /// The strongest associations of the pipeline's first method, with intervals at its confidence
@@ -189,6 +213,7 @@ mod tests {
             periods_available: Vec::new(),
             increment: None,
             sources: vec![source("fee", 1_234_567), source("工单", 12)],
+            unread_files: Vec::new(),
             panel: None,
             correlations: 0,
             timings_seconds: Vec::new(),

@@ -122,6 +122,9 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("source '{source_name}': the merge of parsed rows failed")]
     MergePanicked { source_name: String },
+    /// Rows held back for the duplicate check cannot be split or joined (a defect).
+    #[error("source '{source_name}': rows held back for the duplicate check: {error}")]
+    HeldBack { source_name: String, error: arrow::error::ArrowError },
     #[error("source '{source_name}': the merge stopped")]
     MergeStopped { source_name: String },
     /// Rows read do not equal the rows accounted for (a defect, not bad input).

@@ -21,6 +21,7 @@
 pub mod dedup;
 pub mod derive;
 pub mod error;
+mod hold;
 pub mod parse;
 pub mod preflight;
 pub mod read;
@@ -171,9 +172,62 @@ pub(crate) enum Destination<'a> {
     Nowhere,
 }
 
-/// Blocks parsed side by side before their rows are merged in file order.
+/// Blocks read but not yet merged, at most: enough that every parsing thread has a block at
+/// hand while the merger writes, few enough that memory holds a few blocks, never the source.
 fn blocks_in_flight() -> usize {
-    2 * rayon::current_num_threads().max(1)
+    2 * rayon::current_num_threads().max(1) + 2
+}
+
+/// What the reader hands the merger, numbered in read order: a parsed block, or the end of a
+/// file with what only the reader knows of it.
+enum Step {
+    Block(Result<ParsedBlock, IngestError>),
+    FileEnd(FileEnd),
+}
+
+/// A file read to its end (or sampled): its line accounting outside the blocks, and its digest.
+struct FileEnd {
+    path: String,
+    sha256: String,
+    bytes: u64,
+    physical_lines: Option<u64>,
+    title_lines: u64,
+    header_lines: u64,
+    /// Blank rows outside a sheet's used range (counted per table, not per block).
+    blank_lines: u64,
+}
+
+/// The blocks' share of a file's accounting, summed by the merger until the file ends.
+#[derive(Default)]
+struct FileTally {
+    rows_read: u64,
+    blank_lines: u64,
+    record_lines: u64,
+}
+
+impl FileTally {
+    fn add(&mut self, counts: &SourceCounts) {
+        self.rows_read += counts.rows_read;
+        self.blank_lines += counts.blank_lines;
+        self.record_lines += counts.record_lines;
+    }
+
+    /// The file's report; the tally starts again for the next file.
+    fn close(&mut self, end: FileEnd) -> FileReport {
+        let tally = std::mem::take(self);
+        FileReport {
+            path: end.path,
+            sha256: end.sha256,
+            bytes: end.bytes,
+            rows_read: tally.rows_read,
+            blank_lines: tally.blank_lines + end.blank_lines,
+            physical_lines: end.physical_lines,
+            title_lines: end.title_lines,
+            header_lines: end.header_lines,
+            record_lines: tally.record_lines,
+            continuation_lines: tally.record_lines - tally.rows_read,
+        }
+    }
 }
 
 /// A block's rows while they are parsed and checked.
@@ -329,29 +383,69 @@ pub(crate) fn ingest_source(
         periods: Vec::new(),
         duplicate_policy: source.duplicates.label(),
     };
-    // Blocks are read and parsed here, side by side; one merger thread takes them in file order
-    // into the partition files, leaving a trace of each row for the duplicate check, while the
-    // next blocks are parsed.
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<ParsedBlock>(blocks_in_flight());
+    // Under the exact policy, rows that may repeat an earlier one wait for the duplicate check
+    // instead of being written and removed by a rewrite (`hold`).
+    let holding = matches!(source.duplicates, crate::spec::plan::DuplicatePolicy::Exact) && matches!(destination, Destination::Curated { .. });
+    let input_bytes = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let held = hold::HeldBack::new(holding, input_bytes, crate::store::testhook::max_held_rows(hold::MAX_HELD_ROWS));
+    // This thread reads and cuts blocks and hands each to the thread pool to parse as soon as
+    // it is cut; one merger thread takes the parsed blocks in read order into the partition
+    // files, leaving a trace of each row for the duplicate check. Each merged block lets the
+    // reader cut another, so reading, parsing and writing overlap with a few blocks in flight.
+    let (sender, receiver) = std::sync::mpsc::channel::<(u64, Step)>();
+    let (merged_one, merged_blocks) = std::sync::mpsc::channel::<()>();
     let merged = std::thread::scope(|scope| {
         let merger = scope.spawn(move || -> Result<(PartitionWriters, IngestedSource, Merged), IngestError> {
             let (mut writers, mut out) = (writers, out);
-            let mut merged = Merged { finder, policy: source.duplicates.clone(), tables: Vec::new(), positions: BTreeMap::new(), partitions: Vec::new() };
-            for block in receiver {
-                merge_block(block, &mut merged, &mut writers, &mut out)?;
+            let mut merged = Merged { finder, policy: source.duplicates.clone(), tables: Vec::new(), positions: BTreeMap::new(), partitions: Vec::new(), held };
+            let (mut waiting, mut next, mut file) = (BTreeMap::new(), 0u64, FileTally::default());
+            for (number, step) in receiver {
+                waiting.insert(number, step);
+                while let Some(step) = waiting.remove(&next) {
+                    next += 1;
+                    match step {
+                        Step::Block(block) => {
+                            let block = block?;
+                            file.add(&block.counts);
+                            merge_block(block, &mut merged, &mut writers, &mut out)?;
+                            // The reader may be gone after an error of its own.
+                            let _ = merged_one.send(());
+                        }
+                        Step::FileEnd(end) => out.files.push(file.close(end)),
+                    }
+                }
             }
             Ok((writers, out, merged))
         });
-        let read = read_and_parse(plan, source, &checks, files, only, sample_blocks, &sender);
-        drop(sender);
+        let read = read_and_parse(plan, source, &checks, files, only, sample_blocks, sender, merged_blocks);
         let merged = merger.join().map_err(|_| IngestError::MergePanicked { source_name: source.name.clone() })?;
-        // A merge error stops the reading; report it before any error it caused there.
+        // A merge error (a parse error included) stops the reading; report it before any error
+        // it caused there.
         let (writers, mut out, merged) = merged?;
-        out.files = read?;
+        read?;
         add_file_lines(&mut out.counts, &out.files)?;
         Ok::<_, IngestError>((writers, out, merged))
     });
-    let (writers, mut out, merged) = merged?;
+    let (mut writers, mut out, mut merged) = merged?;
+    let (mut held, arrived, partitions) =
+        (std::mem::replace(&mut merged.held, hold::HeldBack::new(false, 0, 0)), merged.positions.clone(), merged.partitions.clone());
+    let removed = quarantine_duplicates(source, merged, &mut out)?;
+    // Held rows that are no duplicates go to the end of their partition; duplicates that were
+    // written are removed by rewriting their partition.
+    let mut rewritten = BTreeMap::new();
+    for (index, period) in partitions.iter().enumerate() {
+        let mut drops = removed.get(period).cloned().unwrap_or_default();
+        drops.sort_unstable();
+        let settled = held.settle(index as u32, arrived[period], &drops).map_err(|error| IngestError::HeldBack { source_name: source.name.clone(), error })?;
+        if let Some(rows) = settled.append {
+            if let Some(writer) = writers.writer(*period)? {
+                writer.write(rows)?;
+            }
+        }
+        if !settled.rewrite.is_empty() {
+            rewritten.insert(*period, settled.rewrite);
+        }
+    }
     let stamp = match destination {
         Destination::Curated { dir, run_id } => Some((dir, RunStamp { run_id: run_id.to_string(), table: layout::curated_table(&source.name) })),
         Destination::Nowhere => None,
@@ -361,9 +455,8 @@ pub(crate) fn ingest_source(
         None => BTreeMap::new(),
     };
     out.periods = writers.finish()?;
-    let removed = quarantine_duplicates(source, merged, &mut out)?;
     let mut rewrites = Vec::new();
-    for (period, mut positions) in removed {
+    for (period, mut positions) in rewritten {
         positions.sort_unstable();
         if let (Some(path), Some((_, stamp))) = (paths.get(&period), &stamp) {
             rewrites.push((path.clone(), positions, stamp.clone()));
@@ -386,45 +479,42 @@ fn quarantine_duplicates(source: &SourcePlan, merged: Merged, out: &mut Ingested
         crate::spec::plan::DuplicatePolicy::Key(columns) => columns.join(", "),
         _ => String::new(),
     };
+    // The quarantine entry of a traced row, which leaves its partition.
+    let mut quarantine = |row: &dedup::Trace, column: Option<String>, kind: RejectKind, reason: String| {
+        let (file, sheet) = &merged.tables[row.file as usize];
+        out.rejects.push(Reject {
+            source: source.name.clone(),
+            file: file.to_string(),
+            sheet: sheet.clone(),
+            row: u64::from(row.line),
+            column,
+            value: None,
+            kind,
+            reason,
+        });
+        removed.entry(merged.partitions[row.partition as usize]).or_default().push(row.position);
+    };
+    let (mut duplicates, mut conflicts) = (0, 0);
     for found in found.values() {
         for d in &found.duplicates {
-            let ((copy_file, sheet), (first_file, _)) = (&merged.tables[d.copy.file as usize], &merged.tables[d.first.file as usize]);
-            out.rejects.push(Reject {
-                source: source.name.clone(),
-                file: copy_file.to_string(),
-                sheet: sheet.clone(),
-                row: u64::from(d.copy.line),
-                column: None,
-                value: None,
-                kind: RejectKind::Duplicate,
-                reason: format!(
-                    "与 {first_file} 第 {0} 行完全重复（duplicates = {policy}）· exact duplicate of {first_file} line {0} (duplicates = {policy})",
-                    d.first.line
-                ),
-            });
-            removed.entry(merged.partitions[d.copy.partition as usize]).or_default().push(d.copy.position);
+            let (first_file, line) = (&merged.tables[d.first.file as usize].0, d.first.line);
+            let reason =
+                format!("与 {first_file} 第 {line} 行完全重复（duplicates = {policy}）· exact duplicate of {first_file} line {line} (duplicates = {policy})");
+            quarantine(&d.copy, None, RejectKind::Duplicate, reason);
         }
         for c in &found.conflicts {
-            let ((file, sheet), (first_file, _)) = (&merged.tables[c.row.file as usize], &merged.tables[c.first.file as usize]);
-            out.rejects.push(Reject {
-                source: source.name.clone(),
-                file: file.to_string(),
-                sheet: sheet.clone(),
-                row: u64::from(c.row.line),
-                column: Some(key_text.clone()),
-                value: None,
-                kind: RejectKind::Conflicting,
-                reason: format!(
-                    "{key_text} 与 {first_file} 第 {0} 行相同但内容不同，共 {1} 行，全部隔离（duplicates = {policy}）· same {key_text} as {first_file} line {0} but different values; all {1} rows quarantined (duplicates = {policy})",
-                    c.first.line, c.rows
-                ),
-            });
-            removed.entry(merged.partitions[c.row.partition as usize]).or_default().push(c.row.position);
+            let (first_file, line, rows) = (&merged.tables[c.first.file as usize].0, c.first.line, c.rows);
+            let reason = format!(
+                "{key_text} 与 {first_file} 第 {line} 行相同但内容不同，共 {rows} 行，全部隔离（duplicates = {policy}）· same {key_text} as {first_file} line {line} but different values; all {rows} rows quarantined (duplicates = {policy})"
+            );
+            quarantine(&c.row, Some(key_text.clone()), RejectKind::Conflicting, reason);
         }
-        out.counts.duplicates += found.duplicates.len() as u64;
-        out.counts.conflicting += found.conflicts.len() as u64;
-        out.counts.accepted -= (found.duplicates.len() + found.conflicts.len()) as u64;
+        duplicates += found.duplicates.len() as u64;
+        conflicts += found.conflicts.len() as u64;
     }
+    out.counts.duplicates += duplicates;
+    out.counts.conflicting += conflicts;
+    out.counts.accepted -= duplicates + conflicts;
     Ok(removed)
 }
 
@@ -453,8 +543,10 @@ fn add_file_lines(counts: &mut SourceCounts, files: &[FileReport]) -> Result<(),
     Ok(())
 }
 
-/// Reads the files block by block, parses a few blocks at a time in parallel, and sends them
-/// on in file order. Returns what each file held.
+/// Reads the files block by block and spawns the parsing of each block on the thread pool as
+/// soon as it is cut; the parsed blocks, and each file's end, go to the merger numbered in read
+/// order. At most `blocks_in_flight()` blocks are read and not yet merged.
+#[allow(clippy::too_many_arguments)]
 fn read_and_parse(
     plan: &Plan,
     source: &SourcePlan,
@@ -462,86 +554,76 @@ fn read_and_parse(
     files: &[PathBuf],
     only: Option<Period>,
     sample_blocks: Option<usize>,
-    sender: &std::sync::mpsc::SyncSender<ParsedBlock>,
-) -> Result<Vec<FileReport>, IngestError> {
+    sender: std::sync::mpsc::Sender<(u64, Step)>,
+    merged_blocks: std::sync::mpsc::Receiver<()>,
+) -> Result<(), IngestError> {
+    let stopped = || IngestError::MergeStopped { source_name: source.name.clone() };
+    // Parsed blocks come back to their table's reader, which reuses their buffers.
+    let (parsed_one, to_recycle) = std::sync::mpsc::channel::<read::Block>();
     // File names in quarantine and the manifest are shown relative to the working folder.
     let base = Path::new(".");
-    let mut reports = Vec::new();
-    let mut tables_read = 0u32;
-    for path in files {
-        let shown: Arc<str> = path.strip_prefix(base).unwrap_or(path).to_string_lossy().replace('\\', "/").into();
-        let mut reader = read::open(source, path)?;
-        let (mut rows_read, mut blank_lines, mut record_lines) = (0, 0, 0);
-        let (mut physical_lines, mut title_lines, mut header_lines) = (Some(0), 0, 0);
-        let tables = std::mem::take(&mut reader.tables);
-        for mut table in tables {
-            let context = table_context(plan, source, checks, shown.clone(), tables_read, &table, only)?;
-            tables_read += 1;
-            let mut sample = sample_blocks.map(|n| SamplePicks::new(n, table.blocks_at_most()));
-            // Physical lines are known only for a table read whole (not for check's sample).
-            let mut exhausted = false;
-            loop {
-                let mut batch = Vec::new();
-                while batch.len() < blocks_in_flight() {
-                    let block = table.next_block()?;
-                    match &mut sample {
-                        None => match block {
-                            Some(block) => batch.push(block),
-                            None => {
-                                exhausted = true;
-                                break;
-                            }
+    let (mut number, mut in_flight, mut tables_read) = (0u64, 0usize, 0u32);
+    rayon::in_place_scope(|scope| {
+        for path in files {
+            let shown: Arc<str> = path.strip_prefix(base).unwrap_or(path).to_string_lossy().replace('\\', "/").into();
+            let mut reader = read::open(source, path)?;
+            let (mut physical_lines, mut title_lines, mut header_lines, mut blank_lines) = (Some(0), 0, 0, 0);
+            let tables = std::mem::take(&mut reader.tables);
+            for mut table in tables {
+                let context = Arc::new(table_context(plan, source, checks, shown.clone(), tables_read, &table, only)?);
+                tables_read += 1;
+                let mut sample = sample_blocks.map(|n| SamplePicks::new(n, table.blocks_at_most()));
+                // Physical lines are known only for a table read whole (not for check's sample).
+                let mut exhausted = false;
+                loop {
+                    while in_flight >= blocks_in_flight() {
+                        merged_blocks.recv().map_err(|_| stopped())?;
+                        in_flight -= 1;
+                    }
+                    while let Ok(block) = to_recycle.try_recv() {
+                        table.recycle(block);
+                    }
+                    let next = table.next_block()?;
+                    let (block, end) = match &mut sample {
+                        None => {
+                            exhausted = next.is_none();
+                            (next, exhausted)
+                        }
+                        Some(picks) => match picks.offer(next) {
+                            SampleStep::Parse(block) => (Some(block), false),
+                            SampleStep::Skip => (None, false),
+                            SampleStep::End(last) => (last, true),
                         },
-                        Some(picks) => match picks.offer(block) {
-                            SampleStep::Parse(block) => batch.push(block),
-                            SampleStep::Skip => {}
-                            SampleStep::End(last) => {
-                                batch.extend(last);
-                                break;
-                            }
-                        },
+                    };
+                    if let Some(block) = block {
+                        let (context, sender, parsed_one, at) = (context.clone(), sender.clone(), parsed_one.clone(), number);
+                        scope.spawn(move |_| {
+                            let parsed = parse_block(&context, &block);
+                            // Either end may be gone after an error; the merger reports it.
+                            let _ = parsed_one.send(block);
+                            let _ = sender.send((at, Step::Block(parsed)));
+                        });
+                        number += 1;
+                        in_flight += 1;
+                    }
+                    if end {
+                        break;
                     }
                 }
-                if batch.is_empty() {
-                    break;
-                }
-                let parsed: Vec<Result<ParsedBlock, IngestError>> = batch.par_iter().map(|b| parse_block(&context, b)).collect();
-                for block in batch {
-                    table.recycle(block);
-                }
-                for block in parsed {
-                    let block = block?;
-                    rows_read += block.counts.rows_read;
-                    blank_lines += block.counts.blank_lines;
-                    record_lines += block.counts.record_lines;
-                    if sender.send(block).is_err() {
-                        return Err(IngestError::MergeStopped { source_name: source.name.clone() });
-                    }
-                }
+                let lines = table.lines();
+                physical_lines = physical_lines.zip(lines.physical.filter(|_| exhausted)).map(|(a, b)| a + b);
+                title_lines += lines.title;
+                header_lines += lines.header;
+                blank_lines += lines.blank;
+                reader.tables.push(table);
             }
-            let lines = table.lines();
-            physical_lines = physical_lines.zip(lines.physical.filter(|_| exhausted)).map(|(a, b)| a + b);
-            title_lines += lines.title;
-            header_lines += lines.header;
-            blank_lines += lines.blank;
-            reader.tables.push(table);
+            let (sha256, bytes) = reader.fingerprint();
+            let end = FileEnd { path: shown.to_string(), sha256, bytes, physical_lines, title_lines, header_lines, blank_lines };
+            sender.send((number, Step::FileEnd(end))).map_err(|_| stopped())?;
+            number += 1;
         }
-        let (sha256, bytes) = reader.fingerprint();
-        let continuation_lines = record_lines - rows_read;
-        reports.push(FileReport {
-            path: shown.to_string(),
-            sha256,
-            bytes,
-            rows_read,
-            blank_lines,
-            physical_lines,
-            title_lines,
-            header_lines,
-            record_lines,
-            continuation_lines,
-        });
-    }
-    Ok(reports)
+        Ok(())
+    })
 }
 
 /// Which blocks of a table a sample parses: `want` of them, the first, the last and the others
@@ -659,8 +741,10 @@ struct Merged {
     partitions: Vec<Option<Period>>,
     /// Shown file name and sheet of each table, by table index (for the duplicates' reasons).
     tables: Vec<(Arc<str>, Option<String>)>,
-    /// Rows written so far to each partition file.
+    /// Rows that have arrived so far for each partition (their positions in the partition's
+    /// file, but for rows held back).
     positions: BTreeMap<Option<Period>, u64>,
+    held: hold::HeldBack,
 }
 
 /// Writes a parsed block's rows to their partition files and leaves their traces for the
@@ -696,10 +780,19 @@ fn merge_block(block: ParsedBlock, merged: &mut Merged, writers: &mut PartitionW
                 crate::spec::plan::DuplicatePolicy::Key(_) => merged.finder.add(None, trace(part.keys[i]))?,
             }
         }
+        let first = *position;
         *position += part.hashes.len() as u64;
-        if part.arrays.first().is_some_and(|a| !a.is_empty()) {
+        let held_back = |error| IngestError::HeldBack { source_name: out.name.clone(), error };
+        let arrays = merged.held.split(partition, first, &part.hashes, part.arrays).map_err(held_back)?;
+        if arrays.first().is_some_and(|a| !a.is_empty()) {
             if let Some(writer) = writers.writer(part.period)? {
-                writer.write(part.arrays)?;
+                writer.write(arrays)?;
+            }
+        }
+        let (positions, partitions) = (&merged.positions, &merged.partitions);
+        for (p, rows) in merged.held.overflow(|p| positions[&partitions[p as usize]]).map_err(held_back)? {
+            if let Some(writer) = writers.writer(partitions[p as usize])? {
+                writer.write(rows)?;
             }
         }
     }

@@ -32,6 +32,89 @@ pub(crate) fn source_files(source: &SourcePlan) -> Result<Vec<PathBuf>, IngestEr
     Ok(files)
 }
 
+/// A file beside a source's exports that no source of the pipeline reads: a month exported
+/// under a name the pattern misses (`线损_12月份.csv`), a second copy (`…(1).csv`), a workbook
+/// where CSV files were expected. Listed by `check` and `run` and in the manifest, never read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct UnreadFile {
+    pub path: String,
+    /// The source whose folder holds it.
+    pub beside: String,
+}
+
+/// Extensions of files that look like exports (compared without case).
+const EXPORT_EXTENSIONS: [&str; 7] = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "et"];
+
+/// Files that look like exports in the folders the sources' patterns search (down to the
+/// patterns' depth, any depth below a `**`), matched by no source's pattern. Hidden files,
+/// office lock files (`~$…`) and the output folder are left out.
+pub(crate) fn unread_files(plan: &Plan) -> Result<Vec<UnreadFile>, IngestError> {
+    let key = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut read = std::collections::HashSet::new();
+    for source in &plan.sources {
+        read.extend(source_files(source)?.iter().map(|f| key(f)));
+    }
+    let output = key(&plan.output_dir);
+    let (mut seen, mut unread) = (std::collections::HashSet::new(), Vec::new());
+    // A file is named beside a source whose pattern has a wildcard before one that names a
+    // single file.
+    let mut sources: Vec<&SourcePlan> = plan.sources.iter().collect();
+    sources.sort_by_key(|s| !s.pattern.contains(['*', '?', '[']));
+    for source in sources {
+        let (base, depth) = search_root(&source.pattern);
+        let mut found = Vec::new();
+        list_files(&base, depth, &mut found);
+        found.sort();
+        for file in found {
+            let canonical = key(&file);
+            if read.contains(&canonical) || canonical.starts_with(&output) || !seen.insert(canonical) {
+                continue;
+            }
+            unread.push(UnreadFile { path: file.to_string_lossy().replace('\\', "/"), beside: source.name.clone() });
+        }
+    }
+    Ok(unread)
+}
+
+/// The folder a pattern searches (its components before the first wildcard) and how many
+/// levels below it a file may sit (None: any, below a `**`). A literal path searches its folder.
+fn search_root(pattern: &str) -> (PathBuf, Option<usize>) {
+    let parts: Vec<&str> = pattern.split('/').collect();
+    let wild = |p: &str| p.contains(['*', '?', '[']);
+    let fixed = parts.iter().position(|p| wild(p)).unwrap_or(parts.len() - 1);
+    let base = match parts[..fixed].join("/") {
+        joined if joined.is_empty() && pattern.starts_with('/') => PathBuf::from("/"),
+        joined if joined.is_empty() => PathBuf::from("."),
+        joined => PathBuf::from(joined),
+    };
+    let rest = &parts[fixed..];
+    let depth = if rest.contains(&"**") { None } else { Some(rest.len()) };
+    (base, depth)
+}
+
+fn list_files(dir: &Path, depth: Option<usize>, found: &mut Vec<PathBuf>) {
+    if depth == Some(0) {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name.starts_with("~$") {
+            continue;
+        }
+        let path = dir.join(&name);
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() || (kind.is_symlink() && path.is_dir()) {
+            list_files(&path, depth.map(|d| d - 1), found);
+        } else if depth.is_none_or(|d| d == 1) {
+            let extension = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+            if EXPORT_EXTENSIONS.contains(&extension.as_str()) {
+                found.push(path);
+            }
+        }
+    }
+}
+
 /// Checks a compiled plan against the real files: every glob matches, every file decodes with
 /// its encoding and has the declared headers. Returns spec errors located in the pipeline file.
 pub(crate) fn against_files(plan: &Plan) -> Vec<SpecError> {
@@ -214,6 +297,16 @@ fn report_doubled(source: &SourcePlan, doubled: Vec<DoubledHeader>, errors: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pattern_searches_its_folder_to_its_depth() {
+        assert_eq!(search_root("../data/线损/*.csv"), (PathBuf::from("../data/线损"), Some(1)));
+        assert_eq!(search_root("../data/fee/*/*.csv"), (PathBuf::from("../data/fee"), Some(2)));
+        assert_eq!(search_root("../data/**/*.xlsx"), (PathBuf::from("../data"), None));
+        assert_eq!(search_root("../data/master/台账.csv"), (PathBuf::from("../data/master"), Some(1)));
+        assert_eq!(search_root("*.csv"), (PathBuf::from("."), Some(1)));
+        assert_eq!(search_root("/srv/x/*.csv"), (PathBuf::from("/srv/x"), Some(1)));
+    }
 
     #[test]
     fn column_letters_follow_spreadsheets() {

@@ -64,6 +64,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> Result<RunReport, JobError>
     let mut meter = StageMeter::start();
     let plan = prepare(pipeline)?;
     check_period_option(&plan, pipeline, options.period)?;
+    let unread = preflight::unread_files(&plan).map_err(JobError::Ingest)?;
     meter.mark("compile");
 
     let staged = stage(&plan, pipeline, options.period)?;
@@ -79,7 +80,7 @@ pub fn run(pipeline: &Path, options: &RunOptions) -> Result<RunReport, JobError>
     meter.mark("quarantine");
 
     // Data checks come before the panel: a source over its reject share is not analysed.
-    let mut manifest = base_manifest(pipeline, &plan, options, &staged, &ingested);
+    let mut manifest = base_manifest(pipeline, &plan, options, &staged, &ingested, unread);
     let over = over_reject_share(&plan, &manifest.sources, &ingested);
     if !over.is_empty() {
         meter.total();
@@ -197,7 +198,14 @@ fn write_quarantine(ingested: &[IngestedSource], staged: &Staged) -> Result<(), 
 }
 
 /// The manifest as far as ingest knows it: no panel, no correlations, no costs yet.
-fn base_manifest(pipeline: &Path, plan: &Plan, options: &RunOptions, staged: &Staged, ingested: &[IngestedSource]) -> Manifest {
+fn base_manifest(
+    pipeline: &Path,
+    plan: &Plan,
+    options: &RunOptions,
+    staged: &Staged,
+    ingested: &[IngestedSource],
+    unread: Vec<preflight::UnreadFile>,
+) -> Manifest {
     let touched: BTreeSet<Period> = ingested.iter().flat_map(|s| s.periods.iter().flatten().copied()).collect();
     let available: BTreeSet<Period> = touched.iter().chain(&staged.carried).copied().collect();
     Manifest {
@@ -210,6 +218,7 @@ fn base_manifest(pipeline: &Path, plan: &Plan, options: &RunOptions, staged: &St
         periods_available: available.iter().map(|q| q.to_string()).collect(),
         increment: options.period.map(|q| q.to_string()),
         sources: ingested.iter().zip(&plan.sources).map(|(s, p)| source_manifest(s, p.max_reject_share)).collect(),
+        unread_files: unread,
         panel: None,
         correlations: 0,
         timings_seconds: Vec::new(),

@@ -21,6 +21,8 @@ pub struct Manifest {
     /// Set when the run ingested one period only.
     pub increment: Option<String>,
     pub sources: Vec<SourceManifest>,
+    /// Files that look like exports beside the sources' files, read by no source.
+    pub unread_files: Vec<crate::ingest::preflight::UnreadFile>,
     /// The station × period panel, when the pipeline declares indicators or features.
     pub panel: Option<PanelManifest>,
     /// Rows of correlations.parquet.

@@ -929,6 +929,7 @@ mod tests {
             periods_available: Vec::new(),
             increment: None,
             sources: Vec::new(),
+            unread_files: Vec::new(),
             panel: None,
             correlations: 1,
             timings_seconds: Vec::new(),

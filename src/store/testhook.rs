@@ -9,6 +9,9 @@
 //! - `DUIBIAO_TEST_NO_EXCHANGE=1`: publish uses the two-rename fallback instead of the atomic
 //!   exchange, as on a file system without `renameat2(RENAME_EXCHANGE)`.
 //!
+//! - `DUIBIAO_TEST_MAX_HELD_ROWS=<n>`: ingest holds at most `n` possible duplicates back before
+//!   it writes them and falls back to rewriting (`ingest::hold`), so a small input takes that path.
+//!
 //! The steps, in the order a run reaches them, are `STEPS`.
 
 use std::path::PathBuf;
@@ -33,6 +36,11 @@ pub(crate) const REMOVING_OLD: &str = "removing_old";
 /// Every step, in run order.
 #[allow(dead_code)] // the documented list of steps
 pub(crate) const STEPS: [&str; 7] = [LOCKED, INGESTED, STAGED, EXCHANGED, MOVED_ASIDE, RENAMED, REMOVING_OLD];
+
+/// The cap on held-back rows: `default`, unless a test sets `DUIBIAO_TEST_MAX_HELD_ROWS`.
+pub(crate) fn max_held_rows(default: usize) -> usize {
+    std::env::var("DUIBIAO_TEST_MAX_HELD_ROWS").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+}
 
 /// Called when a run reaches `step`: aborts or waits if a test asked for it; otherwise nothing.
 pub fn reached(step: &str) {
