@@ -58,7 +58,7 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
     let (stations, aliases) = compile_reference_sources(raw, &sources, &mut errors);
     let identity = compile_identity(raw, stations.map(|i| &sources[i]), &mut errors);
     let attributes = compile_attributes(raw, stations.map(|i| &sources[i]), &mut errors);
-    let station_columns: Vec<String> = stations.map(|i| sources[i].columns.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
+    let station_columns: Vec<(String, ColumnType)> = stations.map(|i| sources[i].columns.iter().map(|c| (c.name.clone(), c.kind)).collect()).unwrap_or_default();
     let mut seen_names: Vec<String> = attributes.iter().map(|a| a.name.clone()).collect();
     let indicators =
         raw.indicators.iter().map(|(n, m)| compile_measure(n, m, true, &sources, &station_columns, &mut seen_names, &mut errors)).collect::<Vec<_>>();
@@ -391,11 +391,12 @@ fn compile_measure(
     raw: &super::raw::RawMeasure,
     indicator: bool,
     sources: &[SourcePlan],
-    station_columns: &[String],
+    station_kinds: &[(String, ColumnType)],
     seen: &mut Vec<String>,
     errors: &mut Vec<SpecError>,
 ) -> Option<Measure> {
     let what = if indicator { "indicator" } else { "feature" };
+    let station_columns: Vec<String> = station_kinds.iter().map(|(n, _)| n.clone()).collect();
     if !is_snake_case(name.get_ref()) {
         err(errors, Some(name.span()), format!("{what} name '{}' must be ASCII snake_case (it is a column name in the panel)", name.get_ref()));
     }
@@ -464,6 +465,7 @@ fn compile_measure(
         (p.by.iter().map(|b| b.get_ref().clone()).collect(), p.columns.iter().map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone())).collect())
     });
     check_sql(errors, &raw.formula, "formula", &row_columns);
+    check_measure_types(errors, raw, source, station_kinds, &format!("{what} '{}'", name.get_ref()));
     Some(Measure {
         name: name.get_ref().clone(),
         label: raw.label.clone().unwrap_or_else(|| name.get_ref().clone()),
@@ -989,6 +991,48 @@ fn check_formulas(raw: &RawPipeline, errors: &mut Vec<SpecError>) {
                     check_dialect(errors, expr, crate::spec::dialect::Role::PreAggregate, &what);
                 }
             }
+        }
+    }
+}
+
+/// Reports expressions of a measure that mix kinds (a text column in arithmetic or an aggregate,
+/// text compared with a number, a formula that gives text), located at the expression. Rows
+/// read the source's and the station master's columns; after a pre-aggregation the formula
+/// reads its `by` columns and its (numeric) results. Expressions outside the subset are left
+/// to `check_dialect`.
+fn check_measure_types(errors: &mut Vec<SpecError>, raw: &super::raw::RawMeasure, source: &SourcePlan, stations: &[(String, ColumnType)], what: &str) {
+    use crate::spec::dialect::{self, Kind, Role};
+    let kind = |t: ColumnType| match t {
+        ColumnType::Text => Kind::Text,
+        ColumnType::Month | ColumnType::Quarter | ColumnType::Date | ColumnType::Timestamp => Kind::Time,
+        _ => Kind::Number,
+    };
+    // Computed columns (period_hours, overlap_hours, pre-aggregated values) are numbers.
+    let row_kind = |name: &str| {
+        source.column(name).map(|c| kind(c.kind)).or_else(|| stations.iter().find(|(n, _)| n == name).map(|(_, t)| kind(*t))).unwrap_or(Kind::Number)
+    };
+    let mut checks: Vec<(&Spanned<String>, Role, String)> = Vec::new();
+    if let Some(f) = &raw.filter {
+        checks.push((f, Role::Filter, format!("{what}, filter")));
+    }
+    if let Some(p) = &raw.pre_aggregate {
+        checks.extend(p.columns.iter().map(|(c, e)| (e, Role::PreAggregate, format!("{what}, pre_aggregate column '{}'", c.get_ref()))));
+    }
+    let by: Vec<&str> = raw.pre_aggregate.iter().flat_map(|p| p.by.iter().map(|b| b.get_ref().as_str())).collect();
+    let formula_kind = |name: &str| match raw.pre_aggregate.as_ref() {
+        Some(p) if !by.contains(&name) && p.columns.keys().any(|c| c.get_ref() == name) => Kind::Number,
+        _ => row_kind(name),
+    };
+    for (expr, role, shown) in checks {
+        if dialect::check(expr.get_ref(), role).is_ok() {
+            if let Err(problem) = dialect::check_types(expr.get_ref(), role, &row_kind) {
+                err(errors, Some(expr.span()), format!("{shown}: '{}': {problem}", expr.get_ref()));
+            }
+        }
+    }
+    if dialect::check(raw.formula.get_ref(), Role::Formula).is_ok() {
+        if let Err(problem) = dialect::check_types(raw.formula.get_ref(), Role::Formula, &formula_kind) {
+            err(errors, Some(raw.formula.span()), format!("{what}: '{}': {problem}", raw.formula.get_ref()));
         }
     }
 }

@@ -22,7 +22,11 @@
 //! - `min`/`max` may not take a divided or logged value (polars' max skips NaN, Spark's
 //!   returns it);
 //! - the value of a measure that is not finite is NULL (the finite filter), as the embedded
-//!   panel empties such a cell.
+//!   panel empties such a cell;
+//! - kinds agree (`check_types`, from the plan's column types): arithmetic and aggregates other
+//!   than `count` take numbers, a comparison, IN or BETWEEN compares values of one kind, CASE
+//!   results are of one kind, and a formula gives a number (the embedded engine empties what
+//!   Spark under ANSI refuses with a cast error).
 
 use sqlparser::ast::{BinaryOperator, CaseWhen, DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, UnaryOperator, Value};
 
@@ -76,11 +80,63 @@ pub fn check(text: &str, role: Role) -> Result<(), String> {
     to_spark(text, role).map(|_| ())
 }
 
+/// What a column or value holds, as far as the two engines treat it alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Number,
+    Text,
+    /// Month, quarter, date or timestamp.
+    Time,
+    /// NULL, or a column whose type is not known here.
+    Any,
+}
+
+impl Kind {
+    fn fits(self, other: Kind) -> bool {
+        self == other || self == Kind::Any || other == Kind::Any
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Number => "数值 a number",
+            Kind::Text => "文本 text",
+            Kind::Time => "日期时间 a date or time",
+            Kind::Any => "任意 any value",
+        }
+    }
+}
+
+/// Checks an expression of the subset against the types of the columns it reads (`kind_of`):
+/// arithmetic and aggregates take numbers, a comparison compares values of one kind, and a
+/// formula gives a number. Where types differ the engines do too: the embedded engine gives an
+/// empty cell, Spark under ANSI stops with a cast error.
+pub(crate) fn check_types(text: &str, role: Role, kind_of: &dyn Fn(&str) -> Kind) -> Result<(), String> {
+    let expr = parse(text)?;
+    let t = Translator { role, kind_of: Some(kind_of) };
+    let at = At { in_aggregate: false, strict: role == Role::Filter };
+    match role {
+        Role::Filter => t.condition(&expr, at).map(|_| ()),
+        Role::Formula | Role::PreAggregate => {
+            let v = t.value(&expr, at)?;
+            if v.kind.fits(Kind::Number) { Ok(()) } else { Err(mismatch(text, v.kind, "公式的值 a formula's value")) }
+        }
+    }
+}
+
+/// The message of a value of the wrong kind.
+fn mismatch(what: &str, kind: Kind, needs: &str) -> String {
+    format!(
+        "'{what}' 是{}，而{needs}须为数值；两种引擎对此处理不同（内置引擎给出空值，Spark 在 ANSI 下报类型转换错误）· '{what}' is {}, where {needs} takes a number; the engines differ here (the embedded one gives an empty cell, Spark under ANSI stops with a cast error)",
+        kind.label(),
+        kind.label()
+    )
+}
+
 /// The Spark SQL of an expression of the subset. A formula's value is cast to DOUBLE (the job
 /// empties it when not finite: `finite`); a filter is a condition.
 pub(crate) fn to_spark(text: &str, role: Role) -> Result<String, String> {
     let expr = parse(text)?;
-    let t = Translator { role };
+    let t = Translator { role, kind_of: None };
     match role {
         Role::Filter => t.condition(&expr, At { in_aggregate: false, strict: role == Role::Filter }),
         Role::Formula | Role::PreAggregate => {
@@ -95,14 +151,18 @@ pub(crate) fn finite(sql: &str) -> String {
     format!("CASE WHEN isnan({sql}) OR abs({sql}) = double('Infinity') THEN NULL ELSE {sql} END")
 }
 
-/// A translated value: its SQL and whether it may be non-finite (it divides or takes a log).
+/// A translated value: its SQL, whether it may be non-finite (it divides or takes a log), and
+/// its kind.
 struct Sql {
     sql: String,
     ieee: bool,
+    kind: Kind,
 }
 
-struct Translator {
+struct Translator<'a> {
     role: Role,
+    /// Column kinds, when types are checked (`check_types`).
+    kind_of: Option<&'a dyn Fn(&str) -> Kind>,
 }
 
 /// Where a value stands: inside an aggregate's argument, and whether its exact non-finite value
@@ -137,38 +197,59 @@ pub(crate) fn text_literal(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'").replace('\n', "\\n").replace('\r', "\\r"))
 }
 
-impl Translator {
+impl Translator<'_> {
+    /// A number; the error names the operand of another kind (when types are checked).
+    fn number(&self, e: &Expr, at: At, needs: &str) -> Result<Sql, String> {
+        let v = self.value(e, at)?;
+        if v.kind.fits(Kind::Number) { Ok(v) } else { Err(mismatch(&e.to_string(), v.kind, needs)) }
+    }
+
+    /// Values of one kind, for a comparison (when types are checked).
+    fn alike(&self, values: &[(&Expr, &Sql)]) -> Result<(), String> {
+        let Some(kind) = values.iter().map(|(_, v)| v.kind).find(|k| *k != Kind::Any) else { return Ok(()) };
+        match values.iter().find(|(_, v)| !v.kind.fits(kind)) {
+            None => Ok(()),
+            Some((e, v)) => Err(format!(
+                "'{e}' 是{}，不能与{}比较；两种引擎对此处理不同 · '{e}' is {}, compared with {}; the engines differ here (compare values of one kind)",
+                v.kind.label(),
+                kind.label(),
+                v.kind.label(),
+                kind.label()
+            )),
+        }
+    }
+
     /// A numeric (or text, for comparisons) value.
     fn value(&self, e: &Expr, at: At) -> Result<Sql, String> {
-        let plain = |sql: String| Ok(Sql { sql, ieee: false });
+        let plain = |sql: String, kind: Kind| Ok(Sql { sql, ieee: false, kind });
         match e {
-            Expr::Identifier(i) => plain(ident(&i.value)),
+            Expr::Identifier(i) => plain(ident(&i.value), self.kind_of.map_or(Kind::Any, |k| k(&i.value))),
             Expr::Value(v) => match &v.value {
-                Value::Number(n, _) => plain(double_literal(n)),
-                Value::SingleQuotedString(s) => plain(text_literal(s)),
-                Value::Null => plain("CAST(NULL AS DOUBLE)".to_string()),
+                Value::Number(n, _) => plain(double_literal(n), Kind::Number),
+                Value::SingleQuotedString(s) => plain(text_literal(s), Kind::Text),
+                Value::Null => plain("CAST(NULL AS DOUBLE)".to_string(), Kind::Any),
                 other => Err(outside(&format!("'{other}'"))),
             },
             Expr::Nested(inner) => {
                 let v = self.value(inner, at)?;
-                Ok(Sql { sql: format!("({})", v.sql), ieee: v.ieee })
+                Ok(Sql { sql: format!("({})", v.sql), ..v })
             }
             Expr::UnaryOp { op: UnaryOperator::Minus, expr } => {
-                let v = self.value(expr, at)?;
+                let v = self.number(expr, at, "取负 a negation")?;
                 // `- -1` must not become `--1D`, a comment.
                 let sql = if v.sql.starts_with('-') { format!("-({})", v.sql) } else { format!("-{}", v.sql) };
-                Ok(Sql { sql, ieee: v.ieee })
+                Ok(Sql { sql, ..v })
             }
-            Expr::UnaryOp { op: UnaryOperator::Plus, expr } => self.value(expr, at),
+            Expr::UnaryOp { op: UnaryOperator::Plus, expr } => self.number(expr, at, "取正 a plus sign"),
             Expr::BinaryOp { left, op, right } => match op {
                 BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply => {
-                    let (l, r) = (self.value(left, at)?, self.value(right, at)?);
-                    Ok(Sql { sql: format!("{} {op} {}", l.sql, r.sql), ieee: l.ieee || r.ieee })
+                    let (l, r) = (self.number(left, at, "算术 arithmetic")?, self.number(right, at, "算术 arithmetic")?);
+                    Ok(Sql { sql: format!("{} {op} {}", l.sql, r.sql), ieee: l.ieee || r.ieee, kind: Kind::Number })
                 }
                 BinaryOperator::Divide => {
-                    let (l, r) = (self.value(left, at)?, self.value(right, at.strict())?);
+                    let (l, r) = (self.number(left, at, "除法 a division")?, self.number(right, at.strict(), "除法 a division")?);
                     let literal = nonzero_literal(right);
-                    Ok(Sql { sql: divide(&l.sql, &r.sql, literal || !at.strict), ieee: !literal || l.ieee })
+                    Ok(Sql { sql: divide(&l.sql, &r.sql, literal || !at.strict), ieee: !literal || l.ieee, kind: Kind::Number })
                 }
                 other => Err(outside(&format!("'{other}'"))),
             },
@@ -182,18 +263,23 @@ impl Translator {
     fn case(&self, conditions: &[CaseWhen], else_result: Option<&Expr>, at: At) -> Result<Sql, String> {
         let mut sql = String::from("CASE");
         let mut ieee = false;
+        let mut results: Vec<(&Expr, Sql)> = Vec::new();
         for w in conditions {
             let v = self.value(&w.result, at)?;
             ieee |= v.ieee;
             sql.push_str(&format!(" WHEN {} THEN {}", self.condition(&w.condition, at)?, v.sql));
+            results.push((&w.result, v));
         }
         if let Some(e) = else_result {
             let v = self.value(e, at)?;
             ieee |= v.ieee;
             sql.push_str(&format!(" ELSE {}", v.sql));
+            results.push((e, v));
         }
         sql.push_str(" END");
-        Ok(Sql { sql, ieee })
+        self.alike(&results.iter().map(|(e, v)| (*e, v)).collect::<Vec<_>>())?;
+        let kind = results.iter().map(|(_, v)| v.kind).find(|k| *k != Kind::Any).unwrap_or(Kind::Any);
+        Ok(Sql { sql, ieee, kind })
     }
 
     fn function(&self, f: &Function, at: At) -> Result<Sql, String> {
@@ -227,19 +313,20 @@ impl Translator {
             return Err(outside(&format!("{shown}（筛选条件按行计算 · a filter is evaluated per row）")));
         }
         match (name.as_str(), args.as_slice()) {
-            ("count", [FunctionArgExpr::Wildcard]) => Ok(Sql { sql: "count(*)".to_string(), ieee: false }),
+            ("count", [FunctionArgExpr::Wildcard]) => Ok(Sql { sql: "count(*)".to_string(), ieee: false, kind: Kind::Number }),
             (_, [FunctionArgExpr::Expr(arg)]) => {
                 let inner = if aggregate { At { in_aggregate: true, strict: true } } else { at };
-                let v = self.value(arg, inner)?;
+                let v = if name == "count" { self.value(arg, inner)? } else { self.number(arg, inner, &shown)? };
+                let v = Sql { kind: Kind::Number, ..v };
                 match name.as_str() {
-                    "sum" | "avg" | "count" => Ok(Sql { sql: format!("{name}({})", v.sql), ieee: v.ieee }),
+                    "sum" | "avg" | "count" => Ok(Sql { sql: format!("{name}({})", v.sql), ..v }),
                     "min" | "max" if v.ieee => Err(outside(&format!(
                         "{shown}（min/max 的参数含除法或 ln：内置引擎的 max 跳过 NaN，Spark 不跳过 · the argument divides or takes a log: the embedded max skips NaN, Spark's does not）"
                     ))),
-                    "min" | "max" => Ok(Sql { sql: format!("{name}({})", v.sql), ieee: false }),
-                    "abs" => Ok(Sql { sql: format!("abs({})", v.sql), ieee: v.ieee }),
-                    "ln" if at.strict => Ok(Sql { sql: ln(&v.sql), ieee: true }),
-                    "ln" => Ok(Sql { sql: format!("ln({})", v.sql), ieee: true }),
+                    "min" | "max" => Ok(Sql { sql: format!("{name}({})", v.sql), ieee: false, ..v }),
+                    "abs" => Ok(Sql { sql: format!("abs({})", v.sql), ..v }),
+                    "ln" if at.strict => Ok(Sql { sql: ln(&v.sql), ieee: true, ..v }),
+                    "ln" => Ok(Sql { sql: format!("ln({})", v.sql), ieee: true, ..v }),
                     _ => Err(outside(&shown)),
                 }
             }
@@ -264,24 +351,32 @@ impl Translator {
                     BinaryOperator::GtEq => ">=",
                     other => return Err(outside(&format!("'{other}'"))),
                 };
-                Ok(format!("{} {op} {}", self.value(left, at.strict())?.sql, self.value(right, at.strict())?.sql))
+                let (l, r) = (self.value(left, at.strict())?, self.value(right, at.strict())?);
+                self.alike(&[(left, &l), (right, &r)])?;
+                Ok(format!("{} {op} {}", l.sql, r.sql))
             }
             Expr::InList { expr, list, negated: false } => {
-                let items: Vec<String> = list
+                let items: Vec<Sql> = list
                     .iter()
                     .map(|x| match x {
-                        Expr::Value(_) => self.value(x, at).map(|v| v.sql),
-                        Expr::UnaryOp { op: UnaryOperator::Minus, expr } if matches!(**expr, Expr::Value(_)) => self.value(x, at).map(|v| v.sql),
+                        Expr::Value(_) => self.value(x, at),
+                        Expr::UnaryOp { op: UnaryOperator::Minus, expr } if matches!(**expr, Expr::Value(_)) => self.value(x, at),
                         other => Err(outside(&format!("IN (… {other} …)（IN 只接受常量 · IN takes literals only）"))),
                     })
                     .collect::<Result<_, _>>()?;
-                Ok(format!("{} IN ({})", self.value(expr, at.strict())?.sql, items.join(", ")))
+                let v = self.value(expr, at.strict())?;
+                let mut all: Vec<(&Expr, &Sql)> = vec![(&**expr, &v)];
+                all.extend(list.iter().zip(&items));
+                self.alike(&all)?;
+                Ok(format!("{} IN ({})", v.sql, items.iter().map(|i| i.sql.as_str()).collect::<Vec<_>>().join(", ")))
             }
             Expr::InList { negated: true, .. } => Err(outside("NOT IN")),
             Expr::IsNull(x) => Ok(format!("{} IS NULL", self.value(x, at.strict())?.sql)),
             Expr::IsNotNull(x) => Ok(format!("{} IS NOT NULL", self.value(x, at.strict())?.sql)),
             Expr::Between { expr, negated: false, low, high } => {
-                Ok(format!("{} BETWEEN {} AND {}", self.value(expr, at.strict())?.sql, self.value(low, at.strict())?.sql, self.value(high, at.strict())?.sql))
+                let (v, l, h) = (self.value(expr, at.strict())?, self.value(low, at.strict())?, self.value(high, at.strict())?);
+                self.alike(&[(expr, &v), (low, &l), (high, &h)])?;
+                Ok(format!("{} BETWEEN {} AND {}", v.sql, l.sql, h.sql))
             }
             other => Err(outside(&format!("'{other}'（此处需要条件 · a condition is expected here）"))),
         }
@@ -398,6 +493,61 @@ mod tests {
             out.push('\n');
         }
         snapshot("kashgar_formulas.sql", &out);
+    }
+
+    #[test]
+    fn kinds_must_agree_where_the_engines_would_differ() {
+        let kinds = |name: &str| match name {
+            "order_type" => Kind::Text,
+            "start" => Kind::Time,
+            "paid" => Kind::Number,
+            _ => Kind::Any,
+        };
+        for bad in [
+            "sum(order_type)",
+            "max(order_type)",
+            "avg(-order_type)",
+            "sum(CASE WHEN order_type = 1 THEN 1.0 ELSE 0.0 END)",
+            "sum(paid) + max(start)",
+            "max(CASE WHEN paid > 0 THEN order_type ELSE 'x' END)",
+            "sum(CASE WHEN paid > 0 THEN 1 ELSE 'x' END)",
+            "avg(CASE WHEN order_type IN ('a', 2) THEN 1 ELSE 0 END)",
+            "sum(CASE WHEN paid BETWEEN 'a' AND 'b' THEN 1 ELSE 0 END)",
+        ] {
+            let e = check_types(bad, Role::Formula, &kinds).expect_err(bad);
+            assert!(e.contains("engines differ"), "{bad}: {e}");
+        }
+        for good in [
+            "sum(paid) / count(*)",
+            "sum(CASE WHEN order_type IN ('投诉', '意见') THEN 1.0 ELSE 0.0 END)",
+            "count(order_type)",
+            "max(CASE WHEN order_type = 'a' THEN 1.0 ELSE 0.0 END)",
+            "sum(CASE WHEN order_type IS NULL THEN 1 ELSE NULL END)",
+            "sum(unknown) / max(paid)",
+        ] {
+            check_types(good, Role::Formula, &kinds).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+        check_types("order_type = '投诉' AND paid > 0", Role::Filter, &kinds).unwrap();
+        assert!(check_types("order_type = 3", Role::Filter, &kinds).is_err());
+        assert!(check_types("start > 'x'", Role::Filter, &kinds).is_err());
+        // The formula's value must be a number.
+        assert!(check_types("CASE WHEN paid > 0 THEN 'a' ELSE 'b' END", Role::PreAggregate, &kinds).is_err());
+    }
+
+    #[test]
+    fn a_formula_that_mixes_kinds_is_a_located_spec_error() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(root.join("pipelines/kashgar_quarterly.toml")).unwrap();
+        let bad = text.replace("formula = \"avg(om_index)\"", "formula = \"avg(station_name)\"");
+        assert_ne!(bad, text);
+        let line = bad.lines().position(|l| l.contains("avg(station_name)")).unwrap() + 1;
+        let path = root.join("pipelines").join(format!(".dialect-kinds-test-{}.toml", std::process::id()));
+        std::fs::write(&path, &bad).unwrap();
+        let result = crate::spec::compile::compile_file(&path);
+        std::fs::remove_file(&path).unwrap();
+        let Err(errors) = result else { panic!("a text column averaged") };
+        let shown = errors.to_string();
+        assert!(shown.contains(&format!(":{line}:")) && shown.contains("station_name") && shown.contains("engines differ"), "{shown}");
     }
 
     #[test]
