@@ -63,7 +63,7 @@ pub(crate) fn unread_files(plan: &Plan) -> Result<Vec<UnreadFile>, IngestError> 
     for source in sources {
         let (base, depth) = search_root(&source.pattern);
         let mut found = Vec::new();
-        list_files(&base, depth, &mut found);
+        list_files(&base, depth, &mut std::collections::HashSet::new(), &mut found);
         found.sort();
         for file in found {
             let canonical = key(&file);
@@ -92,8 +92,10 @@ fn search_root(pattern: &str) -> (PathBuf, Option<usize>) {
     (base, depth)
 }
 
-fn list_files(dir: &Path, depth: Option<usize>, found: &mut Vec<PathBuf>) {
-    if depth == Some(0) {
+/// Files below `dir`, `depth` levels down at most; a folder reached twice (through a link) is
+/// listed once.
+fn list_files(dir: &Path, depth: Option<usize>, visited: &mut std::collections::HashSet<PathBuf>, found: &mut Vec<PathBuf>) {
+    if depth == Some(0) || !visited.insert(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())) {
         return;
     }
     let Ok(entries) = std::fs::read_dir(dir) else { return };
@@ -105,7 +107,7 @@ fn list_files(dir: &Path, depth: Option<usize>, found: &mut Vec<PathBuf>) {
         let path = dir.join(&name);
         let Ok(kind) = entry.file_type() else { continue };
         if kind.is_dir() || (kind.is_symlink() && path.is_dir()) {
-            list_files(&path, depth.map(|d| d - 1), found);
+            list_files(&path, depth.map(|d| d - 1), visited, found);
         } else if depth.is_none_or(|d| d == 1) {
             let extension = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
             if EXPORT_EXTENSIONS.contains(&extension.as_str()) {
@@ -306,6 +308,18 @@ mod tests {
         assert_eq!(search_root("../data/master/台账.csv"), (PathBuf::from("../data/master"), Some(1)));
         assert_eq!(search_root("*.csv"), (PathBuf::from("."), Some(1)));
         assert_eq!(search_root("/srv/x/*.csv"), (PathBuf::from("/srv/x"), Some(1)));
+    }
+
+    #[test]
+    fn a_link_back_to_a_parent_folder_is_listed_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("exports");
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("sub/a.csv"), "x").unwrap();
+        std::os::unix::fs::symlink(&dir, dir.join("sub/loop")).unwrap();
+        let mut found = Vec::new();
+        list_files(&dir, None, &mut std::collections::HashSet::new(), &mut found);
+        assert_eq!(found, vec![dir.join("sub/a.csv")]);
     }
 
     #[test]

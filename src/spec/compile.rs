@@ -58,7 +58,8 @@ pub fn compile(raw: &RawPipeline, text: &str, spec_path: &Path, base: &Path) -> 
     let (stations, aliases) = compile_reference_sources(raw, &sources, &mut errors);
     let identity = compile_identity(raw, stations.map(|i| &sources[i]), &mut errors);
     let attributes = compile_attributes(raw, stations.map(|i| &sources[i]), &mut errors);
-    let station_columns: Vec<(String, ColumnType)> = stations.map(|i| sources[i].columns.iter().map(|c| (c.name.clone(), c.kind)).collect()).unwrap_or_default();
+    let station_columns: Vec<(String, ColumnType)> =
+        stations.map(|i| sources[i].columns.iter().map(|c| (c.name.clone(), c.kind)).collect()).unwrap_or_default();
     let mut seen_names: Vec<String> = attributes.iter().map(|a| a.name.clone()).collect();
     let indicators =
         raw.indicators.iter().map(|(n, m)| compile_measure(n, m, true, &sources, &station_columns, &mut seen_names, &mut errors)).collect::<Vec<_>>();
