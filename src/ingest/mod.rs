@@ -865,12 +865,17 @@ fn locate_columns(source: &SourcePlan, headers: &[String], sheet: Option<&str>, 
 /// Parses, types and checks the records of one block (any thread).
 fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBlock, IngestError> {
     let source = context.source;
+    // Columns are sized for the block up front: growing them by doubling copies each one
+    // again and again and touches fresh memory each time.
+    let rows = block.records_at_most();
+    let text_columns = source.columns.iter().filter(|c| c.kind == ColumnType::Text).count().max(1);
+    let text_bytes = block.text_bytes() / (text_columns + 1);
     let mut parsed = BlockRows {
-        columns: source.columns.iter().map(|c| Values::for_type(c.kind)).collect(),
-        lines: Vec::new(),
-        hashes: Vec::new(),
-        keys: Vec::new(),
-        period: Vec::new(),
+        columns: source.columns.iter().map(|c| Values::with_capacity(c.kind, rows, text_bytes)).collect(),
+        lines: Vec::with_capacity(rows),
+        hashes: Vec::with_capacity(rows),
+        keys: Vec::with_capacity(if context.key_columns.is_empty() { 0 } else { rows }),
+        period: Vec::with_capacity(rows),
         rejects: Vec::new(),
         counts: SourceCounts::default(),
         warnings: vec![0; context.checks.iter().filter(|c| c.severity == Severity::Warn).count()],
@@ -935,7 +940,7 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
     parsed.counts.blank_lines = tally.blank_lines;
     parsed.counts.record_lines = tally.record_lines;
     apply_checks(context, &mut parsed)?;
-    let parts = partition_parts(context, &parsed);
+    let parts = partition_parts(context, &mut parsed);
     Ok(ParsedBlock {
         table_index: context.table_index,
         file: context.file.clone(),
@@ -1023,7 +1028,26 @@ fn parse_row<'c>(
 
 /// The accepted rows of a block split by partition and turned into Arrow arrays (on the parsing
 /// threads), each with its lineage columns, fingerprints and lines.
-fn partition_parts(context: &TableContext, parsed: &BlockRows) -> Vec<Part> {
+fn partition_parts(context: &TableContext, parsed: &mut BlockRows) -> Vec<Part> {
+    let lineage = |lines: &[u64]| -> [ArrayRef; 2] {
+        [
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(&*context.file, lines.len()))),
+            Arc::new(Int64Array::from_iter_values(lines.iter().map(|&l| l as i64))),
+        ]
+    };
+    // Most blocks lie in one partition (an export of one month or quarter): their columns
+    // become Arrow arrays as they are, without a gather.
+    if let Some(&period) = parsed.period.first().filter(|first| parsed.period.iter().all(|p| p == *first)) {
+        let mut arrays: Vec<ArrayRef> = std::mem::take(&mut parsed.columns).into_iter().map(Values::into_arrow).collect();
+        arrays.extend(lineage(&parsed.lines));
+        return vec![Part {
+            period,
+            arrays,
+            hashes: std::mem::take(&mut parsed.hashes),
+            keys: std::mem::take(&mut parsed.keys),
+            lines: std::mem::take(&mut parsed.lines),
+        }];
+    }
     let mut by_period: BTreeMap<Option<Period>, Vec<usize>> = BTreeMap::new();
     for (i, p) in parsed.period.iter().enumerate() {
         by_period.entry(*p).or_default().push(i);
@@ -1032,10 +1056,10 @@ fn partition_parts(context: &TableContext, parsed: &BlockRows) -> Vec<Part> {
         .into_iter()
         .map(|(period, rows)| {
             let mut arrays: Vec<ArrayRef> = parsed.columns.iter().map(|v| v.take_arrow(&rows)).collect();
-            arrays.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(&*context.file, rows.len()))));
-            arrays.push(Arc::new(Int64Array::from_iter_values(rows.iter().map(|&i| parsed.lines[i] as i64))));
+            let lines: Vec<u64> = rows.iter().map(|&i| parsed.lines[i]).collect();
+            arrays.extend(lineage(&lines));
             let keys = if parsed.keys.is_empty() { Vec::new() } else { rows.iter().map(|&i| parsed.keys[i]).collect() };
-            Part { period, arrays, hashes: rows.iter().map(|&i| parsed.hashes[i]).collect(), keys, lines: rows.iter().map(|&i| parsed.lines[i]).collect() }
+            Part { period, arrays, hashes: rows.iter().map(|&i| parsed.hashes[i]).collect(), keys, lines }
         })
         .collect()
 }

@@ -74,6 +74,24 @@ pub(crate) struct Block {
     data: BlockData,
 }
 
+impl Block {
+    /// Records the block holds at most (blank ones included): what its parsed columns reserve.
+    pub(crate) fn records_at_most(&self) -> usize {
+        match &self.data {
+            BlockData::Csv { records, .. } => *records as usize,
+            BlockData::Xlsx { rows, .. } => rows.len(),
+        }
+    }
+
+    /// Bytes of the block's text (0 for a worksheet): what its text columns reserve together.
+    pub(crate) fn text_bytes(&self) -> usize {
+        match &self.data {
+            BlockData::Csv { bytes, .. } => bytes.len(),
+            BlockData::Xlsx { .. } => 0,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum BlockData {
     /// Raw bytes of whole CSV records, still in the file's encoding; `fields` is the header's
@@ -577,6 +595,12 @@ pub(crate) fn for_each_record(block: &Block, mut each: impl FnMut(u64, Record) -
     Ok(tally)
 }
 
+/// An empty vector of cells with the storage of `cells`, of any lifetime.
+fn reuse<'b>(mut cells: Vec<Cell<'_>>) -> Vec<Cell<'b>> {
+    cells.clear();
+    cells.into_iter().map(|_| Cell::Empty).collect()
+}
+
 /// Splits decoded CSV text (whole records) into records of the header's width `fields`,
 /// numbering them by their first physical line in the file. Also returns how many records
 /// (blank ones included) the text split into.
@@ -585,6 +609,10 @@ fn csv_records(text: &str, first_line: u64, fields: usize, mut each: impl FnMut(
     let (mut pos, mut line, mut spans) = (0usize, first_line, 0u64);
     let mut tally = Tally::default();
     let mut values: Vec<Cow<str>> = Vec::new();
+    // The cells of a record borrow from `values`, so each record's vector is a new one; its
+    // allocation is handed on from record to record (an empty vector's storage is reused by
+    // `collect` when the element types have the same layout).
+    let mut spare: Vec<Cell<'static>> = Vec::new();
     loop {
         let span = match records::next_record(&bytes[pos..], Some(fields), true) {
             Next::Record(span) => span,
@@ -603,17 +631,19 @@ fn csv_records(text: &str, first_line: u64, fields: usize, mut each: impl FnMut(
             continue;
         }
         records::split_fields(content, &mut values);
-        let cells: Vec<Cell> = values.iter().map(|f| if f.is_empty() { Cell::Empty } else { Cell::Text(f) }).collect();
+        let mut cells: Vec<Cell> = reuse(std::mem::take(&mut spare));
+        cells.extend(values.iter().map(|f| if f.is_empty() { Cell::Empty } else { Cell::Text(f) }));
         if cells.iter().all(Cell::is_blank) {
             tally.blank_lines += lines;
-            continue;
+        } else {
+            tally.records += 1;
+            tally.record_lines += lines;
+            match span.fault {
+                Some(fault) => each(start, Record::Malformed { text: content, fault, at_end: !span.terminated })?,
+                None => each(start, Record::Cells(&cells))?,
+            }
         }
-        tally.records += 1;
-        tally.record_lines += lines;
-        match span.fault {
-            Some(fault) => each(start, Record::Malformed { text: content, fault, at_end: !span.terminated })?,
-            None => each(start, Record::Cells(&cells))?,
-        }
+        spare = reuse(cells);
     }
     Ok((tally, spans))
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use polars::prelude::{DataType, NamedFrom, Series, TimeUnit};
 
 use crate::spec::plan::ColumnType;
@@ -32,6 +33,17 @@ impl Values {
         }
     }
 
+    /// An empty column for `rows` values of `kind`, text values taking `text_bytes` together.
+    pub(crate) fn with_capacity(kind: ColumnType, rows: usize, text_bytes: usize) -> Values {
+        match kind {
+            ColumnType::Text => Values::Text(TextValues { text: String::with_capacity(text_bytes), ends: Vec::with_capacity(rows), valid: Vec::with_capacity(rows) }),
+            ColumnType::Integer => Values::Int(Vec::with_capacity(rows)),
+            ColumnType::Number => Values::Float(Vec::with_capacity(rows)),
+            ColumnType::Month | ColumnType::Quarter | ColumnType::Date => Values::Date(Vec::with_capacity(rows)),
+            ColumnType::Timestamp => Values::Timestamp(Vec::with_capacity(rows)),
+        }
+    }
+
     /// Keeps the rows whose `keep` flag is set.
     pub fn filter(&self, keep: &[bool]) -> Values {
         fn pick<T: Clone>(v: &[T], keep: &[bool]) -> Vec<T> {
@@ -54,6 +66,17 @@ impl Values {
             Values::Float(v) => Arc::new(Float64Array::from(v.clone())),
             Values::Date(v) => Arc::new(Date32Array::from(v.clone())),
             Values::Timestamp(v) => Arc::new(TimestampMicrosecondArray::from(v.clone()).with_timezone("UTC")),
+        }
+    }
+
+    /// The BI-safe Arrow array of all the values; the text is moved, not copied.
+    pub(crate) fn into_arrow(self) -> ArrayRef {
+        match self {
+            Values::Text(v) => v.into_arrow(),
+            Values::Int(v) => Arc::new(Int64Array::from(v)),
+            Values::Float(v) => Arc::new(Float64Array::from(v)),
+            Values::Date(v) => Arc::new(Date32Array::from(v)),
+            Values::Timestamp(v) => Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC")),
         }
     }
 
@@ -128,11 +151,52 @@ impl TextValues {
         }
     }
 
+    /// The values as a UTF-8 array over the same text buffer (copied only past i32 offsets,
+    /// which a block of a few megabytes never reaches).
+    fn into_arrow(self) -> ArrayRef {
+        if i32::try_from(self.text.len()).is_err() {
+            return Arc::new((0..self.len()).map(|i| self.get(i)).collect::<StringArray>());
+        }
+        let offsets: Vec<i32> = std::iter::once(0).chain(self.ends.iter().map(|&e| e as i32)).collect();
+        let nulls = self.valid.iter().any(|v| !v).then(|| NullBuffer::from(self.valid));
+        // SAFETY: `text` is a String, so valid UTF-8, and every end was taken right after a
+        // whole `str` was pushed: the offsets start at 0, never fall, end at most at the text's
+        // length and lie at character boundaries. (The checked constructor would validate the
+        // UTF-8 of every block a second time.)
+        Arc::new(unsafe { StringArray::new_unchecked(OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)), Buffer::from(self.text.into_bytes()), nulls) })
+    }
+
     fn filter(&self, keep: &[bool]) -> TextValues {
         let mut out = TextValues::default();
         for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
             out.push(self.get(i));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::Array;
+
+    use super::*;
+
+    #[test]
+    fn text_moved_into_arrow_keeps_values_and_nulls() {
+        let mut v = TextValues::default();
+        for x in [Some("库夏吐加"), None, Some(""), Some("a,b"), None, Some("供电所")] {
+            v.push(x);
+        }
+        v.truncate(5);
+        let array = Values::Text(v).into_arrow();
+        let array = array.as_any().downcast_ref::<StringArray>().unwrap();
+        let got: Vec<Option<&str>> = array.iter().collect();
+        assert_eq!(got, vec![Some("库夏吐加"), None, Some(""), Some("a,b"), None]);
+        assert_eq!(array.null_count(), 2);
+        // A column without nulls carries no null buffer.
+        let mut w = TextValues::default();
+        w.push(Some("x"));
+        let array = Values::Text(w).into_arrow();
+        assert!(array.nulls().is_none());
     }
 }
