@@ -18,6 +18,7 @@ use crate::spec::plan::{Better, Measure, Plan, SourcePlan, StationKey};
 use crate::store::layout;
 
 pub mod measures;
+pub(crate) mod scan;
 
 pub use measures::{MeasureEngine, MeasureValue, SourceSpellings};
 
@@ -130,7 +131,7 @@ fn partitions(curated: &Path, source: &str) -> Result<Vec<(Period, Vec<PathBuf>)
 }
 
 fn scan(path: &Path) -> Result<LazyFrame, PanelError> {
-    LazyFrame::scan_parquet(PlRefPath::from(path.to_string_lossy().as_ref()), ScanArgsParquet::default()).map_err(pe)
+    scan::scan_parquet(path).map_err(pe)
 }
 
 /// The rows of a partitioned source, one frame per partition, each with a `period` column from

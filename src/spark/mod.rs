@@ -244,8 +244,7 @@ fn read_result(dir: &Path) -> Result<DataFrame, PanelError> {
     parts.sort();
     let mut frames = Vec::new();
     for p in &parts {
-        let file = std::fs::File::open(p).map_err(|source| PanelError::Read { path: p.clone(), source })?;
-        frames.push(ParquetReader::new(file).finish().map_err(pe)?);
+        frames.push(crate::panel::scan::scan_parquet(p).and_then(LazyFrame::collect).map_err(pe)?);
     }
     let _ = std::fs::remove_dir_all(dir);
     let mut frames = frames.into_iter();
