@@ -127,3 +127,101 @@ fn series(path: &Path, name: &str, array: &dyn Array) -> PolarsResult<Series> {
         other => return Err(failed(path, format!("column '{name}' has the type {other}, which curated files do not hold"))),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray, UInt8Array};
+
+    use super::*;
+    use crate::store::parquet::{RunStamp, write_parquet};
+
+    fn i64s(c: &Column) -> Vec<Option<i64>> {
+        let c = c.cast(&DataType::Int64).unwrap();
+        let ca = c.i64().unwrap();
+        (0..ca.len()).map(|i| ca.get(i)).collect()
+    }
+
+    fn strs(c: &Column) -> Vec<Option<String>> {
+        let ca = c.str().unwrap();
+        (0..ca.len()).map(|i| ca.get(i).map(str::to_string)).collect()
+    }
+
+    fn stamp() -> RunStamp {
+        RunStamp { run_id: "test".into(), table: "t".into() }
+    }
+
+    #[test]
+    fn curated_types_arrive_as_polars_types_and_only_used_columns_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part-0.parquet");
+        let columns: Vec<(String, ArrayRef)> = vec![
+            ("name".into(), Arc::new(StringArray::from(vec![Some("库夏吐加"), None, Some("")]))),
+            ("kwh".into(), Arc::new(Float64Array::from(vec![Some(1.5), Some(-2.0), None]))),
+            ("n".into(), Arc::new(Int64Array::from(vec![None, Some(7), Some(-3)]))),
+            ("day".into(), Arc::new(Date32Array::from(vec![Some(18_262), None, Some(0)]))),
+            ("at".into(), Arc::new(TimestampMicrosecondArray::from(vec![Some(1_600_000_000_000_000), None, Some(-1)]).with_timezone("UTC"))),
+        ];
+        write_parquet(&path, columns, &stamp()).unwrap();
+
+        let lf = scan_parquet(&path).unwrap();
+        let mut lf2 = lf.clone();
+        let schema = lf2.collect_schema().unwrap();
+        let types: Vec<(String, DataType)> = schema.iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
+        assert_eq!(
+            types,
+            vec![
+                ("name".to_string(), DataType::String),
+                ("kwh".to_string(), DataType::Float64),
+                ("n".to_string(), DataType::Int64),
+                ("day".to_string(), DataType::Date),
+                ("at".to_string(), DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))),
+            ]
+        );
+
+        // Two columns, in the query's order (not the file's).
+        let df = lf.clone().select([col("n"), col("name")]).collect().unwrap();
+        assert_eq!(df.width(), 2);
+        let n = i64s(df.column("n").unwrap());
+        assert_eq!(n, vec![None, Some(7), Some(-3)]);
+        let name = strs(df.column("name").unwrap());
+        assert_eq!(name, vec![Some("库夏吐加".to_string()), None, Some(String::new())]);
+
+        // Dates and times keep their values: 2020-01-01 is day 18 262; times are µs in UTC.
+        let all = lf.collect().unwrap();
+        let day = i64s(all.column("day").unwrap());
+        assert_eq!(day, vec![Some(18_262), None, Some(0)]);
+        let at = i64s(all.column("at").unwrap());
+        assert_eq!(at, vec![Some(1_600_000_000_000_000), None, Some(-1)]);
+        let kwh: Vec<Option<f64>> = {
+            let ca = all.column("kwh").unwrap().f64().unwrap().clone();
+            (0..ca.len()).map(|i| ca.get(i)).collect()
+        };
+        assert_eq!(kwh, vec![Some(1.5), Some(-2.0), None]);
+    }
+
+    #[test]
+    fn a_file_of_many_batches_reads_whole_and_an_empty_one_keeps_its_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.parquet");
+        // More rows than one read batch (64 Ki), so the column is appended from several.
+        let values: Vec<i64> = (0..150_000).collect();
+        write_parquet(&path, vec![("v".into(), Arc::new(Int64Array::from(values.clone())) as ArrayRef)], &stamp()).unwrap();
+        let df = scan_parquet(&path).unwrap().select([col("v").sum().alias("s"), len().alias("rows")]).collect().unwrap();
+        assert_eq!(df.column("s").unwrap().i64().unwrap().get(0), Some(150_000 * 149_999 / 2));
+        assert_eq!(df.column("rows").unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().get(0), Some(150_000));
+
+        let empty = dir.path().join("empty.parquet");
+        write_parquet(&empty, vec![("v".into(), Arc::new(Float64Array::from(Vec::<f64>::new())) as ArrayRef)], &stamp()).unwrap();
+        let df = scan_parquet(&empty).unwrap().collect().unwrap();
+        assert_eq!((df.height(), df.column("v").unwrap().dtype().clone()), (0, DataType::Float64));
+    }
+
+    #[test]
+    fn a_type_curated_files_never_hold_is_named_with_its_file_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("odd.parquet");
+        write_parquet(&path, vec![("flag".into(), Arc::new(UInt8Array::from(vec![1u8])) as ArrayRef)], &stamp()).unwrap();
+        let message = scan_parquet(&path).err().expect("a UInt8 column is refused").to_string();
+        assert!(message.contains("odd.parquet") && message.contains("'flag'"), "{message}");
+    }
+}
