@@ -153,7 +153,7 @@ mod tests {
     #[test]
     fn curated_types_arrive_as_polars_types_and_only_used_columns_are_read() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("part-0.parquet");
+        let path = dir.path().join("one.parquet");
         let columns: Vec<(String, ArrayRef)> = vec![
             ("name".into(), Arc::new(StringArray::from(vec![Some("库夏吐加"), None, Some("")]))),
             ("kwh".into(), Arc::new(Float64Array::from(vec![Some(1.5), Some(-2.0), None]))),
