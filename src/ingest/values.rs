@@ -36,7 +36,9 @@ impl Values {
     /// An empty column for `rows` values of `kind`, text values taking `text_bytes` together.
     pub(crate) fn with_capacity(kind: ColumnType, rows: usize, text_bytes: usize) -> Values {
         match kind {
-            ColumnType::Text => Values::Text(TextValues { text: String::with_capacity(text_bytes), ends: Vec::with_capacity(rows), valid: Vec::with_capacity(rows) }),
+            ColumnType::Text => {
+                Values::Text(TextValues { text: String::with_capacity(text_bytes), ends: Vec::with_capacity(rows), valid: Vec::with_capacity(rows) })
+            }
             ColumnType::Integer => Values::Int(Vec::with_capacity(rows)),
             ColumnType::Number => Values::Float(Vec::with_capacity(rows)),
             ColumnType::Month | ColumnType::Quarter | ColumnType::Date => Values::Date(Vec::with_capacity(rows)),
