@@ -47,8 +47,13 @@ fn polars_type(path: &Path, name: &str, t: &ArrowType) -> PolarsResult<DataType>
         ArrowType::Boolean => DataType::Boolean,
         ArrowType::Date32 => DataType::Date,
         ArrowType::Timestamp(ArrowUnit::Microsecond, tz) => DataType::Datetime(TimeUnit::Microseconds, TimeZone::opt_try_new(tz.as_deref())?),
-        other => return Err(failed(path, format!("column '{name}' has the type {other}, which curated files do not hold"))),
+        other => return Err(unexpected(path, name, other)),
     })
+}
+
+/// A column of a type curated files never hold.
+fn unexpected(path: &Path, name: &str, t: &ArrowType) -> PolarsError {
+    failed(path, format!("column '{name}' has the type {t}, which curated files do not hold"))
 }
 
 struct ParquetScan {
@@ -124,7 +129,7 @@ fn series(path: &Path, name: &str, array: &dyn Array) -> PolarsResult<Series> {
         ArrowType::Timestamp(ArrowUnit::Microsecond, tz) => Int64Chunked::from_iter_options(n, array.as_primitive::<TimestampMicrosecondType>().iter())
             .into_datetime(TimeUnit::Microseconds, TimeZone::opt_try_new(tz.as_deref())?)
             .into_series(),
-        other => return Err(failed(path, format!("column '{name}' has the type {other}, which curated files do not hold"))),
+        other => return Err(unexpected(path, name, other)),
     })
 }
 
