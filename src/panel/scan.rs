@@ -10,11 +10,13 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType as ArrowType, Date32Type, Float64Type, Int32Type, Int64Type, TimeUnit as ArrowUnit, TimestampMicrosecondType};
+use arrow::array::Array;
+use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Schema as ArrowSchema, TimeUnit as ArrowUnit};
+use arrow::ffi::FFI_ArrowArray;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use polars::prelude::*;
+use rayon::prelude::*;
 
 /// A lazy frame over one Parquet file.
 pub(crate) fn scan_parquet(path: &Path) -> PolarsResult<LazyFrame> {
@@ -71,7 +73,13 @@ impl AnonymousScan for ParquetScan {
     }
 
     fn scan(&self, args: AnonymousScanArgs) -> PolarsResult<DataFrame> {
-        let builder = open(&self.path)?;
+        let file = File::open(&self.path).map_err(|e| failed(&self.path, e))?;
+        // Text is read as Arrow string views: polars' own layout, so the columns cross over as
+        // they are, and dictionary-encoded pages become views into their dictionary.
+        let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| failed(&self.path, e))?;
+        let hinted: Vec<ArrowField> = plain.schema().fields().iter().map(|f| f.as_ref().clone().with_data_type(read_type(f.data_type()))).collect();
+        let options = ArrowReaderOptions::new().with_schema(Arc::new(ArrowSchema::new(hinted)));
+        let metadata = ArrowReaderMetadata::try_new(plain.metadata().clone(), options).map_err(|e| failed(&self.path, e))?;
         let wanted: Vec<usize> = match &args.with_columns {
             Some(columns) => columns
                 .iter()
@@ -79,33 +87,46 @@ impl AnonymousScan for ParquetScan {
                 .collect::<PolarsResult<_>>()?,
             None => (0..self.names.len()).collect(),
         };
-        let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
-        let reader = builder.with_projection(mask).with_batch_size(64 * 1024).build().map_err(|e| failed(&self.path, e))?;
         // The projected batches keep the file's column order; polars wants the scan's order.
         let mut sorted = wanted.clone();
         sorted.sort_unstable();
-        let mut parts: Vec<Vec<Series>> = vec![Vec::new(); wanted.len()];
-        let mut height = 0;
-        for batch in reader {
-            let batch = batch.map_err(|e| failed(&self.path, e))?;
-            height += batch.num_rows();
-            for (at, &index) in wanted.iter().enumerate() {
-                let column = batch.column(sorted.iter().position(|&i| i == index).expect("a projected column"));
-                parts[at].push(series(&self.path, &self.names[index], column.as_ref())?);
-            }
-        }
-        let columns = parts
-            .into_iter()
-            .zip(&wanted)
-            .map(|(chunks, &index)| {
-                let mut chunks = chunks.into_iter();
+        let at_in_batch: Vec<usize> = wanted.iter().map(|i| sorted.iter().position(|j| j == i).expect("a projected column")).collect();
+        let groups: Vec<(usize, usize)> = metadata.metadata().row_groups().iter().enumerate().map(|(g, rg)| (g, rg.num_rows() as usize)).collect();
+        // Row groups are decoded side by side, each into one batch per column.
+        let decoded: Vec<Vec<Series>> = groups
+            .par_iter()
+            .map(|&(group, rows)| -> PolarsResult<Vec<Series>> {
+                let file = File::open(&self.path).map_err(|e| failed(&self.path, e))?;
+                let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone());
+                let mask = ProjectionMask::roots(builder.parquet_schema(), sorted.iter().copied());
+                let reader =
+                    builder.with_projection(mask).with_row_groups(vec![group]).with_batch_size(rows.max(1)).build().map_err(|e| failed(&self.path, e))?;
+                let mut columns: Vec<Series> = Vec::with_capacity(wanted.len());
+                for batch in reader {
+                    let batch = batch.map_err(|e| failed(&self.path, e))?;
+                    for (k, (&index, &at)) in wanted.iter().zip(&at_in_batch).enumerate() {
+                        let part = series(&self.path, &self.names[index], batch.column(at).as_ref())?;
+                        match columns.get_mut(k) {
+                            Some(whole) => {
+                                whole.append(&part)?;
+                            }
+                            None => columns.push(part),
+                        }
+                    }
+                }
+                Ok(columns)
+            })
+            .collect::<PolarsResult<_>>()?;
+        let height = groups.iter().map(|(_, rows)| rows).sum();
+        let columns = (0..wanted.len())
+            .map(|k| {
+                let index = wanted[k];
                 let name = PlSmallStr::from(self.names[index].as_str());
-                let mut whole = match chunks.next() {
-                    Some(first) => first,
-                    None => Series::new_empty(name, args.schema.get(self.names[index].as_str()).expect("a scanned column")),
-                };
-                for chunk in chunks {
-                    whole.append(&chunk)?;
+                let mut whole = Series::new_empty(name, args.schema.get(self.names[index].as_str()).expect("a scanned column"));
+                for group in &decoded {
+                    if let Some(part) = group.get(k) {
+                        whole.append(part)?;
+                    }
                 }
                 Ok(whole.into_column())
             })
@@ -114,23 +135,38 @@ impl AnonymousScan for ParquetScan {
     }
 }
 
-/// One Arrow column as a polars Series of the matching type.
+/// The Arrow type a column is read as: text as string views, the rest as written.
+fn read_type(t: &ArrowType) -> ArrowType {
+    match t {
+        ArrowType::Utf8 | ArrowType::LargeUtf8 => ArrowType::Utf8View,
+        other => other.clone(),
+    }
+}
+
+/// One Arrow column as a polars Series of the matching type. The buffers are handed over through
+/// the Arrow C data interface, which arrow-rs and polars both implement: no value is copied.
 fn series(path: &Path, name: &str, array: &dyn Array) -> PolarsResult<Series> {
-    let n = PlSmallStr::from(name);
-    Ok(match array.data_type() {
-        ArrowType::Utf8 => StringChunked::from_iter_options(n, array.as_string::<i32>().iter()).into_series(),
-        ArrowType::LargeUtf8 => StringChunked::from_iter_options(n, array.as_string::<i64>().iter()).into_series(),
-        ArrowType::Utf8View => StringChunked::from_iter_options(n, array.as_string_view().iter()).into_series(),
-        ArrowType::Int64 => Int64Chunked::from_iter_options(n, array.as_primitive::<Int64Type>().iter()).into_series(),
-        ArrowType::Int32 => Int32Chunked::from_iter_options(n, array.as_primitive::<Int32Type>().iter()).into_series(),
-        ArrowType::Float64 => Float64Chunked::from_iter_options(n, array.as_primitive::<Float64Type>().iter()).into_series(),
-        ArrowType::Boolean => BooleanChunked::from_iter_options(n, array.as_boolean().iter()).into_series(),
-        ArrowType::Date32 => Int32Chunked::from_iter_options(n, array.as_primitive::<Date32Type>().iter()).into_date().into_series(),
-        ArrowType::Timestamp(ArrowUnit::Microsecond, tz) => Int64Chunked::from_iter_options(n, array.as_primitive::<TimestampMicrosecondType>().iter())
-            .into_datetime(TimeUnit::Microseconds, TimeZone::opt_try_new(tz.as_deref())?)
-            .into_series(),
+    use polars_arrow::datatypes::{ArrowDataType as PlType, TimeUnit as PlUnit};
+    let target = match array.data_type() {
+        ArrowType::Utf8View => PlType::Utf8View,
+        ArrowType::Int64 => PlType::Int64,
+        ArrowType::Int32 => PlType::Int32,
+        ArrowType::Float64 => PlType::Float64,
+        ArrowType::Boolean => PlType::Boolean,
+        ArrowType::Date32 => PlType::Date32,
+        ArrowType::Timestamp(ArrowUnit::Microsecond, tz) => PlType::Timestamp(PlUnit::Microsecond, tz.as_deref().map(PlSmallStr::from)),
         other => return Err(unexpected(path, name, other)),
-    })
+    };
+    let exported = FFI_ArrowArray::new(&array.to_data());
+    // SAFETY: both structs are the C data interface's `struct ArrowArray` (#[repr(C)], the same
+    // fields in the same order; the transmute checks the size). Moving it hands its release
+    // callback to polars, which calls it once when the last column using the buffers is dropped.
+    let imported = unsafe {
+        let c: polars_arrow::ffi::ArrowArray = std::mem::transmute::<FFI_ArrowArray, polars_arrow::ffi::ArrowArray>(exported);
+        polars_arrow::ffi::import_array_from_c(c, target)
+    }
+    .map_err(|e| failed(path, format!("column '{name}': {e}")))?;
+    Series::from_arrow(PlSmallStr::from(name), imported)
 }
 
 #[cfg(test)]
@@ -205,15 +241,29 @@ mod tests {
     }
 
     #[test]
-    fn a_file_of_many_batches_reads_whole_and_an_empty_one_keeps_its_schema() {
+    fn a_file_of_many_row_groups_reads_whole_in_order_and_an_empty_one_keeps_its_schema() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.parquet");
-        // More rows than one read batch (64 Ki), so the column is appended from several.
-        let values: Vec<i64> = (0..150_000).collect();
-        write_parquet(&path, vec![("v".into(), Arc::new(Int64Array::from(values.clone())) as ArrayRef)], &stamp()).unwrap();
-        let df = scan_parquet(&path).unwrap().select([col("v").sum().alias("s"), len().alias("rows")]).collect().unwrap();
-        assert_eq!(df.column("s").unwrap().i64().unwrap().get(0), Some(150_000 * 149_999 / 2));
-        assert_eq!(df.column("rows").unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().get(0), Some(150_000));
+        // 600 000 rows: three row groups of at most 256 Ki rows, decoded side by side.
+        let n: i64 = 600_000;
+        let values: Vec<Option<i64>> = (0..n).map(|i| if i % 7 == 3 { None } else { Some(i) }).collect();
+        let text: Vec<String> = (0..n).map(|i| format!("站{}", i % 1000)).collect();
+        let columns: Vec<(String, ArrayRef)> =
+            vec![("v".into(), Arc::new(Int64Array::from(values))), ("s".into(), Arc::new(StringArray::from_iter_values(text.iter())))];
+        write_parquet(&path, columns, &stamp()).unwrap();
+        assert_eq!(ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap().metadata().num_row_groups(), 3);
+        let df = scan_parquet(&path).unwrap().collect().unwrap();
+        assert_eq!(df.height(), 600_000);
+        // Rows keep the file's order across row groups: every value equals its row number.
+        let v = df.column("v").unwrap().i64().unwrap();
+        let in_place = (0..n).all(|i| v.get(i as usize) == if i % 7 == 3 { None } else { Some(i) });
+        assert!(in_place, "a row moved or lost its value");
+        let s = df.column("s").unwrap().str().unwrap();
+        assert_eq!((s.get(0), s.get(262_145), s.get(599_999)), (Some("站0"), Some("站145"), Some("站999")));
+        // Sum of 0..n minus the nulls (i ≡ 3 mod 7), worked out by hand.
+        let nulls: i64 = (0..n).filter(|i| i % 7 == 3).sum();
+        let total = scan_parquet(&path).unwrap().select([col("v").sum()]).collect().unwrap();
+        assert_eq!(total.column("v").unwrap().i64().unwrap().get(0), Some(n * (n - 1) / 2 - nulls));
 
         let empty = dir.path().join("empty.parquet");
         write_parquet(&empty, vec![("v".into(), Arc::new(Float64Array::from(Vec::<f64>::new())) as ArrayRef)], &stamp()).unwrap();
