@@ -453,6 +453,11 @@ impl Resolutions {
 
 /// A measure's value per station and period (columns station_id, period, __value, __rows): one
 /// frame per partition, or one for an interval measure.
+///
+/// Rows are grouped by a station number (`__station`, from the spelling mapping) rather than by
+/// the station_id text, and a partition's own period is not a grouping key unless the formulas
+/// read it: the grouping hashes one integer where it hashed two strings per row. The text columns
+/// are put back on the (small) aggregated frame.
 #[allow(clippy::too_many_arguments)]
 fn aggregate_measure(
     plan: &Plan,
@@ -465,53 +470,88 @@ fn aggregate_measure(
     periods: &[Period],
 ) -> Result<Vec<DataFrame>, PanelError> {
     let source = &plan.sources[measure.source];
-    let (keys, ids): (Vec<&str>, Vec<&str>) = mapping.iter().map(|(k, v)| (k.as_str(), v.as_str())).unzip();
-    let map_frame = DataFrame::new(keys.len(), vec![Column::new(key_column.into(), keys), Column::new("station_id".into(), ids)]).map_err(pe)?.lazy();
+    // Station numbers: positions in the sorted station ids the mapping reaches.
+    let ids: Vec<&str> = mapping.values().map(String::as_str).collect::<BTreeSet<_>>().into_iter().collect();
+    let number = |id: &str| ids.binary_search(&id).expect("an id of the mapping") as i32;
+    let (keys, numbers): (Vec<&str>, Vec<i32>) = mapping.iter().map(|(k, v)| (k.as_str(), number(v))).unzip();
+    let map_frame = DataFrame::new(keys.len(), vec![Column::new(key_column.into(), keys), Column::new(STATION_NUMBER.into(), numbers)]).map_err(pe)?.lazy();
+    let numbers_frame = DataFrame::new(
+        ids.len(),
+        vec![Column::new(STATION_NUMBER.into(), (0..ids.len() as i32).collect::<Vec<i32>>()), Column::new("station_id".into(), ids.clone())],
+    )
+    .map_err(pe)?
+    .lazy();
     // Station columns the measure's expressions read (a join with the master only for those).
     let used = measure_roots(measure)?;
     let extra_used: Vec<&String> = stations.extra(source).filter(|n| used.contains(n.as_str())).collect();
-    let aggregate = |frame: LazyFrame| -> Result<DataFrame, PanelError> {
+    let extra_frame = if extra_used.is_empty() {
+        None
+    } else {
+        let extra: Vec<Expr> = extra_used.iter().map(|n| col(n.as_str())).chain([col("station_id")]).collect();
+        let by_number =
+            stations.frame.clone().select(extra).join(numbers_frame.clone(), [col("station_id")], [col("station_id")], JoinArgs::new(JoinType::Inner));
+        Some(by_number.drop(Selector::ByName { names: Arc::new([PlSmallStr::from("station_id")]), strict: true }))
+    };
+    // The station_id text only where a formula reads it.
+    let rows_station_id = used.contains("station_id");
+    // The period is a grouping key where rows of one frame can belong to several periods
+    // (interval measures) or where a formula reads it.
+    let period_key = measure.interval.is_some() || used.contains("period");
+    let aggregate = |frame: LazyFrame, period: Option<Period>| -> Result<DataFrame, PanelError> {
         let mut rows = frame.join(map_frame.clone(), [col(key_column)], [col(key_column)], JoinArgs::new(JoinType::Inner));
+        if rows_station_id {
+            rows = rows.join(numbers_frame.clone(), [col(STATION_NUMBER)], [col(STATION_NUMBER)], JoinArgs::new(JoinType::Left));
+        }
         if let Some((start, end)) = &measure.interval {
             rows = split_intervals(rows.collect().map_err(pe)?, start, end, plan.grain, plan.utc_offset_minutes)?.lazy();
         }
         // Period lengths by a join, not as literals: a literal lets the optimizer fold constants
         // and round differently from earlier runs.
         rows = rows.join(period_lengths(periods)?, [col("period")], [col("period")], JoinArgs::new(JoinType::Left));
-        if !extra_used.is_empty() {
-            let extra: Vec<Expr> = extra_used.iter().map(|n| col(n.as_str())).chain([col("station_id")]).collect();
-            rows = rows.join(stations.frame.clone().select(extra), [col("station_id")], [col("station_id")], JoinArgs::new(JoinType::Left));
+        if let Some(extra) = &extra_frame {
+            rows = rows.join(extra.clone(), [col(STATION_NUMBER)], [col(STATION_NUMBER)], JoinArgs::new(JoinType::Left));
         }
         if let Some(f) = &measure.filter {
             rows = rows.filter(polars::sql::sql_expr(f).map_err(pe)?);
         }
-        let keys = vec![col("station_id"), col("period")];
+        let mut keys = vec![col(STATION_NUMBER)];
+        if period_key {
+            keys.push(col("period"));
+        }
         if let Some((by, aggs)) = &measure.pre_aggregate {
             let mut group: Vec<Expr> = keys.clone();
             group.extend(by.iter().map(|b| col(b.as_str())));
             let mut exprs: Vec<Expr> = aggs.iter().map(|(n, e)| polars::sql::sql_expr(e).map(|x| x.alias(n.as_str()))).collect::<Result<_, _>>().map_err(pe)?;
             // Station columns and period hours stay available after the first step.
             exprs.extend(extra_used.iter().map(|n| col(n.as_str()).first()));
+            if rows_station_id {
+                exprs.push(col("station_id").first());
+            }
             exprs.push(col("period_hours").first());
             exprs.push(col("period_months").first());
             rows = rows.group_by(group).agg(exprs);
         }
         let formula = polars::sql::sql_expr(&measure.formula).map_err(pe)?;
-        rows.group_by(keys).agg([formula.cast(DataType::Float64).alias("__value"), len().alias("__rows")]).collect().map_err(|source| PanelError::Measure {
-            kind: kind.name(),
-            name: measure.name.clone(),
-            source,
-        })
+        let mut aggregated = rows.group_by(keys).agg([formula.cast(DataType::Float64).alias("__value"), len().alias("__rows")]);
+        aggregated = aggregated.join(numbers_frame.clone(), [col(STATION_NUMBER)], [col(STATION_NUMBER)], JoinArgs::new(JoinType::Left));
+        if let (false, Some(q)) = (period_key, period) {
+            aggregated = aggregated.with_column(lit(q.to_string()).alias("period"));
+        }
+        aggregated.collect().map_err(|source| PanelError::Measure { kind: kind.name(), name: measure.name.clone(), source })
     };
     if measure.interval.is_some() {
         let whole = concat(parts.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(), UnionArgs::default()).map_err(pe)?;
-        Ok(vec![aggregate(whole)?])
+        Ok(vec![aggregate(whole, None)?])
     } else {
         // One partition at a time (each query is parallel inside): two side by side took the
         // province panel's peak memory from 0.7 to 1.2 GB for a small gain in time.
-        parts.iter().map(|(_, f)| aggregate(f.clone())).collect()
+        parts.iter().map(|(q, f)| aggregate(f.clone(), Some(*q))).collect()
     }
 }
+
+/// The station number column of the grouping (see `aggregate_measure`); no pipeline column can
+/// have this name (column names start with a lowercase letter).
+const STATION_NUMBER: &str = "__station";
 
 /// Column names a measure's formula, filter and pre-aggregation read.
 fn measure_roots(measure: &Measure) -> Result<BTreeSet<String>, PanelError> {
