@@ -6,13 +6,18 @@
 //! position, i.e. first in file order) is kept, the others are duplicates. Memory is the buffer
 //! and one read buffer per run, whatever the size of the input.
 //!
+//! Under the `exact` policy with possible duplicates held back (`hold`), every later copy of a
+//! row is among the held rows. Then the runs need no order: at the end only the traces whose
+//! fingerprint is one of the held rows' are kept (a hash lookup per trace), and only those few
+//! are sorted and grouped. Runs are sorted at the end instead if holding stopped early.
+//!
 //! With a declared key the fingerprint is the key's and the trace also carries the whole row's:
 //! traces sharing a key and a row are duplicates as before; when rows sharing a key differ,
 //! every one of them is conflicting. Keyed traces are grouped over the whole source (a record
 //! may have been exported with another date), and each names the partition its row lives in.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
@@ -91,6 +96,8 @@ pub struct Found {
 pub(crate) struct DuplicateFinder {
     dir: PathBuf,
     capacity: usize,
+    /// Whether spilled runs are sorted when written (else at the end, if needed at all).
+    sort_spills: bool,
     buffers: BTreeMap<Option<Period>, Vec<Trace>>,
     runs: BTreeMap<Option<Period>, Vec<PathBuf>>,
     buffered: usize,
@@ -98,9 +105,11 @@ pub(crate) struct DuplicateFinder {
 }
 
 impl DuplicateFinder {
-    /// Run files go to `dir` (created on the first spill, removed by `finish`).
-    pub fn new(dir: PathBuf, capacity: usize) -> DuplicateFinder {
-        DuplicateFinder { dir, capacity: capacity.max(1), buffers: BTreeMap::new(), runs: BTreeMap::new(), buffered: 0, spilled: 0 }
+    /// Run files go to `dir` (created on the first spill, removed by `finish`). With
+    /// `sort_spills` false, runs are written as the traces came: for a search that will most
+    /// likely be given its candidates (`finish_all`).
+    pub fn new(dir: PathBuf, capacity: usize, sort_spills: bool) -> DuplicateFinder {
+        DuplicateFinder { dir, capacity: capacity.max(1), sort_spills, buffers: BTreeMap::new(), runs: BTreeMap::new(), buffered: 0, spilled: 0 }
     }
 
     pub fn add(&mut self, partition: Option<Period>, trace: Trace) -> Result<(), IngestError> {
@@ -118,7 +127,9 @@ impl DuplicateFinder {
             if traces.is_empty() {
                 continue;
             }
-            traces.sort_unstable();
+            if self.sort_spills {
+                traces.sort_unstable();
+            }
             let path = self.dir.join(format!("run-{}.bin", self.spilled));
             self.spilled += 1;
             let file = File::create(&path).map_err(|source| IngestError::Create { path: path.clone(), source })?;
@@ -137,39 +148,92 @@ impl DuplicateFinder {
 
     /// The duplicates of every partition, in file order; run files are removed.
     #[cfg(test)]
-    pub fn finish(self) -> Result<BTreeMap<Option<Period>, Vec<Duplicate>>, IngestError> {
-        Ok(self.finish_all()?.into_iter().filter(|(_, f)| !f.duplicates.is_empty()).map(|(p, f)| (p, f.duplicates)).collect())
+    pub fn finish(self, candidates: Option<&Candidates>) -> Result<BTreeMap<Option<Period>, Vec<Duplicate>>, IngestError> {
+        Ok(self.finish_all(candidates)?.into_iter().filter(|(_, f)| !f.duplicates.is_empty()).map(|(p, f)| (p, f.duplicates)).collect())
     }
 
     /// Duplicates and conflicts of every group, in file order; run files are removed.
-    pub(crate) fn finish_all(mut self) -> Result<BTreeMap<Option<Period>, Found>, IngestError> {
+    /// `candidates`, when given, holds (partition, fingerprint) of every trace that can be a later
+    /// copy: groups are then looked for among the traces of those fingerprints only.
+    pub(crate) fn finish_all(mut self, candidates: Option<&Candidates>) -> Result<BTreeMap<Option<Period>, Found>, IngestError> {
+        let result = self.search(candidates);
+        if self.spilled > 0 {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+        result
+    }
+
+    fn search(&mut self, candidates: Option<&Candidates>) -> Result<BTreeMap<Option<Period>, Found>, IngestError> {
         let mut partitions: Vec<Option<Period>> = self.buffers.keys().chain(self.runs.keys()).copied().collect();
         partitions.sort();
         partitions.dedup();
         let mut found = BTreeMap::new();
         for partition in partitions {
             let mut memory = self.buffers.remove(&partition).unwrap_or_default();
-            memory.sort_unstable();
             let runs = self.runs.remove(&partition).unwrap_or_default();
-            let result = merge_runs(memory, &runs)?;
+            let result = match candidates {
+                Some(candidates) => {
+                    // The traces of candidate fingerprints, from memory and every run, in any order.
+                    let is_candidate = |t: &Trace| candidates.contains(&(t.partition, t.fingerprint));
+                    let mut few: Vec<Trace> = memory.into_iter().filter(is_candidate).collect();
+                    for path in &runs {
+                        let mut run = Sorted::open(path)?;
+                        while let Some(t) = run.next()? {
+                            if is_candidate(&t) {
+                                few.push(t);
+                            }
+                        }
+                    }
+                    few.sort_unstable();
+                    merge_runs(few, &[])?
+                }
+                None => {
+                    if !self.sort_spills {
+                        for path in &runs {
+                            sort_run(path)?;
+                        }
+                    }
+                    memory.sort_unstable();
+                    merge_runs(memory, &runs)?
+                }
+            };
             if !result.duplicates.is_empty() || !result.conflicts.is_empty() {
                 found.insert(partition, result);
             }
-        }
-        if self.spilled > 0 {
-            let _ = std::fs::remove_dir_all(&self.dir);
         }
         Ok(found)
     }
 }
 
-/// One sorted source of traces: the in-memory buffer or a run file.
+/// (partition, fingerprint) of rows that may be later copies.
+pub(crate) type Candidates = HashSet<(u32, u128)>;
+
+/// Sorts a run file written unsorted (one run is at most the trace buffer, in memory at once).
+fn sort_run(path: &PathBuf) -> Result<(), IngestError> {
+    let bytes = std::fs::read(path).map_err(|source| IngestError::Read { path: path.clone(), source })?;
+    let mut traces: Vec<Trace> = bytes.chunks_exact(TRACE_BYTES).map(|b| Trace::from_bytes(b.try_into().expect("a whole trace"))).collect();
+    drop(bytes);
+    traces.sort_unstable();
+    let file = File::create(path).map_err(|source| IngestError::Create { path: path.clone(), source })?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    for t in &traces {
+        out.write_all(&t.to_bytes()).map_err(|source| IngestError::RunFile { path: path.clone(), source })?;
+    }
+    out.flush().map_err(|source| IngestError::RunFile { path: path.clone(), source })
+}
+
+/// A source of traces: the in-memory buffer or a run file (sorted, where they are merged).
 enum Sorted {
     Memory(std::vec::IntoIter<Trace>),
     Run(BufReader<File>, PathBuf),
 }
 
 impl Sorted {
+    fn open(path: &PathBuf) -> Result<Sorted, IngestError> {
+        let file = File::open(path).map_err(|source| IngestError::Read { path: path.clone(), source })?;
+        Ok(Sorted::Run(BufReader::with_capacity(1 << 20, file), path.clone()))
+    }
+
     fn next(&mut self) -> Result<Option<Trace>, IngestError> {
         match self {
             Sorted::Memory(it) => Ok(it.next()),
@@ -190,8 +254,7 @@ impl Sorted {
 fn merge_runs(memory: Vec<Trace>, runs: &[PathBuf]) -> Result<Found, IngestError> {
     let mut sources = vec![Sorted::Memory(memory.into_iter())];
     for path in runs {
-        let file = File::open(path).map_err(|source| IngestError::Read { path: path.clone(), source })?;
-        sources.push(Sorted::Run(BufReader::with_capacity(1 << 20, file), path.clone()));
+        sources.push(Sorted::open(path)?);
     }
     let mut heap = BinaryHeap::new();
     for (i, s) in sources.iter_mut().enumerate() {
@@ -269,20 +332,24 @@ mod tests {
                 u128::from(i) * 7919
             };
             let position = positions.entry(p).or_insert(0u64);
-            traces.push((p, trace(fingerprint, *position)));
+            traces.push((p, Trace { partition: (i % 2) as u32, ..trace(fingerprint, *position) }));
             *position += 1;
         }
         let expected = by_hand(&traces);
         assert!(expected.values().map(Vec::len).sum::<usize>() > 300);
+        // The candidates a complete hold gives: every later copy's (partition, fingerprint).
+        let candidates: Candidates = expected.values().flatten().map(|d| (d.copy.partition, d.copy.fingerprint)).collect();
         for capacity in [1_000_000, 997, 64] {
-            let dir = tempfile::tempdir().unwrap();
-            let mut finder = DuplicateFinder::new(dir.path().join("runs"), capacity);
-            for (p, t) in &traces {
-                finder.add(*p, *t).unwrap();
+            for (sort_spills, given) in [(true, None), (false, None), (false, Some(&candidates))] {
+                let dir = tempfile::tempdir().unwrap();
+                let mut finder = DuplicateFinder::new(dir.path().join("runs"), capacity, sort_spills);
+                for (p, t) in &traces {
+                    finder.add(*p, *t).unwrap();
+                }
+                let found = finder.finish(given).unwrap();
+                assert_eq!(found, expected, "capacity {capacity}, sorted spills {sort_spills}, candidates {}", given.is_some());
+                assert!(!dir.path().join("runs").exists(), "run files left behind");
             }
-            let found = finder.finish().unwrap();
-            assert_eq!(found, expected, "capacity {capacity}");
-            assert!(!dir.path().join("runs").exists(), "run files left behind");
         }
     }
 
@@ -298,13 +365,13 @@ mod tests {
         // conflicting). Key 3: alone. Spread over two partitions, with spills.
         let t = |key: u128, row: u128, file: u32, line: u32, partition: u32| Trace { fingerprint: key, file, line, position: u64::from(line), row, partition };
         let traces = [t(2, 20, 0, 5, 0), t(1, 10, 0, 2, 0), t(3, 30, 0, 3, 1), t(1, 10, 1, 2, 1), t(2, 20, 0, 9, 1), t(1, 10, 0, 7, 0), t(2, 21, 1, 4, 0)];
-        for capacity in [100, 2] {
+        for (capacity, sort_spills) in [(100, true), (2, true), (2, false)] {
             let dir = tempfile::tempdir().unwrap();
-            let mut finder = DuplicateFinder::new(dir.path().join("runs"), capacity);
+            let mut finder = DuplicateFinder::new(dir.path().join("runs"), capacity, sort_spills);
             for trace in traces {
                 finder.add(None, trace).unwrap();
             }
-            let found = finder.finish_all().unwrap().remove(&None).unwrap();
+            let found = finder.finish_all(None).unwrap().remove(&None).unwrap();
             let first = t(1, 10, 0, 2, 0);
             assert_eq!(found.duplicates, [Duplicate { copy: t(1, 10, 0, 7, 0), first }, Duplicate { copy: t(1, 10, 1, 2, 1), first }], "capacity {capacity}");
             let conflicting: Vec<(u32, u32, usize)> = found.conflicts.iter().map(|c| (c.row.file, c.row.line, c.rows)).collect();

@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
 use arrow::array::{ArrayRef, BooleanArray, UInt32Array};
 use arrow::error::ArrowError;
 
+use super::dedup::Candidates;
+
 /// Bits of the filter per byte of input (rows of the exports are 40–150 bytes long: 20–75 bits
 /// per row, false positives between 1e-3 and 1e-7 with six probes in a 512-bit block).
 const BITS_PER_INPUT_BYTE: u64 = 1;
@@ -82,6 +84,9 @@ struct Held {
 pub(crate) struct HeldBack {
     bloom: Option<Bloom>,
     partitions: BTreeMap<u32, Held>,
+    /// (partition, fingerprint) of every row held back: while holding lasts, every later copy
+    /// of a row is among them.
+    candidates: Candidates,
     held_rows: usize,
     max_held_rows: usize,
 }
@@ -98,7 +103,13 @@ impl HeldBack {
     /// a conflict removes the first row of its key too, so nothing is gained by holding).
     pub(crate) fn new(enabled: bool, input_bytes: u64, max_held_rows: usize) -> HeldBack {
         let bloom = enabled.then(|| Bloom::with_bits(input_bytes.saturating_mul(BITS_PER_INPUT_BYTE)));
-        HeldBack { bloom, partitions: BTreeMap::new(), held_rows: 0, max_held_rows }
+        HeldBack { bloom, partitions: BTreeMap::new(), candidates: Candidates::new(), held_rows: 0, max_held_rows }
+    }
+
+    /// The fingerprints the duplicate check needs to look at, when holding lasted the whole
+    /// source (every later copy of a row was held back); None otherwise.
+    pub(crate) fn candidates(&self) -> Option<&Candidates> {
+        self.bloom.as_ref().map(|_| &self.candidates)
     }
 
     /// Takes a part's rows (arriving at positions `first`.. of `partition`): returns the arrays to
@@ -118,6 +129,7 @@ impl HeldBack {
         }
         let keep = BooleanArray::from(keep);
         let rest = arrays.iter().map(|a| arrow::compute::filter(a, &keep)).collect::<Result<Vec<_>, _>>()?;
+        self.candidates.extend(held.iter().map(|&i| (partition, fingerprints[i as usize])));
         let entry = self.partitions.entry(partition).or_default();
         entry.positions.extend(held.iter().map(|&i| first + u64::from(i)));
         entry.batches.push(taken);
@@ -132,6 +144,7 @@ impl HeldBack {
             return Ok(Vec::new());
         }
         self.bloom = None;
+        self.candidates = Candidates::new();
         let mut out = Vec::new();
         for (&partition, held) in &mut self.partitions {
             held.written_at = Some(arrived(partition));
@@ -246,6 +259,13 @@ mod tests {
             // The duplicate check: every later copy of a value, by arrival position.
             let mut seen = std::collections::HashSet::new();
             let drops: Vec<u64> = rows.iter().enumerate().filter(|(_, v)| !seen.insert(**v)).map(|(i, _)| i as u64).collect();
+            // While holding lasted, every later copy is a candidate of the duplicate check.
+            if let Some(candidates) = held.candidates() {
+                let fingerprint = |v: i64| u128::from(v as u64) * 0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835 + 7;
+                for &d in &drops {
+                    prop_assert!(candidates.contains(&(0, fingerprint(rows[d as usize]))), "row {} is no candidate", d);
+                }
+            }
             let settled = held.settle(0, arrived, &drops).unwrap();
             if let Some(append) = &settled.append {
                 file.extend(values(append));

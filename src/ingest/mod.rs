@@ -372,7 +372,6 @@ pub(crate) fn ingest_source(
         Destination::Curated { dir, .. } => layout::duplicates_scratch(dir, &source.name),
         Destination::Nowhere => std::env::temp_dir().join(format!("duibiao-duplicates-{}-{}", std::process::id(), source.name)),
     };
-    let finder = DuplicateFinder::new(runs_dir, dedup::BUFFERED_TRACES);
     let out = IngestedSource {
         name: source.name.clone(),
         title: source.title.clone(),
@@ -388,6 +387,9 @@ pub(crate) fn ingest_source(
     let holding = matches!(source.duplicates, crate::spec::plan::DuplicatePolicy::Exact) && matches!(destination, Destination::Curated { .. });
     let input_bytes = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let held = hold::HeldBack::new(holding, input_bytes, crate::store::testhook::max_held_rows(hold::MAX_HELD_ROWS));
+    // While rows are held, the duplicate check is given its candidates at the end and needs no
+    // sorted runs.
+    let finder = DuplicateFinder::new(runs_dir, dedup::BUFFERED_TRACES, !holding);
     // This thread reads and cuts blocks and hands each to the thread pool to parse as soon as
     // it is cut; one merger thread takes the parsed blocks in read order into the partition
     // files, leaving a trace of each row for the duplicate check. Each merged block lets the
@@ -429,7 +431,7 @@ pub(crate) fn ingest_source(
     let (mut writers, mut out, mut merged) = merged?;
     let (mut held, arrived, partitions) =
         (std::mem::replace(&mut merged.held, hold::HeldBack::new(false, 0, 0)), merged.positions.clone(), merged.partitions.clone());
-    let removed = quarantine_duplicates(source, merged, &mut out)?;
+    let removed = quarantine_duplicates(source, merged, held.candidates(), &mut out)?;
     // Held rows that are no duplicates go to the end of their partition; duplicates that were
     // written are removed by rewriting their partition.
     let mut rewritten = BTreeMap::new();
@@ -471,9 +473,14 @@ pub(crate) fn ingest_source(
 
 /// Duplicates: every copy after the first leaves the accepted rows for quarantine; with a key,
 /// so do all rows of a key whose rows differ. Returns the positions to drop per partition.
-fn quarantine_duplicates(source: &SourcePlan, merged: Merged, out: &mut IngestedSource) -> Result<BTreeMap<Option<Period>, Vec<u64>>, IngestError> {
+fn quarantine_duplicates(
+    source: &SourcePlan,
+    merged: Merged,
+    candidates: Option<&dedup::Candidates>,
+    out: &mut IngestedSource,
+) -> Result<BTreeMap<Option<Period>, Vec<u64>>, IngestError> {
     let policy = source.duplicates.label();
-    let found = merged.finder.finish_all()?;
+    let found = merged.finder.finish_all(candidates)?;
     let mut removed: BTreeMap<Option<Period>, Vec<u64>> = BTreeMap::new();
     let key_text = match &source.duplicates {
         crate::spec::plan::DuplicatePolicy::Key(columns) => columns.join(", "),
