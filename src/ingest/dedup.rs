@@ -99,6 +99,9 @@ pub(crate) struct DuplicateFinder {
     /// Whether spilled runs are sorted when written (else at the end, if needed at all).
     sort_spills: bool,
     buffers: BTreeMap<Option<Period>, Vec<Trace>>,
+    /// The largest buffer's memory, kept from the last spill for the next buffer that grows:
+    /// growing a buffer anew after every spill copied it and faulted in fresh pages each time.
+    spare: Vec<Trace>,
     runs: BTreeMap<Option<Period>, Vec<PathBuf>>,
     buffered: usize,
     spilled: usize,
@@ -109,11 +112,21 @@ impl DuplicateFinder {
     /// `sort_spills` false, runs are written as the traces came: for a search that will most
     /// likely be given its candidates (`finish_all`).
     pub fn new(dir: PathBuf, capacity: usize, sort_spills: bool) -> DuplicateFinder {
-        DuplicateFinder { dir, capacity: capacity.max(1), sort_spills, buffers: BTreeMap::new(), runs: BTreeMap::new(), buffered: 0, spilled: 0 }
+        DuplicateFinder { dir, capacity: capacity.max(1), sort_spills, buffers: BTreeMap::new(), spare: Vec::new(), runs: BTreeMap::new(), buffered: 0, spilled: 0 }
     }
 
     pub fn add(&mut self, partition: Option<Period>, trace: Trace) -> Result<(), IngestError> {
-        self.buffers.entry(partition).or_default().push(trace);
+        let buffer = self.buffers.entry(partition).or_default();
+        if buffer.len() == buffer.capacity() {
+            if buffer.is_empty() && self.spare.capacity() > 0 {
+                *buffer = std::mem::take(&mut self.spare);
+            } else {
+                // Growth is capped at the whole buffer's size, the bound on traces in memory.
+                let grown = (buffer.capacity() * 2).max(1024).min(self.capacity).max(buffer.len() + 1);
+                buffer.reserve_exact(grown - buffer.len());
+            }
+        }
+        buffer.push(trace);
         self.buffered += 1;
         if self.buffered >= self.capacity {
             self.spill()?;
@@ -140,7 +153,11 @@ impl DuplicateFinder {
             out.flush().map_err(|source| IngestError::RunFile { path: path.clone(), source })?;
             self.runs.entry(*partition).or_default().push(path);
             traces.clear();
-            traces.shrink_to_fit();
+            if traces.capacity() > self.spare.capacity() {
+                self.spare = std::mem::take(traces);
+            } else {
+                *traces = Vec::new();
+            }
         }
         self.buffered = 0;
         Ok(())
