@@ -112,7 +112,16 @@ impl DuplicateFinder {
     /// `sort_spills` false, runs are written as the traces came: for a search that will most
     /// likely be given its candidates (`finish_all`).
     pub fn new(dir: PathBuf, capacity: usize, sort_spills: bool) -> DuplicateFinder {
-        DuplicateFinder { dir, capacity: capacity.max(1), sort_spills, buffers: BTreeMap::new(), spare: Vec::new(), runs: BTreeMap::new(), buffered: 0, spilled: 0 }
+        DuplicateFinder {
+            dir,
+            capacity: capacity.max(1),
+            sort_spills,
+            buffers: BTreeMap::new(),
+            spare: Vec::new(),
+            runs: BTreeMap::new(),
+            buffered: 0,
+            spilled: 0,
+        }
     }
 
     pub fn add(&mut self, partition: Option<Period>, trace: Trace) -> Result<(), IngestError> {

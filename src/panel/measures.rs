@@ -10,7 +10,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::{PanelError, References, StationColumns, aggregate_measure, floats, measures, pe, source_parts, strings};
+use super::{PanelError, References, StationColumns, aggregate_measure, floats, measures, partitions, pe, scan, source_parts, strings};
 use crate::base::period::Period;
 use crate::spec::plan::Plan;
 
@@ -59,19 +59,11 @@ impl MeasureEngine for Embedded<'_> {
         let mut out = Vec::new();
         for &index in sources {
             let source = &plan.sources[index];
-            let parts = source_parts(self.curated, &source.name)?;
             let (key_column, _) = source.station.clone().ok_or_else(|| PanelError::NoStationColumn(source.name.clone()))?;
-            let mut periods = Vec::new();
-            for (q, frame) in &parts {
-                let keys = frame.clone().group_by([col(key_column.as_str())]).agg([len().alias("rows")]).collect().map_err(pe)?;
-                let mut here = Vec::new();
-                for (k, n) in strings(&keys, &key_column)?.into_iter().zip(floats(&keys, "rows")?) {
-                    if let (Some(k), Some(n)) = (k, n) {
-                        here.push((k, n as u64));
-                    }
-                }
-                periods.push((*q, here));
-            }
+            let periods = match counted_spellings(self.curated, &source.name, &key_column)? {
+                Some(periods) => periods,
+                None => grouped_spellings(self.curated, &source.name, &key_column)?,
+            };
             out.push(SourceSpellings { source: index, periods });
         }
         Ok(out)
@@ -101,6 +93,45 @@ impl MeasureEngine for Embedded<'_> {
         }
         Ok(out)
     }
+}
+
+/// A text station column's spellings per partition, counted from the files' dictionaries
+/// (`scan::value_counts`); None when the column does not hold text.
+fn counted_spellings(curated: &Path, source: &str, key_column: &str) -> Result<Option<Vec<(Period, Vec<(String, u64)>)>>, PanelError> {
+    let mut periods = Vec::new();
+    for (q, files) in partitions(curated, source)? {
+        if files.is_empty() {
+            continue;
+        }
+        let mut here: BTreeMap<String, u64> = BTreeMap::new();
+        for file in &files {
+            let Some(counts) = scan::value_counts(file, key_column).map_err(pe)? else { return Ok(None) };
+            for (spelling, n) in counts {
+                *here.entry(spelling).or_default() += n;
+            }
+        }
+        periods.push((q, here.into_iter().collect()));
+    }
+    if periods.is_empty() {
+        return Err(PanelError::NoData(source.to_string()));
+    }
+    Ok(Some(periods))
+}
+
+/// A station column's spellings per partition by a polars grouping (any column type).
+fn grouped_spellings(curated: &Path, source: &str, key_column: &str) -> Result<Vec<(Period, Vec<(String, u64)>)>, PanelError> {
+    let mut periods = Vec::new();
+    for (q, frame) in &source_parts(curated, source)? {
+        let keys = frame.clone().group_by([col(key_column)]).agg([len().alias("rows")]).collect().map_err(pe)?;
+        let mut here = Vec::new();
+        for (k, n) in strings(&keys, key_column)?.into_iter().zip(floats(&keys, "rows")?) {
+            if let (Some(k), Some(n)) = (k, n) {
+                here.push((k, n as u64));
+            }
+        }
+        periods.push((*q, here));
+    }
+    Ok(periods)
 }
 
 /// The rows of one aggregated frame (station_id, period, __value) as measure values.

@@ -10,8 +10,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::Array;
-use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Schema as ArrowSchema, TimeUnit as ArrowUnit};
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Int32Type, Schema as ArrowSchema, TimeUnit as ArrowUnit};
 use arrow::ffi::FFI_ArrowArray;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
@@ -133,6 +133,64 @@ impl AnonymousScan for ParquetScan {
             .collect::<PolarsResult<Vec<Column>>>()?;
         DataFrame::new(height, columns)
     }
+}
+
+/// The distinct values of a text column of one file with their rows (nulls not counted), in
+/// the values' order; None when the column does not hold text. The column is read as Arrow
+/// dictionaries, which is how it is stored: rows are counted per dictionary entry and only
+/// the entries are looked at as text.
+pub(crate) fn value_counts(path: &Path, column: &str) -> PolarsResult<Option<Vec<(String, u64)>>> {
+    let file = File::open(path).map_err(|e| failed(path, e))?;
+    let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| failed(path, e))?;
+    let Some(index) = plain.schema().fields().iter().position(|f| f.name() == column) else {
+        return Err(failed(path, format!("no column '{column}'")));
+    };
+    if !matches!(plain.schema().field(index).data_type(), ArrowType::Utf8 | ArrowType::LargeUtf8) {
+        return Ok(None);
+    }
+    let dictionary = ArrowType::Dictionary(Box::new(ArrowType::Int32), Box::new(ArrowType::Utf8));
+    let hinted: Vec<ArrowField> = plain
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| if i == index { f.as_ref().clone().with_data_type(dictionary.clone()) } else { f.as_ref().clone() })
+        .collect();
+    let options = ArrowReaderOptions::new().with_schema(Arc::new(ArrowSchema::new(hinted)));
+    let metadata = ArrowReaderMetadata::try_new(plain.metadata().clone(), options).map_err(|e| failed(path, e))?;
+    let groups: Vec<usize> = (0..metadata.metadata().num_row_groups()).collect();
+    let counted: Vec<std::collections::HashMap<String, u64>> = groups
+        .par_iter()
+        .map(|&group| -> PolarsResult<std::collections::HashMap<String, u64>> {
+            let file = File::open(path).map_err(|e| failed(path, e))?;
+            let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone());
+            let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
+            let reader = builder.with_projection(mask).with_row_groups(vec![group]).with_batch_size(64 * 1024).build().map_err(|e| failed(path, e))?;
+            let mut counts = std::collections::HashMap::new();
+            for batch in reader {
+                let batch = batch.map_err(|e| failed(path, e))?;
+                let array = batch.column(0).as_dictionary::<Int32Type>();
+                let values = array.values().as_string::<i32>();
+                let mut per_entry = vec![0u64; values.len()];
+                for key in array.keys().iter().flatten() {
+                    per_entry[key as usize] += 1;
+                }
+                for (entry, &n) in per_entry.iter().enumerate() {
+                    if n > 0 && values.is_valid(entry) {
+                        *counts.entry(values.value(entry).to_string()).or_insert(0) += n;
+                    }
+                }
+            }
+            Ok(counts)
+        })
+        .collect::<PolarsResult<_>>()?;
+    let mut all: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for counts in counted {
+        for (value, n) in counts {
+            *all.entry(value).or_insert(0) += n;
+        }
+    }
+    Ok(Some(all.into_iter().collect()))
 }
 
 /// The Arrow type a column is read as: text as string views, the rest as written.
@@ -269,6 +327,25 @@ mod tests {
         write_parquet(&empty, vec![("v".into(), Arc::new(Float64Array::from(Vec::<f64>::new())) as ArrayRef)], &stamp()).unwrap();
         let df = scan_parquet(&empty).unwrap().collect().unwrap();
         assert_eq!((df.height(), df.column("v").unwrap().dtype().clone()), (0, DataType::Float64));
+    }
+
+    #[test]
+    fn value_counts_count_each_text_value_over_row_groups_and_skip_nulls() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.parquet");
+        // 300 000 rows (two row groups): row i is 甲 when i % 3 == 0, 乙 when i % 3 == 1, and
+        // null when i % 3 == 2, except every 1000th row, which is "" (an empty spelling).
+        let keys: Vec<Option<&str>> = (0..300_000).map(|i| if i % 1000 == 999 { Some("") } else { [Some("甲"), Some("乙"), None][i % 3] }).collect();
+        let n: Vec<i64> = (0..300_000).collect();
+        let columns: Vec<(String, ArrayRef)> = vec![("station".into(), Arc::new(StringArray::from(keys))), ("n".into(), Arc::new(Int64Array::from(n)))];
+        write_parquet(&path, columns, &stamp()).unwrap();
+        // 300 rows are ""; the others divide by i % 3 into 100 000 each. Among the "" rows
+        // (i = 999, 1999, ...: i % 3 cycles 0, 1, 2), 100 had been 甲, 100 乙 and 100 null.
+        let counts = value_counts(&path, "station").unwrap().unwrap();
+        assert_eq!(counts, vec![(String::new(), 300), ("乙".to_string(), 99_900), ("甲".to_string(), 99_900)]);
+        assert_eq!(value_counts(&path, "n").unwrap(), None, "a number column is not counted as text");
+        let message = value_counts(&path, "nope").unwrap_err().to_string();
+        assert!(message.contains("keys.parquet") && message.contains("'nope'"), "{message}");
     }
 
     #[test]
