@@ -10,7 +10,10 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::{PanelError, References, StationColumns, aggregate_measure, floats, measures, partitions, pe, scan, source_parts, strings};
+use super::{
+    PanelError, References, STATION_NUMBER, StationColumns, aggregate_measure, floats, measures, partitions, pe, scan, source_parts, source_parts_numbered,
+    station_numbers, strings,
+};
 use crate::base::period::Period;
 use crate::spec::plan::Plan;
 
@@ -83,10 +86,11 @@ impl MeasureEngine for Embedded<'_> {
             // Sources are read partition by partition, so memory follows the largest period, not
             // the whole history; only interval measures, whose rows can reach into the next
             // period, are taken whole.
-            let parts = source_parts(self.curated, &source.name)?;
             let (key_column, _) = source.station.clone().ok_or_else(|| PanelError::NoStationColumn(source.name.clone()))?;
             let mapping = &mappings[&measure.source];
-            let aggregated = aggregate_measure(plan, measure, &kind, &parts, &key_column, mapping, &stations, periods)?;
+            let numbering = scan::Numbering { column: key_column.clone(), name: STATION_NUMBER.to_string(), numbers: station_numbers(mapping).1 };
+            let (parts, numbered) = source_parts_numbered(self.curated, &source.name, Some(Arc::new(numbering)))?;
+            let aggregated = aggregate_measure(plan, measure, &kind, &parts, numbered, &key_column, mapping, &stations, periods)?;
             for frame in &aggregated {
                 long_rows(frame, &measure.name, &mut out)?;
             }

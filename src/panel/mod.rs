@@ -137,9 +137,23 @@ fn scan(path: &Path) -> Result<LazyFrame, PanelError> {
 /// The rows of a partitioned source, one frame per partition, each with a `period` column from
 /// the partition folder.
 fn source_parts(curated: &Path, source: &str) -> Result<Vec<(Period, LazyFrame)>, PanelError> {
+    Ok(source_parts_numbered(curated, source, None)?.0)
+}
+
+/// `source_parts`, and with `numbering` the station number column in every frame where the
+/// station column holds text; the flag says whether the frames have it.
+fn source_parts_numbered(curated: &Path, source: &str, numbering: Option<Arc<scan::Numbering>>) -> Result<(Vec<(Period, LazyFrame)>, bool), PanelError> {
+    let found = partitions(curated, source)?;
+    let numbering = match (numbering, found.iter().find_map(|(_, files)| files.first())) {
+        (Some(n), Some(first)) if scan::holds_text(first, &n.column).map_err(pe)? => Some(n),
+        _ => None,
+    };
     let mut out = Vec::new();
-    for (q, files) in partitions(curated, source)? {
-        let frames: Vec<LazyFrame> = files.iter().map(|f| scan(f).map(|lf| lf.with_column(lit(q.to_string()).alias("period")))).collect::<Result<_, _>>()?;
+    for (q, files) in found {
+        let frames: Vec<LazyFrame> = files
+            .iter()
+            .map(|f| scan::scan_numbered(f, numbering.clone()).map_err(pe).map(|lf| lf.with_column(lit(q.to_string()).alias("period"))))
+            .collect::<Result<_, _>>()?;
         if !frames.is_empty() {
             out.push((q, concat(frames, UnionArgs::default()).map_err(pe)?));
         }
@@ -147,7 +161,15 @@ fn source_parts(curated: &Path, source: &str) -> Result<Vec<(Period, LazyFrame)>
     if out.is_empty() {
         return Err(PanelError::NoData(source.to_string()));
     }
-    Ok(out)
+    Ok((out, numbering.is_some()))
+}
+
+/// Station numbers for a source's spelling → station_id mapping: the position of each station
+/// id among the sorted ids the mapping reaches, with the number of each spelling.
+fn station_numbers(mapping: &HashMap<String, String>) -> (Vec<&str>, HashMap<String, i32>) {
+    let ids: Vec<&str> = mapping.values().map(String::as_str).collect::<BTreeSet<_>>().into_iter().collect();
+    let numbers = mapping.iter().map(|(k, v)| (k.clone(), ids.binary_search(&v.as_str()).expect("an id of the mapping") as i32)).collect();
+    (ids, numbers)
 }
 
 fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, PanelError> {
@@ -454,8 +476,8 @@ impl Resolutions {
 /// A measure's value per station and period (columns station_id, period, __value, __rows): one
 /// frame per partition, or one for an interval measure.
 ///
-/// Rows are grouped by a station number (`__station`, from the spelling mapping) rather than by
-/// the station_id text, and a partition's own period is not a grouping key unless the formulas
+/// Rows are grouped by a station number (`__station`, from the spelling mapping, added by the
+/// scan when `numbered`, else by a join on the spelling) rather than by the station_id text, and a partition's own period is not a grouping key unless the formulas
 /// read it: the grouping hashes one integer where it hashed two strings per row. The text columns
 /// are put back on the (small) aggregated frame.
 #[allow(clippy::too_many_arguments)]
@@ -464,16 +486,15 @@ fn aggregate_measure(
     measure: &Measure,
     kind: &ColumnKind,
     parts: &[(Period, LazyFrame)],
+    numbered: bool,
     key_column: &str,
     mapping: &HashMap<String, String>,
     stations: &StationColumns,
     periods: &[Period],
 ) -> Result<Vec<DataFrame>, PanelError> {
     let source = &plan.sources[measure.source];
-    // Station numbers: positions in the sorted station ids the mapping reaches.
-    let ids: Vec<&str> = mapping.values().map(String::as_str).collect::<BTreeSet<_>>().into_iter().collect();
-    let number = |id: &str| ids.binary_search(&id).expect("an id of the mapping") as i32;
-    let (keys, numbers): (Vec<&str>, Vec<i32>) = mapping.iter().map(|(k, v)| (k.as_str(), number(v))).unzip();
+    let (ids, by_spelling) = station_numbers(mapping);
+    let (keys, numbers): (Vec<&str>, Vec<i32>) = by_spelling.iter().map(|(k, n)| (k.as_str(), *n)).unzip();
     let map_frame = DataFrame::new(keys.len(), vec![Column::new(key_column.into(), keys), Column::new(STATION_NUMBER.into(), numbers)]).map_err(pe)?.lazy();
     let numbers_frame = DataFrame::new(
         ids.len(),
@@ -498,7 +519,12 @@ fn aggregate_measure(
     // (interval measures) or where a formula reads it.
     let period_key = measure.interval.is_some() || used.contains("period");
     let aggregate = |frame: LazyFrame, period: Option<Period>| -> Result<DataFrame, PanelError> {
-        let mut rows = frame.join(map_frame.clone(), [col(key_column)], [col(key_column)], JoinArgs::new(JoinType::Inner));
+        // Rows of spellings that name no station are left out.
+        let mut rows = if numbered {
+            frame.filter(col(STATION_NUMBER).is_not_null())
+        } else {
+            frame.join(map_frame.clone(), [col(key_column)], [col(key_column)], JoinArgs::new(JoinType::Inner))
+        };
         if rows_station_id {
             rows = rows.join(numbers_frame.clone(), [col(STATION_NUMBER)], [col(STATION_NUMBER)], JoinArgs::new(JoinType::Left));
         }

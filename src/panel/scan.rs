@@ -20,14 +20,49 @@ use rayon::prelude::*;
 
 /// A lazy frame over one Parquet file.
 pub(crate) fn scan_parquet(path: &Path) -> PolarsResult<LazyFrame> {
+    scan_numbered(path, None)
+}
+
+/// Station numbers for the spellings of a text column: the scan adds a column `name` (Int32)
+/// holding each row's number, null where the spelling has none (or is missing).
+pub(crate) struct Numbering {
+    /// The text column holding the spellings.
+    pub column: String,
+    /// The added column.
+    pub name: String,
+    pub numbers: std::collections::HashMap<String, i32>,
+}
+
+/// A lazy frame over one Parquet file, with the station number column of `numbering` when
+/// given and its column holds text (else None: the caller joins instead). The numbers are
+/// looked up once per dictionary entry of the stored column, not once per row.
+pub(crate) fn scan_numbered(path: &Path, numbering: Option<Arc<Numbering>>) -> PolarsResult<LazyFrame> {
     let builder = open(path)?;
     let arrow_schema = builder.schema().clone();
     let mut schema = Schema::default();
     for field in arrow_schema.fields() {
         schema.insert(field.name().as_str().into(), polars_type(path, field.name(), field.data_type())?);
     }
-    let scan = ParquetScan { path: path.to_path_buf(), names: arrow_schema.fields().iter().map(|f| f.name().clone()).collect() };
+    let names: Vec<String> = arrow_schema.fields().iter().map(|f| f.name().clone()).collect();
+    let numbering = match numbering {
+        Some(n) => {
+            let Some(at) = names.iter().position(|c| *c == n.column) else { return Err(failed(path, format!("no column '{}'", n.column))) };
+            if !matches!(arrow_schema.field(at).data_type(), ArrowType::Utf8 | ArrowType::LargeUtf8) {
+                return Err(failed(path, format!("column '{}' holds no text to number", n.column)));
+            }
+            schema.insert(n.name.as_str().into(), DataType::Int32);
+            Some((at, n))
+        }
+        None => None,
+    };
+    let scan = ParquetScan { path: path.to_path_buf(), names, numbering };
     LazyFrame::anonymous_scan(Arc::new(scan), ScanArgsAnonymous { schema: Some(Arc::new(schema)), name: "PARQUET (arrow-rs)", ..ScanArgsAnonymous::default() })
+}
+
+/// Whether a file's column holds text (the columns `scan_numbered` can number).
+pub(crate) fn holds_text(path: &Path, column: &str) -> PolarsResult<bool> {
+    let builder = open(path)?;
+    Ok(builder.schema().fields().iter().any(|f| f.name() == column && matches!(f.data_type(), ArrowType::Utf8 | ArrowType::LargeUtf8)))
 }
 
 fn failed(path: &Path, what: impl std::fmt::Display) -> PolarsError {
@@ -61,6 +96,15 @@ fn unexpected(path: &Path, name: &str, t: &ArrowType) -> PolarsError {
 struct ParquetScan {
     path: PathBuf,
     names: Vec<String>,
+    /// The numbered column's index and its numbering.
+    numbering: Option<(usize, Arc<Numbering>)>,
+}
+
+/// A column of the scan's output: one of the file's, or the station numbers.
+#[derive(Clone, Copy, PartialEq)]
+enum Wanted {
+    File(usize),
+    Numbers,
 }
 
 impl AnonymousScan for ParquetScan {
@@ -73,24 +117,41 @@ impl AnonymousScan for ParquetScan {
     }
 
     fn scan(&self, args: AnonymousScanArgs) -> PolarsResult<DataFrame> {
-        let file = File::open(&self.path).map_err(|e| failed(&self.path, e))?;
-        // Text is read as Arrow string views: polars' own layout, so the columns cross over as
-        // they are, and dictionary-encoded pages become views into their dictionary.
-        let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| failed(&self.path, e))?;
-        let hinted: Vec<ArrowField> = plain.schema().fields().iter().map(|f| f.as_ref().clone().with_data_type(read_type(f.data_type()))).collect();
-        let options = ArrowReaderOptions::new().with_schema(Arc::new(ArrowSchema::new(hinted)));
-        let metadata = ArrowReaderMetadata::try_new(plain.metadata().clone(), options).map_err(|e| failed(&self.path, e))?;
-        let wanted: Vec<usize> = match &args.with_columns {
+        let numbers_name = self.numbering.as_ref().map(|(_, n)| n.name.as_str());
+        let wanted: Vec<Wanted> = match &args.with_columns {
             Some(columns) => columns
                 .iter()
-                .map(|c| self.names.iter().position(|n| n == c.as_str()).ok_or_else(|| failed(&self.path, format!("no column '{c}'"))))
+                .map(|c| match self.names.iter().position(|n| n == c.as_str()) {
+                    Some(i) => Ok(Wanted::File(i)),
+                    None if Some(c.as_str()) == numbers_name => Ok(Wanted::Numbers),
+                    None => Err(failed(&self.path, format!("no column '{c}'"))),
+                })
                 .collect::<PolarsResult<_>>()?,
-            None => (0..self.names.len()).collect(),
+            None => (0..self.names.len()).map(Wanted::File).chain(numbers_name.map(|_| Wanted::Numbers)).collect(),
         };
-        // The projected batches keep the file's column order; polars wants the scan's order.
-        let mut sorted = wanted.clone();
-        sorted.sort_unstable();
-        let at_in_batch: Vec<usize> = wanted.iter().map(|i| sorted.iter().position(|j| j == i).expect("a projected column")).collect();
+        let numbered = wanted.contains(&Wanted::Numbers).then(|| self.numbering.clone()).flatten();
+        let file = File::open(&self.path).map_err(|e| failed(&self.path, e))?;
+        // Text is read as Arrow string views: polars' own layout, so the columns cross over as
+        // they are, and dictionary-encoded pages become views into their dictionary. A numbered
+        // column is read as the dictionary it is stored as.
+        let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| failed(&self.path, e))?;
+        let hinted: Vec<ArrowField> = plain
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let t = if numbered.as_ref().is_some_and(|(at, _)| *at == i) { dictionary_of_text() } else { read_type(f.data_type()) };
+                f.as_ref().clone().with_data_type(t)
+            })
+            .collect();
+        let options = ArrowReaderOptions::new().with_schema(Arc::new(ArrowSchema::new(hinted)));
+        let metadata = ArrowReaderMetadata::try_new(plain.metadata().clone(), options).map_err(|e| failed(&self.path, e))?;
+        // The file columns to read, in the file's order (the batches' order).
+        let mut read: Vec<usize> = wanted.iter().filter_map(|w| if let Wanted::File(i) = w { Some(*i) } else { None }).collect();
+        read.extend(numbered.as_ref().map(|(at, _)| *at));
+        read.sort_unstable();
+        read.dedup();
         let groups: Vec<(usize, usize)> = metadata.metadata().row_groups().iter().enumerate().map(|(g, rg)| (g, rg.num_rows() as usize)).collect();
         // Row groups are decoded side by side, each into one batch per column.
         let decoded: Vec<Vec<Series>> = groups
@@ -98,14 +159,23 @@ impl AnonymousScan for ParquetScan {
             .map(|&(group, rows)| -> PolarsResult<Vec<Series>> {
                 let file = File::open(&self.path).map_err(|e| failed(&self.path, e))?;
                 let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone());
-                let mask = ProjectionMask::roots(builder.parquet_schema(), sorted.iter().copied());
+                let mask = ProjectionMask::roots(builder.parquet_schema(), read.iter().copied());
                 let reader =
                     builder.with_projection(mask).with_row_groups(vec![group]).with_batch_size(rows.max(1)).build().map_err(|e| failed(&self.path, e))?;
                 let mut columns: Vec<Series> = Vec::with_capacity(wanted.len());
                 for batch in reader {
                     let batch = batch.map_err(|e| failed(&self.path, e))?;
-                    for (k, (&index, &at)) in wanted.iter().zip(&at_in_batch).enumerate() {
-                        let part = series(&self.path, &self.names[index], batch.column(at).as_ref())?;
+                    let column = |i: usize| batch.column(read.iter().position(|r| *r == i).expect("a column read"));
+                    for (k, w) in wanted.iter().enumerate() {
+                        let part = match (w, &numbered) {
+                            (Wanted::Numbers, Some((at, numbering))) => numbers(&self.path, numbering, column(*at).as_ref())?,
+                            (Wanted::Numbers, None) => unreachable!("numbers are wanted only with a numbering"),
+                            (Wanted::File(i), Some((at, _))) if i == at => {
+                                let text = arrow::compute::cast(column(*i).as_ref(), &ArrowType::Utf8View).map_err(|e| failed(&self.path, e))?;
+                                series(&self.path, &self.names[*i], text.as_ref())?
+                            }
+                            (Wanted::File(i), _) => series(&self.path, &self.names[*i], column(*i).as_ref())?,
+                        };
                         match columns.get_mut(k) {
                             Some(whole) => {
                                 whole.append(&part)?;
@@ -118,11 +188,15 @@ impl AnonymousScan for ParquetScan {
             })
             .collect::<PolarsResult<_>>()?;
         let height = groups.iter().map(|(_, rows)| rows).sum();
-        let columns = (0..wanted.len())
-            .map(|k| {
-                let index = wanted[k];
-                let name = PlSmallStr::from(self.names[index].as_str());
-                let mut whole = Series::new_empty(name, args.schema.get(self.names[index].as_str()).expect("a scanned column"));
+        let columns = wanted
+            .iter()
+            .enumerate()
+            .map(|(k, w)| {
+                let name = match w {
+                    Wanted::File(i) => self.names[*i].as_str(),
+                    Wanted::Numbers => numbers_name.expect("a numbering"),
+                };
+                let mut whole = Series::new_empty(PlSmallStr::from(name), args.schema.get(name).expect("a scanned column"));
                 for group in &decoded {
                     if let Some(part) = group.get(k) {
                         whole.append(part)?;
@@ -133,6 +207,23 @@ impl AnonymousScan for ParquetScan {
             .collect::<PolarsResult<Vec<Column>>>()?;
         DataFrame::new(height, columns)
     }
+}
+
+/// The Arrow type text is counted and numbered in: the dictionary it is stored as.
+fn dictionary_of_text() -> ArrowType {
+    ArrowType::Dictionary(Box::new(ArrowType::Int32), Box::new(ArrowType::Utf8))
+}
+
+/// The station numbers of a dictionary-typed text column: looked up once per entry.
+fn numbers(path: &Path, numbering: &Numbering, array: &dyn Array) -> PolarsResult<Series> {
+    let Some(array) = array.as_dictionary_opt::<Int32Type>() else {
+        return Err(failed(path, format!("column '{}' was not read as a dictionary", numbering.column)));
+    };
+    let values = array.values().as_string::<i32>();
+    let per_entry: Vec<Option<i32>> =
+        (0..values.len()).map(|e| if values.is_valid(e) { numbering.numbers.get(values.value(e)).copied() } else { None }).collect();
+    let numbers = array.keys().iter().map(|key| key.and_then(|k| per_entry[k as usize]));
+    Ok(Int32Chunked::from_iter_options(PlSmallStr::from(numbering.name.as_str()), numbers).into_series())
 }
 
 /// The distinct values of a text column of one file with their rows (nulls not counted), in
@@ -148,7 +239,7 @@ pub(crate) fn value_counts(path: &Path, column: &str) -> PolarsResult<Option<Vec
     if !matches!(plain.schema().field(index).data_type(), ArrowType::Utf8 | ArrowType::LargeUtf8) {
         return Ok(None);
     }
-    let dictionary = ArrowType::Dictionary(Box::new(ArrowType::Int32), Box::new(ArrowType::Utf8));
+    let dictionary = dictionary_of_text();
     let hinted: Vec<ArrowField> = plain
         .schema()
         .fields()
@@ -346,6 +437,41 @@ mod tests {
         assert_eq!(value_counts(&path, "n").unwrap(), None, "a number column is not counted as text");
         let message = value_counts(&path, "nope").unwrap_err().to_string();
         assert!(message.contains("keys.parquet") && message.contains("'nope'"), "{message}");
+    }
+
+    #[test]
+    fn numbered_scan_gives_each_row_its_spellings_number_and_keeps_the_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.parquet");
+        // 270 000 rows (two row groups) cycling through four spellings and a null: 甲所 and 甲 are
+        // station 0, 乙所 is station 1, 丙所 is no station's.
+        let cycle = [Some("甲所"), Some("乙所"), None, Some("丙所"), Some("甲")];
+        let keys: Vec<Option<&str>> = (0..270_000).map(|i| cycle[i % 5]).collect();
+        let kwh: Vec<f64> = (0..270_000).map(|i| i as f64).collect();
+        let columns: Vec<(String, ArrayRef)> = vec![("kwh".into(), Arc::new(Float64Array::from(kwh))), ("station".into(), Arc::new(StringArray::from(keys)))];
+        write_parquet(&path, columns, &stamp()).unwrap();
+        let numbers = [("甲所", 0), ("甲", 0), ("乙所", 1)].into_iter().map(|(k, n)| (k.to_string(), n)).collect();
+        let numbering = Arc::new(Numbering { column: "station".into(), name: "__n".into(), numbers });
+        let df = scan_numbered(&path, Some(numbering.clone())).unwrap().select([col("__n"), col("station"), col("kwh")]).collect().unwrap();
+        let n = df.column("__n").unwrap().i32().unwrap();
+        let station = df.column("station").unwrap().str().unwrap();
+        let expected_number = [Some(0), Some(1), None, None, Some(0)];
+        for i in [0usize, 1, 2, 3, 4, 262_143, 262_144, 262_145, 269_999] {
+            assert_eq!(n.get(i), expected_number[i % 5], "number of row {i}");
+            assert_eq!(station.get(i), cycle[i % 5], "text of row {i}");
+        }
+        // Rows per number over the whole file: 54 000 of each spelling and of the nulls.
+        let counts = scan_numbered(&path, Some(numbering)).unwrap().group_by([col("__n")]).agg([len().alias("rows"), col("kwh").sum()]).collect().unwrap();
+        let counts = counts.sort(["__n"], SortMultipleOptions::default().with_nulls_last(true)).unwrap();
+        let rows: Vec<Option<i64>> = i64s(counts.column("rows").unwrap());
+        assert_eq!(rows, vec![Some(108_000), Some(54_000), Some(108_000)]);
+        // Station 1 is rows i ≡ 1 (mod 5): the sum of 5k + 1 for k < 54 000.
+        let kwh = counts.column("kwh").unwrap().f64().unwrap();
+        assert_eq!(kwh.get(1), Some(5.0 * (54_000.0 * 53_999.0 / 2.0) + 54_000.0));
+        // A column that holds no text cannot be numbered.
+        let other = Arc::new(Numbering { column: "kwh".into(), name: "__n".into(), numbers: Default::default() });
+        let message = scan_numbered(&path, Some(other)).err().expect("a number column is refused").to_string();
+        assert!(message.contains("rows.parquet") && message.contains("'kwh'"), "{message}");
     }
 
     #[test]
