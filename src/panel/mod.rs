@@ -513,8 +513,9 @@ fn aggregate_measure(
             stations.frame.clone().select(extra).join(numbers_frame.clone(), [col("station_id")], [col("station_id")], JoinArgs::new(JoinType::Inner));
         Some(by_number.drop(Selector::ByName { names: Arc::new([PlSmallStr::from("station_id")]), strict: true }))
     };
-    // The station_id text only where a formula reads it.
+    // The station_id text only where a formula reads it; the same for the period lengths.
     let rows_station_id = used.contains("station_id");
+    let uses_lengths = used.contains("period_hours") || used.contains("period_months");
     // The period is a grouping key where rows of one frame can belong to several periods
     // (interval measures) or where a formula reads it.
     let period_key = measure.interval.is_some() || used.contains("period");
@@ -532,8 +533,10 @@ fn aggregate_measure(
             rows = split_intervals(rows.collect().map_err(pe)?, start, end, plan.grain, plan.utc_offset_minutes)?.lazy();
         }
         // Period lengths by a join, not as literals: a literal lets the optimizer fold constants
-        // and round differently from earlier runs.
-        rows = rows.join(period_lengths(periods)?, [col("period")], [col("period")], JoinArgs::new(JoinType::Left));
+        // and round differently from earlier runs. Only for measures that read them.
+        if uses_lengths {
+            rows = rows.join(period_lengths(periods)?, [col("period")], [col("period")], JoinArgs::new(JoinType::Left));
+        }
         if let Some(extra) = &extra_frame {
             rows = rows.join(extra.clone(), [col(STATION_NUMBER)], [col(STATION_NUMBER)], JoinArgs::new(JoinType::Left));
         }
@@ -553,8 +556,10 @@ fn aggregate_measure(
             if rows_station_id {
                 exprs.push(col("station_id").first());
             }
-            exprs.push(col("period_hours").first());
-            exprs.push(col("period_months").first());
+            if uses_lengths {
+                exprs.push(col("period_hours").first());
+                exprs.push(col("period_months").first());
+            }
             rows = rows.group_by(group).agg(exprs);
         }
         let formula = polars::sql::sql_expr(&measure.formula).map_err(pe)?;
