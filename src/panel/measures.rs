@@ -11,11 +11,11 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::{
-    PanelError, References, STATION_NUMBER, StationColumns, aggregate_measure, floats, measures, partitions, pe, scan, source_parts, source_parts_numbered,
-    station_numbers, strings,
+    ColumnKind, PanelError, References, STATION_NUMBER, StationColumns, aggregate_measures, floats, measures, partitions, pe, scan, source_parts,
+    source_parts_numbered, station_numbers, strings,
 };
 use crate::base::period::Period;
-use crate::spec::plan::Plan;
+use crate::spec::plan::{Measure, Plan};
 
 /// The station spellings of one measure source: for each period it covers, each spelling of its
 /// station column with its rows (rows without a spelling are not listed).
@@ -80,19 +80,45 @@ impl MeasureEngine for Embedded<'_> {
         periods: &[Period],
     ) -> Result<Vec<MeasureValue>, PanelError> {
         let stations = StationColumns::new(plan, &references.master);
+        let all: Vec<(&Measure, ColumnKind)> = measures(plan).collect();
         let mut out = Vec::new();
-        for (measure, kind) in measures(plan) {
-            let source = &plan.sources[measure.source];
+        let mut done = vec![false; all.len()];
+        for first in 0..all.len() {
+            if done[first] {
+                continue;
+            }
+            // Measures of one source without an interval, a pre-aggregation or a filter read the
+            // same rows the same way: they share one grouping (one query per partition).
+            let plain = |m: &Measure| m.interval.is_none() && m.pre_aggregate.is_none() && m.filter.is_none();
+            let source_index = all[first].0.source;
+            let members: Vec<usize> = if plain(all[first].0) {
+                (first..all.len()).filter(|&j| !done[j] && all[j].0.source == source_index && plain(all[j].0)).collect()
+            } else {
+                vec![first]
+            };
+            for &j in &members {
+                done[j] = true;
+            }
+            let batch: Vec<(&Measure, &ColumnKind)> = members.iter().map(|&j| (all[j].0, &all[j].1)).collect();
+            let source = &plan.sources[source_index];
             // Sources are read partition by partition, so memory follows the largest period, not
             // the whole history; only interval measures, whose rows can reach into the next
             // period, are taken whole.
             let (key_column, _) = source.station.clone().ok_or_else(|| PanelError::NoStationColumn(source.name.clone()))?;
-            let mapping = &mappings[&measure.source];
+            let mapping = &mappings[&source_index];
             let numbering = scan::Numbering { column: key_column.clone(), name: STATION_NUMBER.to_string(), numbers: station_numbers(mapping).1 };
             let (parts, numbered) = source_parts_numbered(self.curated, &source.name, Some(Arc::new(numbering)))?;
-            let aggregated = aggregate_measure(plan, measure, &kind, &parts, numbered, &key_column, mapping, &stations, periods)?;
-            for frame in &aggregated {
-                long_rows(frame, &measure.name, &mut out)?;
+            let aggregate = |batch: &[(&Measure, &ColumnKind)]| aggregate_measures(plan, batch, &parts, numbered, &key_column, mapping, &stations, periods);
+            let aggregated = match aggregate(&batch) {
+                Ok(frames) => frames,
+                // One measure at a time, so that the error names the measure that failed.
+                Err(_) if batch.len() > 1 => batch.iter().map(|one| aggregate(std::slice::from_ref(one)).map(|mut f| f.remove(0))).collect::<Result<_, _>>()?,
+                Err(e) => return Err(e),
+            };
+            for ((measure, _), frames) in batch.iter().zip(&aggregated) {
+                for frame in frames {
+                    long_rows(frame, &measure.name, &mut out)?;
+                }
             }
         }
         Ok(out)

@@ -473,25 +473,28 @@ impl Resolutions {
     }
 }
 
-/// A measure's value per station and period (columns station_id, period, __value, __rows): one
-/// frame per partition, or one for an interval measure.
+/// The values of a batch of measures of one source per station and period: for each measure,
+/// frames of columns station_id, period, __value, __rows, one per partition, or one for an
+/// interval measure. A batch of more than one shares one grouping; its measures have no
+/// interval, pre-aggregation or filter (the caller's choice).
 ///
 /// Rows are grouped by a station number (`__station`, from the spelling mapping, added by the
-/// scan when `numbered`, else by a join on the spelling) rather than by the station_id text, and a partition's own period is not a grouping key unless the formulas
-/// read it: the grouping hashes one integer where it hashed two strings per row. The text columns
-/// are put back on the (small) aggregated frame.
+/// scan when `numbered`, else by a join on the spelling) rather than by the station_id text, and
+/// a partition's own period is not a grouping key unless the formulas read it: the grouping
+/// hashes one integer where it hashed two strings per row. The text columns are put back on the
+/// (small) aggregated frame.
 #[allow(clippy::too_many_arguments)]
-fn aggregate_measure(
+fn aggregate_measures(
     plan: &Plan,
-    measure: &Measure,
-    kind: &ColumnKind,
+    batch: &[(&Measure, &ColumnKind)],
     parts: &[(Period, LazyFrame)],
     numbered: bool,
     key_column: &str,
     mapping: &HashMap<String, String>,
     stations: &StationColumns,
     periods: &[Period],
-) -> Result<Vec<DataFrame>, PanelError> {
+) -> Result<Vec<Vec<DataFrame>>, PanelError> {
+    let (measure, kind) = batch[0];
     let source = &plan.sources[measure.source];
     let (ids, by_spelling) = station_numbers(mapping);
     let (keys, numbers): (Vec<&str>, Vec<i32>) = by_spelling.iter().map(|(k, n)| (k.as_str(), *n)).unzip();
@@ -502,8 +505,11 @@ fn aggregate_measure(
     )
     .map_err(pe)?
     .lazy();
-    // Station columns the measure's expressions read (a join with the master only for those).
-    let used = measure_roots(measure)?;
+    // Station columns the measures' expressions read (a join with the master only for those).
+    let mut used = BTreeSet::new();
+    for (m, _) in batch {
+        used.extend(measure_roots(m)?);
+    }
     let extra_used: Vec<&String> = stations.extra(source).filter(|n| used.contains(n.as_str())).collect();
     let extra_frame = if extra_used.is_empty() {
         None
@@ -562,22 +568,44 @@ fn aggregate_measure(
             }
             rows = rows.group_by(group).agg(exprs);
         }
-        let formula = polars::sql::sql_expr(&measure.formula).map_err(pe)?;
-        let mut aggregated = rows.group_by(keys).agg([formula.cast(DataType::Float64).alias("__value"), len().alias("__rows")]);
+        let mut values: Vec<Expr> = batch
+            .iter()
+            .enumerate()
+            .map(|(k, (m, _))| polars::sql::sql_expr(&m.formula).map(|f| f.cast(DataType::Float64).alias(value_column(batch.len(), k))))
+            .collect::<Result<_, _>>()
+            .map_err(pe)?;
+        values.push(len().alias("__rows"));
+        let mut aggregated = rows.group_by(keys).agg(values);
         aggregated = aggregated.join(numbers_frame.clone(), [col(STATION_NUMBER)], [col(STATION_NUMBER)], JoinArgs::new(JoinType::Left));
         if let (false, Some(q)) = (period_key, period) {
             aggregated = aggregated.with_column(lit(q.to_string()).alias("period"));
         }
         aggregated.collect().map_err(|source| PanelError::Measure { kind: kind.name(), name: measure.name.clone(), source })
     };
-    if measure.interval.is_some() {
+    let frames: Vec<DataFrame> = if measure.interval.is_some() {
         let whole = concat(parts.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(), UnionArgs::default()).map_err(pe)?;
-        Ok(vec![aggregate(whole, None)?])
+        vec![aggregate(whole, None)?]
     } else {
         // One partition at a time (each query is parallel inside): two side by side took the
         // province panel's peak memory from 0.7 to 1.2 GB for a small gain in time.
-        parts.iter().map(|(q, f)| aggregate(f.clone(), Some(*q))).collect()
+        parts.iter().map(|(q, f)| aggregate(f.clone(), Some(*q))).collect::<Result<_, _>>()?
+    };
+    if batch.len() == 1 {
+        return Ok(vec![frames]);
     }
+    // Each measure's frames: its value column as __value.
+    let own = |f: &DataFrame, k: usize| -> Result<DataFrame, PanelError> {
+        let value = f.column(&value_column(batch.len(), k)).map_err(pe)?.clone().with_name("__value".into());
+        let columns =
+            vec![f.column("station_id").map_err(pe)?.clone(), f.column("period").map_err(pe)?.clone(), value, f.column("__rows").map_err(pe)?.clone()];
+        DataFrame::new(f.height(), columns).map_err(pe)
+    };
+    (0..batch.len()).map(|k| frames.iter().map(|f| own(f, k)).collect()).collect()
+}
+
+/// The value column of the `k`-th measure of a batch of `n`.
+fn value_column(n: usize, k: usize) -> String {
+    if n == 1 { "__value".to_string() } else { format!("__value_{k}") }
 }
 
 /// The station number column of the grouping (see `aggregate_measure`); no pipeline column can
