@@ -14,7 +14,7 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType as ArrowType, Field as ArrowField, Int32Type, Schema as ArrowSchema, TimeUnit as ArrowUnit};
 use arrow::ffi::FFI_ArrowArray;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use polars::prelude::*;
 use rayon::prelude::*;
 
@@ -34,8 +34,9 @@ pub(crate) struct Numbering {
 }
 
 /// A lazy frame over one Parquet file, with the station number column of `numbering` when
-/// given and its column holds text (else None: the caller joins instead). The numbers are
-/// looked up once per dictionary entry of the stored column, not once per row.
+/// given. The numbered column must hold text (`holds_text`; else an error naming the file and
+/// column). The numbers are looked up once per dictionary entry of the stored column, not once
+/// per row.
 pub(crate) fn scan_numbered(path: &Path, numbering: Option<Arc<Numbering>>) -> PolarsResult<LazyFrame> {
     let builder = open(path)?;
     let arrow_schema = builder.schema().clone();
@@ -47,7 +48,7 @@ pub(crate) fn scan_numbered(path: &Path, numbering: Option<Arc<Numbering>>) -> P
     let numbering = match numbering {
         Some(n) => {
             let Some(at) = names.iter().position(|c| *c == n.column) else { return Err(failed(path, format!("no column '{}'", n.column))) };
-            if !matches!(arrow_schema.field(at).data_type(), ArrowType::Utf8 | ArrowType::LargeUtf8) {
+            if !is_text(arrow_schema.field(at).data_type()) {
                 return Err(failed(path, format!("column '{}' holds no text to number", n.column)));
             }
             schema.insert(n.name.as_str().into(), DataType::Int32);
@@ -62,7 +63,7 @@ pub(crate) fn scan_numbered(path: &Path, numbering: Option<Arc<Numbering>>) -> P
 /// Whether a file's column holds text (the columns `scan_numbered` can number).
 pub(crate) fn holds_text(path: &Path, column: &str) -> PolarsResult<bool> {
     let builder = open(path)?;
-    Ok(builder.schema().fields().iter().any(|f| f.name() == column && matches!(f.data_type(), ArrowType::Utf8 | ArrowType::LargeUtf8)))
+    Ok(builder.schema().fields().iter().any(|f| f.name() == column && is_text(f.data_type())))
 }
 
 fn failed(path: &Path, what: impl std::fmt::Display) -> PolarsError {
@@ -72,6 +73,36 @@ fn failed(path: &Path, what: impl std::fmt::Display) -> PolarsError {
 fn open(path: &Path) -> PolarsResult<ParquetRecordBatchReaderBuilder<File>> {
     let file = File::open(path).map_err(|e| failed(path, e))?;
     ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| failed(path, e))
+}
+
+/// Whether a stored Arrow type is text (UTF-8 with offsets).
+fn is_text(t: &ArrowType) -> bool {
+    matches!(t, ArrowType::Utf8 | ArrowType::LargeUtf8)
+}
+
+/// A file's reader metadata, each column read as `read_as(its index, its stored type)`.
+fn hinted_metadata(path: &Path, read_as: impl Fn(usize, &ArrowType) -> ArrowType) -> PolarsResult<ArrowReaderMetadata> {
+    let file = File::open(path).map_err(|e| failed(path, e))?;
+    let stored = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| failed(path, e))?;
+    let hinted: Vec<ArrowField> =
+        stored.schema().fields().iter().enumerate().map(|(i, f)| f.as_ref().clone().with_data_type(read_as(i, f.data_type()))).collect();
+    let options = ArrowReaderOptions::new().with_schema(Arc::new(ArrowSchema::new(hinted)));
+    ArrowReaderMetadata::try_new(stored.metadata().clone(), options).map_err(|e| failed(path, e))
+}
+
+/// A reader of the `columns` (file indices) of one row group, `batch` rows at a time; each
+/// reader opens the file itself, so row groups can be read side by side.
+fn row_group_reader(
+    path: &Path,
+    metadata: &ArrowReaderMetadata,
+    columns: impl IntoIterator<Item = usize>,
+    group: usize,
+    batch: usize,
+) -> PolarsResult<ParquetRecordBatchReader> {
+    let file = File::open(path).map_err(|e| failed(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone());
+    let mask = ProjectionMask::roots(builder.parquet_schema(), columns);
+    builder.with_projection(mask).with_row_groups(vec![group]).with_batch_size(batch).build().map_err(|e| failed(path, e))
 }
 
 /// The polars type of a curated column.
@@ -130,23 +161,10 @@ impl AnonymousScan for ParquetScan {
             None => (0..self.names.len()).map(Wanted::File).chain(numbers_name.map(|_| Wanted::Numbers)).collect(),
         };
         let numbered = wanted.contains(&Wanted::Numbers).then(|| self.numbering.clone()).flatten();
-        let file = File::open(&self.path).map_err(|e| failed(&self.path, e))?;
         // Text is read as Arrow string views: polars' own layout, so the columns cross over as
         // they are, and dictionary-encoded pages become views into their dictionary. A numbered
         // column is read as the dictionary it is stored as.
-        let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| failed(&self.path, e))?;
-        let hinted: Vec<ArrowField> = plain
-            .schema()
-            .fields()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let t = if numbered.as_ref().is_some_and(|(at, _)| *at == i) { dictionary_of_text() } else { read_type(f.data_type()) };
-                f.as_ref().clone().with_data_type(t)
-            })
-            .collect();
-        let options = ArrowReaderOptions::new().with_schema(Arc::new(ArrowSchema::new(hinted)));
-        let metadata = ArrowReaderMetadata::try_new(plain.metadata().clone(), options).map_err(|e| failed(&self.path, e))?;
+        let metadata = hinted_metadata(&self.path, |i, t| if numbered.as_ref().is_some_and(|(at, _)| *at == i) { dictionary_of_text() } else { read_type(t) })?;
         // The file columns to read, in the file's order (the batches' order).
         let mut read: Vec<usize> = wanted.iter().filter_map(|w| if let Wanted::File(i) = w { Some(*i) } else { None }).collect();
         read.extend(numbered.as_ref().map(|(at, _)| *at));
@@ -157,11 +175,7 @@ impl AnonymousScan for ParquetScan {
         let decoded: Vec<Vec<Series>> = groups
             .par_iter()
             .map(|&(group, rows)| -> PolarsResult<Vec<Series>> {
-                let file = File::open(&self.path).map_err(|e| failed(&self.path, e))?;
-                let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone());
-                let mask = ProjectionMask::roots(builder.parquet_schema(), read.iter().copied());
-                let reader =
-                    builder.with_projection(mask).with_row_groups(vec![group]).with_batch_size(rows.max(1)).build().map_err(|e| failed(&self.path, e))?;
+                let reader = row_group_reader(&self.path, &metadata, read.iter().copied(), group, rows.max(1))?;
                 let mut columns: Vec<Series> = Vec::with_capacity(wanted.len());
                 for batch in reader {
                     let batch = batch.map_err(|e| failed(&self.path, e))?;
@@ -231,32 +245,19 @@ fn numbers(path: &Path, numbering: &Numbering, array: &dyn Array) -> PolarsResul
 /// dictionaries, which is how it is stored: rows are counted per dictionary entry and only
 /// the entries are looked at as text.
 pub(crate) fn value_counts(path: &Path, column: &str) -> PolarsResult<Option<Vec<(String, u64)>>> {
-    let file = File::open(path).map_err(|e| failed(path, e))?;
-    let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| failed(path, e))?;
-    let Some(index) = plain.schema().fields().iter().position(|f| f.name() == column) else {
+    let stored = open(path)?.schema().clone();
+    let Some(index) = stored.fields().iter().position(|f| f.name() == column) else {
         return Err(failed(path, format!("no column '{column}'")));
     };
-    if !matches!(plain.schema().field(index).data_type(), ArrowType::Utf8 | ArrowType::LargeUtf8) {
+    if !is_text(stored.field(index).data_type()) {
         return Ok(None);
     }
-    let dictionary = dictionary_of_text();
-    let hinted: Vec<ArrowField> = plain
-        .schema()
-        .fields()
-        .iter()
-        .enumerate()
-        .map(|(i, f)| if i == index { f.as_ref().clone().with_data_type(dictionary.clone()) } else { f.as_ref().clone() })
-        .collect();
-    let options = ArrowReaderOptions::new().with_schema(Arc::new(ArrowSchema::new(hinted)));
-    let metadata = ArrowReaderMetadata::try_new(plain.metadata().clone(), options).map_err(|e| failed(path, e))?;
+    let metadata = hinted_metadata(path, |i, t| if i == index { dictionary_of_text() } else { t.clone() })?;
     let groups: Vec<usize> = (0..metadata.metadata().num_row_groups()).collect();
     let counted: Vec<std::collections::HashMap<String, u64>> = groups
         .par_iter()
         .map(|&group| -> PolarsResult<std::collections::HashMap<String, u64>> {
-            let file = File::open(path).map_err(|e| failed(path, e))?;
-            let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone());
-            let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
-            let reader = builder.with_projection(mask).with_row_groups(vec![group]).with_batch_size(64 * 1024).build().map_err(|e| failed(path, e))?;
+            let reader = row_group_reader(path, &metadata, [index], group, 64 * 1024)?;
             let mut counts = std::collections::HashMap::new();
             for batch in reader {
                 let batch = batch.map_err(|e| failed(path, e))?;
