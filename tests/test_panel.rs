@@ -111,6 +111,32 @@ fn a_spelling_that_fits_two_stations_stops_the_run() {
 }
 
 #[test]
+fn a_station_column_typed_as_a_number_resolves_like_text() {
+    // The same fixture with numeric station codes (S01 → 6501, S02 → 6502), and the fee
+    // source's station column typed as an integer: its spellings are read by their text form
+    // and the hand-worked ratios of sums are unchanged.
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(run_panel_small(tmp.path()).status.success());
+    for name in ["stations.csv", "aliases.csv", "fee.csv", "line_loss.csv", "outages.csv"] {
+        let path = tmp.path().join("panel").join(name);
+        let text = std::fs::read_to_string(&path).unwrap().replace("S01", "6501").replace("S02", "6502");
+        std::fs::write(&path, text).unwrap();
+    }
+    let pipeline = tmp.path().join("pipelines/panel_small.toml");
+    let spec = std::fs::read_to_string(&pipeline).unwrap();
+    let typed = spec.replacen("columns.station_code = { header = \"单位编码\" }", "columns.station_code = { header = \"单位编码\", type = \"integer\" }", 1);
+    assert_ne!(typed, spec, "the fee source's station column is declared as the test expects");
+    std::fs::write(&pipeline, typed).unwrap();
+    let run = duibiao(tmp.path(), &["run", "pipelines/panel_small.toml", "--quiet"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let out = tmp.path().join("pipelines/out");
+    // (90 + 300) / (100 + 300), 150 / 200 and the second station's 0.5, as in the text-keyed run.
+    assert!(close(cell(&out, "fee_recovery", "6501", "2020Q1"), 0.975));
+    assert!(close(cell(&out, "fee_recovery", "6501", "2020Q2"), 0.75));
+    assert!(close(cell(&out, "fee_recovery", "6502", "2020Q2"), 0.5));
+}
+
+#[test]
 fn on_the_sample_no_row_is_lost_between_curated_sources_and_the_panel() {
     let out = &sample_run().out;
     let m: Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();

@@ -530,7 +530,9 @@ fn aggregate_measures(
         let mut rows = if numbered {
             frame.filter(col(STATION_NUMBER).is_not_null())
         } else {
-            frame.join(map_frame.clone(), [col(key_column)], [col(key_column)], JoinArgs::new(JoinType::Inner))
+            // The mapping holds spellings as text (the spellings are read as text too): a station
+            // column of another type is joined by its text form.
+            frame.join(map_frame.clone(), [col(key_column).cast(DataType::String)], [col(key_column)], JoinArgs::new(JoinType::Inner))
         };
         if rows_station_id {
             rows = rows.join(numbers_frame.clone(), [col(STATION_NUMBER)], [col(STATION_NUMBER)], JoinArgs::new(JoinType::Left));
