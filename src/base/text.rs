@@ -19,6 +19,15 @@ pub(crate) fn to_half_width(text: &str) -> Cow<'_, str> {
     )
 }
 
+/// `text.trim()`, without the Unicode walk when both ends are visible ASCII (most cells of an
+/// export): such a byte is never white space, so the text is already trimmed.
+#[inline]
+pub(crate) fn trim(text: &str) -> &str {
+    let visible = |b: Option<&u8>| b.is_some_and(|b| (0x21..=0x7E).contains(b));
+    let bytes = text.as_bytes();
+    if visible(bytes.first()) && visible(bytes.last()) { text } else { text.trim() }
+}
+
 /// Edit distance (Levenshtein) between two strings, in characters (for "did you mean").
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     strsim::levenshtein(a, b)
@@ -85,6 +94,11 @@ mod properties {
                 prop_assert_eq!(found, Some(wanted.as_str()));
             }
             let _ = to_half_width(&wanted);
+        }
+
+        #[test]
+        fn trim_is_the_standard_trim(text in prop_oneof!["[ \t\r\u{3000}\u{a0}\u{85}\u{1c}\u{7f}a-z0-9.,库]{0,6}", "\\PC{0,8}", any::<String>()]) {
+            prop_assert_eq!(trim(&text), text.trim());
         }
 
         #[test]

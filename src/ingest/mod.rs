@@ -1156,7 +1156,7 @@ fn checked_cell<'a>(context: &TableContext, column: &ColumnPlan, cell: Cell<'a>,
 fn parse_cell<'a>(column: &ColumnPlan, cell: Cell<'a>, scale: f64, utc_offset: i32) -> Result<Value<'a>, parse::ParseError> {
     let blank = match cell {
         Cell::Empty => true,
-        Cell::Text(s) => s.trim().is_empty(),
+        Cell::Text(s) => crate::base::text::trim(s).is_empty(),
         _ => false,
     };
     if blank {
@@ -1177,7 +1177,7 @@ fn parse_cell<'a>(column: &ColumnPlan, cell: Cell<'a>, scale: f64, utc_offset: i
     };
     let fmt = column.format.as_deref();
     Ok(match (column.kind, cell) {
-        (ColumnType::Text, Cell::Text(s)) => Value::Text(Some(Cow::Borrowed(s.trim()))),
+        (ColumnType::Text, Cell::Text(s)) => Value::Text(Some(Cow::Borrowed(crate::base::text::trim(s)))),
         (ColumnType::Text, _) => Value::Text(Some(Cow::Owned(text.trim().to_string()))),
         (ColumnType::Integer, Cell::Number(v)) if v.fract() == 0.0 && v.abs() < 9.0e15 => Value::Int(Some(v as i64)),
         (ColumnType::Integer, _) => Value::Int(Some(parse::integer(&text)?)),

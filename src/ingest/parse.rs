@@ -41,7 +41,10 @@ fn fail<T>(zh: &str, what: &str, raw: &str) -> Result<T, ParseError> {
 /// by 100), full-width digits. `scale` multiplies the result (10 000 for 万元 → 元).
 pub fn number(raw: &str, scale: f64) -> Result<f64, ParseError> {
     // Most cells are plain decimals: take them without the general path's copies.
-    let plain = raw.trim();
+    let plain = crate::base::text::trim(raw);
+    if let Some(v) = plain_decimal(plain) {
+        return scaled(v, scale, raw);
+    }
     if !plain.is_empty() && plain.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') && plain.bytes().any(|b| b.is_ascii_digit()) {
         if let Ok(v) = plain.parse::<f64>() {
             if v.is_finite() {
@@ -64,6 +67,40 @@ pub fn number(raw: &str, scale: f64) -> Result<f64, ParseError> {
         Ok(v) if well_formed && v.is_finite() && thousands_well_placed(text) => scaled(v, factor, raw),
         _ => fail("有效的数字", "a number (e.g. 1,234.50 or 98.5%)", raw),
     }
+}
+
+/// Powers of ten that an f64 holds exactly.
+const EXACT_POWERS_OF_TEN: [f64; 23] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+/// A plain decimal ("-123.45", "0042", "7.", ".5") in one pass, when its digits make an integer
+/// of at most 2^53 and it has at most 22 decimals: then the integer and the power of ten are both
+/// exact and one correctly rounded division gives exactly what `str::parse` gives. None for any
+/// other text (the general parser decides).
+#[inline]
+fn plain_decimal(text: &str) -> Option<f64> {
+    let bytes = text.as_bytes();
+    let (negative, digits) = match bytes.first() {
+        Some(b'-') => (true, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    let (mut mantissa, mut decimals, mut seen_digit, mut seen_point) = (0u64, 0usize, false, false);
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+                seen_digit = true;
+                decimals += usize::from(seen_point);
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => return None,
+        }
+    }
+    if !seen_digit || mantissa > 1 << 53 || decimals >= EXACT_POWERS_OF_TEN.len() {
+        return None;
+    }
+    let v = mantissa as f64 / EXACT_POWERS_OF_TEN[decimals];
+    Some(if negative { -v } else { v })
 }
 
 /// `v × factor`, rejected when the product is not a finite number (1e308 × 10 000).
@@ -652,6 +689,31 @@ mod properties {
             let expected = whole as f64 + if whole < 0 { -0.5 } else { 0.5 };
             prop_assert_eq!(number(&written, 1.0), Ok(expected), "{}", written);
             prop_assert_eq!(integer(&whole.to_string()), Ok(whole));
+        }
+
+        /// The one-pass decimal reader gives, bit for bit, what the standard library's parser
+        /// gives, and declines only what it cannot take exactly.
+        #[test]
+        fn plain_decimals_are_read_exactly_as_the_standard_parser_reads_them(
+            text in prop_oneof!["-?[0-9]{0,20}(\\.[0-9]{0,25})?", "-?0{0,5}[0-9]{1,17}\\.?[0-9]{0,6}", "[0-9.\\-]{0,6}"],
+            v in any::<f64>(),
+        ) {
+            let standard = text.parse::<f64>().ok();
+            match plain_decimal(&text) {
+                Some(fast) => prop_assert_eq!(Some(fast.to_bits()), standard.map(f64::to_bits), "{}", text),
+                None => {
+                    // Declined: not a plain decimal, or too many digits or decimals to be exact.
+                    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+                    let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+                    let big = digits.trim_start_matches('0').len() > 15 || decimals > 22;
+                    prop_assert!(standard.is_none() || big || text.contains('e'), "{}", text);
+                }
+            }
+            // Whatever path it takes, a number reads as the standard parser reads it.
+            let shortest = v.to_string();
+            if v.is_finite() {
+                prop_assert_eq!(number(&shortest, 1.0).map(f64::to_bits), Ok(v.to_bits()), "{}", shortest);
+            }
         }
 
         #[test]
