@@ -232,7 +232,7 @@ impl DuplicateFinder {
 }
 
 /// (partition, fingerprint) of rows that may be later copies.
-pub(crate) type Candidates = HashSet<(u32, u128)>;
+pub(crate) type Candidates = HashSet<(u32, u128), crate::base::digest::Fingerprinted>;
 
 /// Sorts a run file written unsorted (one run is at most the trace buffer, in memory at once).
 fn sort_run(path: &PathBuf) -> Result<(), IngestError> {

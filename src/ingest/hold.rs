@@ -103,7 +103,7 @@ impl HeldBack {
     /// a conflict removes the first row of its key too, so nothing is gained by holding).
     pub(crate) fn new(enabled: bool, input_bytes: u64, max_held_rows: usize) -> HeldBack {
         let bloom = enabled.then(|| Bloom::with_bits(input_bytes.saturating_mul(BITS_PER_INPUT_BYTE)));
-        HeldBack { bloom, partitions: BTreeMap::new(), candidates: Candidates::new(), held_rows: 0, max_held_rows }
+        HeldBack { bloom, partitions: BTreeMap::new(), candidates: Candidates::default(), held_rows: 0, max_held_rows }
     }
 
     /// The fingerprints the duplicate check needs to look at, when holding lasted the whole
@@ -144,7 +144,7 @@ impl HeldBack {
             return Ok(Vec::new());
         }
         self.bloom = None;
-        self.candidates = Candidates::new();
+        self.candidates = Candidates::default();
         let mut out = Vec::new();
         for (&partition, held) in &mut self.partitions {
             held.written_at = Some(arrived(partition));

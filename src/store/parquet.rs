@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
 
 use arrow::array::{Array, ArrayRef, Date32Array, Float64Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -32,6 +31,7 @@ use parquet::schema::types::ColumnPath;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::error::StoreError;
+use crate::base::digest::Fingerprinted;
 
 /// Identity of a run, stamped into every file it writes.
 #[derive(Debug, Clone)]
@@ -154,7 +154,7 @@ fn properties(schema: &Schema, stamp: &RunStamp, sample: &[RecordBatch]) -> Writ
 /// hash: a collision can only make the estimate smaller. Types without a dictionary estimate
 /// here keep Parquet's own choice.
 fn dictionary_fits<'a>(chunks: impl Iterator<Item = &'a dyn Array>, limit: usize) -> bool {
-    let mut seen: HashSet<u64, BuildHasherDefault<Prehashed>> = HashSet::default();
+    let mut seen: HashSet<u64, Fingerprinted> = HashSet::default();
     let (mut bytes, mut rows) = (0usize, 0usize);
     for chunk in chunks {
         let take = chunk.len().min(ROW_GROUP_ROWS - rows);
@@ -181,22 +181,6 @@ fn dictionary_fits<'a>(chunks: impl Iterator<Item = &'a dyn Array>, limit: usize
         }
     }
     true
-}
-
-/// A hasher for keys that are already hashes.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl std::hash::Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64 keys are hashed")
-    }
-    fn write_u64(&mut self, hash: u64) {
-        self.0 = hash;
-    }
 }
 
 /// The error of a stream used again after a write of it failed.
