@@ -99,9 +99,10 @@ pub(crate) struct DuplicateFinder {
     /// Whether spilled runs are sorted when written (else at the end, if needed at all).
     sort_spills: bool,
     buffers: BTreeMap<Option<Period>, Vec<Trace>>,
-    /// The largest buffer's memory, kept from the last spill for the next buffer that grows:
-    /// growing a buffer anew after every spill copied it and faulted in fresh pages each time.
-    spare: Vec<Trace>,
+    /// The buffers' memory, kept from the last spill for the partitions that start after it:
+    /// growing a buffer anew for every partition copied it and faulted in fresh pages each time.
+    /// Largest last.
+    spare: Vec<Vec<Trace>>,
     runs: BTreeMap<Option<Period>, Vec<PathBuf>>,
     buffered: usize,
     spilled: usize,
@@ -127,8 +128,8 @@ impl DuplicateFinder {
     pub fn add(&mut self, partition: Option<Period>, trace: Trace) -> Result<(), IngestError> {
         let buffer = self.buffers.entry(partition).or_default();
         if buffer.len() == buffer.capacity() {
-            if buffer.is_empty() && self.spare.capacity() > 0 {
-                *buffer = std::mem::take(&mut self.spare);
+            if buffer.is_empty() && !self.spare.is_empty() {
+                *buffer = self.spare.pop().expect("a spare buffer");
             } else {
                 // Growth is capped at the whole buffer's size, the bound on traces in memory.
                 let grown = (buffer.capacity() * 2).max(1024).min(self.capacity).max(buffer.len() + 1);
@@ -162,12 +163,9 @@ impl DuplicateFinder {
             out.flush().map_err(|source| IngestError::RunFile { path: path.clone(), source })?;
             self.runs.entry(*partition).or_default().push(path);
             traces.clear();
-            if traces.capacity() > self.spare.capacity() {
-                self.spare = std::mem::take(traces);
-            } else {
-                *traces = Vec::new();
-            }
+            self.spare.push(std::mem::take(traces));
         }
+        self.spare.sort_by_key(Vec::capacity);
         self.buffered = 0;
         Ok(())
     }
