@@ -893,8 +893,8 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
     let mut hash_bytes = Vec::new();
     let tally = read::for_each_record(block, |line, record| {
         parsed.counts.rows_read += 1;
-        let cells = match record {
-            read::Record::Cells(cells) => cells,
+        let (cells, text) = match record {
+            read::Record::Cells(cells, text) => (cells, text),
             read::Record::Malformed { text, fault, at_end } => {
                 parsed.rejects.push(malformed_reject(context, line, text, fault, at_end));
                 parsed.counts.rejected += 1;
@@ -939,7 +939,7 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
         }
         parsed.keys.extend(key);
         parsed.lines.push(line);
-        parsed.hashes.push(salted(record_hash(cells, &mut hash_bytes), context.salt));
+        parsed.hashes.push(salted(record_hash(cells, text, &mut hash_bytes), context.salt));
         parsed.period.push(period);
         parsed.counts.accepted += 1;
         Ok(())
@@ -1242,10 +1242,39 @@ fn salted(hash: u128, salt: Option<u128>) -> u128 {
     }
 }
 
-/// A 128-bit fingerprint of a record's cells as written (XXH3-128 over tagged, length-prefixed
-/// cells, so "a,bc" and "ab,c" differ), hashed in one call over `bytes` (reused between records).
-fn record_hash(cells: &[Cell], bytes: &mut Vec<u8>) -> u128 {
+/// A 128-bit fingerprint of a record's cells as written, hashed in one call (XXH3-128) over one
+/// of two encodings, told apart by the hash's seed:
+/// - cells that hold no comma (nearly every record): the cells joined by commas, an empty cell
+///   as nothing (a sheet's empty text cell is not empty: it takes the other encoding); splitting at the commas gives the cells back, so different records never share
+///   it. That is a plain CSV line as it stands, so `text` (given for such a line) is hashed
+///   without a copy, and the same cells read from a quoted line or a sheet hash the same;
+/// - otherwise: each cell tagged and length-prefixed (so "a,bc" and "ab,c" differ).
+///
+/// `bytes` is reused between records.
+fn record_hash(cells: &[Cell], text: Option<&str>, bytes: &mut Vec<u8>) -> u128 {
+    use xxhash_rust::xxh3::xxh3_128_with_seed;
+    const JOINED: u64 = 1;
+    const TAGGED: u64 = 2;
+    if let Some(text) = text {
+        return xxh3_128_with_seed(text.as_bytes(), JOINED);
+    }
     bytes.clear();
+    let joinable = cells.iter().all(|c| match c {
+        Cell::Empty => true,
+        Cell::Text(s) => !s.is_empty() && memchr::memchr(b',', s.as_bytes()).is_none(),
+        Cell::Number(_) | Cell::ExcelDate(_) => false,
+    });
+    if joinable {
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                bytes.push(b',');
+            }
+            if let Cell::Text(s) = cell {
+                bytes.extend_from_slice(s.as_bytes());
+            }
+        }
+        return xxh3_128_with_seed(bytes, JOINED);
+    }
     for cell in cells {
         match cell {
             Cell::Empty => bytes.push(0),
@@ -1264,7 +1293,7 @@ fn record_hash(cells: &[Cell], bytes: &mut Vec<u8>) -> u128 {
             }
         }
     }
-    xxhash_rust::xxh3::xxh3_128(bytes)
+    xxh3_128_with_seed(bytes, TAGGED)
 }
 
 /// Evaluates the source's SQL checks on a parsed block: failing reject checks move rows to
@@ -1378,5 +1407,72 @@ mod sample_tests {
         assert_eq!(SamplePicks::new(3, 100).picks, vec![0, 50, 99]);
         assert_eq!(SamplePicks::new(1, 100).picks, vec![0]);
         assert_eq!(SamplePicks::new(4, 0).picks, vec![0]);
+    }
+}
+
+/// Property tests of record fingerprints: two records get one fingerprint exactly when their
+/// cells are the same, whichever encoding each takes, and a plain line hashed as it stands gets
+/// the fingerprint of its cells. `PROPTEST_CASES` overrides the number of cases.
+#[cfg(test)]
+mod fingerprint_properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn config(cases: u32) -> ProptestConfig {
+        let mut config = ProptestConfig { failure_persistence: None, ..ProptestConfig::default() };
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            config.cases = cases;
+        }
+        config
+    }
+
+    /// Cells as CSV and sheets give them: few distinct texts (so equal records are common),
+    /// texts with commas, empty texts, numbers and dates.
+    fn cell() -> impl Strategy<Value = (u8, String, f64)> {
+        (
+            0u8..5,
+            prop_oneof![
+                Just(String::new()),
+                Just("a".to_string()),
+                Just("a,".to_string()),
+                Just(",a".to_string()),
+                Just("b".to_string()),
+                Just("供电所".to_string()),
+                "[ab,]{1,3}"
+            ],
+            prop_oneof![Just(1.0), Just(2.5)],
+        )
+    }
+
+    fn make(spec: &[(u8, String, f64)]) -> Vec<Cell<'_>> {
+        spec.iter()
+            .map(|(kind, text, v)| match kind {
+                0 => Cell::Empty,
+                1 | 2 => Cell::Text(text),
+                3 => Cell::Number(*v),
+                _ => Cell::ExcelDate(*v),
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(config(1024))]
+
+        #[test]
+        fn one_fingerprint_exactly_for_the_same_cells(a in proptest::collection::vec(cell(), 1..4), b in proptest::collection::vec(cell(), 1..4)) {
+            let (a, b) = (make(&a), make(&b));
+            let mut bytes = Vec::new();
+            let (ha, hb) = (record_hash(&a, None, &mut bytes), record_hash(&b, None, &mut bytes));
+            prop_assert_eq!(ha == hb, a == b, "{:?} {:?}", a, b);
+        }
+
+        #[test]
+        fn a_plain_line_hashes_as_its_cells(fields in proptest::collection::vec("[ab 供]{0,3}", 1..5)) {
+            let line = fields.join(",");
+            let cells: Vec<Cell> = fields.iter().map(|f| if f.is_empty() { Cell::Empty } else { Cell::Text(f) }).collect();
+            let mut bytes = Vec::new();
+            prop_assert_eq!(record_hash(&cells, Some(&line), &mut bytes), record_hash(&cells, None, &mut bytes));
+        }
     }
 }

@@ -424,16 +424,49 @@ fn split_fraction(text: &str) -> (&str, i64) {
 /// A local timestamp converted to UTC microseconds since the epoch; `utc_offset_minutes` is the
 /// exports' local offset (+480 for Beijing time).
 pub fn timestamp(raw: &str, format: Option<&str>, utc_offset_minutes: i32) -> Result<i64, ParseError> {
+    if format.is_none() {
+        if let Some(fields) = common_timestamp(crate::base::text::trim(raw)) {
+            return Ok(local_micros(&fields, utc_offset_minutes, 0));
+        }
+    }
+    any_timestamp(raw, format, utc_offset_minutes)
+}
+
+/// Microseconds since the epoch (UTC) of a matched date and time, `offset` minutes ahead of UTC.
+fn local_micros(fields: &Fields, offset: i32, micros: i64) -> i64 {
+    let days = i64::from(days_from_civil(fields.year.unwrap_or(1970), fields.month.unwrap_or(1), fields.day.unwrap_or(1)));
+    let seconds = days * 86_400 + i64::from(fields.hour * 3600 + fields.minute * 60 + fields.second) - i64::from(offset) * 60;
+    seconds * 1_000_000 + micros
+}
+
+/// "2020-09-13 14:22:05" (also "2020/09/13 14:22:05" and "2020-09-13T14:22:05"), the form
+/// nearly every export writes: read at fixed positions, without the general matcher's copies;
+/// the fields only when valid (then the general path gives the same, else it decides).
+#[inline]
+fn common_timestamp(text: &str) -> Option<Fields> {
+    let b = text.as_bytes();
+    if b.len() != 19 || b[13] != b':' || b[16] != b':' || !matches!((b[4], b[7], b[10]), (b'-', b'-', b' ' | b'T') | (b'/', b'/', b' ')) {
+        return None;
+    }
+    let number = |from: usize, to: usize| b[from..to].iter().try_fold(0u32, |n, &d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')));
+    let fields = Fields {
+        year: Some(number(0, 4)? as i32),
+        month: Some(number(5, 7)?),
+        day: Some(number(8, 10)?),
+        hour: number(11, 13)?,
+        minute: number(14, 16)?,
+        second: number(17, 19)?,
+    };
+    valid(&fields).then_some(fields)
+}
+
+/// `timestamp` for any text and format.
+fn any_timestamp(raw: &str, format: Option<&str>, utc_offset_minutes: i32) -> Result<i64, ParseError> {
     let half = to_half_width(raw);
     let (body, zone) = split_zone(half.trim());
     let (body, micros) = split_fraction(body);
     match first_match(body, format, TIMESTAMP_FORMATS) {
-        Some(Fields { year: Some(y), month: Some(m), day: Some(d), hour, minute, second }) => {
-            let offset = zone.unwrap_or(utc_offset_minutes);
-            let days = i64::from(days_from_civil(y, m, d));
-            let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - i64::from(offset) * 60;
-            Ok(seconds * 1_000_000 + micros)
-        }
+        Some(fields @ Fields { year: Some(_), month: Some(_), day: Some(_), .. }) => Ok(local_micros(&fields, zone.unwrap_or(utc_offset_minutes), micros)),
         _ => match plain_number(raw).filter(|_| format.is_none()) {
             Some(v) => timestamp_from_number(v, raw, utc_offset_minutes),
             None => fail("有效的时间", &format!("a timestamp ({})", format.unwrap_or("e.g. 2020-09-13 14:22:05")), raw),
@@ -713,6 +746,21 @@ mod properties {
             let shortest = v.to_string();
             if v.is_finite() {
                 prop_assert_eq!(number(&shortest, 1.0).map(f64::to_bits), Ok(v.to_bits()), "{}", shortest);
+            }
+        }
+
+        /// The fixed-position reader of the common timestamp form agrees with the general
+        /// matcher on that shape, valid or not (months, days, hours out of range), padded or not.
+        #[test]
+        fn common_timestamps_read_as_the_general_matcher_reads_them(
+            any_digits in "[ ]?[0-9]{4}[-/][0-9]{2}[-/][0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}[ ]?",
+            (y, m, d, hh, mm, ss) in (1900u32..2100, 0u32..=13, 0u32..=32, 0u32..=24, 0u32..=60, 0u32..=60),
+            (date_sep, time_sep) in (prop_oneof![Just('-'), Just('/')], prop_oneof![Just(' '), Just('T')]),
+            offset in -900i32..900,
+        ) {
+            let near_valid = format!("{y:04}{date_sep}{m:02}{date_sep}{d:02}{time_sep}{hh:02}:{mm:02}:{ss:02}");
+            for text in [any_digits, near_valid] {
+                prop_assert_eq!(timestamp(&text, None, offset), any_timestamp(&text, None, offset), "{}", text);
             }
         }
 

@@ -458,7 +458,9 @@ impl CsvBlocks {
 /// that many bytes): there the encoding is judged as a whole and errors give the file offset.
 pub fn decode<'a>(bytes: &'a [u8], encoding: Encoding, file: &Path, first_line: u64, file_start: Option<usize>) -> Result<Cow<'a, str>, IngestError> {
     let path = || file.to_path_buf();
-    let utf8 = std::str::from_utf8(bytes);
+    // A valid block (nearly all) is checked with SIMD; the standard check then only locates an
+    // error.
+    let utf8 = simdutf8::basic::from_utf8(bytes).or_else(|_| std::str::from_utf8(bytes));
     let line_of = |offset: usize| first_line + records::endings(&bytes[..offset]);
     if file_start.is_some() {
         if let Some(form) = utf16_form(bytes) {
@@ -540,8 +542,10 @@ fn has_utf8_cjk(bytes: &[u8]) -> bool {
 /// One record handed to the parser.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Record<'r, 'a> {
-    /// The record's cells, as many as the header's (CSV) or the sheet's width (XLSX).
-    Cells(&'r [Cell<'a>]),
+    /// The record's cells, as many as the header's (CSV) or the sheet's width (XLSX); and the
+    /// record's text when the cells are exactly its comma-separated parts (a CSV line without
+    /// quotes), for fingerprinting it without joining the cells again.
+    Cells(&'r [Cell<'a>], Option<&'r str>),
     /// A CSV record that cannot be read as the header's fields: its text (without the line
     /// ending), why, and whether the file ends inside it.
     Malformed { text: &'r str, fault: Fault, at_end: bool },
@@ -584,7 +588,7 @@ pub(crate) fn for_each_record(block: &Block, mut each: impl FnMut(u64, Record) -
                 }
                 tally.records += 1;
                 tally.record_lines += 1;
-                each(block.first_line + offset as u64, Record::Cells(&cells))?;
+                each(block.first_line + offset as u64, Record::Cells(&cells, None))?;
             }
             tally
         }
@@ -623,7 +627,7 @@ fn plain_csv_records<E>(text: &str, first_line: u64, fields: usize, mut each: im
             tally.records += 1;
             tally.record_lines += 1;
             if cells.len() == fields {
-                each(at, Record::Cells(cells))?;
+                each(at, Record::Cells(cells, Some(content)))?;
             } else {
                 each(at, Record::Malformed { text: content, fault: Fault::FieldCount { found: cells.len(), expected: fields }, at_end: !terminated })?;
             }
@@ -699,7 +703,7 @@ fn any_csv_records(
             tally.record_lines += lines;
             match span.fault {
                 Some(fault) => each(start, Record::Malformed { text: content, fault, at_end: !span.terminated })?,
-                None => each(start, Record::Cells(&cells))?,
+                None => each(start, Record::Cells(&cells, None))?,
             }
         }
         spare = reuse(cells);
@@ -796,7 +800,7 @@ mod tests {
     fn records(text: &str, first_line: u64) -> (Vec<(u64, Vec<String>)>, u64) {
         let mut out = Vec::new();
         let (tally, _) = csv_records(text, first_line, 2, |line, record| {
-            let Record::Cells(cells) = record else { panic!("malformed at line {line}: {record:?}") };
+            let Record::Cells(cells, _) = record else { panic!("malformed at line {line}: {record:?}") };
             out.push((line, cells.iter().map(Cell::text).collect()));
             Ok(())
         })
@@ -817,7 +821,7 @@ mod tests {
             blocks += 1;
             let tally = for_each_record(&block, |line, record| {
                 seen.push(match record {
-                    Record::Cells(cells) => (line, Ok(cells.iter().map(Cell::text).collect())),
+                    Record::Cells(cells, _) => (line, Ok(cells.iter().map(Cell::text).collect())),
                     Record::Malformed { text, fault, at_end } => (line, Err(format!("{fault:?} {at_end} {text}"))),
                 });
                 Ok(())
@@ -925,7 +929,7 @@ mod tests {
         while let Some(block) = r.next_block().unwrap() {
             blocks += 1;
             for_each_record(&block, |line, record| {
-                let Record::Cells(cells) = record else { panic!("line {line}") };
+                let Record::Cells(cells, _) = record else { panic!("line {line}") };
                 seen.push((line, cells[0].text()));
                 Ok(())
             })
@@ -998,7 +1002,7 @@ mod properties {
                 let mut seen: Vec<(u64, Result<Vec<String>, (String, String, bool)>)> = Vec::new();
                 let each = |line: u64, record: Record| -> Result<(), IngestError> {
                     seen.push((line, match record {
-                        Record::Cells(cells) => Ok(cells.iter().map(|c| format!("{c:?}")).collect()),
+                        Record::Cells(cells, _) => Ok(cells.iter().map(|c| format!("{c:?}")).collect()),
                         Record::Malformed { text, fault, at_end } => Err((text.to_string(), format!("{fault:?}"), at_end)),
                     }));
                     Ok(())
