@@ -19,13 +19,12 @@ pub(crate) fn to_half_width(text: &str) -> Cow<'_, str> {
     )
 }
 
-/// `text.trim()`, without the Unicode walk when both ends are visible ASCII (most cells of an
-/// export): such a byte is never white space, so the text is already trimmed.
+/// `text.trim()`, without its walk when neither end is white space (nearly every cell of an
+/// export, in Chinese or not): only the first and the last character are looked at.
 #[inline]
 pub(crate) fn trim(text: &str) -> &str {
-    let visible = |b: Option<&u8>| b.is_some_and(|b| (0x21..=0x7E).contains(b));
-    let bytes = text.as_bytes();
-    if visible(bytes.first()) && visible(bytes.last()) { text } else { text.trim() }
+    let kept = |c: Option<char>| c.is_some_and(|c| !c.is_whitespace());
+    if kept(text.chars().next()) && kept(text.chars().next_back()) { text } else { text.trim() }
 }
 
 /// Edit distance (Levenshtein) between two strings, in characters (for "did you mean").

@@ -27,7 +27,7 @@ pub(crate) fn tie_key(value: f64) -> f64 {
     let mut shift = digits - value.abs().log10().floor() as i32;
     // log10 can land one off next to a power of ten: bring the scaled magnitude into
     // [10^11, 10^12) so that exactly TIE_DIGITS digits are kept.
-    let lower = 10f64.powi(digits);
+    let lower = power_of_ten(digits);
     let scaled = |shift: i32| scale_by_power_of_ten(value.abs(), shift);
     if scaled(shift) >= 10.0 * lower {
         shift -= 1;
@@ -49,7 +49,14 @@ pub(crate) fn tie_key(value: f64) -> f64 {
 /// `value × 10^shift`, dividing by an exact power of ten where the shift is negative so that
 /// `scale_by_power_of_ten(m, -k)` is the float nearest to m / 10^k for k ≤ 22.
 fn scale_by_power_of_ten(value: f64, shift: i32) -> f64 {
-    if shift >= 0 { value * 10f64.powi(shift) } else { value / 10f64.powi(-shift) }
+    if shift >= 0 { value * power_of_ten(shift) } else { value / power_of_ten(-shift) }
+}
+
+/// 10^n for n ≥ 0: from a table up to 10^22 (exact in an f64, and what `powi` gives, since its
+/// squarings of exact powers of ten stay exact), `powi` beyond.
+fn power_of_ten(n: i32) -> f64 {
+    const EXACT: [f64; 23] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+    usize::try_from(n).ok().and_then(|i| EXACT.get(i).copied()).unwrap_or_else(|| 10f64.powi(n))
 }
 
 /// Ranks 1..n; tied values share the mean of the ranks they span, as
@@ -270,6 +277,13 @@ mod tests {
             }
         }
         assert!(checked > 200, "{checked}");
+    }
+
+    #[test]
+    fn powers_of_ten_are_what_powi_gives() {
+        for n in 0..=40 {
+            assert_eq!(power_of_ten(n).to_bits(), 10f64.powi(n).to_bits(), "10^{n}");
+        }
     }
 
     #[test]
