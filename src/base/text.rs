@@ -63,13 +63,7 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
-    fn config(cases: u32) -> proptest::test_runner::Config {
-        let mut config = proptest::test_runner::Config { failure_persistence: None, ..Default::default() };
-        if std::env::var_os("PROPTEST_CASES").is_none() {
-            config.cases = cases;
-        }
-        config
-    }
+    use crate::base::proptest_config as config;
 
     fn header() -> impl Strategy<Value = String> {
         prop_oneof!["[应收实电费元万（）() ]{0,8}", "\\PC{0,12}", any::<String>()]

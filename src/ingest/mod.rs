@@ -1419,13 +1419,7 @@ mod fingerprint_properties {
 
     use super::*;
 
-    fn config(cases: u32) -> ProptestConfig {
-        let mut config = ProptestConfig { failure_persistence: None, ..ProptestConfig::default() };
-        if std::env::var_os("PROPTEST_CASES").is_none() {
-            config.cases = cases;
-        }
-        config
-    }
+    use crate::base::proptest_config as config;
 
     /// Cells as CSV and sheets give them: few distinct texts (so equal records are common),
     /// texts with commas, empty texts, numbers and dates.

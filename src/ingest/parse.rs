@@ -634,13 +634,7 @@ mod properties {
     use crate::base::calendar::civil_from_days;
     use proptest::prelude::*;
 
-    fn config(cases: u32) -> ProptestConfig {
-        let mut config = ProptestConfig { failure_persistence: None, ..ProptestConfig::default() };
-        if std::env::var_os("PROPTEST_CASES").is_none() {
-            config.cases = cases;
-        }
-        config
-    }
+    use crate::base::proptest_config as config;
 
     /// Text that looks like what exports hold: digits, separators, Chinese date words, zones.
     fn exportish() -> impl Strategy<Value = String> {

@@ -959,13 +959,7 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
-    fn config(cases: u32) -> ProptestConfig {
-        let mut config = ProptestConfig { failure_persistence: None, ..ProptestConfig::default() };
-        if std::env::var_os("PROPTEST_CASES").is_none() {
-            config.cases = cases;
-        }
-        config
-    }
+    use crate::base::proptest_config as config;
 
     /// Bytes made of the pieces that matter to records.
     fn csvish() -> impl Strategy<Value = Vec<u8>> {

@@ -52,10 +52,14 @@ pub(crate) fn write_parquet(path: &Path, columns: Vec<(String, ArrayRef)>, stamp
 /// megabytes, large enough for good compression and fast scans.
 const ROW_GROUP_ROWS: usize = 256 * 1024;
 
+/// Most memory a file's gathered rows take before its writer is made, whatever their count: a
+/// source spread over many partitions gathers for each of them at once.
+const GATHER_BYTES: usize = 32 << 20;
+
 /// A Parquet file written batch by batch with the BI-safe profile.
 ///
-/// The writer is made once the first row group's rows are at hand (or at the end, for a smaller
-/// file): whether a column gets a dictionary is decided on those rows. A column whose values
+/// The writer is made once the first row group's rows are at hand (or `GATHER_BYTES` of them, or
+/// the end of a smaller file): whether a column gets a dictionary is decided on those rows. A column whose values
 /// would overflow the dictionary page of a row group gets none: Parquet would fall back to plain
 /// values partway through anyway, after hashing every value into a dictionary that is then
 /// mostly wasted (per quarter of the line-loss source, 台区 numbers and names: about a fifth of
@@ -74,6 +78,7 @@ enum Stream {
         file: File,
         batches: Vec<RecordBatch>,
         rows: usize,
+        bytes: usize,
     },
     Writing(ArrowWriter<File>),
 }
@@ -84,7 +89,12 @@ impl ParquetStream {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::Create { path: parent.to_path_buf(), source })?;
         }
         let file = File::create(path).map_err(|source| StoreError::Create { path: path.to_path_buf(), source })?;
-        Ok(ParquetStream { path: path.to_path_buf(), schema, stamp: stamp.clone(), state: Some(Stream::Gathering { file, batches: Vec::new(), rows: 0 }) })
+        Ok(ParquetStream {
+            path: path.to_path_buf(),
+            schema,
+            stamp: stamp.clone(),
+            state: Some(Stream::Gathering { file, batches: Vec::new(), rows: 0, bytes: 0 }),
+        })
     }
 
     /// Appends rows: one array per schema field.
@@ -93,21 +103,23 @@ impl ParquetStream {
         let Some(state) = self.state.as_mut() else { return Err(failed_before(&self.path)) };
         match state {
             Stream::Writing(writer) => writer.write(&batch).map_err(|source| parquet_error(&self.path, source)),
-            Stream::Gathering { batches, rows, .. } => {
+            Stream::Gathering { batches, rows, bytes, .. } => {
                 *rows += batch.num_rows();
+                *bytes += batch.get_array_memory_size();
                 batches.push(batch);
-                if *rows >= ROW_GROUP_ROWS { self.start() } else { Ok(()) }
+                if *rows >= ROW_GROUP_ROWS || *bytes >= GATHER_BYTES { self.start(false) } else { Ok(()) }
             }
         }
     }
 
     /// Makes the writer, its dictionaries chosen on the rows gathered, and writes them.
-    fn start(&mut self) -> Result<(), StoreError> {
+    /// `at_end`: the file has no more rows than those gathered.
+    fn start(&mut self, at_end: bool) -> Result<(), StoreError> {
         if !matches!(self.state, Some(Stream::Gathering { .. })) {
             return Ok(());
         }
         let Some(Stream::Gathering { file, batches, .. }) = self.state.take() else { unreachable!("matched above") };
-        let properties = properties(&self.schema, &self.stamp, &batches);
+        let properties = properties(&self.schema, &self.stamp, &batches, at_end);
         let mut writer = ArrowWriter::try_new(file, self.schema.clone(), Some(properties)).map_err(|source| parquet_error(&self.path, source))?;
         for batch in &batches {
             writer.write(batch).map_err(|source| parquet_error(&self.path, source))?;
@@ -117,7 +129,7 @@ impl ParquetStream {
     }
 
     pub fn close(mut self) -> Result<(), StoreError> {
-        self.start()?;
+        self.start(true)?;
         let Some(Stream::Writing(writer)) = self.state else { return Err(failed_before(&self.path)) };
         let path = self.path;
         writer.close().map(|_| ()).map_err(|source| parquet_error(&path, source))
@@ -126,13 +138,13 @@ impl ParquetStream {
 
 /// The writer properties of the BI-safe profile, dictionaries chosen on `sample` (the first row
 /// group's rows).
-fn properties(schema: &Schema, stamp: &RunStamp, sample: &[RecordBatch]) -> WriterProperties {
+fn properties(schema: &Schema, stamp: &RunStamp, sample: &[RecordBatch], whole_file: bool) -> WriterProperties {
     let mut properties = WriterProperties::builder();
     for (index, field) in schema.fields().iter().enumerate() {
         let column = ColumnPath::from(field.name().as_str());
         if matches!(field.data_type(), DataType::Int64 | DataType::Timestamp(_, _)) {
             properties = properties.set_column_dictionary_enabled(column.clone(), false).set_column_encoding(column, Encoding::DELTA_BINARY_PACKED);
-        } else if !dictionary_fits(sample.iter().map(|b| b.column(index).as_ref()), DEFAULT_DICTIONARY_PAGE_SIZE_LIMIT) {
+        } else if !dictionary_fits(sample.iter().map(|b| b.column(index).as_ref()), whole_file, DEFAULT_DICTIONARY_PAGE_SIZE_LIMIT) {
             properties = properties.set_column_dictionary_enabled(column, false);
         }
     }
@@ -153,7 +165,7 @@ fn properties(schema: &Schema, stamp: &RunStamp, sample: &[RecordBatch]) -> Writ
 /// the bytes per entry; fixed-width values: their width). Values are told apart by a 64-bit
 /// hash: a collision can only make the estimate smaller. Types without a dictionary estimate
 /// here keep Parquet's own choice.
-fn dictionary_fits<'a>(chunks: impl Iterator<Item = &'a dyn Array>, limit: usize) -> bool {
+fn dictionary_fits<'a>(chunks: impl Iterator<Item = &'a dyn Array>, whole_file: bool, limit: usize) -> bool {
     let mut seen: HashSet<u64, Fingerprinted> = HashSet::default();
     let (mut bytes, mut rows) = (0usize, 0usize);
     for chunk in chunks {
@@ -177,10 +189,14 @@ fn dictionary_fits<'a>(chunks: impl Iterator<Item = &'a dyn Array>, limit: usize
             return false;
         }
         if rows == ROW_GROUP_ROWS {
-            break;
+            return true;
         }
     }
-    true
+    // Fewer rows than a row group and more to come (the gathering stopped at its memory cap): the
+    // dictionary is judged at its size over a whole row group, as if new values kept coming at
+    // the rate seen. That can only refuse a dictionary Parquet would have kept (a larger file,
+    // never a wrong one). A file that ends sooner is judged as it is.
+    whole_file || bytes * ROW_GROUP_ROWS <= limit * rows.max(1)
 }
 
 /// The error of a stream used again after a write of it failed.
@@ -217,21 +233,27 @@ mod tests {
         let texts = |n: usize, repeat: usize| -> ArrayRef {
             Arc::new(StringArray::from_iter((0..n * repeat).map(|i| Some(format!("text{:02}", i % n))).chain([None])))
         };
-        assert!(dictionary_fits([texts(10, 3).as_ref()].into_iter(), 100));
-        assert!(!dictionary_fits([texts(11, 1).as_ref()].into_iter(), 100));
+        assert!(dictionary_fits([texts(10, 3).as_ref()].into_iter(), true, 100));
+        assert!(!dictionary_fits([texts(11, 1).as_ref()].into_iter(), true, 100));
         // Over several chunks, a value seen in an earlier chunk is not counted again.
-        assert!(dictionary_fits([texts(10, 1).as_ref(), texts(10, 2).as_ref()].into_iter(), 100));
+        assert!(dictionary_fits([texts(10, 1).as_ref(), texts(10, 2).as_ref()].into_iter(), true, 100));
         // Numbers take 8 bytes an entry, dates 4.
         let numbers: ArrayRef = Arc::new(Float64Array::from_iter_values((0..13).map(|i| f64::from(i % 12))));
-        assert!(dictionary_fits([numbers.as_ref()].into_iter(), 96));
-        assert!(!dictionary_fits([numbers.as_ref()].into_iter(), 95));
+        assert!(dictionary_fits([numbers.as_ref()].into_iter(), true, 96));
+        assert!(!dictionary_fits([numbers.as_ref()].into_iter(), true, 95));
         let days: ArrayRef = Arc::new(Date32Array::from_iter_values(0..25));
-        assert!(dictionary_fits([days.as_ref()].into_iter(), 100));
-        assert!(!dictionary_fits([days.as_ref()].into_iter(), 99));
+        assert!(dictionary_fits([days.as_ref()].into_iter(), true, 100));
+        assert!(!dictionary_fits([days.as_ref()].into_iter(), true, 99));
+        // Gathering stopped short of a row group with more rows to come: the 100 bytes of
+        // 1 001 rows (one null) are judged over 262 144 rows: 26 214 400 / 1 001 = 26 188.2 bytes.
+        let thousand = texts(10, 100);
+        assert!(dictionary_fits([thousand.as_ref()].into_iter(), false, 26_189));
+        assert!(!dictionary_fits([thousand.as_ref()].into_iter(), false, 26_188));
+        assert!(dictionary_fits([thousand.as_ref()].into_iter(), true, 100), "a whole file is judged as it is");
         // Only the first row group's rows count: distinct values after them do not.
         let late: ArrayRef =
             Arc::new(StringArray::from_iter_values((0..ROW_GROUP_ROWS + 50).map(|i| if i < ROW_GROUP_ROWS { "same".to_string() } else { format!("late{i}") })));
-        assert!(dictionary_fits([late.as_ref()].into_iter(), 8));
+        assert!(dictionary_fits([late.as_ref()].into_iter(), true, 8));
     }
 
     #[test]
