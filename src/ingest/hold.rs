@@ -293,7 +293,7 @@ mod tests {
     // append, and removing `settle`'s rewrite positions from what was written, leaves the rows
     // that are not later copies, every copy removed, whatever the cap.
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        #![proptest_config(crate::base::proptest_config(256))]
         #[test]
         fn held_rows_and_rewrites_leave_each_row_once(rows in proptest::collection::vec(0i64..40, 0..200), part in 1usize..30, cap in 1usize..60) {
             let mut held = HeldBack::new(true, 0, cap);
