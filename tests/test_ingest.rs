@@ -307,7 +307,7 @@ fn duplicates_held_back_or_rewritten_leave_the_same_rows() {
     for cap in ["1", "3"] {
         let tmp = tempfile::tempdir().unwrap();
         let pipeline = crate::testenv::kashgar_workspace(tmp.path());
-        let run = std::process::Command::new(env!("CARGO_BIN_EXE_duibiao"))
+        let run = crate::testenv::duibiao_command()
             .args(["run", pipeline.to_str().unwrap(), "--quiet", "--duckdb", "none"])
             .env("DUIBIAO_TEST_MAX_HELD_ROWS", cap)
             .current_dir(tmp.path())

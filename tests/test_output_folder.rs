@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use crate::testenv::{duibiao, edit_pipeline, fee_workspace, tree};
 
 fn run(dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_duibiao")).args(["run", "pipelines/fee_small.toml", "--quiet"]).current_dir(dir).output().unwrap()
+    crate::testenv::duibiao_command().args(["run", "pipelines/fee_small.toml", "--quiet"]).current_dir(dir).output().unwrap()
 }
 
 fn stderr(out: &Output) -> String {

@@ -146,7 +146,7 @@ fn the_bi_database_opens_from_any_folder_and_after_a_move() {
 
     // No DuckDB on the machine: `views` says what to install; the folder is left as it was.
     let before = std::fs::read(moved.join("analysis.duckdb")).unwrap();
-    let none = Command::new(env!("CARGO_BIN_EXE_duibiao"))
+    let none = crate::testenv::duibiao_command()
         .args(["views", moved.to_str().unwrap()])
         .current_dir(&elsewhere)
         .env("PATH", "")
@@ -303,7 +303,7 @@ fn a_run_killed_part_way_leaves_the_previous_output_intact() {
         .map(|f| (f.to_string(), std::fs::read(out.join(f)).unwrap()))
         .collect();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_duibiao")).current_dir(tmp.path()).args(["run", pipeline.to_str().unwrap(), "--quiet"]).spawn().unwrap();
+    let mut child = crate::testenv::duibiao_command().current_dir(tmp.path()).args(["run", pipeline.to_str().unwrap(), "--quiet"]).spawn().unwrap();
     // Wait until the run is demonstrably part-way: its staging folder holds curated files.
     let staging_has_files = || {
         std::fs::read_dir(tmp.path()).unwrap().flatten().any(|e| {

@@ -10,12 +10,7 @@ use std::time::{Duration, Instant};
 use crate::testenv::{duibiao, fee_workspace, tree};
 
 fn run(dir: &Path, env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_duibiao"))
-        .args(["run", "pipelines/fee_small.toml", "--quiet"])
-        .envs(env.iter().copied())
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    crate::testenv::duibiao_command().args(["run", "pipelines/fee_small.toml", "--quiet"]).envs(env.iter().copied()).current_dir(dir).output().unwrap()
 }
 
 fn stderr(out: &Output) -> String {
@@ -80,7 +75,6 @@ fn a_folder_not_written_by_duibiao_is_never_replaced() {
     std::fs::create_dir(&out_dir).unwrap();
     assert!(run(tmp.path(), &[]).status.success());
     let first = whole_output(&out_dir);
-    std::thread::sleep(Duration::from_millis(1100)); // run ids count seconds
     assert!(run(tmp.path(), &[]).status.success());
     assert_ne!(whole_output(&out_dir), first);
 }
@@ -102,7 +96,6 @@ fn kill_at(step: &str, fallback: bool, expected: After) {
     let first = run(tmp.path(), &[]);
     assert!(first.status.success(), "{}", stderr(&first));
     let previous = whole_output(&out_dir);
-    std::thread::sleep(Duration::from_millis(1100)); // a new run id
 
     let mut env = vec![("DUIBIAO_TEST_KILL_AT", step)];
     if fallback {
@@ -123,7 +116,6 @@ fn kill_at(step: &str, fallback: bool, expected: After) {
     }
 
     // The next run recovers what the killed one left and publishes normally.
-    std::thread::sleep(Duration::from_millis(1100));
     let next = run(tmp.path(), &[]);
     assert!(next.status.success(), "{case}: the next run failed: {}", stderr(&next));
     let latest = whole_output(&out_dir);
@@ -180,11 +172,10 @@ fn a_second_run_on_the_same_output_fails_at_once_naming_the_first() {
     let pipelines = tmp.path().join("pipelines");
     assert!(run(tmp.path(), &[]).status.success());
     let previous = whole_output(&pipelines.join("out"));
-    std::thread::sleep(Duration::from_millis(1100));
 
     let go: PathBuf = tmp.path().join("go");
     let pause = format!("ingested:{}", go.display());
-    let mut first = Command::new(env!("CARGO_BIN_EXE_duibiao"))
+    let mut first = crate::testenv::duibiao_command()
         .args(["run", "pipelines/fee_small.toml", "--quiet"])
         .env("DUIBIAO_TEST_PAUSE_AT", &pause)
         .current_dir(tmp.path())

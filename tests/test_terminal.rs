@@ -10,7 +10,7 @@ use crate::testenv::{Tmpfs, edit_pipeline, fee_workspace, tree};
 
 /// Runs duibiao with its standard output closed by the reader before anything is written.
 fn with_stdout_closed(dir: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_duibiao")).args(args).current_dir(dir).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = crate::testenv::duibiao_command().args(args).current_dir(dir).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     drop(child.stdout.take());
     child.wait_with_output().unwrap()
 }
@@ -48,16 +48,13 @@ fn a_closed_stdout_ends_quietly_with_the_exit_code_the_command_would_have_had() 
     }
 
     // A closed standard error does not turn a spec error into a panic either.
-    let out = Command::new(env!("CARGO_BIN_EXE_duibiao"))
-        .args(["run", "pipelines/bad.toml"])
-        .current_dir(tmp.path())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .map(|mut c| {
-            drop(c.stderr.take());
-            c.wait().unwrap()
-        });
+    let out =
+        crate::testenv::duibiao_command().args(["run", "pipelines/bad.toml"]).current_dir(tmp.path()).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().map(
+            |mut c| {
+                drop(c.stderr.take());
+                c.wait().unwrap()
+            },
+        );
     assert_eq!(out.unwrap().code(), Some(2));
 }
 

@@ -19,9 +19,19 @@ pub fn sample_other() -> PathBuf {
     repo().join("sample_other")
 }
 
+/// The duibiao binary as a command, with `DUIBIAO_DUCKDB=none`: a run writes no analysis.duckdb
+/// unless the test names a DuckDB with `--duckdb` (which overrides the variable). Without it every
+/// run searches PATH for a DuckDB, starting up to four programs; where `python3` is a shim (pyenv)
+/// that was over half the suite's time. A test of the search itself removes the variable.
+pub fn duibiao_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_duibiao"));
+    command.env("DUIBIAO_DUCKDB", "none");
+    command
+}
+
 /// Runs the duibiao binary with `args` in `dir`.
 pub fn duibiao(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_duibiao")).args(args).current_dir(dir).output().expect("running duibiao")
+    duibiao_command().args(args).current_dir(dir).output().expect("running duibiao")
 }
 
 /// Decodes a text export by its stated encoding; panics with the file name on any mismatch.
