@@ -22,12 +22,17 @@ use arrow::error::ArrowError;
 
 use super::dedup::Candidates;
 
-/// Bits of the filter per byte of input (rows of the exports are 40–150 bytes long: 20–75 bits
-/// per row, false positives between 1e-3 and 1e-7 with six probes in a 512-bit block).
+/// Bits of the filter per byte of input, before rounding down to a power of two: 0.5 to 1 bit
+/// per byte. Rows of the exports are 40–150 bytes long: 20–150 bits per row, false positives
+/// between 1e-3 and 1e-7 with six probes in a 512-bit block.
 const BITS_PER_INPUT_BYTE: u64 = 1;
-/// The filter's size bounds: 128 KiB to 64 MiB.
+/// The filter's size bounds: 128 KiB to 256 MiB. At the cap a source of 108 M rows (7 GB of
+/// line-loss exports) still has 20 bits per row, about 5e-4 false positives: some 50 000 rows
+/// held, well under `MAX_HELD_ROWS`. A cap of 64 MiB left it 5 bits per row, a false positive
+/// every seven rows: holding stopped at its cap early, and every partition was rewritten after
+/// the duplicate traces had been sorted and merged on disk.
 const MIN_BITS: u64 = 1 << 20;
-const MAX_BITS: u64 = 1 << 29;
+const MAX_BITS: u64 = 1 << 31;
 /// Probes per fingerprint.
 const PROBES: u64 = 6;
 /// Words of one block: 512 bits, one cache line.
@@ -100,6 +105,13 @@ impl Bloom {
     }
 }
 
+/// The size of the filter for a source of `input_bytes`: `BITS_PER_INPUT_BYTE` per byte rounded
+/// down to a power of two (the block index is a mask), within the bounds.
+fn filter_bits(input_bytes: u64) -> u64 {
+    let bits = input_bytes.saturating_mul(BITS_PER_INPUT_BYTE).max(1);
+    (1u64 << (63 - bits.leading_zeros())).clamp(MIN_BITS, MAX_BITS)
+}
+
 /// The rows of one partition held back, in arrival order.
 #[derive(Default)]
 struct Held {
@@ -134,7 +146,7 @@ impl HeldBack {
     /// Holding for a source of `input_bytes`; `enabled` under the `exact` policy only (with a key,
     /// a conflict removes the first row of its key too, so nothing is gained by holding).
     pub(crate) fn new(enabled: bool, input_bytes: u64, max_held_rows: usize) -> HeldBack {
-        let bloom = enabled.then(|| Bloom::with_bits(input_bytes.saturating_mul(BITS_PER_INPUT_BYTE)));
+        let bloom = enabled.then(|| Bloom::with_bits(filter_bits(input_bytes)));
         HeldBack { bloom, partitions: BTreeMap::new(), candidates: Candidates::default(), held_rows: 0, max_held_rows }
     }
 
@@ -258,6 +270,20 @@ mod tests {
         assert!(seen.iter().all(|&f| bloom.insert(f)));
         // 52 bits per fingerprint and six probes: false positives are rare.
         assert!(false_positives < 20, "{false_positives}");
+    }
+
+    #[test]
+    fn the_filter_is_a_power_of_two_at_most_one_bit_per_input_byte_within_its_bounds() {
+        // By hand: 2^29 = 536 870 912 <= 708 000 000 < 2^30; 2^32 <= 7e9, above the cap of 2^31.
+        assert_eq!(filter_bits(0), 1 << 20);
+        assert_eq!(filter_bits(5_000), 1 << 20);
+        assert_eq!(filter_bits((1 << 20) + 1), 1 << 20);
+        assert_eq!(filter_bits(3 << 20), 1 << 21);
+        assert_eq!(filter_bits(708_000_000), 1 << 29);
+        assert_eq!(filter_bits((1 << 31) - 1), 1 << 30);
+        assert_eq!(filter_bits(1 << 31), 1 << 31);
+        assert_eq!(filter_bits(7_000_000_000), 1 << 31);
+        assert_eq!(filter_bits(u64::MAX), 1 << 31);
     }
 
     #[test]
