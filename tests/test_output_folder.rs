@@ -4,7 +4,7 @@
 //! read or written; a link that leads into an input is caught too.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::testenv::{duibiao, edit_pipeline, fee_workspace, tree};
 

@@ -146,13 +146,7 @@ fn the_bi_database_opens_from_any_folder_and_after_a_move() {
 
     // No DuckDB on the machine: `views` says what to install; the folder is left as it was.
     let before = std::fs::read(moved.join("analysis.duckdb")).unwrap();
-    let none = crate::testenv::duibiao_command()
-        .args(["views", moved.to_str().unwrap()])
-        .current_dir(&elsewhere)
-        .env("PATH", "")
-        .env_remove("DUIBIAO_DUCKDB")
-        .output()
-        .unwrap();
+    let none = without_any_duckdb(&elsewhere, &["views", moved.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&none.stderr);
     assert_eq!(none.status.code(), Some(1), "{err}");
     assert!(err.contains("pip install duckdb") && err.contains("duibiao views"), "{err}");
@@ -162,6 +156,26 @@ fn the_bi_database_opens_from_any_folder_and_after_a_move() {
     let wrong = duibiao(&elsewhere, &["views", moved.to_str().unwrap(), "--duckdb", "/bin/true"]);
     assert_eq!(wrong.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("/bin/true"));
+}
+
+/// Runs duibiao in `dir` as on a machine with no DuckDB at all: nothing on PATH, none named.
+fn without_any_duckdb(dir: &Path, args: &[&str]) -> std::process::Output {
+    duibiao_command().args(args).current_dir(dir).env("PATH", "").env_remove("DUIBIAO_DUCKDB").output().unwrap()
+}
+
+/// The other tests' runs are told to write no database (`duibiao_command`); this one searches, as
+/// a user's run does, on a machine with no DuckDB at all.
+#[test]
+fn a_run_that_finds_no_duckdb_publishes_and_says_what_to_install() {
+    let tmp = tempfile::tempdir().unwrap();
+    fee_workspace(tmp.path());
+    let run = without_any_duckdb(tmp.path(), &["run", "pipelines/fee_small.toml", "--quiet"]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{err}");
+    assert!(err.contains("未找到 DuckDB") && err.contains("pip install duckdb") && err.contains("duibiao views"), "{err}");
+    let out = tmp.path().join("pipelines/out");
+    assert!(out.join("manifest.json").is_file() && out.join("views.sql").is_file(), "the run did not publish");
+    assert!(!out.join("analysis.duckdb").exists());
 }
 
 #[test]

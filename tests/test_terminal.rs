@@ -4,7 +4,7 @@
 //! leave the previous output as it was.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use crate::testenv::{Tmpfs, edit_pipeline, fee_workspace, tree};
 
@@ -48,13 +48,15 @@ fn a_closed_stdout_ends_quietly_with_the_exit_code_the_command_would_have_had() 
     }
 
     // A closed standard error does not turn a spec error into a panic either.
-    let out =
-        crate::testenv::duibiao_command().args(["run", "pipelines/bad.toml"]).current_dir(tmp.path()).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().map(
-            |mut c| {
-                drop(c.stderr.take());
-                c.wait().unwrap()
-            },
-        );
+    let mut child = crate::testenv::duibiao_command()
+        .args(["run", "pipelines/bad.toml"])
+        .current_dir(tmp.path())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let out = child.wait();
     assert_eq!(out.unwrap().code(), Some(2));
 }
 
