@@ -111,6 +111,29 @@ fn a_spelling_that_fits_two_stations_stops_the_run() {
 }
 
 #[test]
+fn a_pre_aggregation_groups_each_station_and_tai_area_whatever_the_rows_order() {
+    // The fixture's line loss by month, then 台区 (each 台区 comes back twice after others), and
+    // a 台区 T1 of S02 too: S02's T1 is not S01's T1. By hand, per 台区 over 2020Q1:
+    // S01 T1 300/270 (10 %, in), T2 300/267 (11 %, out), T3 300/300 (0 %, in) → 2/3;
+    // S02 T4 200/190 (5 %, in), T1 100/80 (20 %, out) → 1/2. Were the two T1 one 台区, S01's
+    // would be 400/350 (12.5 %, out) and S01 would have 1/3.
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(run_panel_small(tmp.path()).status.success());
+    let rows = "台区编号,单位编码,月份,供电量,售电量\n\
+                T1,S01,2020-01,100,90\nT2,S01,2020-01,100,89\nT1,S02,2020-01,100,80\nT3,S01,2020-01,100,120\nT4,S02,2020-01,200,190\n\
+                T1,S01,2020-02,100,90\nT2,S01,2020-02,100,89\nT3,S01,2020-02,100,80\n\
+                T3,S01,2020-03,100,100\nT2,S01,2020-03,100,89\nT1,S01,2020-03,100,90\n\
+                T4,S02,2020-04,200,190\nT4,S02,2020-07,200,190\n";
+    std::fs::write(tmp.path().join("panel/line_loss.csv"), rows).unwrap();
+    let run = duibiao(tmp.path(), &["run", "pipelines/panel_small.toml", "--quiet"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let out = tmp.path().join("pipelines/out");
+    assert!(close(cell(&out, "line_loss_compliance", "S01", "2020Q1"), 2.0 / 3.0));
+    assert!(close(cell(&out, "line_loss_compliance", "S02", "2020Q1"), 0.5));
+    assert!(close(cell(&out, "line_loss_compliance", "S02", "2020Q2"), 1.0));
+}
+
+#[test]
 fn a_station_column_typed_as_a_number_resolves_like_text() {
     // The same fixture with numeric station codes (S01 → 6501, S02 → 6502), and the fee
     // source's station column typed as an integer: its spellings are read by their text form
