@@ -17,7 +17,6 @@ use crate::identity::{Resolver, StationEntry, resolve_all};
 use crate::spec::plan::{Better, Measure, Plan, SourcePlan, StationKey};
 use crate::store::layout;
 
-mod codes;
 pub mod measures;
 pub(crate) mod scan;
 
@@ -526,11 +525,6 @@ fn aggregate_measures(
     // The period is a grouping key where rows of one frame can belong to several periods
     // (interval measures) or where a formula reads it.
     let period_key = measure.interval.is_some() || used.contains("period");
-    // Columns the formulas read after a pre-aggregation.
-    let mut formula_roots = BTreeSet::new();
-    for (m, _) in batch {
-        formula_roots.extend(polars::sql::sql_expr(&m.formula).map_err(pe)?.meta().root_names().iter().map(|s| s.to_string()));
-    }
     let aggregate = |frame: LazyFrame, period: Option<Period>| -> Result<DataFrame, PanelError> {
         // Rows of spellings that name no station are left out.
         let mut rows = if numbered {
@@ -562,25 +556,9 @@ fn aggregate_measures(
             keys.push(col("period"));
         }
         if let Some((by, aggs)) = &measure.pre_aggregate {
+            let mut group: Vec<Expr> = keys.clone();
+            group.extend(by.iter().map(|b| col(b.as_str())));
             let mut exprs: Vec<Expr> = aggs.iter().map(|(n, e)| polars::sql::sql_expr(e).map(|x| x.alias(n.as_str()))).collect::<Result<_, _>>().map_err(pe)?;
-            let schema = rows.collect_schema().map_err(pe)?;
-            let group: Vec<Expr> = if by.iter().all(|b| schema.get(b.as_str()).is_some_and(codes::codable)) {
-                // One code per tuple of the keys and the `by` columns (see `codes`); the keys and
-                // the `by` columns the formula reads are kept as each group's first value.
-                let tuple: Vec<Expr> = keys.iter().cloned().chain(by.iter().map(|b| col(b.as_str()))).collect();
-                let code = apply_multiple(
-                    |c: &mut [Column]| codes::group_codes(c, GROUP_CODE),
-                    tuple,
-                    |_: &Schema, _: &[Field]| Ok(Field::new(GROUP_CODE.into(), DataType::UInt32)),
-                    false,
-                );
-                rows = rows.with_column(code.alias(GROUP_CODE));
-                exprs.extend(keys.iter().map(|k| k.clone().first()));
-                exprs.extend(by.iter().filter(|b| formula_roots.contains(b.as_str())).map(|b| col(b.as_str()).first()));
-                vec![col(GROUP_CODE)]
-            } else {
-                keys.iter().cloned().chain(by.iter().map(|b| col(b.as_str()))).collect()
-            };
             // Station columns and period hours stay available after the first step.
             exprs.extend(extra_used.iter().map(|n| col(n.as_str()).first()));
             if rows_station_id {
@@ -635,10 +613,6 @@ fn value_column(n: usize, k: usize) -> String {
 /// The station number column of the grouping (see `aggregate_measure`); no pipeline column can
 /// have this name (column names start with a lowercase letter).
 const STATION_NUMBER: &str = "__station";
-
-/// The group code column of a pre-aggregation (`codes`); like `STATION_NUMBER`, no pipeline
-/// column can have this name.
-const GROUP_CODE: &str = "__group";
 
 /// Column names a measure's formula, filter and pre-aggregation read.
 fn measure_roots(measure: &Measure) -> Result<BTreeSet<String>, PanelError> {
