@@ -453,6 +453,21 @@ fn compile_measure(
             if !row_columns.contains(b.get_ref()) {
                 err(errors, Some(b.span()), format!("pre_aggregate by '{}' is not a column of source '{}'", b.get_ref(), source.name));
             }
+            // Rows without a value would be pooled into one group of their own (one "台区" made of
+            // every row that names none): the column must be declared not_null, so that such rows
+            // are quarantined with their line instead. The period column never lacks a value.
+            let nullable = source.column(b.get_ref()).is_some_and(|c| !c.not_null && c.derived.is_none());
+            if nullable && source.period.as_deref() != Some(b.get_ref().as_str()) {
+                err(
+                    errors,
+                    Some(b.span()),
+                    format!(
+                        "分组列须声明 not_null · pre_aggregate by '{0}' must be declared not_null in source '{1}' (columns.{0} = {{ …, not_null = true }}): rows without it would be pooled into one group",
+                        b.get_ref(),
+                        source.name
+                    ),
+                );
+            }
         }
         for expr in p.columns.values() {
             check_sql(errors, expr, "pre_aggregate column", &row_columns);
