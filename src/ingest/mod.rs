@@ -302,8 +302,9 @@ fn compile_checks(source: &SourcePlan) -> Result<Vec<CompiledCheck>, IngestError
         .checks
         .iter()
         .map(|c| {
-            let expr = polars::sql::sql_expr(&c.rule).map_err(|error| IngestError::CheckRule { rule: c.rule.clone(), error })?;
-            let roots: Vec<String> = expr.clone().meta().root_names().iter().map(|s| s.to_string()).collect();
+            let expr = crate::spec::expr::to_polars(&c.rule, crate::spec::dialect::Role::Check)
+                .map_err(|error| IngestError::CheckRule { rule: c.rule.clone(), error })?;
+            let roots = crate::spec::dialect::columns(&c.rule);
             let uses = source.columns.iter().enumerate().filter(|(_, col)| roots.contains(&col.name)).map(|(i, _)| i).collect();
             Ok(CompiledCheck { expr, rule: c.rule.clone(), severity: c.severity, message: c.message.clone(), uses })
         })

@@ -14,6 +14,8 @@ use polars::prelude::*;
 use crate::base::period::{BadPeriod, Grain, Period};
 use crate::identity::checks::{IdentityErrors, RowLocation, check_reference_rows};
 use crate::identity::{Resolver, StationEntry, resolve_all};
+use crate::spec::dialect::Role;
+use crate::spec::expr::to_polars;
 use crate::spec::plan::{Better, Measure, Plan, SourcePlan, StationKey};
 use crate::store::layout;
 
@@ -379,7 +381,7 @@ fn attribute_columns(plan: &Plan, master: &DataFrame, grid: &Grid) -> Result<Vec
     let exprs: Vec<Expr> = plan
         .attributes
         .iter()
-        .map(|a| polars::sql::sql_expr(&a.formula).map(|e| e.cast(DataType::Float64).alias(a.name.as_str())))
+        .map(|a| to_polars(&a.formula, Role::Attribute).map(|e| e.cast(DataType::Float64).alias(a.name.as_str())))
         .collect::<Result<_, _>>()
         .map_err(pe)?;
     let mut select = vec![col("station_code")];
@@ -549,7 +551,7 @@ fn aggregate_measures(
             rows = rows.join(extra.clone(), [col(STATION_NUMBER)], [col(STATION_NUMBER)], JoinArgs::new(JoinType::Left));
         }
         if let Some(f) = &measure.filter {
-            rows = rows.filter(polars::sql::sql_expr(f).map_err(pe)?);
+            rows = rows.filter(to_polars(f, Role::Filter).map_err(pe)?);
         }
         let mut keys = vec![col(STATION_NUMBER)];
         if period_key {
@@ -558,7 +560,8 @@ fn aggregate_measures(
         if let Some((by, aggs)) = &measure.pre_aggregate {
             let mut group: Vec<Expr> = keys.clone();
             group.extend(by.iter().map(|b| col(b.as_str())));
-            let mut exprs: Vec<Expr> = aggs.iter().map(|(n, e)| polars::sql::sql_expr(e).map(|x| x.alias(n.as_str()))).collect::<Result<_, _>>().map_err(pe)?;
+            let mut exprs: Vec<Expr> =
+                aggs.iter().map(|(n, e)| to_polars(e, Role::PreAggregate).map(|x| x.alias(n.as_str()))).collect::<Result<_, _>>().map_err(pe)?;
             // Station columns and period hours stay available after the first step.
             exprs.extend(extra_used.iter().map(|n| col(n.as_str()).first()));
             if rows_station_id {
@@ -573,7 +576,7 @@ fn aggregate_measures(
         let mut values: Vec<Expr> = batch
             .iter()
             .enumerate()
-            .map(|(k, (m, _))| polars::sql::sql_expr(&m.formula).map(|f| f.cast(DataType::Float64).alias(value_column(batch.len(), k))))
+            .map(|(k, (m, _))| to_polars(&m.formula, Role::Formula).map(|f| f.cast(DataType::Float64).alias(value_column(batch.len(), k))))
             .collect::<Result<_, _>>()
             .map_err(pe)?;
         values.push(len().alias("__rows"));
@@ -623,8 +626,7 @@ fn measure_roots(measure: &Measure) -> Result<BTreeSet<String>, PanelError> {
     }
     let mut roots = BTreeSet::new();
     for text in texts {
-        let expr = polars::sql::sql_expr(text).map_err(pe)?;
-        roots.extend(expr.meta().root_names().iter().map(|s| s.to_string()));
+        roots.extend(crate::spec::dialect::columns(text));
     }
     Ok(roots)
 }

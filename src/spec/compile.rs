@@ -285,16 +285,18 @@ fn compile_identity(raw: &RawPipeline, stations: Option<&SourcePlan>, errors: &m
 
 /// Checks that a SQL expression parses and uses only `allowed` columns.
 fn check_sql(errors: &mut Vec<SpecError>, expr: &Spanned<String>, what: &str, allowed: &[String]) {
-    match polars::sql::sql_expr(expr.get_ref()) {
-        Ok(parsed) => {
-            for used in parsed.meta().root_names() {
-                if !allowed.iter().any(|a| a == used.as_str()) {
-                    let hint = closest(used.as_str(), allowed.iter().map(String::as_str)).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
+    match crate::spec::dialect::parse(expr.get_ref()) {
+        Ok(_) => {
+            let mut seen: Vec<String> = Vec::new();
+            for used in crate::spec::dialect::columns(expr.get_ref()) {
+                if !allowed.iter().any(|a| *a == used) && !seen.contains(&used) {
+                    let hint = closest(&used, allowed.iter().map(String::as_str)).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
                     err(errors, Some(expr.span()), format!("{what} '{}' uses '{used}', which is not available here{hint}", expr.get_ref()));
+                    seen.push(used);
                 }
             }
         }
-        Err(e) => err(errors, Some(expr.span()), format!("{what} '{}' is not a valid SQL expression: {e}", expr.get_ref())),
+        Err(e) => err(errors, Some(expr.span()), format!("{what} '{}': {e}", expr.get_ref())),
     }
 }
 
@@ -382,9 +384,26 @@ fn compile_attributes(raw: &RawPipeline, stations: Option<&SourcePlan>, errors: 
                 err(errors, Some(name.span()), format!("attribute name '{}' must be ASCII snake_case", name.get_ref()));
             }
             check_sql(errors, &a.formula, "attribute", &columns);
+            check_attribute(errors, &a.formula, stations, &format!("attribute '{}'", name.get_ref()));
             Attribute { name: name.get_ref().clone(), label: a.label.clone().unwrap_or_else(|| name.get_ref().clone()), formula: a.formula.get_ref().clone() }
         })
         .collect()
+}
+
+/// Reports an attribute outside the subset (one number per row of the station master, no
+/// aggregate) or mixing kinds, located at the formula. One that does not parse or reads an
+/// unknown column is left to `check_sql`.
+fn check_attribute(errors: &mut Vec<SpecError>, formula: &Spanned<String>, stations: Option<&SourcePlan>, what: &str) {
+    use crate::spec::dialect::{self, Kind, Role};
+    let text = formula.get_ref();
+    let Some(stations) = stations else { return };
+    if dialect::parse(text).is_err() || dialect::columns(text).iter().any(|c| stations.column(c).is_none()) {
+        return;
+    }
+    let kind_of = |name: &str| stations.column(name).map_or(Kind::Any, |c| Kind::of(c.kind));
+    if let Err(problem) = dialect::check(text, Role::Attribute).and_then(|()| dialect::check_types(text, Role::Attribute, &kind_of)) {
+        err(errors, Some(formula.span()), format!("{what}: '{text}': {problem}"));
+    }
 }
 
 fn compile_measure(
@@ -826,16 +845,28 @@ fn compile_check(c: &RawCheck, columns: &[ColumnPlan], source: &str, errors: &mu
             Severity::Reject
         }
     };
-    match polars::sql::sql_expr(c.rule.get_ref()) {
-        Ok(expr) => {
-            for used in expr.meta().root_names() {
-                if !columns.iter().any(|col| col.name == used.as_str()) {
-                    let hint = closest(used.as_str(), columns.iter().map(|c| c.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
+    use crate::spec::dialect::{self, Role};
+    match dialect::parse(c.rule.get_ref()) {
+        Ok(_) => {
+            let mut unknown = false;
+            let mut seen: Vec<String> = Vec::new();
+            for used in dialect::columns(c.rule.get_ref()) {
+                if !columns.iter().any(|col| col.name == used) && !seen.contains(&used) {
+                    let hint = closest(&used, columns.iter().map(|c| c.name.as_str())).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default();
                     err(errors, Some(c.rule.span()), format!("check '{}' uses '{used}', which is not a column of source '{source}'{hint}", c.rule.get_ref()));
+                    seen.push(used);
+                    unknown = true;
                 }
             }
+            let kind_of = |name: &str| columns.iter().find(|col| col.name == name).map_or(dialect::Kind::Any, |col| dialect::Kind::of(col.kind));
+            let problem = dialect::check(c.rule.get_ref(), Role::Check)
+                .err()
+                .or_else(|| if unknown { None } else { dialect::check_types(c.rule.get_ref(), Role::Check, &kind_of).err() });
+            if let Some(problem) = problem {
+                err(errors, Some(c.rule.span()), format!("check '{}': {problem}", c.rule.get_ref()));
+            }
         }
-        Err(e) => err(errors, Some(c.rule.span()), format!("check '{}' is not a valid SQL expression: {e}", c.rule.get_ref())),
+        Err(e) => err(errors, Some(c.rule.span()), format!("check '{}': {e}", c.rule.get_ref())),
     }
     CheckPlan { rule: c.rule.get_ref().clone(), severity, message: c.message.clone().unwrap_or_else(|| format!("check failed: {}", c.rule.get_ref())) }
 }
@@ -1018,11 +1049,7 @@ fn check_formulas(raw: &RawPipeline, errors: &mut Vec<SpecError>) {
 /// to `check_dialect`.
 fn check_measure_types(errors: &mut Vec<SpecError>, raw: &super::raw::RawMeasure, source: &SourcePlan, stations: &[(String, ColumnType)], what: &str) {
     use crate::spec::dialect::{self, Kind, Role};
-    let kind = |t: ColumnType| match t {
-        ColumnType::Text => Kind::Text,
-        ColumnType::Month | ColumnType::Quarter | ColumnType::Date | ColumnType::Timestamp => Kind::Time,
-        _ => Kind::Number,
-    };
+    let kind = Kind::of;
     // Computed columns (period_hours, overlap_hours, pre-aggregated values) are numbers.
     let row_kind = |name: &str| {
         source.column(name).map(|c| kind(c.kind)).or_else(|| stations.iter().find(|(n, _)| n == name).map(|(_, t)| kind(*t))).unwrap_or(Kind::Number)

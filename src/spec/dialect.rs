@@ -1,6 +1,10 @@
-//! The formula dialect of indicators and features: the subset of SQL expressions that the
-//! embedded engine (polars) and Spark SQL compute alike, checked on the parsed expression
-//! (sqlparser), and its one translation into Spark SQL.
+//! The expression dialect of pipelines: the subset of SQL expressions that the embedded engine
+//! (polars) and Spark SQL compute alike, checked on the parsed expression (sqlparser), and its
+//! two translations: into Spark SQL (here) and into polars expressions (`spec::expr`).
+//!
+//! Formulas, filters and pre-aggregations of indicators and features are computed by both
+//! engines; attributes (per row of the station master) and row checks (per row of a source at
+//! ingest) only by the embedded one, so a check may also say NOT, NOT IN and NOT BETWEEN.
 //!
 //! The subset:
 //! - numbers, 'text', NULL; columns; `+ - * /`, unary minus, parentheses;
@@ -39,17 +43,42 @@ pub(crate) enum Role {
     PreAggregate,
     /// The row `filter`: a condition.
     Filter,
+    /// An attribute: one number per row of the station master (no aggregate).
+    Attribute,
+    /// A source's row check: a condition per row (no aggregate); evaluated only by the embedded
+    /// engine at ingest, so NOT, NOT IN and NOT BETWEEN are allowed.
+    Check,
+}
+
+impl Role {
+    /// Whether the expression is evaluated row by row (no aggregate may appear).
+    fn per_row(self) -> bool {
+        matches!(self, Role::Filter | Role::Attribute | Role::Check)
+    }
+
+    /// Whether only the embedded engine evaluates the expression (Spark never sees it).
+    fn embedded_only(self) -> bool {
+        matches!(self, Role::Attribute | Role::Check)
+    }
+
+    /// Whether the expression is a condition (true, false or NULL per row).
+    pub(crate) fn is_condition(self) -> bool {
+        matches!(self, Role::Filter | Role::Check)
+    }
 }
 
 /// Aggregates of the subset.
 const AGGREGATES: [&str; 5] = ["sum", "avg", "min", "max", "count"];
 
-/// Parses one expression.
+/// Parses one expression; text left after it (`a b`, `sum(a) x`) is an error.
 pub fn parse(text: &str) -> Result<Expr, String> {
-    sqlparser::parser::Parser::new(&sqlparser::dialect::GenericDialect {})
-        .try_with_sql(text)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(|e| format!("不是有效的 SQL 表达式 · not a valid SQL expression: {e}"))
+    let invalid = |e: &dyn std::fmt::Display| format!("不是有效的 SQL 表达式 · not a valid SQL expression: {e}");
+    let mut parser = sqlparser::parser::Parser::new(&sqlparser::dialect::GenericDialect {}).try_with_sql(text).map_err(|e| invalid(&e))?;
+    let expr = parser.parse_expr().map_err(|e| invalid(&e))?;
+    match parser.peek_token().token {
+        sqlparser::tokenizer::Token::EOF => Ok(expr),
+        rest => Err(invalid(&format!("表达式之后还有 '{rest}' · '{rest}' follows the expression"))),
+    }
 }
 
 /// The column names an expression reads (empty when it does not parse).
@@ -92,6 +121,16 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// The kind of a declared column type.
+    pub(crate) fn of(t: crate::spec::plan::ColumnType) -> Kind {
+        use crate::spec::plan::ColumnType;
+        match t {
+            ColumnType::Text => Kind::Text,
+            ColumnType::Month | ColumnType::Quarter | ColumnType::Date | ColumnType::Timestamp => Kind::Time,
+            ColumnType::Integer | ColumnType::Number => Kind::Number,
+        }
+    }
+
     fn fits(self, other: Kind) -> bool {
         self == other || self == Kind::Any || other == Kind::Any
     }
@@ -113,18 +152,21 @@ impl Kind {
 pub(crate) fn check_types(text: &str, role: Role, kind_of: &dyn Fn(&str) -> Kind) -> Result<(), String> {
     let expr = parse(text)?;
     let t = Translator { role, kind_of: Some(kind_of) };
-    let at = At { in_aggregate: false, strict: role == Role::Filter };
+    let at = At { in_aggregate: false, strict: role.is_condition() };
     match role {
-        Role::Filter => t.condition(&expr, at).map(|_| ()),
-        Role::Formula | Role::PreAggregate => {
+        Role::Filter | Role::Check => t.condition(&expr, at).map(|_| ()),
+        Role::Formula | Role::PreAggregate | Role::Attribute => {
             let v = t.value(&expr, at)?;
-            if v.kind.fits(Kind::Number) { Ok(()) } else { Err(mismatch(text, v.kind, "公式的值 a formula's value")) }
+            if v.kind.fits(Kind::Number) { Ok(()) } else { Err(mismatch(role, text, v.kind, "公式的值 a formula's value")) }
         }
     }
 }
 
 /// The message of a value of the wrong kind.
-fn mismatch(what: &str, kind: Kind, needs: &str) -> String {
+fn mismatch(role: Role, what: &str, kind: Kind, needs: &str) -> String {
+    if role.embedded_only() {
+        return format!("'{what}' 是{}，而{needs}须为数值 · '{what}' is {}, where {needs} takes a number", kind.label(), kind.label());
+    }
     format!(
         "'{what}' 是{}，而{needs}须为数值；两种引擎对此处理不同（内置引擎给出空值，Spark 在 ANSI 下报类型转换错误）· '{what}' is {}, where {needs} takes a number; the engines differ here (the embedded one gives an empty cell, Spark under ANSI stops with a cast error)",
         kind.label(),
@@ -138,9 +180,9 @@ pub(crate) fn to_spark(text: &str, role: Role) -> Result<String, String> {
     let expr = parse(text)?;
     let t = Translator { role, kind_of: None };
     match role {
-        Role::Filter => t.condition(&expr, At { in_aggregate: false, strict: role == Role::Filter }),
-        Role::Formula | Role::PreAggregate => {
-            let v = t.value(&expr, At { in_aggregate: false, strict: role == Role::Filter })?;
+        Role::Filter | Role::Check => t.condition(&expr, At { in_aggregate: false, strict: true }),
+        Role::Formula | Role::PreAggregate | Role::Attribute => {
+            let v = t.value(&expr, At { in_aggregate: false, strict: false })?;
             Ok(if role == Role::Formula { format!("CAST({} AS DOUBLE)", v.sql) } else { v.sql })
         }
     }
@@ -180,10 +222,19 @@ impl At {
     }
 }
 
-fn outside(what: &str) -> String {
-    format!(
-        "{what} 不在两种引擎（内置与 Spark）一致计算的公式子集内 · {what} is outside the formula subset both engines (embedded and Spark) compute alike: numbers, 'text', columns, + - * /, sum avg min max count, ln, abs, CASE WHEN … THEN … ELSE … END with comparisons, IN, IS NULL, BETWEEN, AND, OR"
-    )
+/// The message of an expression outside the subset of `role`, with what the role may use.
+fn outside(role: Role, what: &str) -> String {
+    match role {
+        Role::Check => format!(
+            "{what} 不在行检查可用的表达式内 · {what} is outside what a check may use (a condition per row): comparisons (= <> < <= > >=) of numbers, 'text', columns, + - * /, ln, abs, CASE WHEN … THEN … ELSE … END; IN (literals), IS NULL, BETWEEN; AND, OR, NOT"
+        ),
+        Role::Attribute => format!(
+            "{what} 不在属性可用的表达式内 · {what} is outside what an attribute may use (one number per row of the station master): numbers, columns, + - * /, ln, abs, CASE WHEN … THEN … ELSE … END with comparisons, IN, IS NULL, BETWEEN, AND, OR"
+        ),
+        Role::Formula | Role::PreAggregate | Role::Filter => format!(
+            "{what} 不在两种引擎（内置与 Spark）一致计算的公式子集内 · {what} is outside the formula subset both engines (embedded and Spark) compute alike: numbers, 'text', columns, + - * /, sum avg min max count, ln, abs, CASE WHEN … THEN … ELSE … END with comparisons, IN, IS NULL, BETWEEN, AND, OR"
+        ),
+    }
 }
 
 /// A column name as a Spark identifier.
@@ -201,7 +252,7 @@ impl Translator<'_> {
     /// A number; the error names the operand of another kind (when types are checked).
     fn number(&self, e: &Expr, at: At, needs: &str) -> Result<Sql, String> {
         let v = self.value(e, at)?;
-        if v.kind.fits(Kind::Number) { Ok(v) } else { Err(mismatch(&e.to_string(), v.kind, needs)) }
+        if v.kind.fits(Kind::Number) { Ok(v) } else { Err(mismatch(self.role, &e.to_string(), v.kind, needs)) }
     }
 
     /// Values of one kind, for a comparison (when types are checked).
@@ -209,6 +260,13 @@ impl Translator<'_> {
         let Some(kind) = values.iter().map(|(_, v)| v.kind).find(|k| *k != Kind::Any) else { return Ok(()) };
         match values.iter().find(|(_, v)| !v.kind.fits(kind)) {
             None => Ok(()),
+            Some((e, v)) if self.role.embedded_only() => Err(format!(
+                "'{e}' 是{}，不能与{}比较 · '{e}' is {}, compared with {} (compare values of one kind)",
+                v.kind.label(),
+                kind.label(),
+                v.kind.label(),
+                kind.label()
+            )),
             Some((e, v)) => Err(format!(
                 "'{e}' 是{}，不能与{}比较；两种引擎对此处理不同 · '{e}' is {}, compared with {}; the engines differ here (compare values of one kind)",
                 v.kind.label(),
@@ -228,7 +286,7 @@ impl Translator<'_> {
                 Value::Number(n, _) => plain(double_literal(n), Kind::Number),
                 Value::SingleQuotedString(s) => plain(text_literal(s), Kind::Text),
                 Value::Null => plain("CAST(NULL AS DOUBLE)".to_string(), Kind::Any),
-                other => Err(outside(&format!("'{other}'"))),
+                other => Err(outside(self.role, &format!("'{other}'"))),
             },
             Expr::Nested(inner) => {
                 let v = self.value(inner, at)?;
@@ -251,12 +309,12 @@ impl Translator<'_> {
                     let literal = nonzero_literal(right);
                     Ok(Sql { sql: divide(&l.sql, &r.sql, literal || !at.strict), ieee: !literal || l.ieee, kind: Kind::Number })
                 }
-                other => Err(outside(&format!("'{other}'"))),
+                other => Err(outside(self.role, &format!("'{other}'"))),
             },
             Expr::Function(f) => self.function(f, at),
             Expr::Case { operand: None, conditions, else_result, .. } => self.case(conditions, else_result.as_deref(), at),
-            Expr::Case { operand: Some(_), .. } => Err(outside("CASE x WHEN …（请写成 CASE WHEN x = … · write CASE WHEN x = …）")),
-            other => Err(outside(&format!("'{other}'"))),
+            Expr::Case { operand: Some(_), .. } => Err(outside(self.role, "CASE x WHEN …（请写成 CASE WHEN x = … · write CASE WHEN x = …）")),
+            other => Err(outside(self.role, &format!("'{other}'"))),
         }
     }
 
@@ -291,26 +349,31 @@ impl Translator<'_> {
             || f.null_treatment.is_some()
             || !matches!(f.parameters, FunctionArguments::None)
         {
-            return Err(outside(&shown));
+            return Err(outside(self.role, &shown));
         }
-        let FunctionArguments::List(list) = &f.args else { return Err(outside(&shown)) };
+        let FunctionArguments::List(list) = &f.args else { return Err(outside(self.role, &shown)) };
         if matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct)) || !list.clauses.is_empty() {
-            return Err(outside(&shown));
+            return Err(outside(self.role, &shown));
         }
         let args: Vec<&FunctionArgExpr> = list
             .args
             .iter()
             .map(|a| match a {
                 FunctionArg::Unnamed(x) => Ok(x),
-                _ => Err(outside(&shown)),
+                _ => Err(outside(self.role, &shown)),
             })
             .collect::<Result<_, _>>()?;
         let aggregate = AGGREGATES.contains(&name.as_str());
         if aggregate && at.in_aggregate {
-            return Err(outside(&format!("{shown}（聚合嵌套 · an aggregate inside an aggregate）")));
+            return Err(outside(self.role, &format!("{shown}（聚合嵌套 · an aggregate inside an aggregate）")));
         }
-        if aggregate && self.role == Role::Filter {
-            return Err(outside(&format!("{shown}（筛选条件按行计算 · a filter is evaluated per row）")));
+        if aggregate && self.role.per_row() {
+            let what = match self.role {
+                Role::Attribute => "属性按站点主数据的行计算 · an attribute is evaluated per row of the station master",
+                Role::Check => "检查按行计算 · a check is evaluated per row",
+                _ => "筛选条件按行计算 · a filter is evaluated per row",
+            };
+            return Err(outside(self.role, &format!("{shown}（{what}）")));
         }
         match (name.as_str(), args.as_slice()) {
             ("count", [FunctionArgExpr::Wildcard]) => Ok(Sql { sql: "count(*)".to_string(), ieee: false, kind: Kind::Number }),
@@ -320,17 +383,20 @@ impl Translator<'_> {
                 let v = Sql { kind: Kind::Number, ..v };
                 match name.as_str() {
                     "sum" | "avg" | "count" => Ok(Sql { sql: format!("{name}({})", v.sql), ..v }),
-                    "min" | "max" if v.ieee => Err(outside(&format!(
-                        "{shown}（min/max 的参数含除法或 ln：内置引擎的 max 跳过 NaN，Spark 不跳过 · the argument divides or takes a log: the embedded max skips NaN, Spark's does not）"
-                    ))),
+                    "min" | "max" if v.ieee => Err(outside(
+                        self.role,
+                        &format!(
+                            "{shown}（min/max 的参数含除法或 ln：内置引擎的 max 跳过 NaN，Spark 不跳过 · the argument divides or takes a log: the embedded max skips NaN, Spark's does not）"
+                        ),
+                    )),
                     "min" | "max" => Ok(Sql { sql: format!("{name}({})", v.sql), ieee: false, ..v }),
                     "abs" => Ok(Sql { sql: format!("abs({})", v.sql), ..v }),
                     "ln" if at.strict => Ok(Sql { sql: ln(&v.sql), ieee: true, ..v }),
                     "ln" => Ok(Sql { sql: format!("ln({})", v.sql), ieee: true, ..v }),
-                    _ => Err(outside(&shown)),
+                    _ => Err(outside(self.role, &shown)),
                 }
             }
-            _ => Err(outside(&shown)),
+            _ => Err(outside(self.role, &shown)),
         }
     }
 
@@ -349,7 +415,7 @@ impl Translator<'_> {
                     BinaryOperator::LtEq => "<=",
                     BinaryOperator::Gt => ">",
                     BinaryOperator::GtEq => ">=",
-                    other => return Err(outside(&format!("'{other}'"))),
+                    _ => return Err(outside(self.role, &format!("'{e}'（此处需要条件 · a condition is expected here）"))),
                 };
                 let (l, r) = (self.value(left, at.strict())?, self.value(right, at.strict())?);
                 self.alike(&[(left, &l), (right, &r)])?;
@@ -361,7 +427,7 @@ impl Translator<'_> {
                     .map(|x| match x {
                         Expr::Value(_) => self.value(x, at),
                         Expr::UnaryOp { op: UnaryOperator::Minus, expr } if matches!(**expr, Expr::Value(_)) => self.value(x, at),
-                        other => Err(outside(&format!("IN (… {other} …)（IN 只接受常量 · IN takes literals only）"))),
+                        other => Err(outside(self.role, &format!("IN (… {other} …)（IN 只接受常量 · IN takes literals only）"))),
                     })
                     .collect::<Result<_, _>>()?;
                 let v = self.value(expr, at.strict())?;
@@ -370,7 +436,12 @@ impl Translator<'_> {
                 self.alike(&all)?;
                 Ok(format!("{} IN ({})", v.sql, items.iter().map(|i| i.sql.as_str()).collect::<Vec<_>>().join(", ")))
             }
-            Expr::InList { negated: true, .. } => Err(outside("NOT IN")),
+            Expr::InList { expr, list, negated: true } if self.role == Role::Check => {
+                let inner = self.condition(&Expr::InList { expr: expr.clone(), list: list.clone(), negated: false }, at)?;
+                Ok(format!("NOT ({inner})"))
+            }
+            Expr::InList { negated: true, .. } => Err(outside(self.role, "NOT IN")),
+            Expr::UnaryOp { op: UnaryOperator::Not, expr } if self.role == Role::Check => Ok(format!("NOT ({})", self.condition(expr, at)?)),
             Expr::IsNull(x) => Ok(format!("{} IS NULL", self.value(x, at.strict())?.sql)),
             Expr::IsNotNull(x) => Ok(format!("{} IS NOT NULL", self.value(x, at.strict())?.sql)),
             Expr::Between { expr, negated: false, low, high } => {
@@ -378,7 +449,11 @@ impl Translator<'_> {
                 self.alike(&[(expr, &v), (low, &l), (high, &h)])?;
                 Ok(format!("{} BETWEEN {} AND {}", v.sql, l.sql, h.sql))
             }
-            other => Err(outside(&format!("'{other}'（此处需要条件 · a condition is expected here）"))),
+            Expr::Between { expr, negated: true, low, high } if self.role == Role::Check => {
+                let inner = self.condition(&Expr::Between { expr: expr.clone(), negated: false, low: low.clone(), high: high.clone() }, at)?;
+                Ok(format!("NOT ({inner})"))
+            }
+            other => Err(outside(self.role, &format!("'{other}'（此处需要条件 · a condition is expected here）"))),
         }
     }
 }

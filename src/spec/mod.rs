@@ -6,6 +6,7 @@
 
 pub mod compile;
 pub mod dialect;
+pub mod expr;
 pub mod output_dir;
 pub mod plan;
 pub mod raw;
