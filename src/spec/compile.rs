@@ -1095,14 +1095,12 @@ fn check_dialect(errors: &mut Vec<SpecError>, expr: &Spanned<String>, role: crat
 /// them as an example. An expression that does not parse is left to `check_sql`.
 fn check_aggregate(errors: &mut Vec<SpecError>, expr: &Spanned<String>, what: &str) {
     let text = expr.get_ref();
-    let Ok(parsed) = sqlparser::parser::Parser::new(&sqlparser::dialect::GenericDialect {}).try_with_sql(text).and_then(|mut p| p.parse_expr()) else {
-        return;
-    };
+    let Ok(parsed) = crate::spec::dialect::parse(text) else { return };
     let bare = bare_columns(&parsed);
     if bare.is_empty() {
         return;
     }
-    let names: Vec<String> = bare.iter().map(|i| i.value.clone()).fold(Vec::new(), |mut v, n| {
+    let names: Vec<&str> = bare.iter().map(|(name, _)| *name).fold(Vec::new(), |mut v, n| {
         if !v.contains(&n) {
             v.push(n);
         }
@@ -1119,65 +1117,30 @@ fn check_aggregate(errors: &mut Vec<SpecError>, expr: &Spanned<String>, what: &s
     );
 }
 
-/// The identifiers of an expression not inside an aggregate function, in order.
-fn bare_columns(expr: &sqlparser::ast::Expr) -> Vec<sqlparser::ast::Ident> {
-    use sqlparser::ast::{Expr, Visit, Visitor};
-    use std::ops::ControlFlow;
-
-    struct Bare {
-        depth: usize,
-        found: Vec<sqlparser::ast::Ident>,
-    }
-    fn is_aggregate(expr: &Expr) -> bool {
-        match expr {
-            Expr::Function(f) => {
-                let name = f.name.to_string().to_ascii_lowercase();
-                AGGREGATES.contains(&name.as_str())
-            }
-            _ => false,
+/// The columns of an expression not inside an aggregate function, in order, each with the
+/// range of characters it spans in the text.
+fn bare_columns(expr: &crate::spec::syntax::Expr) -> Vec<(&str, (usize, usize))> {
+    use crate::spec::syntax::Expr;
+    let mut found = Vec::new();
+    expr.walk(AGGREGATES, &mut |x, inside| {
+        if let (Expr::Column { name, at, .. }, false) = (x, inside) {
+            found.push((name.as_str(), *at));
         }
-    }
-    impl Visitor for Bare {
-        type Break = ();
-        fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
-            if is_aggregate(expr) {
-                self.depth += 1;
-            } else if self.depth == 0 {
-                match expr {
-                    Expr::Identifier(ident) => self.found.push(ident.clone()),
-                    Expr::CompoundIdentifier(parts) => self.found.extend(parts.last().cloned()),
-                    _ => {}
-                }
-            }
-            ControlFlow::Continue(())
-        }
-        fn post_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
-            if is_aggregate(expr) {
-                self.depth -= 1;
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut bare = Bare { depth: 0, found: Vec::new() };
-    let _ = expr.visit(&mut bare);
-    bare.found
+    });
+    found
 }
 
 /// `paid / billed` → `sum(paid) / sum(billed)`: each bare column wrapped in sum(), by its
-/// position in the text (single-line formulas; others get the general example).
-fn aggregated_example(text: &str, bare: &[sqlparser::ast::Ident]) -> String {
-    let general = "sum(paid) / sum(billed)".to_string();
-    if text.contains('\n') || bare.iter().any(|i| i.span.start.line != 1 || i.span.start.column == 0) {
-        return general;
-    }
+/// position in the text.
+fn aggregated_example(text: &str, bare: &[(&str, (usize, usize))]) -> String {
     let chars: Vec<char> = text.chars().collect();
-    let mut cuts: Vec<(usize, usize)> = bare.iter().map(|i| (i.span.start.column as usize - 1, i.span.end.column as usize - 1)).collect();
+    let mut cuts: Vec<(usize, usize)> = bare.iter().map(|(_, at)| *at).collect();
     cuts.sort_unstable();
     let mut out = String::new();
     let mut at = 0;
     for (start, end) in cuts {
         if start < at || end > chars.len() || start >= end {
-            return general;
+            return "sum(paid) / sum(billed)".to_string();
         }
         out.extend(&chars[at..start]);
         out.push_str("sum(");
@@ -1210,8 +1173,8 @@ mod passes_tests {
     use super::*;
 
     fn bare(text: &str) -> Vec<String> {
-        let parsed = sqlparser::parser::Parser::new(&sqlparser::dialect::GenericDialect {}).try_with_sql(text).and_then(|mut p| p.parse_expr()).unwrap();
-        bare_columns(&parsed).into_iter().map(|i| i.value).collect()
+        let parsed = crate::spec::dialect::parse(text).unwrap();
+        bare_columns(&parsed).into_iter().map(|(name, _)| name.to_string()).collect()
     }
 
     #[test]
@@ -1230,11 +1193,13 @@ mod passes_tests {
     #[test]
     fn the_example_wraps_each_bare_column_in_sum() {
         let example = |text: &str| {
-            let parsed = sqlparser::parser::Parser::new(&sqlparser::dialect::GenericDialect {}).try_with_sql(text).and_then(|mut p| p.parse_expr()).unwrap();
+            let parsed = crate::spec::dialect::parse(text).unwrap();
             aggregated_example(text, &bare_columns(&parsed))
         };
         assert_eq!(example("paid / billed"), "sum(paid) / sum(billed)");
         assert_eq!(example("sum(paid) / billed"), "sum(paid) / sum(billed)");
         assert_eq!(example("达标 / billed"), "sum(达标) / sum(billed)");
+        // Across lines, and a quoted name with its quotes.
+        assert_eq!(example("paid\n  / \"应收 电费\""), "sum(paid)\n  / sum(\"应收 电费\")");
     }
 }

@@ -1,5 +1,5 @@
 //! The expression dialect of pipelines: the subset of SQL expressions that the embedded engine
-//! (polars) and Spark SQL compute alike, checked on the parsed expression (sqlparser), and its
+//! (polars) and Spark SQL compute alike, checked on the parsed expression (`spec::syntax`), and its
 //! two translations: into Spark SQL (here) and into polars expressions (`spec::expr`).
 //!
 //! Formulas, filters and pre-aggregations of indicators and features are computed by both
@@ -32,7 +32,7 @@
 //!   results are of one kind, and a formula gives a number (the embedded engine empties what
 //!   Spark under ANSI refuses with a cast error).
 
-use sqlparser::ast::{BinaryOperator, CaseWhen, DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, UnaryOperator, Value};
+use super::syntax::{Args, Binary, Expr, Function, Unary};
 
 /// Where an expression stands in a measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,38 +70,22 @@ impl Role {
 /// Aggregates of the subset.
 const AGGREGATES: [&str; 5] = ["sum", "avg", "min", "max", "count"];
 
-/// Parses one expression; text left after it (`a b`, `sum(a) x`) is an error.
-pub fn parse(text: &str) -> Result<Expr, String> {
-    let invalid = |e: &dyn std::fmt::Display| format!("不是有效的 SQL 表达式 · not a valid SQL expression: {e}");
-    let mut parser = sqlparser::parser::Parser::new(&sqlparser::dialect::GenericDialect {}).try_with_sql(text).map_err(|e| invalid(&e))?;
-    let expr = parser.parse_expr().map_err(|e| invalid(&e))?;
-    match parser.peek_token().token {
-        sqlparser::tokenizer::Token::EOF => Ok(expr),
-        rest => Err(invalid(&format!("表达式之后还有 '{rest}' · '{rest}' follows the expression"))),
-    }
+/// Parses one expression; text left after it (`a b`, `sum(a) x`) is an error, located by
+/// character.
+pub(crate) fn parse(text: &str) -> Result<Expr, String> {
+    super::syntax::parse(text).map_err(|e| format!("不是有效的 SQL 表达式 · not a valid SQL expression: {e}"))
 }
 
-/// The column names an expression reads (empty when it does not parse).
+/// The column names an expression reads, in order (empty when it does not parse).
 pub fn columns(text: &str) -> Vec<String> {
-    use sqlparser::ast::{Visit, Visitor};
-    use std::ops::ControlFlow;
-    struct Names(Vec<String>);
-    impl Visitor for Names {
-        type Break = ();
-        fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
-            match expr {
-                Expr::Identifier(i) => self.0.push(i.value.clone()),
-                Expr::CompoundIdentifier(parts) => self.0.extend(parts.last().map(|i| i.value.clone())),
-                _ => {}
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut names = Names(Vec::new());
-    if let Ok(expr) = parse(text) {
-        let _ = expr.visit(&mut names);
-    }
-    names.0
+    let Ok(expr) = parse(text) else { return Vec::new() };
+    expr.columns()
+        .into_iter()
+        .filter_map(|c| match c {
+            Expr::Column { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Checks that an expression is inside the subset; the error says what is not and why.
@@ -281,52 +265,49 @@ impl Translator<'_> {
     fn value(&self, e: &Expr, at: At) -> Result<Sql, String> {
         let plain = |sql: String, kind: Kind| Ok(Sql { sql, ieee: false, kind });
         match e {
-            Expr::Identifier(i) => plain(ident(&i.value), self.kind_of.map_or(Kind::Any, |k| k(&i.value))),
-            Expr::Value(v) => match &v.value {
-                Value::Number(n, _) => plain(double_literal(n), Kind::Number),
-                Value::SingleQuotedString(s) => plain(text_literal(s), Kind::Text),
-                Value::Null => plain("CAST(NULL AS DOUBLE)".to_string(), Kind::Any),
-                other => Err(outside(self.role, &format!("'{other}'"))),
-            },
+            Expr::Column { name, .. } => plain(ident(name), self.kind_of.map_or(Kind::Any, |k| k(name))),
+            Expr::Number(n) => plain(double_literal(n), Kind::Number),
+            Expr::Text(s) => plain(text_literal(s), Kind::Text),
+            Expr::Null => plain("CAST(NULL AS DOUBLE)".to_string(), Kind::Any),
             Expr::Nested(inner) => {
                 let v = self.value(inner, at)?;
                 Ok(Sql { sql: format!("({})", v.sql), ..v })
             }
-            Expr::UnaryOp { op: UnaryOperator::Minus, expr } => {
+            Expr::Unary { op: Unary::Minus, expr } => {
                 let v = self.number(expr, at, "取负 a negation")?;
                 // `- -1` must not become `--1D`, a comment.
                 let sql = if v.sql.starts_with('-') { format!("-({})", v.sql) } else { format!("-{}", v.sql) };
                 Ok(Sql { sql, ..v })
             }
-            Expr::UnaryOp { op: UnaryOperator::Plus, expr } => self.number(expr, at, "取正 a plus sign"),
-            Expr::BinaryOp { left, op, right } => match op {
-                BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply => {
+            Expr::Unary { op: Unary::Plus, expr } => self.number(expr, at, "取正 a plus sign"),
+            Expr::Binary { left, op, right } => match op {
+                Binary::Plus | Binary::Minus | Binary::Multiply => {
                     let (l, r) = (self.number(left, at, "算术 arithmetic")?, self.number(right, at, "算术 arithmetic")?);
                     Ok(Sql { sql: format!("{} {op} {}", l.sql, r.sql), ieee: l.ieee || r.ieee, kind: Kind::Number })
                 }
-                BinaryOperator::Divide => {
+                Binary::Divide => {
                     let (l, r) = (self.number(left, at, "除法 a division")?, self.number(right, at.strict(), "除法 a division")?);
                     let literal = nonzero_literal(right);
                     Ok(Sql { sql: divide(&l.sql, &r.sql, literal || !at.strict), ieee: !literal || l.ieee, kind: Kind::Number })
                 }
-                other => Err(outside(self.role, &format!("'{other}'"))),
+                _ => Err(outside(self.role, &format!("'{e}'"))),
             },
-            Expr::Function(f) => self.function(f, at),
-            Expr::Case { operand: None, conditions, else_result, .. } => self.case(conditions, else_result.as_deref(), at),
+            Expr::Function(f) => self.function(e, f, at),
+            Expr::Case { operand: None, whens, otherwise } => self.case(whens, otherwise.as_deref(), at),
             Expr::Case { operand: Some(_), .. } => Err(outside(self.role, "CASE x WHEN …（请写成 CASE WHEN x = … · write CASE WHEN x = …）")),
             other => Err(outside(self.role, &format!("'{other}'"))),
         }
     }
 
-    fn case(&self, conditions: &[CaseWhen], else_result: Option<&Expr>, at: At) -> Result<Sql, String> {
+    fn case(&self, whens: &[(Expr, Expr)], else_result: Option<&Expr>, at: At) -> Result<Sql, String> {
         let mut sql = String::from("CASE");
         let mut ieee = false;
         let mut results: Vec<(&Expr, Sql)> = Vec::new();
-        for w in conditions {
-            let v = self.value(&w.result, at)?;
+        for (condition, result) in whens {
+            let v = self.value(result, at)?;
             ieee |= v.ieee;
-            sql.push_str(&format!(" WHEN {} THEN {}", self.condition(&w.condition, at)?, v.sql));
-            results.push((&w.result, v));
+            sql.push_str(&format!(" WHEN {} THEN {}", self.condition(condition, at)?, v.sql));
+            results.push((result, v));
         }
         if let Some(e) = else_result {
             let v = self.value(e, at)?;
@@ -340,29 +321,13 @@ impl Translator<'_> {
         Ok(Sql { sql, ieee, kind })
     }
 
-    fn function(&self, f: &Function, at: At) -> Result<Sql, String> {
-        let name = f.name.to_string().to_ascii_lowercase();
-        let shown = format!("'{f}'");
-        if f.filter.is_some()
-            || f.over.is_some()
-            || !f.within_group.is_empty()
-            || f.null_treatment.is_some()
-            || !matches!(f.parameters, FunctionArguments::None)
-        {
+    /// A function call `e`, `f` its parts.
+    fn function(&self, e: &Expr, f: &Function, at: At) -> Result<Sql, String> {
+        let name = f.lower_name();
+        let shown = format!("'{e}'");
+        if f.filter.is_some() || f.over.is_some() || f.distinct {
             return Err(outside(self.role, &shown));
         }
-        let FunctionArguments::List(list) = &f.args else { return Err(outside(self.role, &shown)) };
-        if matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct)) || !list.clauses.is_empty() {
-            return Err(outside(self.role, &shown));
-        }
-        let args: Vec<&FunctionArgExpr> = list
-            .args
-            .iter()
-            .map(|a| match a {
-                FunctionArg::Unnamed(x) => Ok(x),
-                _ => Err(outside(self.role, &shown)),
-            })
-            .collect::<Result<_, _>>()?;
         let aggregate = AGGREGATES.contains(&name.as_str());
         if aggregate && at.in_aggregate {
             return Err(outside(self.role, &format!("{shown}（聚合嵌套 · an aggregate inside an aggregate）")));
@@ -375,9 +340,10 @@ impl Translator<'_> {
             };
             return Err(outside(self.role, &format!("{shown}（{what}）")));
         }
-        match (name.as_str(), args.as_slice()) {
-            ("count", [FunctionArgExpr::Wildcard]) => Ok(Sql { sql: "count(*)".to_string(), ieee: false, kind: Kind::Number }),
-            (_, [FunctionArgExpr::Expr(arg)]) => {
+        match (name.as_str(), &f.args) {
+            ("count", Args::Star) => Ok(Sql { sql: "count(*)".to_string(), ieee: false, kind: Kind::Number }),
+            (_, Args::List(args)) if args.len() == 1 => {
+                let arg = &args[0];
                 let inner = if aggregate { At { in_aggregate: true, strict: true } } else { at };
                 let v = if name == "count" { self.value(arg, inner)? } else { self.number(arg, inner, &shown)? };
                 let v = Sql { kind: Kind::Number, ..v };
@@ -404,17 +370,17 @@ impl Translator<'_> {
     fn condition(&self, e: &Expr, at: At) -> Result<String, String> {
         match e {
             Expr::Nested(inner) => Ok(format!("({})", self.condition(inner, at)?)),
-            Expr::BinaryOp { left, op: op @ (BinaryOperator::And | BinaryOperator::Or), right } => {
+            Expr::Binary { left, op: op @ (Binary::And | Binary::Or), right } => {
                 Ok(format!("{} {op} {}", self.condition(left, at)?, self.condition(right, at)?))
             }
-            Expr::BinaryOp { left, op, right } => {
+            Expr::Binary { left, op, right } => {
                 let op = match op {
-                    BinaryOperator::Eq => "=",
-                    BinaryOperator::NotEq => "<>",
-                    BinaryOperator::Lt => "<",
-                    BinaryOperator::LtEq => "<=",
-                    BinaryOperator::Gt => ">",
-                    BinaryOperator::GtEq => ">=",
+                    Binary::Eq => "=",
+                    Binary::NotEq => "<>",
+                    Binary::Lt => "<",
+                    Binary::LtEq => "<=",
+                    Binary::Gt => ">",
+                    Binary::GtEq => ">=",
                     _ => return Err(outside(self.role, &format!("'{e}'（此处需要条件 · a condition is expected here）"))),
                 };
                 let (l, r) = (self.value(left, at.strict())?, self.value(right, at.strict())?);
@@ -425,8 +391,8 @@ impl Translator<'_> {
                 let items: Vec<Sql> = list
                     .iter()
                     .map(|x| match x {
-                        Expr::Value(_) => self.value(x, at),
-                        Expr::UnaryOp { op: UnaryOperator::Minus, expr } if matches!(**expr, Expr::Value(_)) => self.value(x, at),
+                        x if is_literal(x) => self.value(x, at),
+                        Expr::Unary { op: Unary::Minus, expr } if is_literal(expr) => self.value(x, at),
                         other => Err(outside(self.role, &format!("IN (… {other} …)（IN 只接受常量 · IN takes literals only）"))),
                     })
                     .collect::<Result<_, _>>()?;
@@ -441,9 +407,9 @@ impl Translator<'_> {
                 Ok(format!("NOT ({inner})"))
             }
             Expr::InList { negated: true, .. } => Err(outside(self.role, "NOT IN")),
-            Expr::UnaryOp { op: UnaryOperator::Not, expr } if self.role == Role::Check => Ok(format!("NOT ({})", self.condition(expr, at)?)),
-            Expr::IsNull(x) => Ok(format!("{} IS NULL", self.value(x, at.strict())?.sql)),
-            Expr::IsNotNull(x) => Ok(format!("{} IS NOT NULL", self.value(x, at.strict())?.sql)),
+            Expr::Unary { op: Unary::Not, expr } if self.role == Role::Check => Ok(format!("NOT ({})", self.condition(expr, at)?)),
+            Expr::IsNull { expr, negated: false } => Ok(format!("{} IS NULL", self.value(expr, at.strict())?.sql)),
+            Expr::IsNull { expr, negated: true } => Ok(format!("{} IS NOT NULL", self.value(expr, at.strict())?.sql)),
             Expr::Between { expr, negated: false, low, high } => {
                 let (v, l, h) = (self.value(expr, at.strict())?, self.value(low, at.strict())?, self.value(high, at.strict())?);
                 self.alike(&[(expr, &v), (low, &l), (high, &h)])?;
@@ -458,10 +424,15 @@ impl Translator<'_> {
     }
 }
 
+/// Whether `e` is a literal: a number, 'text', NULL, TRUE or FALSE.
+fn is_literal(e: &Expr) -> bool {
+    matches!(e, Expr::Number(_) | Expr::Text(_) | Expr::Null | Expr::Bool(_))
+}
+
 /// Whether a divisor is a literal number other than zero.
 fn nonzero_literal(e: &Expr) -> bool {
     match e {
-        Expr::Value(v) => matches!(&v.value, Value::Number(n, _) if n.parse::<f64>().is_ok_and(|x| x != 0.0)),
+        Expr::Number(n) => n.parse::<f64>().is_ok_and(|x| x != 0.0),
         Expr::Nested(inner) => nonzero_literal(inner),
         _ => false,
     }

@@ -19,10 +19,9 @@
 //! An expression is checked against the subset of its role first (`dialect::check`), so
 //! everything outside it is refused with the dialect's message before translation.
 
-use polars::prelude::{AnyValue, Expr as PlExpr, LiteralValue, NULL, PlSmallStr, PolarsResult, Series, col, len, lit, polars_err, when};
-use sqlparser::ast::{BinaryOperator, CaseWhen, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, UnaryOperator, Value};
-
 use super::dialect::{self, Role};
+use super::syntax::{Args, Binary, Expr, Function, Unary};
+use polars::prelude::{AnyValue, Expr as PlExpr, LiteralValue, NULL, PlSmallStr, PolarsResult, Series, col, len, lit, polars_err, when};
 
 /// The polars expression of `text` in `role`, or the dialect's message of why not.
 pub fn to_polars(text: &str, role: Role) -> PolarsResult<PlExpr> {
@@ -44,37 +43,36 @@ fn untyped_null() -> PlExpr {
 fn build(e: &Expr) -> Result<PlExpr, String> {
     let unexpected = || format!("'{e}' 不在表达式子集内 · '{e}' is outside the expression subset");
     Ok(match e {
-        Expr::Identifier(i) => col(i.value.as_str()),
-        Expr::Value(v) => literal(&v.value).ok_or_else(unexpected)?,
+        Expr::Column { name, .. } => col(name.as_str()),
+        Expr::Number(_) | Expr::Text(_) | Expr::Null => literal(e, false).ok_or_else(unexpected)?,
         Expr::Nested(inner) => build(inner)?,
-        Expr::UnaryOp { op, expr } => match (op, bare(expr)) {
-            (UnaryOperator::Minus, Expr::Value(v)) => negated_literal(&v.value).ok_or_else(unexpected)?,
-            (UnaryOperator::Plus, Expr::Value(v)) => literal(&v.value).ok_or_else(unexpected)?,
-            (UnaryOperator::Minus, x) => lit(0) - build(x)?,
-            (UnaryOperator::Plus, x) => lit(0) + build(x)?,
-            (UnaryOperator::Not, x) => build(x)?.not(),
-            _ => return Err(unexpected()),
+        Expr::Unary { op, expr } => match (op, bare(expr)) {
+            (Unary::Minus, x @ Expr::Number(_)) => literal(x, true).ok_or_else(unexpected)?,
+            (Unary::Plus, x @ (Expr::Number(_) | Expr::Text(_) | Expr::Null)) => literal(x, false).ok_or_else(unexpected)?,
+            (Unary::Minus, x) => lit(0) - build(x)?,
+            (Unary::Plus, x) => lit(0) + build(x)?,
+            (Unary::Not, x) => build(x)?.not(),
         },
-        Expr::BinaryOp { left, op, right } => {
+        Expr::Binary { left, op, right } => {
             let (l, r) = (build(left)?, build(right)?);
             match op {
-                BinaryOperator::Plus => l + r,
-                BinaryOperator::Minus => l - r,
-                BinaryOperator::Multiply => l * r,
-                BinaryOperator::Divide => l.true_div(r),
-                BinaryOperator::Eq => l.eq(r),
-                BinaryOperator::NotEq => l.eq(r).not(),
-                BinaryOperator::Lt => l.lt(r),
-                BinaryOperator::LtEq => l.lt_eq(r),
-                BinaryOperator::Gt => l.gt(r),
-                BinaryOperator::GtEq => l.gt_eq(r),
-                BinaryOperator::And => l.and(r),
-                BinaryOperator::Or => l.or(r),
-                _ => return Err(unexpected()),
+                Binary::Plus => l + r,
+                Binary::Minus => l - r,
+                Binary::Multiply => l * r,
+                Binary::Divide => l.true_div(r),
+                Binary::Eq => l.eq(r),
+                Binary::NotEq => l.eq(r).not(),
+                Binary::Lt => l.lt(r),
+                Binary::LtEq => l.lt_eq(r),
+                Binary::Gt => l.gt(r),
+                Binary::GtEq => l.gt_eq(r),
+                Binary::And => l.and(r),
+                Binary::Or => l.or(r),
+                Binary::Modulo | Binary::Concat | Binary::Like { .. } => return Err(unexpected()),
             }
         }
-        Expr::IsNull(x) => build(x)?.is_null(),
-        Expr::IsNotNull(x) => build(x)?.is_not_null(),
+        Expr::IsNull { expr, negated: false } => build(expr)?.is_null(),
+        Expr::IsNull { expr, negated: true } => build(expr)?.is_not_null(),
         Expr::Between { expr, negated, low, high } => {
             let (x, low, high) = (build(expr)?, build(low)?, build(high)?);
             if *negated { x.clone().lt(low).or(x.gt(high)) } else { x.clone().gt_eq(low).and(x.lt_eq(high)) }
@@ -87,9 +85,9 @@ fn build(e: &Expr) -> Result<PlExpr, String> {
             let membership = if has_null { membership.or(unknown()) } else { membership };
             if *negated { membership.not() } else { membership }
         }
-        Expr::Case { operand: None, conditions, else_result, .. } => case(conditions, else_result.as_deref())?,
+        Expr::Case { operand: None, whens, otherwise } => case(whens, otherwise.as_deref())?,
         Expr::Function(f) => function(f).ok_or_else(unexpected)??,
-        _ => return Err(unexpected()),
+        Expr::Case { operand: Some(_), .. } | Expr::Bool(_) | Expr::Cast { .. } => return Err(unexpected()),
     })
 }
 
@@ -101,19 +99,13 @@ fn bare(e: &Expr) -> &Expr {
     }
 }
 
-/// A literal: `1.5` and `1e3` float, `15` integer, `'x'` text, NULL untyped.
-fn literal(v: &Value) -> Option<PlExpr> {
-    match v {
-        Value::Number(n, _) => number(n, false),
-        Value::SingleQuotedString(s) => Some(lit(s.clone())),
-        Value::Null => Some(untyped_null()),
-        _ => None,
-    }
-}
-
-fn negated_literal(v: &Value) -> Option<PlExpr> {
-    match v {
-        Value::Number(n, _) => number(n, true),
+/// A literal: `1.5` and `1e3` float, `15` integer, `'x'` text, NULL untyped; a number negated
+/// when `negate`.
+fn literal(e: &Expr, negate: bool) -> Option<PlExpr> {
+    match e {
+        Expr::Number(n) => number(n, negate),
+        Expr::Text(s) if !negate => Some(lit(s.clone())),
+        Expr::Null if !negate => Some(untyped_null()),
         _ => None,
     }
 }
@@ -126,49 +118,46 @@ fn number(n: &str, negate: bool) -> Option<PlExpr> {
 /// A value of an IN list: a literal, or a negated number.
 fn list_value(e: &Expr) -> Option<AnyValue<'static>> {
     let (v, negate) = match e {
-        Expr::Value(v) => (&v.value, false),
-        Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match &**expr {
-            Expr::Value(v) => (&v.value, true),
-            _ => return None,
-        },
-        _ => return None,
+        Expr::Unary { op: Unary::Minus, expr } => (&**expr, true),
+        other => (other, false),
     };
     match v {
-        Value::Number(n, _) if n.contains(['.', 'e', 'E']) => n.parse::<f64>().ok().map(|x| AnyValue::Float64(if negate { -x } else { x })),
-        Value::Number(n, _) => n.parse::<i64>().ok().map(|x| AnyValue::Int64(if negate { -x } else { x })),
-        Value::SingleQuotedString(s) if !negate => Some(AnyValue::StringOwned(s.as_str().into())),
-        Value::Null if !negate => Some(AnyValue::Null),
+        Expr::Number(n) if n.contains(['.', 'e', 'E']) => n.parse::<f64>().ok().map(|x| AnyValue::Float64(if negate { -x } else { x })),
+        Expr::Number(n) => n.parse::<i64>().ok().map(|x| AnyValue::Int64(if negate { -x } else { x })),
+        Expr::Text(s) if !negate => Some(AnyValue::StringOwned(s.as_str().into())),
+        Expr::Null if !negate => Some(AnyValue::Null),
         _ => None,
     }
 }
 
-fn case(conditions: &[CaseWhen], else_result: Option<&Expr>) -> Result<PlExpr, String> {
-    let otherwise = match else_result {
+fn case(whens: &[(Expr, Expr)], otherwise: Option<&Expr>) -> Result<PlExpr, String> {
+    let otherwise = match otherwise {
         Some(e) => build(e)?,
         None => untyped_null(),
     };
-    let Some((first, rest)) = conditions.split_first() else { return Err("CASE 至少需要一个 WHEN · CASE needs a WHEN".to_string()) };
-    let chain = when(build(&first.condition)?).then(build(&first.result)?);
-    let Some((second, rest)) = rest.split_first() else { return Ok(chain.otherwise(otherwise)) };
-    let mut chain = chain.when(build(&second.condition)?).then(build(&second.result)?);
-    for w in rest {
-        chain = chain.when(build(&w.condition)?).then(build(&w.result)?);
+    let Some(((condition, result), rest)) = whens.split_first() else { return Err("CASE 至少需要一个 WHEN · CASE needs a WHEN".to_string()) };
+    let chain = when(build(condition)?).then(build(result)?);
+    let Some(((condition, result), rest)) = rest.split_first() else { return Ok(chain.otherwise(otherwise)) };
+    let mut chain = chain.when(build(condition)?).then(build(result)?);
+    for (condition, result) in rest {
+        chain = chain.when(build(condition)?).then(build(result)?);
     }
     Ok(chain.otherwise(otherwise))
 }
 
 /// The functions of the subset; None for any other shape (refused by the subset check first).
 fn function(f: &Function) -> Option<Result<PlExpr, String>> {
-    let FunctionArguments::List(list) = &f.args else { return None };
-    let [FunctionArg::Unnamed(arg)] = list.args.as_slice() else { return None };
-    let name = f.name.to_string().to_ascii_lowercase();
-    let arg = match arg {
-        FunctionArgExpr::Wildcard if name == "count" => return Some(Ok(len())),
-        FunctionArgExpr::Expr(x) => x,
+    if f.distinct || f.filter.is_some() || f.over.is_some() {
+        return None;
+    }
+    let name = f.lower_name();
+    let arg = match &f.args {
+        Args::Star if name == "count" => return Some(Ok(len())),
+        Args::List(args) if args.len() == 1 => &args[0],
         _ => return None,
     };
     // count of a literal that is not NULL counts rows, as count(*).
-    if name == "count" && matches!(arg, Expr::Value(v) if !matches!(v.value, Value::Null)) {
+    if name == "count" && matches!(arg, Expr::Number(_) | Expr::Text(_) | Expr::Bool(_)) {
         return Some(Ok(len()));
     }
     let x = match build(arg) {

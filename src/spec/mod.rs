@@ -10,6 +10,7 @@ pub mod expr;
 pub mod output_dir;
 pub mod plan;
 pub mod raw;
+pub(crate) mod syntax;
 pub mod words;
 
 use std::fmt;
