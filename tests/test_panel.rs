@@ -10,6 +10,12 @@ use crate::testenv::{duibiao, floats, read_parquet, repo, row_count, sample_run,
 
 /// Copies the panel fixture and pipeline into `tmp` and runs it.
 fn run_panel_small(tmp: &Path) -> std::process::Output {
+    panel_small_workspace(tmp);
+    duibiao(tmp, &["run", "pipelines/panel_small.toml", "--quiet"])
+}
+
+/// Copies the panel fixture and pipeline into `tmp`.
+fn panel_small_workspace(tmp: &Path) {
     let fixtures = repo().join("tests/fixtures");
     std::fs::create_dir_all(tmp.join("pipelines")).unwrap();
     std::fs::create_dir_all(tmp.join("panel")).unwrap();
@@ -18,7 +24,48 @@ fn run_panel_small(tmp: &Path) -> std::process::Output {
         std::fs::copy(f.path(), tmp.join("panel").join(f.file_name())).unwrap();
     }
     std::fs::copy(fixtures.join("pipelines/panel_small.toml"), tmp.join("pipelines/panel_small.toml")).unwrap();
-    duibiao(tmp, &["run", "pipelines/panel_small.toml", "--quiet"])
+}
+
+/// Every path under `dir` with its bytes (folders as None), to show a failed run changed nothing.
+fn tree(dir: &Path) -> Vec<(std::path::PathBuf, Option<Vec<u8>>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.push((path.clone(), None));
+            out.extend(tree(&path));
+        } else {
+            out.push((path.clone(), Some(std::fs::read(&path).unwrap())));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Measures of one source without an interval, a pre-aggregation or a filter share one query.
+/// When it fails, each of them is run alone, so that the error names the measure that failed and
+/// not the first of the batch. The failure is injected (`DUIBIAO_TEST_FAIL_MEASURE`): the
+/// pipeline checks leave no formula that fails on the data. In the fixture `sanliang` shares the
+/// party source's query with `attendance`, which comes first (measures are taken by name).
+#[test]
+fn a_failing_shared_query_names_the_measure_that_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    panel_small_workspace(tmp.path());
+    let before = tree(tmp.path());
+    let run = crate::testenv::duibiao_command()
+        .args(["run", "pipelines/panel_small.toml", "--quiet"])
+        .env("DUIBIAO_TEST_FAIL_MEASURE", "sanliang")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("'sanliang'") && !stderr.contains("'attendance'"), "{stderr}");
+    // The engine's own message, without the query plan polars appends to it.
+    assert!(stderr.contains("__test_failure") && !stderr.contains("Resolved plan"), "{stderr}");
+    // Nothing written but the output folder's lock file beside it (kept between runs).
+    let after: Vec<_> = tree(tmp.path()).into_iter().filter(|(p, _)| !p.ends_with("pipelines/.out.lock")).collect();
+    assert!(after == before, "a failed run changed the workspace");
 }
 
 /// The value of `column` for a station and period of the wide panel.

@@ -106,6 +106,11 @@ impl Panel {
     }
 }
 
+/// The first line of an engine error (polars follows it with the resolved query plan).
+fn first_line(error: &PolarsError) -> String {
+    error.to_string().lines().next().unwrap_or_default().to_string()
+}
+
 fn pe(e: PolarsError) -> PanelError {
     PanelError::Polars(e)
 }
@@ -212,14 +217,10 @@ pub(crate) enum PanelError {
     NoData(String),
     #[error("source '{0}' has no station column")]
     NoStationColumn(String),
-    /// An indicator or feature whose formula failed on the data.
-    #[error("{kind} '{name}'")]
-    Measure {
-        kind: &'static str,
-        name: String,
-        #[source]
-        source: PolarsError,
-    },
+    /// An indicator or feature whose formula failed on the data: the engine's message without
+    /// the query plan polars appends to it (once per step of the plan).
+    #[error("{kind} '{name}': {}", first_line(error))]
+    Measure { kind: &'static str, name: String, error: PolarsError },
     #[error(transparent)]
     Polars(PolarsError),
     /// Another engine (Spark) failed or returned what cannot be read.
@@ -576,7 +577,10 @@ fn aggregate_measures(
         let mut values: Vec<Expr> = batch
             .iter()
             .enumerate()
-            .map(|(k, (m, _))| to_polars(&m.formula, Role::Formula).map(|f| f.cast(DataType::Float64).alias(value_column(batch.len(), k))))
+            .map(|(k, (m, _))| {
+                let formula = if crate::store::testhook::failing_measure(&m.name) { Ok(col("__test_failure")) } else { to_polars(&m.formula, Role::Formula) };
+                formula.map(|f| f.cast(DataType::Float64).alias(value_column(batch.len(), k)))
+            })
             .collect::<Result<_, _>>()
             .map_err(pe)?;
         values.push(len().alias("__rows"));
@@ -585,7 +589,7 @@ fn aggregate_measures(
         if let (false, Some(q)) = (period_key, period) {
             aggregated = aggregated.with_column(lit(q.to_string()).alias("period"));
         }
-        aggregated.collect().map_err(|source| PanelError::Measure { kind: kind.name(), name: measure.name.clone(), source })
+        aggregated.collect().map_err(|error| PanelError::Measure { kind: kind.name(), name: measure.name.clone(), error })
     };
     let frames: Vec<DataFrame> = if measure.interval.is_some() {
         let whole = concat(parts.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(), UnionArgs::default()).map_err(pe)?;

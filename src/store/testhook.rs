@@ -11,6 +11,10 @@
 //!
 //! - `DUIBIAO_TEST_MAX_HELD_ROWS=<n>`: ingest holds at most `n` possible duplicates back before
 //!   it writes them and falls back to rewriting (`ingest::hold`), so a small input takes that path.
+//! - `DUIBIAO_TEST_FAIL_MEASURE=<name>`: the embedded panel's query of measure `<name>` reads a
+//!   column no source has, so it fails when run, as a failure inside the engine would (the pipeline
+//!   checks leave no formula that fails so). A query shared by several measures then reruns each
+//!   alone to name the one that failed (`panel::measures`).
 //!
 //! The steps, in the order a run reaches them, are `STEPS`.
 
@@ -40,6 +44,11 @@ pub(crate) const STEPS: [&str; 7] = [LOCKED, INGESTED, STAGED, EXCHANGED, MOVED_
 /// The cap on held-back rows: `default`, unless a test sets `DUIBIAO_TEST_MAX_HELD_ROWS`.
 pub(crate) fn max_held_rows(default: usize) -> usize {
     std::env::var("DUIBIAO_TEST_MAX_HELD_ROWS").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+}
+
+/// Whether a test asked the panel's query of measure `name` to fail.
+pub(crate) fn failing_measure(name: &str) -> bool {
+    std::env::var_os("DUIBIAO_TEST_FAIL_MEASURE").is_some_and(|v| v == name)
 }
 
 /// Called when a run reaches `step`: aborts or waits if a test asked for it; otherwise nothing.
