@@ -1106,6 +1106,10 @@ fn templates(sources: &[DraftSource]) -> String {
         let _ = writeln!(t, "#\n# [indicators.{name}]\n# label = \"{label}\"\n# source = {}\n# formula = \"{formula}\"\n# better = \"{better}\"", src(source));
         if name == "line_loss_compliance" {
             let _ = writeln!(t, "# pre_aggregate = {{ by = [\"tai_area_id\"], columns = {{ supplied = \"sum(supplied_kwh)\", sold = \"sum(sold_kwh)\" }} }}");
+            let _ = writeln!(
+                t,
+                "# (台区列须声明 not_null · declare tai_area_id with not_null = true among the source's columns: rows without a 台区 would otherwise be pooled into one group)"
+            );
         }
         if name == "reliability" {
             let _ = writeln!(t, "# interval = {{ start = \"start_time\", end = \"end_time\" }}\n# fill = 1.0");
