@@ -373,16 +373,7 @@ impl Translator<'_> {
             Expr::Binary { left, op: op @ (Binary::And | Binary::Or), right } => {
                 Ok(format!("{} {op} {}", self.condition(left, at)?, self.condition(right, at)?))
             }
-            Expr::Binary { left, op, right } => {
-                let op = match op {
-                    Binary::Eq => "=",
-                    Binary::NotEq => "<>",
-                    Binary::Lt => "<",
-                    Binary::LtEq => "<=",
-                    Binary::Gt => ">",
-                    Binary::GtEq => ">=",
-                    _ => return Err(outside(self.role, &format!("'{e}'（此处需要条件 · a condition is expected here）"))),
-                };
+            Expr::Binary { left, op, right } if op.is_comparison() => {
                 let (l, r) = (self.value(left, at.strict())?, self.value(right, at.strict())?);
                 self.alike(&[(left, &l), (right, &r)])?;
                 Ok(format!("{} {op} {}", l.sql, r.sql))

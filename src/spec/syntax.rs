@@ -121,6 +121,13 @@ pub(crate) enum Binary {
     Like { negated: bool, case_insensitive: bool },
 }
 
+impl Binary {
+    /// `= <> < <= > >=` (`!=` is read as `<>`).
+    pub(crate) fn is_comparison(self) -> bool {
+        matches!(self, Binary::Eq | Binary::NotEq | Binary::Lt | Binary::LtEq | Binary::Gt | Binary::GtEq)
+    }
+}
+
 impl fmt::Display for Binary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
