@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use calamine::{Data, Reader, open_workbook_auto};
-use sha2::{Digest, Sha256};
+
+use crate::base::digest::{Sha256Stream, sha256_hex};
 
 use super::error::{ByteAt, IngestError};
 use super::records::{self, Fault, LineCounter, Next};
@@ -181,7 +182,7 @@ impl TableReader {
 /// An export file opened for reading.
 pub(crate) struct FileReader {
     pub tables: Vec<TableReader>,
-    hasher: Option<Sha256>,
+    hasher: Option<Sha256Stream>,
     whole_file: Option<(String, u64)>,
 }
 
@@ -198,14 +199,10 @@ impl FileReader {
                 hasher = std::mem::take(&mut csv.hasher);
             }
         }
-        let done = (hex(&hasher.finalize()), bytes);
+        let done = (hasher.finish_hex(), bytes);
         self.whole_file = Some(done.clone());
         done
     }
-}
-
-fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Opens a file and reads its header row(s): one table for a CSV, one per selected sheet.
@@ -218,7 +215,7 @@ pub fn open(source: &SourcePlan, file: &Path) -> Result<FileReader, IngestError>
         }
         Format::Xlsx => {
             let bytes = std::fs::read(file).map_err(|source| IngestError::Read { path: file.to_path_buf(), source })?;
-            let whole_file = Some((hex(&Sha256::digest(&bytes)), bytes.len() as u64));
+            let whole_file = Some((sha256_hex(&bytes), bytes.len() as u64));
             drop(bytes);
             Ok(FileReader { tables: xlsx_tables(source, file)?, hasher: None, whole_file })
         }
@@ -243,7 +240,7 @@ struct CsvBlocks {
     /// Line number of the first line of `pending`.
     pending_line: u64,
     eof: bool,
-    hasher: Sha256,
+    hasher: Sha256Stream,
     bytes_read: u64,
     /// Target size of a block.
     block_bytes: usize,
@@ -281,7 +278,7 @@ impl CsvBlocks {
             pending: Vec::new(),
             pending_line: 1,
             eof: false,
-            hasher: Sha256::new(),
+            hasher: Sha256Stream::default(),
             bytes_read: 0,
             block_bytes: block_bytes.max(1),
             line_counter: LineCounter::default(),
@@ -942,7 +939,8 @@ mod tests {
             assert_eq!(id, &i.to_string());
             assert_eq!(*line, 2 + i as u64 + (i as u64).div_ceil(1000), "record {i}");
         }
-        let expected = hex(&Sha256::digest(text.as_bytes()));
+        // sha2's portable implementation, not the one the reader uses.
+        let expected: String = <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
         let mut reader =
             FileReader { tables: vec![TableReader { sheet: None, title: None, headers: vec![], blocks: Blocks::Csv(r) }], hasher: None, whole_file: None };
         assert_eq!(reader.fingerprint(), (expected, text.len() as u64));
