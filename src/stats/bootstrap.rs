@@ -25,7 +25,7 @@ where
         .into_par_iter()
         .map(|replicate| {
             let drawn = draw_stations(settings.seed, replicate as u64, groups.len());
-            statistic(&resample(panel, &groups, &drawn))
+            statistic(&resample(panel, groups, &drawn))
         })
         .collect();
     let mut values: Vec<f64> = draws.into_iter().flatten().collect();
@@ -125,7 +125,7 @@ mod tests {
         let (station, x, y) = panel_columns();
         let panel = Sample::complete_rows(&Observations { station: &station, x: &x, y: &y, controls: &[] });
         let groups = panel.rows_by_station();
-        let copy = resample(&panel, &groups, &[3, 3]);
+        let copy = resample(&panel, groups, &[3, 3]);
         assert_eq!(copy.n_stations(), 2);
         assert_eq!(copy.len(), 10);
         assert_eq!(copy.station, vec![0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);

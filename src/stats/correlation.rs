@@ -63,29 +63,25 @@ fn power_of_ten(n: i32) -> f64 {
 /// `scipy.stats.rankdata(method='average')` and R's `rank()` assign them. Values tie when they
 /// agree to [`TIE_DIGITS`] significant digits.
 pub fn average_ranks(values: &[f64]) -> Vec<f64> {
-    let keys: Vec<f64> = values.iter().map(|&v| tie_key(v)).collect();
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]));
-    let mut ranks = vec![0.0; keys.len()];
+    // (key, row) pairs sorted by key: the comparisons read the pairs in place, not the keys
+    // through the rows. The order among equal keys does not matter: they share one rank.
+    let mut order: Vec<(f64, usize)> = values.iter().enumerate().map(|(row, &v)| (tie_key(v), row)).collect();
+    order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let mut ranks = vec![0.0; order.len()];
     let mut start = 0;
     while start < order.len() {
-        let end = tie_run_end(&keys, &order, start);
+        let mut end = start + 1;
+        while end < order.len() && order[end].0 == order[start].0 {
+            end += 1;
+        }
         // Positions start..end hold ranks start+1..=end, whose mean is (start + 1 + end) / 2.
         let shared = (start + 1 + end) as f64 / 2.0;
-        for &i in &order[start..end] {
-            ranks[i] = shared;
+        for &(_, row) in &order[start..end] {
+            ranks[row] = shared;
         }
         start = end;
     }
     ranks
-}
-
-fn tie_run_end(values: &[f64], order: &[usize], start: usize) -> usize {
-    let mut end = start + 1;
-    while end < order.len() && values[order[end]] == values[order[start]] {
-        end += 1;
-    }
-    end
 }
 
 /// Pearson's r of two columns that are each already centred (residuals have mean zero), so no

@@ -4,7 +4,7 @@
 //! columns the coefficient is computed on, and how many parameters the view itself used up,
 //! which the degrees of freedom must subtract.
 
-use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use super::undefined::Undefined;
 use super::{Observations, Scope, correlation::average_ranks};
@@ -22,6 +22,9 @@ pub(crate) struct Sample {
     pub y: Vec<f64>,
     pub controls: Vec<Vec<f64>>,
     n_stations: usize,
+    /// The rows of each station, found once (every column of a design, and each test's
+    /// within and between views, group by them).
+    groups: OnceLock<Vec<Vec<usize>>>,
 }
 
 impl Sample {
@@ -30,20 +33,20 @@ impl Sample {
     pub(crate) fn complete_rows(obs: &Observations<'_>) -> Sample {
         let keep: Vec<usize> =
             (0..obs.x.len()).filter(|&i| obs.x[i].is_finite() && obs.y[i].is_finite() && obs.controls.iter().all(|c| c[i].is_finite())).collect();
-        let ids: BTreeMap<u32, usize> =
-            keep.iter().map(|&i| obs.station[i]).collect::<std::collections::BTreeSet<_>>().into_iter().enumerate().map(|(dense, id)| (id, dense)).collect();
+        let ids: Vec<u32> = keep.iter().map(|&i| obs.station[i]).collect();
+        let (station, n_stations) = dense_numbers(&ids);
         Sample {
-            station: keep.iter().map(|&i| ids[&obs.station[i]]).collect(),
+            station,
             x: keep.iter().map(|&i| obs.x[i]).collect(),
             y: keep.iter().map(|&i| obs.y[i]).collect(),
             controls: obs.controls.iter().map(|c| keep.iter().map(|&i| c[i]).collect()).collect(),
-            n_stations: ids.len(),
+            n_stations,
+            groups: OnceLock::new(),
         }
     }
 
-    /// Builds a panel from rows already complete, with station ids already dense in 0..k.
     pub(crate) fn from_dense(station: Vec<usize>, x: Vec<f64>, y: Vec<f64>, controls: Vec<Vec<f64>>, n_stations: usize) -> Sample {
-        Sample { station, x, y, controls, n_stations }
+        Sample { station, x, y, controls, n_stations, groups: OnceLock::new() }
     }
 
     pub fn len(&self) -> usize {
@@ -54,14 +57,40 @@ impl Sample {
         self.n_stations
     }
 
-    /// Row indices of each station, in row order.
-    pub(crate) fn rows_by_station(&self) -> Vec<Vec<usize>> {
-        let mut groups = vec![Vec::new(); self.n_stations];
-        for (row, &s) in self.station.iter().enumerate() {
-            groups[s].push(row);
-        }
-        groups
+    /// Row indices of each station (by dense number), in row order.
+    pub(crate) fn rows_by_station(&self) -> &[Vec<usize>] {
+        self.groups.get_or_init(|| {
+            let mut groups = vec![Vec::new(); self.n_stations];
+            for (row, &s) in self.station.iter().enumerate() {
+                groups[s].push(row);
+            }
+            groups
+        })
     }
+}
+
+/// Each id replaced by its number among the distinct ids in ascending order (0, 1, …), and how
+/// many distinct ids there are. Ids are station indexes, so a table indexed by id does it in one
+/// pass; ids spread far beyond their count are numbered by sorting instead.
+pub(crate) fn dense_numbers(ids: &[u32]) -> (Vec<usize>, usize) {
+    let size = ids.iter().max().map_or(0, |&m| m as usize + 1);
+    if size > 4 * ids.len() + 1024 {
+        let mut distinct = ids.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let numbers = ids.iter().map(|id| distinct.binary_search(id).unwrap_or_else(|at| at)).collect();
+        return (numbers, distinct.len());
+    }
+    let mut table = vec![usize::MAX; size];
+    for &id in ids {
+        table[id as usize] = 0;
+    }
+    let mut next = 0;
+    for slot in table.iter_mut().filter(|slot| **slot == 0) {
+        *slot = next;
+        next += 1;
+    }
+    (ids.iter().map(|&id| table[id as usize]).collect(), next)
 }
 
 /// One column as the coefficient sees it.
@@ -155,11 +184,12 @@ fn pooled_column(values: &[f64], ranked: bool) -> Variable {
 /// the transform, like the scope, ignores where a station sits relative to the others.
 fn within_column(panel: &Sample, values: &[f64], ranked: bool) -> Variable {
     let mut levelled = values.to_vec();
-    for rows in panel.rows_by_station() {
-        let station_values: Vec<f64> = rows.iter().map(|&r| values[r]).collect();
-        let station_values = if ranked { average_ranks(&station_values) } else { station_values };
-        for (&row, value) in rows.iter().zip(station_values) {
-            levelled[row] = value;
+    if ranked {
+        for rows in panel.rows_by_station() {
+            let station_values: Vec<f64> = rows.iter().map(|&r| values[r]).collect();
+            for (&row, value) in rows.iter().zip(average_ranks(&station_values)) {
+                levelled[row] = value;
+            }
         }
     }
     let demeaned = demean_by_station(panel, &levelled);
@@ -183,6 +213,7 @@ pub(crate) fn demean_by_station(panel: &Sample, values: &[f64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::{BTreeMap, BTreeSet};
 
     fn panel(station: &[u32], x: &[f64], y: &[f64], controls: &[Vec<f64>]) -> Sample {
         Sample::complete_rows(&Observations { station, x, y, controls })
@@ -196,6 +227,24 @@ mod tests {
         // Station 9 lost its only row, so two stations remain, numbered by id: 3 → 0, 7 → 1.
         assert_eq!(p.n_stations(), 2);
         assert_eq!(p.station, vec![1, 0]);
+    }
+
+    #[test]
+    fn station_ids_are_numbered_in_ascending_order_by_table_or_by_sorting() {
+        assert_eq!(dense_numbers(&[7, 3, 7, 9, 3]), (vec![1, 0, 1, 2, 0], 3));
+        assert_eq!(dense_numbers(&[]), (vec![], 0));
+        // Ids far beyond their count take the sorting path.
+        assert_eq!(dense_numbers(&[4_000_000_000, 5, 4_000_000_000]), (vec![1, 0, 1], 2));
+        // Against a map from each distinct id to its position in ascending order.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for case in 0..200 {
+            let (n, spread) = (rng.random_range(0..300), if case % 2 == 0 { 50 } else { 1_000_000 });
+            let ids: Vec<u32> = (0..n).map(|_| rng.random_range(0..spread)).collect();
+            let order: BTreeMap<u32, usize> = ids.iter().copied().collect::<BTreeSet<u32>>().into_iter().enumerate().map(|(i, id)| (id, i)).collect();
+            let expected: Vec<usize> = ids.iter().map(|id| order[id]).collect();
+            assert_eq!(dense_numbers(&ids), (expected, order.len()), "case {case}");
+        }
     }
 
     #[test]
