@@ -24,8 +24,8 @@ pub(crate) fn tie_key(value: f64) -> f64 {
         return value + 0.0;
     }
     let digits = TIE_DIGITS - 1;
-    let mut shift = digits - value.abs().log10().floor() as i32;
-    // log10 can land one off next to a power of ten: bring the scaled magnitude into
+    let mut shift = digits - decimal_exponent_estimate(value);
+    // The estimate can be one below the decimal exponent: bring the scaled magnitude into
     // [10^11, 10^12) so that exactly TIE_DIGITS digits are kept.
     let lower = power_of_ten(digits);
     let scaled = |shift: i32| scale_by_power_of_ten(value.abs(), shift);
@@ -44,6 +44,22 @@ pub(crate) fn tie_key(value: f64) -> f64 {
     let key = scale_by_power_of_ten(rounded, -shift);
     // A magnitude so small or large that the scaling leaves the float range: keep the value.
     if key.is_finite() && rounded.is_finite() && rounded != 0.0 { key } else { value }
+}
+
+/// floor(log10 |value|), or one off, for the first shift of [`tie_key`]. From the binary
+/// exponent e of a normal value (|value| = m × 2^e, 1 ≤ m < 2): log10 |value| = e log10 2 +
+/// log10 m with 0 ≤ log10 m < 0.302, so floor(e log10 2), computed exactly as
+/// (e × 78913) >> 18, is the decimal exponent or one below it, without a logarithm. Used where
+/// every power of ten the shifts compare with is exact (decimal exponents −9 … 31, the values
+/// of any indicator): there both starting points end on the same shift, so the key is the one
+/// log10 gives; elsewhere log10 itself.
+fn decimal_exponent_estimate(value: f64) -> i32 {
+    let biased = ((value.to_bits() >> 52) & 0x7ff) as i32;
+    let estimate = ((biased - 1023) * 78913) >> 18;
+    if biased == 0 || !(-9..=30).contains(&estimate) {
+        return value.abs().log10().floor() as i32;
+    }
+    estimate
 }
 
 /// `value × 10^shift`, dividing by an exact power of ten where the shift is negative so that
@@ -305,6 +321,64 @@ mod tests {
         assert_eq!(average_ranks(&[a, 1.0, b]), vec![2.5, 1.0, 2.5]);
         let k = kendall_tau_b(&[a, b, 80.0], &[1.0, 2.0, 3.0]);
         assert_eq!((k.score, k.x_ties.pairs), (2.0, 1.0));
+    }
+
+    /// The key as first written, from log10: the exponent estimate must give the same bits.
+    fn tie_key_by_log10(value: f64) -> f64 {
+        if value == 0.0 || !value.is_finite() {
+            return value + 0.0;
+        }
+        let digits = TIE_DIGITS - 1;
+        let mut shift = digits - value.abs().log10().floor() as i32;
+        let lower = power_of_ten(digits);
+        let scaled = |shift: i32| scale_by_power_of_ten(value.abs(), shift);
+        if scaled(shift) >= 10.0 * lower {
+            shift -= 1;
+        } else if scaled(shift) < lower {
+            shift += 1;
+        }
+        let mut rounded = scale_by_power_of_ten(value, shift).round();
+        if rounded.abs() >= 10.0 * lower {
+            rounded /= 10.0;
+            shift -= 1;
+        }
+        let key = scale_by_power_of_ten(rounded, -shift);
+        if key.is_finite() && rounded.is_finite() && rounded != 0.0 { key } else { value }
+    }
+
+    #[test]
+    fn the_exponent_estimate_gives_the_keys_of_log10() {
+        // floor(e log10 2) by integer arithmetic, over the whole exponent range.
+        for e in -1074i32..=1023 {
+            let exact = (f64::from(e) * std::f64::consts::LOG10_2).floor() as i32;
+            assert_eq!((e * 78913) >> 18, exact, "e = {e}");
+        }
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(31);
+        let mut values: Vec<f64> = Vec::new();
+        // Powers of ten and their neighbours, where the estimate and log10 can each be one off.
+        for e in -320..=308 {
+            let p: f64 = format!("1e{e}").parse().unwrap();
+            for v in [
+                p,
+                f64::from_bits(p.to_bits() + 1),
+                f64::from_bits(p.to_bits().saturating_sub(1)),
+                p * 9.9999999999995,
+                p * 9.99999999999949,
+                p * 9.999999999999501,
+            ] {
+                values.extend([v, -v]);
+            }
+        }
+        // Random bit patterns (every magnitude), indicator-like decimals and whole numbers.
+        for _ in 0..200_000 {
+            values.push(f64::from_bits(rng.random::<u64>()));
+            values.push(rng.random_range(-1e6..1e6f64));
+            values.push((rng.random_range(0..100_000_000u64) as f64) / 100.0);
+        }
+        for v in values {
+            assert_eq!(tie_key(v).to_bits(), tie_key_by_log10(v).to_bits(), "{v:e}");
+        }
     }
 
     #[test]
