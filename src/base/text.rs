@@ -23,6 +23,13 @@ pub(crate) fn to_half_width(text: &str) -> Cow<'_, str> {
 /// export, in Chinese or not): only the first and the last character are looked at.
 #[inline]
 pub(crate) fn trim(text: &str) -> &str {
+    // ASCII at both ends (numbers, codes, dates): white space is one of six bytes there.
+    let ascii_kept = |b: u8| b.is_ascii() && !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
+    if let (Some(&first), Some(&last)) = (text.as_bytes().first(), text.as_bytes().last()) {
+        if ascii_kept(first) && ascii_kept(last) {
+            return text;
+        }
+    }
     let kept = |c: Option<char>| c.is_some_and(|c| !c.is_whitespace());
     if kept(text.chars().next()) && kept(text.chars().next_back()) { text } else { text.trim() }
 }

@@ -1155,11 +1155,12 @@ fn checked_cell<'a>(context: &TableContext, column: &ColumnPlan, cell: Cell<'a>,
 }
 
 fn parse_cell<'a>(column: &ColumnPlan, cell: Cell<'a>, scale: f64, utc_offset: i32) -> Result<Value<'a>, parse::ParseError> {
-    let blank = match cell {
-        Cell::Empty => true,
-        Cell::Text(s) => crate::base::text::trim(s).is_empty(),
-        _ => false,
+    // A text cell's ends are looked at once: the trimmed text is also a text column's value.
+    let trimmed = match cell {
+        Cell::Text(s) => Some(crate::base::text::trim(s)),
+        _ => None,
     };
+    let blank = matches!(cell, Cell::Empty) || trimmed.is_some_and(str::is_empty);
     if blank {
         if column.not_null {
             return Err(parse::ParseError("缺少必填值 · value is missing".to_string()));
@@ -1178,8 +1179,10 @@ fn parse_cell<'a>(column: &ColumnPlan, cell: Cell<'a>, scale: f64, utc_offset: i
     };
     let fmt = column.format.as_deref();
     Ok(match (column.kind, cell) {
-        (ColumnType::Text, Cell::Text(s)) => Value::Text(Some(Cow::Borrowed(crate::base::text::trim(s)))),
-        (ColumnType::Text, _) => Value::Text(Some(Cow::Owned(text.trim().to_string()))),
+        (ColumnType::Text, _) => match trimmed {
+            Some(trimmed) => Value::Text(Some(Cow::Borrowed(trimmed))),
+            None => Value::Text(Some(Cow::Owned(text.trim().to_string()))),
+        },
         (ColumnType::Integer, Cell::Number(v)) if v.fract() == 0.0 && v.abs() < 9.0e15 => Value::Int(Some(v as i64)),
         (ColumnType::Integer, _) => Value::Int(Some(parse::integer(&text)?)),
         (ColumnType::Number, Cell::Number(v)) => Value::Float(Some(parse::scaled(v, scale, &text)?)),
@@ -1330,7 +1333,7 @@ fn apply_checks(context: &TableContext, parsed: &mut BlockRows) -> Result<(), In
         let failed: Vec<usize> = if passed.len() == 1 && height > 1 {
             if passed.get(0) == Some(false) { (0..height).collect() } else { Vec::new() }
         } else {
-            (0..height).filter(|i| passed.get(*i) == Some(false)).collect()
+            passed.iter().enumerate().filter(|(_, v)| *v == Some(false)).map(|(i, _)| i).collect()
         };
         match check.severity {
             Severity::Warn => {
