@@ -20,7 +20,8 @@ pub(crate) fn to_half_width(text: &str) -> Cow<'_, str> {
 }
 
 /// `text.trim()`, without its walk when neither end is white space (nearly every cell of an
-/// export, in Chinese or not): only the first and the last character are looked at.
+/// export, in Chinese or not): only the first and the last byte are looked at when both are
+/// ASCII, the first and the last character otherwise.
 #[inline]
 pub(crate) fn trim(text: &str) -> &str {
     // ASCII at both ends (numbers, codes, dates): white space is one of six bytes there.

@@ -1333,7 +1333,7 @@ fn apply_checks(context: &TableContext, parsed: &mut BlockRows) -> Result<(), In
         let failed: Vec<usize> = if passed.len() == 1 && height > 1 {
             if passed.get(0) == Some(false) { (0..height).collect() } else { Vec::new() }
         } else {
-            passed.iter().enumerate().filter(|(_, v)| *v == Some(false)).map(|(i, _)| i).collect()
+            passed.iter().take(height).enumerate().filter(|(_, v)| *v == Some(false)).map(|(i, _)| i).collect()
         };
         match check.severity {
             Severity::Warn => {

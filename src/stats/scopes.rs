@@ -45,6 +45,7 @@ impl Sample {
         }
     }
 
+    /// Builds a panel from rows already complete, with station ids already dense in 0..k.
     pub(crate) fn from_dense(station: Vec<usize>, x: Vec<f64>, y: Vec<f64>, controls: Vec<Vec<f64>>, n_stations: usize) -> Sample {
         Sample { station, x, y, controls, n_stations, groups: OnceLock::new() }
     }
