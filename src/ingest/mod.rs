@@ -1038,10 +1038,7 @@ fn parse_row<'c>(
 /// threads), each with its lineage columns, fingerprints and lines.
 fn partition_parts(context: &TableContext, parsed: &mut BlockRows) -> Vec<Part> {
     let lineage = |lines: &[u64]| -> [ArrayRef; 2] {
-        [
-            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(&*context.file, lines.len()))),
-            Arc::new(Int64Array::from_iter_values(lines.iter().map(|&l| l as i64))),
-        ]
+        [Arc::new(repeated(&context.file, lines.len())), Arc::new(Int64Array::from_iter_values(lines.iter().map(|&l| l as i64)))]
     };
     // Most blocks lie in one partition (an export of one month or quarter): their columns
     // become Arrow arrays as they are, without a gather.
@@ -1071,6 +1068,18 @@ fn partition_parts(context: &TableContext, parsed: &mut BlockRows) -> Vec<Part> 
         })
         .collect()
 }
+/// `value` `n` times as a UTF-8 array (the `source_file` of a block's rows): the text copied by
+/// doubling and the offsets counted, instead of one push and growth check per row.
+fn repeated(value: &str, n: usize) -> StringArray {
+    if n.checked_mul(value.len()).is_none_or(|total| i32::try_from(total).is_err()) {
+        return StringArray::from_iter_values(std::iter::repeat_n(value, n));
+    }
+    let offsets = arrow::buffer::OffsetBuffer::from_lengths(std::iter::repeat_n(value.len(), n));
+    // SAFETY: the text is `value` n times, so valid UTF-8, and the offsets are the multiples of
+    // its length up to the whole: each lies at the start of one copy, a character boundary.
+    unsafe { StringArray::new_unchecked(offsets, arrow::buffer::Buffer::from(value.repeat(n).into_bytes()), None) }
+}
+
 /// Texts remembered per month, quarter and date column while a block is parsed (a quarter's
 /// file interleaves its three months).
 const DATE_MEMO: usize = 4;
@@ -1402,6 +1411,17 @@ fn row_summary(source: &SourcePlan, columns: &[Values], i: usize, used: &[usize]
 #[cfg(test)]
 mod sample_tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_value_is_that_value_on_every_row() {
+        for (value, n) in [("data/line_loss/台区线损_2020Q2.csv", 3), ("", 4), ("x", 0), ("供电所", 1)] {
+            let array = repeated(value, n);
+            assert_eq!(array.len(), n);
+            assert_eq!(array.null_count(), 0);
+            assert!(array.iter().all(|v| v == Some(value)), "{value} × {n}");
+            assert_eq!(array, StringArray::from_iter_values(std::iter::repeat_n(value, n)));
+        }
+    }
 
     #[test]
     fn a_sample_takes_the_first_the_last_and_blocks_spread_between() {

@@ -632,14 +632,15 @@ fn plain_csv_records<E>(text: &str, first_line: u64, fields: usize, mut each: im
         cells.clear();
         Ok(())
     };
-    for at in memchr::memchr2_iter(b',', b'\n', bytes) {
+    records::each_separator(bytes, |at| {
         cells.push(cell(&text[field_start..at]));
         field_start = at + 1;
         if bytes[at] == b'\n' {
             record(&mut cells, &text[record_start..at], true, &mut tally)?;
             record_start = at + 1;
         }
-    }
+        Ok(())
+    })?;
     if record_start < bytes.len() {
         cells.push(cell(&text[field_start..]));
         record(&mut cells, &text[record_start..], false, &mut tally)?;
