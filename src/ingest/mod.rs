@@ -1068,6 +1068,7 @@ fn partition_parts(context: &TableContext, parsed: &mut BlockRows) -> Vec<Part> 
         })
         .collect()
 }
+
 /// `value` `n` times as a UTF-8 array (the `source_file` of a block's rows): the text copied by
 /// doubling and the offsets counted, instead of one push and growth check per row.
 fn repeated(value: &str, n: usize) -> StringArray {

@@ -170,9 +170,9 @@ impl LineCounter {
 
 /// Calls `each` with the offset of every comma and line feed in `bytes`, in order, until it
 /// returns an error. This is how a block without quotes or carriage returns is cut into fields
-/// and records: one pass that finds the separators of 64 bytes at a time as a bit mask (four
-/// SSE2 compares, part of every x86-64 CPU) and hands them out lowest bit first, instead of a
-/// search that starts afresh after each separator a few bytes on.
+/// and records: one pass that finds the separators of 64 bytes at a time as a bit mask (SSE2,
+/// part of every x86-64 CPU; elsewhere byte by byte) and hands them out lowest bit first,
+/// instead of a search that starts afresh after each separator a few bytes on.
 #[inline]
 pub(crate) fn each_separator<E>(bytes: &[u8], mut each: impl FnMut(usize) -> Result<(), E>) -> Result<(), E> {
     let whole = bytes.len() / 64 * 64;
