@@ -194,10 +194,8 @@ fn compute(plan: &Plan, panel: &Panel, columns: &Columns, t: &Task) -> Result<Fi
 /// Rows with x, y and every control present, and the distinct stations among them.
 fn complete_rows(station: &[u32], x: &[f64], y: &[f64], controls: &[Vec<f64>]) -> (usize, usize) {
     let complete: Vec<usize> = (0..x.len()).filter(|&i| x[i].is_finite() && y[i].is_finite() && controls.iter().all(|c| c[i].is_finite())).collect();
-    // Station numbers are panel row / periods: 0, 1, … up to the panel's station count.
-    let mut seen = vec![false; station.iter().max().map_or(0, |&m| m as usize + 1)];
-    complete.iter().for_each(|&i| seen[station[i] as usize] = true);
-    (complete.len(), seen.iter().filter(|s| **s).count())
+    let ids: Vec<u32> = complete.iter().map(|&i| station[i]).collect();
+    (complete.len(), crate::stats::dense_numbers(&ids).1)
 }
 
 /// Multiple-testing correction over each family: the whole table, or each scope × method ×

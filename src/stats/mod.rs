@@ -61,6 +61,7 @@ use serde::{Deserialize, Serialize};
 
 pub use adjust::adjust;
 pub use correlation::{TIE_DIGITS, average_ranks};
+pub(crate) use scopes::dense_numbers;
 
 use correlation::KendallStatistic;
 use scopes::Sample;
