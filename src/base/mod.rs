@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod digest;
 pub mod lang;
 pub mod period;
+pub(crate) mod sha256_lanes;
 pub mod text;
 pub mod vocab;
 

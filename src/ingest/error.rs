@@ -29,6 +29,13 @@ pub enum IngestError {
     },
     #[error("{} is empty (0 bytes)", path.display())]
     Empty { path: PathBuf },
+    /// The file's bytes differ between the pass that took its sha256 and the reading of its rows
+    /// (`ingest::ahead`).
+    #[error(
+        "{} 在读取期间被改动（先读到 {first} 字节，后读到 {then} 字节{}）· {} changed while it was read ({first} bytes for its sha256, then {then} bytes{}): is it still being written or copied? Run again once the file is complete",
+        path.display(), if first == then { "，内容不同" } else { "" }, path.display(), if first == then { " with other content" } else { "" }
+    )]
+    ChangedWhileRead { path: PathBuf, first: u64, then: u64 },
     #[error("{} starts with a UTF-8 byte-order mark, so it is UTF-8, not GBK: set encoding = \"utf-8-bom\"", path.display())]
     BomNotGbk { path: PathBuf },
     /// The file ends before the header line.

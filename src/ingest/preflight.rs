@@ -137,7 +137,7 @@ pub(crate) fn against_files(plan: &Plan) -> Vec<SpecError> {
         let mut doubled: Vec<DoubledHeader> = Vec::new();
         let mut unfit: Vec<(usize, String, usize)> = Vec::new();
         for file in &files {
-            match super::read::open(source, file) {
+            match super::read::open_unhashed(source, file) {
                 Ok(reader) => {
                     let texts: Vec<(Option<String>, Option<String>, Vec<String>)> = reader.tables.into_iter().map(|t| (t.sheet, t.title, t.headers)).collect();
                     let tables: Vec<(Option<String>, Vec<String>)> = texts.iter().map(|(s, _, h)| (s.clone(), h.clone())).collect();

@@ -182,42 +182,109 @@ impl TableReader {
 /// An export file opened for reading.
 pub(crate) struct FileReader {
     pub tables: Vec<TableReader>,
-    hasher: Option<Sha256Stream>,
-    whole_file: Option<(String, u64)>,
+    whole_file: Option<(FileHash, u64)>,
 }
 
-impl FileReader {
-    /// sha256 and size of the file; for CSV only once every block has been read.
-    pub(crate) fn fingerprint(&mut self) -> (String, u64) {
-        if let Some(done) = &self.whole_file {
-            return done.clone();
+/// What a reader hashed a file's bytes with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FileHash {
+    /// Lower-case hex sha256.
+    Sha256(String),
+    /// XXH3-64, to compare with a pass that took the sha256 (`ingest::ahead`).
+    Xxh3(u64),
+}
+
+/// How a reader hashes the bytes it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HashBy {
+    Sha256,
+    Xxh3,
+    /// Not at all: only the headers are wanted.
+    Nothing,
+}
+
+/// The hash a CSV reader keeps of the bytes it reads.
+enum Hashing {
+    Sha256(Sha256Stream),
+    Xxh3(Box<xxhash_rust::xxh3::Xxh3>),
+    Nothing,
+}
+
+impl Hashing {
+    fn new(by: HashBy) -> Hashing {
+        match by {
+            HashBy::Sha256 => Hashing::Sha256(Sha256Stream::default()),
+            HashBy::Xxh3 => Hashing::Xxh3(Box::new(xxhash_rust::xxh3::Xxh3::new())),
+            HashBy::Nothing => Hashing::Nothing,
         }
-        let (mut bytes, mut hasher) = (0, self.hasher.take().unwrap_or_default());
-        for t in &mut self.tables {
-            if let Blocks::Csv(csv) = &mut t.blocks {
-                bytes += csv.bytes_read;
-                hasher = std::mem::take(&mut csv.hasher);
-            }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Hashing::Sha256(h) => h.update(bytes),
+            Hashing::Xxh3(h) => h.update(bytes),
+            Hashing::Nothing => {}
         }
-        let done = (hasher.finish_hex(), bytes);
-        self.whole_file = Some(done.clone());
-        done
+    }
+
+    fn finish(self) -> Option<FileHash> {
+        match self {
+            Hashing::Sha256(h) => Some(FileHash::Sha256(h.finish_hex())),
+            Hashing::Xxh3(h) => Some(FileHash::Xxh3(h.digest())),
+            Hashing::Nothing => None,
+        }
     }
 }
 
-/// Opens a file and reads its header row(s): one table for a CSV, one per selected sheet.
+impl FileReader {
+    /// The hash and size of the file; for CSV only once every block has been read. None for a
+    /// file opened for its headers only.
+    pub(crate) fn fingerprint(&mut self) -> Option<(FileHash, u64)> {
+        if self.whole_file.is_none() {
+            for t in &mut self.tables {
+                if let Blocks::Csv(csv) = &mut t.blocks {
+                    let bytes = csv.bytes_read;
+                    self.whole_file = std::mem::replace(&mut csv.hasher, Hashing::Nothing).finish().map(|hash| (hash, bytes));
+                }
+            }
+        }
+        self.whole_file.clone()
+    }
+}
+
+/// Opens a file and reads its header row(s): one table for a CSV, one per selected sheet; the
+/// reader takes the file's sha256 as it reads.
 pub fn open(source: &SourcePlan, file: &Path) -> Result<FileReader, IngestError> {
+    open_hashing(source, file, HashBy::Sha256)
+}
+
+/// `open`, but a CSV reader takes only an XXH3-64 of the bytes, for a file whose sha256 a pass
+/// ahead of the reader takes (`ingest::ahead`).
+pub(crate) fn open_hashed_ahead(source: &SourcePlan, file: &Path) -> Result<FileReader, IngestError> {
+    open_hashing(source, file, HashBy::Xxh3)
+}
+
+/// `open` for the headers only: nothing is hashed (the first block of a CSV is read all the same).
+pub(crate) fn open_unhashed(source: &SourcePlan, file: &Path) -> Result<FileReader, IngestError> {
+    open_hashing(source, file, HashBy::Nothing)
+}
+
+fn open_hashing(source: &SourcePlan, file: &Path, by: HashBy) -> Result<FileReader, IngestError> {
     match source.format {
         Format::Csv => {
-            let csv = CsvBlocks::open(file, source.encoding, source.header_row)?;
+            let csv = CsvBlocks::open(file, source.encoding, source.header_row, by)?;
             let (headers, title) = (csv.headers.clone(), csv.title.clone());
-            Ok(FileReader { tables: vec![TableReader { sheet: None, title, headers, blocks: Blocks::Csv(csv) }], hasher: None, whole_file: None })
+            Ok(FileReader { tables: vec![TableReader { sheet: None, title, headers, blocks: Blocks::Csv(csv) }], whole_file: None })
         }
         Format::Xlsx => {
-            let bytes = std::fs::read(file).map_err(|source| IngestError::Read { path: file.to_path_buf(), source })?;
-            let whole_file = Some((sha256_hex(&bytes), bytes.len() as u64));
-            drop(bytes);
-            Ok(FileReader { tables: xlsx_tables(source, file)?, hasher: None, whole_file })
+            let whole_file = match by {
+                HashBy::Nothing => None,
+                HashBy::Sha256 | HashBy::Xxh3 => {
+                    let bytes = std::fs::read(file).map_err(|source| IngestError::Read { path: file.to_path_buf(), source })?;
+                    Some((FileHash::Sha256(sha256_hex(&bytes)), bytes.len() as u64))
+                }
+            };
+            Ok(FileReader { tables: xlsx_tables(source, file)?, whole_file })
         }
     }
 }
@@ -225,7 +292,7 @@ pub fn open(source: &SourcePlan, file: &Path) -> Result<FileReader, IngestError>
 /// The header row(s) of a file: one list for a CSV, one per sheet for a workbook. Reads only
 /// the start of a CSV.
 pub fn headers(source: &SourcePlan, file: &Path) -> Result<Vec<Vec<String>>, IngestError> {
-    Ok(open(source, file)?.tables.into_iter().map(|t| t.headers).collect())
+    Ok(open_unhashed(source, file)?.tables.into_iter().map(|t| t.headers).collect())
 }
 
 /// Reads a CSV file block by block.
@@ -240,7 +307,7 @@ struct CsvBlocks {
     /// Line number of the first line of `pending`.
     pending_line: u64,
     eof: bool,
-    hasher: Sha256Stream,
+    hasher: Hashing,
     bytes_read: u64,
     /// Target size of a block.
     block_bytes: usize,
@@ -258,17 +325,25 @@ struct CsvBlocks {
 const SPARE_BUFFERS: usize = 16;
 
 impl CsvBlocks {
-    fn open(path: &Path, encoding: Encoding, header_row: usize) -> Result<CsvBlocks, IngestError> {
+    /// Opens `path`, to hash its bytes `by` as they are read.
+    fn open(path: &Path, encoding: Encoding, header_row: usize, by: HashBy) -> Result<CsvBlocks, IngestError> {
         let file = File::open(path).map_err(|source| IngestError::Read { path: path.to_path_buf(), source })?;
         let size = file.metadata().ok().map(|m| m.len());
-        let mut blocks = CsvBlocks::from_reader(Box::new(file), path, encoding, header_row, BLOCK_BYTES)?;
+        let mut blocks = CsvBlocks::from_reader(Box::new(file), path, encoding, header_row, BLOCK_BYTES, by)?;
         blocks.size = size;
         Ok(blocks)
     }
 
     /// Reads the title lines and the header from `file` (named `path` in messages); blocks
     /// will be about `block_bytes` long.
-    fn from_reader(file: Box<dyn Read + Send>, path: &Path, encoding: Encoding, header_row: usize, block_bytes: usize) -> Result<CsvBlocks, IngestError> {
+    fn from_reader(
+        file: Box<dyn Read + Send>,
+        path: &Path,
+        encoding: Encoding,
+        header_row: usize,
+        block_bytes: usize,
+        by: HashBy,
+    ) -> Result<CsvBlocks, IngestError> {
         let mut reader = CsvBlocks {
             file,
             path: path.to_path_buf(),
@@ -278,7 +353,7 @@ impl CsvBlocks {
             pending: Vec::new(),
             pending_line: 1,
             eof: false,
-            hasher: Sha256Stream::default(),
+            hasher: Hashing::new(by),
             bytes_read: 0,
             block_bytes: block_bytes.max(1),
             line_counter: LineCounter::default(),
@@ -813,7 +888,7 @@ mod tests {
     /// Reads `bytes` as a CSV file with blocks of about `block_bytes`.
     pub(crate) fn read_all(bytes: &[u8], header_row: usize, block_bytes: usize) -> Result<ReadAll, IngestError> {
         let source = Box::new(std::io::Cursor::new(bytes.to_vec()));
-        let mut r = CsvBlocks::from_reader(source, path(), Encoding::Utf8, header_row, block_bytes)?;
+        let mut r = CsvBlocks::from_reader(source, path(), Encoding::Utf8, header_row, block_bytes, HashBy::Sha256)?;
         let (mut seen, mut total, mut blocks) = (Vec::new(), Tally::default(), 0);
         while let Some(block) = r.next_block()? {
             blocks += 1;
@@ -895,16 +970,16 @@ mod tests {
     fn headers_below_title_lines_and_missing_header_lines() {
         let dir = tempfile::tempdir().unwrap();
         let f = write(dir.path(), "t.csv", "标题\n序号,名称\n1,a\n".as_bytes());
-        let mut r = CsvBlocks::open(&f, Encoding::Utf8, 1).unwrap();
+        let mut r = CsvBlocks::open(&f, Encoding::Utf8, 1, HashBy::Sha256).unwrap();
         assert_eq!(r.headers, ["序号", "名称"]);
         let block = r.next_block().unwrap().unwrap();
         assert_eq!(block.first_line, 3);
         assert!(r.next_block().unwrap().is_none());
-        let e = CsvBlocks::open(&write(dir.path(), "s.csv", b"a,b\n"), Encoding::Utf8, 3).err().unwrap().to_string();
+        let e = CsvBlocks::open(&write(dir.path(), "s.csv", b"a,b\n"), Encoding::Utf8, 3, HashBy::Sha256).err().unwrap().to_string();
         assert!(e.contains("header is expected on line 4"), "{e}");
-        let e = CsvBlocks::open(&write(dir.path(), "b.csv", b"title\n\na,b\n"), Encoding::Utf8, 1).err().unwrap().to_string();
+        let e = CsvBlocks::open(&write(dir.path(), "b.csv", b"title\n\na,b\n"), Encoding::Utf8, 1, HashBy::Sha256).err().unwrap().to_string();
         assert!(e.contains("line 2 is blank"), "{e}");
-        let e = CsvBlocks::open(&write(dir.path(), "e.csv", b""), Encoding::Utf8, 0).err().unwrap().to_string();
+        let e = CsvBlocks::open(&write(dir.path(), "e.csv", b""), Encoding::Utf8, 0, HashBy::Sha256).err().unwrap().to_string();
         assert!(e.contains("is empty"), "{e}");
     }
 
@@ -922,29 +997,36 @@ mod tests {
             }
         }
         let f = write(dir.path(), "big.csv", text.as_bytes());
-        let mut r = CsvBlocks::open(&f, Encoding::Utf8Bom, 0).unwrap();
-        let (mut seen, mut blocks) = (Vec::new(), 0);
-        while let Some(block) = r.next_block().unwrap() {
-            blocks += 1;
-            for_each_record(&block, |line, record| {
-                let Record::Cells(cells, _) = record else { panic!("line {line}") };
-                seen.push((line, cells[0].text()));
-                Ok(())
-            })
-            .unwrap();
+        // Each way of hashing reads the same records; the hash is of the whole file, BOM included.
+        for by in [HashBy::Sha256, HashBy::Xxh3, HashBy::Nothing] {
+            let mut r = CsvBlocks::open(&f, Encoding::Utf8Bom, 0, by).unwrap();
+            let (mut seen, mut blocks) = (Vec::new(), 0);
+            while let Some(block) = r.next_block().unwrap() {
+                blocks += 1;
+                for_each_record(&block, |line, record| {
+                    let Record::Cells(cells, _) = record else { panic!("line {line}") };
+                    seen.push((line, cells[0].text()));
+                    Ok(())
+                })
+                .unwrap();
+            }
+            assert!(blocks > 1, "{blocks} block(s)");
+            assert_eq!(seen.len(), rows);
+            // Line of record i: 2 + i + (multi-line records before it).
+            for (i, (line, id)) in seen.iter().enumerate() {
+                assert_eq!(id, &i.to_string());
+                assert_eq!(*line, 2 + i as u64 + (i as u64).div_ceil(1000), "record {i}");
+            }
+            // sha2's portable implementation, not the one the reader uses.
+            let expected: String = <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+            let mut reader = FileReader { tables: vec![TableReader { sheet: None, title: None, headers: vec![], blocks: Blocks::Csv(r) }], whole_file: None };
+            let expected = match by {
+                HashBy::Sha256 => Some((FileHash::Sha256(expected), text.len() as u64)),
+                HashBy::Xxh3 => Some((FileHash::Xxh3(xxhash_rust::xxh3::xxh3_64(text.as_bytes())), text.len() as u64)),
+                HashBy::Nothing => None,
+            };
+            assert_eq!(reader.fingerprint(), expected, "{by:?}");
         }
-        assert!(blocks > 1, "{blocks} block(s)");
-        assert_eq!(seen.len(), rows);
-        // Line of record i: 2 + i + (multi-line records before it).
-        for (i, (line, id)) in seen.iter().enumerate() {
-            assert_eq!(id, &i.to_string());
-            assert_eq!(*line, 2 + i as u64 + (i as u64).div_ceil(1000), "record {i}");
-        }
-        // sha2's portable implementation, not the one the reader uses.
-        let expected: String = <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-        let mut reader =
-            FileReader { tables: vec![TableReader { sheet: None, title: None, headers: vec![], blocks: Blocks::Csv(r) }], hasher: None, whole_file: None };
-        assert_eq!(reader.fingerprint(), (expected, text.len() as u64));
     }
 }
 

@@ -15,6 +15,9 @@
 //!   column no source has, so it fails when run, as a failure inside the engine would (the pipeline
 //!   checks leave no formula that fails so). A query shared by several measures then reruns each
 //!   alone to name the one that failed (`panel::measures`).
+//! - `DUIBIAO_TEST_FINGERPRINTS=inline|side-by-side`: ingest takes the inputs' sha256 as it reads
+//!   each file, or in a pass that hashes the files side by side ahead of the reader
+//!   (`ingest::ahead`; only where the CPU has AVX2), whatever the CPU and the number of files.
 //!
 //! The steps, in the order a run reaches them, are `STEPS`.
 
@@ -44,6 +47,21 @@ pub(crate) const STEPS: [&str; 7] = [LOCKED, INGESTED, STAGED, EXCHANGED, MOVED_
 /// The cap on held-back rows: `default`, unless a test sets `DUIBIAO_TEST_MAX_HELD_ROWS`.
 pub(crate) fn max_held_rows(default: usize) -> usize {
     std::env::var("DUIBIAO_TEST_MAX_HELD_ROWS").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+}
+
+/// How a test asked ingest to take the inputs' sha256 (`DUIBIAO_TEST_FINGERPRINTS`).
+pub(crate) enum Fingerprints {
+    Inline,
+    SideBySide,
+}
+
+/// The way of `DUIBIAO_TEST_FINGERPRINTS`, if a test set it.
+pub(crate) fn fingerprints() -> Option<Fingerprints> {
+    match std::env::var("DUIBIAO_TEST_FINGERPRINTS").ok()?.as_str() {
+        "inline" => Some(Fingerprints::Inline),
+        "side-by-side" => Some(Fingerprints::SideBySide),
+        _ => None,
+    }
 }
 
 /// Whether a test asked the panel's query of measure `name` to fail.
