@@ -28,6 +28,9 @@ use crate::base::period::Period;
 /// Traces buffered before a spill (128 MiB).
 pub(crate) const BUFFERED_TRACES: usize = (128 << 20) / TRACE_BYTES;
 
+/// Bytes of memory of one chunk of a partition's traces.
+const CHUNK_BYTES: usize = 4 << 20;
+
 /// What the duplicate check keeps of one accepted row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Trace {
@@ -98,10 +101,11 @@ pub(crate) struct DuplicateFinder {
     capacity: usize,
     /// Whether spilled runs are sorted when written (else at the end, if needed at all).
     sort_spills: bool,
-    buffers: BTreeMap<Option<Period>, Vec<Trace>>,
-    /// The buffers' memory, kept from the last spill for the partitions that start after it:
-    /// growing a buffer anew for every partition copied it and faulted in fresh pages each time.
-    /// Largest last.
+    /// Each partition's traces in chunks of at most `CHUNK_BYTES`: a buffer grows by a chunk at a
+    /// time, so its traces are never copied to a larger one (growing one vector by doubling copied
+    /// every trace again and faulted in twice the pages).
+    buffers: BTreeMap<Option<Period>, Vec<Vec<Trace>>>,
+    /// Empty chunks kept from the last spill for the traces after it (no fresh pages).
     spare: Vec<Vec<Trace>>,
     runs: BTreeMap<Option<Period>, Vec<PathBuf>>,
     buffered: usize,
@@ -126,17 +130,16 @@ impl DuplicateFinder {
     }
 
     pub fn add(&mut self, partition: Option<Period>, trace: Trace) -> Result<(), IngestError> {
-        let buffer = self.buffers.entry(partition).or_default();
-        if buffer.len() == buffer.capacity() {
-            if buffer.is_empty() && !self.spare.is_empty() {
-                *buffer = self.spare.pop().expect("a spare buffer");
-            } else {
-                // Growth is capped at the whole buffer's size, the bound on traces in memory.
-                let grown = (buffer.capacity() * 2).max(1024).min(self.capacity).max(buffer.len() + 1);
-                buffer.reserve_exact(grown - buffer.len());
+        let chunks = self.buffers.entry(partition).or_default();
+        match chunks.last_mut() {
+            Some(chunk) if chunk.len() < chunk.capacity() => chunk.push(trace),
+            _ => {
+                let traces = (CHUNK_BYTES / std::mem::size_of::<Trace>()).min(self.capacity);
+                let mut chunk = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(traces));
+                chunk.push(trace);
+                chunks.push(chunk);
             }
         }
-        buffer.push(trace);
         self.buffered += 1;
         if self.buffered >= self.capacity {
             self.spill()?;
@@ -146,26 +149,29 @@ impl DuplicateFinder {
 
     fn spill(&mut self) -> Result<(), IngestError> {
         std::fs::create_dir_all(&self.dir).map_err(|source| IngestError::Create { path: self.dir.clone(), source })?;
-        for (partition, traces) in &mut self.buffers {
-            if traces.is_empty() {
+        for (partition, chunks) in &mut self.buffers {
+            if chunks.is_empty() {
                 continue;
-            }
-            if self.sort_spills {
-                traces.sort_unstable();
             }
             let path = self.dir.join(format!("run-{}.bin", self.spilled));
             self.spilled += 1;
             let file = File::create(&path).map_err(|source| IngestError::Create { path: path.clone(), source })?;
             let mut out = BufWriter::with_capacity(1 << 20, file);
-            for t in traces.iter() {
-                out.write_all(&t.to_bytes()).map_err(|source| IngestError::RunFile { path: path.clone(), source })?;
+            let mut write = |t: &Trace| out.write_all(&t.to_bytes()).map_err(|source| IngestError::RunFile { path: path.clone(), source });
+            if self.sort_spills {
+                let mut traces = chunks.concat();
+                traces.sort_unstable();
+                traces.iter().try_for_each(&mut write)?;
+            } else {
+                chunks.iter().flatten().try_for_each(&mut write)?;
             }
             out.flush().map_err(|source| IngestError::RunFile { path: path.clone(), source })?;
             self.runs.entry(*partition).or_default().push(path);
-            traces.clear();
-            self.spare.push(std::mem::take(traces));
+            for mut chunk in chunks.drain(..) {
+                chunk.clear();
+                self.spare.push(chunk);
+            }
         }
-        self.spare.sort_by_key(Vec::capacity);
         self.buffered = 0;
         Ok(())
     }
@@ -193,13 +199,13 @@ impl DuplicateFinder {
         partitions.dedup();
         let mut found = BTreeMap::new();
         for partition in partitions {
-            let mut memory = self.buffers.remove(&partition).unwrap_or_default();
+            let memory = self.buffers.remove(&partition).unwrap_or_default();
             let runs = self.runs.remove(&partition).unwrap_or_default();
             let result = match candidates {
                 Some(candidates) => {
                     // The traces of candidate fingerprints, from memory and every run, in any order.
                     let is_candidate = |t: &Trace| candidates.contains(&(t.partition, t.fingerprint));
-                    let mut few: Vec<Trace> = memory.into_iter().filter(is_candidate).collect();
+                    let mut few: Vec<Trace> = memory.into_iter().flatten().filter(is_candidate).collect();
                     for path in &runs {
                         let mut run = Sorted::open(path)?;
                         while let Some(t) = run.next()? {
@@ -217,6 +223,7 @@ impl DuplicateFinder {
                             sort_run(path)?;
                         }
                     }
+                    let mut memory = memory.concat();
                     memory.sort_unstable();
                     merge_runs(memory, &runs)?
                 }
@@ -341,12 +348,20 @@ mod tests {
 
     #[test]
     fn spilled_runs_find_the_same_duplicates_as_an_index_in_memory() {
+        // 5 000 rows with small buffers (many spills), and 300 000 with buffers of several chunks
+        // per partition (65 536 traces a chunk).
+        for (rows, capacities) in [(5_000u64, vec![1_000_000, 997, 64]), (300_000, vec![1_000_000, 200_003])] {
+            check_against_by_hand(rows, &capacities);
+        }
+    }
+
+    fn check_against_by_hand(rows: u64, capacities: &[usize]) {
         let q = |i: u32| Some(Period::from(crate::base::period::Quarter::new(2020, i)));
-        // 5 000 rows over two partitions; every 7th row repeats a row 300 rows earlier, and one
-        // row is repeated three times.
+        // Rows over two partitions; every 7th row repeats a row 300 rows earlier, and every
+        // 1000th row is one and the same row.
         let mut traces = Vec::new();
         let mut positions = BTreeMap::new();
-        for i in 0..5_000u64 {
+        for i in 0..rows {
             let p = q(1 + (i % 2) as u32);
             let fingerprint = if i % 7 == 0 && i >= 300 {
                 u128::from(i - 300) * 7919
@@ -360,10 +375,10 @@ mod tests {
             *position += 1;
         }
         let expected = by_hand(&traces);
-        assert!(expected.values().map(Vec::len).sum::<usize>() > 300);
+        assert!(expected.values().map(Vec::len).sum::<usize>() as u64 > rows / 20);
         // The candidates a complete hold gives: every later copy's (partition, fingerprint).
         let candidates: Candidates = expected.values().flatten().map(|d| (d.copy.partition, d.copy.fingerprint)).collect();
-        for capacity in [1_000_000, 997, 64] {
+        for &capacity in capacities {
             for (sort_spills, given) in [(true, None), (false, None), (false, Some(&candidates))] {
                 let dir = tempfile::tempdir().unwrap();
                 let mut finder = DuplicateFinder::new(dir.path().join("runs"), capacity, sort_spills);
@@ -371,7 +386,7 @@ mod tests {
                     finder.add(*p, *t).unwrap();
                 }
                 let found = finder.finish(given).unwrap();
-                assert_eq!(found, expected, "capacity {capacity}, sorted spills {sort_spills}, candidates {}", given.is_some());
+                assert_eq!(found, expected, "{rows} rows, capacity {capacity}, sorted spills {sort_spills}, candidates {}", given.is_some());
                 assert!(!dir.path().join("runs").exists(), "run files left behind");
             }
         }
