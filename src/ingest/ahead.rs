@@ -36,17 +36,29 @@ pub(crate) struct FileDigest {
     pub bytes: u64,
 }
 
-/// The kernel to hash `files` CSV files side by side with, or None where hashing each file as it
-/// is read is as fast: a CPU with SHA extensions (ring uses them), one without AVX2, or fewer than
-/// `FEWEST_FILES` files. `DUIBIAO_TEST_FINGERPRINTS` (`inline` or `side-by-side`) lets tests
-/// choose.
-pub(crate) fn kernel_for(files: usize) -> Option<Kernel> {
+/// The kernel to hash `files` (CSV) side by side with, or None where hashing each file as it is
+/// read is as fast or safer: a CPU with SHA extensions (ring uses them), one without AVX2, fewer
+/// than `FEWEST_FILES` files, or more bytes than the page cache is likely to keep for the second
+/// read (half the memory available). Only regular files are read twice (never a pipe); a file
+/// whose size cannot be read is left to the reader, which names the error.
+/// `DUIBIAO_TEST_FINGERPRINTS` (`inline` or `side-by-side`) lets tests choose among readable
+/// regular files.
+pub(crate) fn kernel_for(files: &[PathBuf]) -> Option<Kernel> {
+    let bytes: u64 = files.iter().map(|f| std::fs::metadata(f).ok().filter(std::fs::Metadata::is_file).map(|m| m.len())).sum::<Option<u64>>()?;
     match crate::store::testhook::fingerprints() {
         Some(crate::store::testhook::Fingerprints::Inline) => None,
         Some(crate::store::testhook::Fingerprints::SideBySide) => Kernel::detect(),
-        None if files >= FEWEST_FILES && !sha_extensions() => Kernel::detect(),
+        None if files.len() >= FEWEST_FILES && !sha_extensions() && read_twice_from_memory(bytes) => Kernel::detect(),
         None => None,
     }
+}
+
+/// Whether `bytes` just read are likely still in the page cache when read again: at most half
+/// the memory available now (Linux's `MemAvailable`); false where that is unknown.
+fn read_twice_from_memory(bytes: u64) -> bool {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let available_kib = meminfo.lines().find_map(|line| line.strip_prefix("MemAvailable:")?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok());
+    available_kib.is_some_and(|kib| bytes <= kib.saturating_mul(1024) / 2)
 }
 
 fn sha_extensions() -> bool {
@@ -248,6 +260,28 @@ mod tests {
                 (read, digest) => panic!("{}: read {:?}, pass {:?}", path.display(), read.map(|b| b.len()), digest),
             }
         }
+    }
+
+    #[test]
+    fn only_four_or_more_regular_files_are_hashed_side_by_side() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = (0..4).map(|i| dir.path().join(format!("{i}.csv"))).collect();
+        for f in &files {
+            std::fs::write(f, "a,b\n1,2\n").unwrap();
+        }
+        // Where the CPU has SHA extensions (or no AVX2), files are hashed as they are read.
+        let expected = if sha_extensions() { None } else { Kernel::detect() };
+        assert_eq!(kernel_for(&files), expected);
+        assert_eq!(kernel_for(&files[..3]), None, "three files");
+        // A missing file is left to the reader, and a named pipe is never read twice.
+        let missing: Vec<PathBuf> = files.iter().cloned().chain([dir.path().join("missing.csv")]).collect();
+        assert_eq!(kernel_for(&missing), None, "a missing file");
+        let pipe = dir.path().join("pipe.csv");
+        let name = std::ffi::CString::new(pipe.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates the pipe.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let with_pipe: Vec<PathBuf> = files.iter().cloned().chain([pipe]).collect();
+        assert_eq!(kernel_for(&with_pipe), None, "a named pipe");
     }
 
     #[test]

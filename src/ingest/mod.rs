@@ -423,7 +423,7 @@ pub(crate) fn ingest_source(
         });
         // Where it pays, a thread takes the files' sha256 side by side ahead of the reader.
         let ahead = (source.format == crate::spec::plan::Format::Csv)
-            .then(|| ahead::kernel_for(files.len()))
+            .then(|| ahead::kernel_for(files))
             .flatten()
             .map(|kernel| ahead::Ahead::start(scope, files, kernel));
         let read = read_and_parse(plan, source, &checks, files, only, sample_blocks, sender, merged_blocks, ahead);
