@@ -138,6 +138,18 @@ fn sample_dirt_lands_in_quarantine_with_the_right_reason_and_rows_are_conserved(
     }
 }
 
+/// `duibiao run PIPELINE --quiet --duckdb none` in `dir` with the test hook `hook` set to `value`;
+/// the run must succeed.
+fn run_with_hook(dir: &Path, pipeline: &Path, hook: &str, value: &str) {
+    let run = crate::testenv::duibiao_command()
+        .args(["run", pipeline.to_str().unwrap(), "--quiet", "--duckdb", "none"])
+        .env(hook, value)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{hook}={value}: {}", String::from_utf8_lossy(&run.stderr));
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     <sha2::Sha256 as sha2::Digest>::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -149,13 +161,7 @@ fn inputs_are_fingerprinted_alike_either_way() {
     for way in ["inline", "side-by-side"] {
         let tmp = tempfile::tempdir().unwrap();
         let pipeline = crate::testenv::fee_workspace(tmp.path());
-        let run = crate::testenv::duibiao_command()
-            .args(["run", pipeline.to_str().unwrap(), "--quiet", "--duckdb", "none"])
-            .env("DUIBIAO_TEST_FINGERPRINTS", way)
-            .current_dir(tmp.path())
-            .output()
-            .unwrap();
-        assert!(run.status.success(), "{way}: {}", String::from_utf8_lossy(&run.stderr));
+        run_with_hook(tmp.path(), &pipeline, "DUIBIAO_TEST_FINGERPRINTS", way);
         let m = manifest(&tmp.path().join("pipelines/out"));
         let files: Vec<&Value> = m["sources"].as_array().unwrap().iter().flat_map(|s| s["files"].as_array().unwrap()).collect();
         assert_eq!(files.len(), 3, "{way}");
@@ -343,13 +349,7 @@ fn duplicates_held_back_or_rewritten_leave_the_same_rows() {
     for cap in ["1", "3"] {
         let tmp = tempfile::tempdir().unwrap();
         let pipeline = crate::testenv::kashgar_workspace(tmp.path());
-        let run = crate::testenv::duibiao_command()
-            .args(["run", pipeline.to_str().unwrap(), "--quiet", "--duckdb", "none"])
-            .env("DUIBIAO_TEST_MAX_HELD_ROWS", cap)
-            .current_dir(tmp.path())
-            .output()
-            .unwrap();
-        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        run_with_hook(tmp.path(), &pipeline, "DUIBIAO_TEST_MAX_HELD_ROWS", cap);
         let out = tmp.path().join("out");
         for source in sources {
             let (a, b) = (sorted_rows(&shared.join("curated").join(source), shared_root), sorted_rows(&out.join("curated").join(source), tmp.path()));
