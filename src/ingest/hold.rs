@@ -16,6 +16,7 @@
 //! then removed by the rewrite, whose row positions this module translates.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use arrow::array::{ArrayRef, BooleanArray, UInt32Array};
 use arrow::error::ArrowError;
@@ -112,6 +113,11 @@ fn filter_bits(input_bytes: u64) -> u64 {
     (1u64 << (63 - bits.leading_zeros())).clamp(MIN_BITS, MAX_BITS)
 }
 
+/// All `rows` of a part, as one range (none for an empty part).
+fn whole(rows: usize) -> Vec<Range<usize>> {
+    if rows == 0 { Vec::new() } else { vec![0..rows] }
+}
+
 /// The rows of one partition held back, in arrival order.
 #[derive(Default)]
 struct Held {
@@ -156,29 +162,37 @@ impl HeldBack {
         self.bloom.as_ref().map(|_| &self.candidates)
     }
 
-    /// Takes a part's rows (arriving at positions `first`.. of `partition`): returns the arrays to
-    /// write now and keeps the rows that may be duplicates.
-    pub(crate) fn split(&mut self, partition: u32, first: u64, fingerprints: &[u128], arrays: Vec<ArrayRef>) -> Result<Vec<ArrayRef>, ArrowError> {
-        let Some(bloom) = &mut self.bloom else { return Ok(arrays) };
+    /// Takes a part's rows (arriving at positions `first`.. of `partition`): returns the ranges
+    /// of rows to write now (ascending; the whole part when none is held) and keeps the rows
+    /// that may be duplicates. The rows to write are named, not copied: a block with a held row
+    /// or two is written as slices around them.
+    pub(crate) fn split(&mut self, partition: u32, first: u64, fingerprints: &[u128], arrays: &[ArrayRef]) -> Result<Vec<Range<usize>>, ArrowError> {
+        let rows = fingerprints.len();
+        let Some(bloom) = &mut self.bloom else { return Ok(whole(rows)) };
         let salt = u128::from(partition).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
         let held = bloom.insert_all(fingerprints, salt);
         if held.is_empty() {
-            return Ok(arrays);
+            return Ok(whole(rows));
         }
         let indices = UInt32Array::from(held.clone());
         let taken = arrays.iter().map(|a| arrow::compute::take(a, &indices, None)).collect::<Result<Vec<_>, _>>()?;
-        let mut keep = vec![true; fingerprints.len()];
+        let mut runs = Vec::with_capacity(held.len() + 1);
+        let mut start = 0;
         for &i in &held {
-            keep[i as usize] = false;
+            if start < i as usize {
+                runs.push(start..i as usize);
+            }
+            start = i as usize + 1;
         }
-        let keep = BooleanArray::from(keep);
-        let rest = arrays.iter().map(|a| arrow::compute::filter(a, &keep)).collect::<Result<Vec<_>, _>>()?;
+        if start < rows {
+            runs.push(start..rows);
+        }
         self.candidates.extend(held.iter().map(|&i| (partition, fingerprints[i as usize])));
         let entry = self.partitions.entry(partition).or_default();
         entry.positions.extend(held.iter().map(|&i| first + u64::from(i)));
         entry.batches.push(taken);
         self.held_rows += held.len();
-        Ok(rest)
+        Ok(runs)
     }
 
     /// When the held rows reach the cap: holding stops, and the held rows of every partition are
@@ -327,8 +341,13 @@ mod tests {
             let mut arrived = 0u64;
             for chunk in rows.chunks(part) {
                 let fingerprints: Vec<u128> = chunk.iter().map(|&v| u128::from(v as u64) * 0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835 + 7).collect();
-                let write = held.split(0, arrived, &fingerprints, column(chunk)).unwrap();
-                file.extend(values(&write));
+                let arrays = column(chunk);
+                let runs = held.split(0, arrived, &fingerprints, &arrays).unwrap();
+                // Ascending, disjoint and not empty.
+                prop_assert!(runs.iter().all(|r| !r.is_empty()) && runs.windows(2).all(|w| w[0].end < w[1].start));
+                for run in runs {
+                    file.extend(&values(&arrays)[run]);
+                }
                 arrived += chunk.len() as u64;
                 for (_, arrays) in held.overflow(|_| arrived).unwrap() {
                     file.extend(values(&arrays));

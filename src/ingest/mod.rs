@@ -811,10 +811,10 @@ fn merge_block(block: ParsedBlock, merged: &mut Merged, writers: &mut PartitionW
         let first = *position;
         *position += part.hashes.len() as u64;
         let held_back = |error| IngestError::HeldBack { source_name: out.name.clone(), error };
-        let arrays = merged.held.split(partition, first, &part.hashes, part.arrays).map_err(held_back)?;
-        if arrays.first().is_some_and(|a| !a.is_empty()) {
+        let runs = merged.held.split(partition, first, &part.hashes, &part.arrays).map_err(held_back)?;
+        if !runs.is_empty() {
             if let Some(writer) = writers.writer(part.period)? {
-                writer.write(arrays)?;
+                writer.write_runs(part.arrays, &runs)?;
             }
         }
         let (positions, partitions) = (&merged.positions, &merged.partitions);
@@ -1391,16 +1391,14 @@ fn apply_checks(context: &TableContext, parsed: &mut BlockRows) -> Result<(), In
     }
     let removed = keep.iter().filter(|k| !**k).count() as u64;
     if removed > 0 {
-        parsed.columns = parsed.columns.iter().map(|v| v.filter(&keep)).collect();
-        fn pick<T: Copy>(v: &[T], keep: &[bool]) -> Vec<T> {
-            v.iter().zip(keep).filter(|(_, k)| **k).map(|(x, _)| *x).collect()
-        }
-        parsed.lines = pick(&parsed.lines, &keep);
-        parsed.hashes = pick(&parsed.hashes, &keep);
+        // In place: a block's columns are copied no further than from its first rejected row on.
+        parsed.columns.iter_mut().for_each(|v| v.retain(&keep));
+        values::retain_flagged(&mut parsed.lines, &keep);
+        values::retain_flagged(&mut parsed.hashes, &keep);
         if !parsed.keys.is_empty() {
-            parsed.keys = pick(&parsed.keys, &keep);
+            values::retain_flagged(&mut parsed.keys, &keep);
         }
-        parsed.period = pick(&parsed.period, &keep);
+        values::retain_flagged(&mut parsed.period, &keep);
         parsed.counts.accepted -= removed;
         parsed.counts.rejected += removed;
     }

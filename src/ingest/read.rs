@@ -453,8 +453,8 @@ impl CsvBlocks {
     /// reaches the block size, found with SIMD searches instead of a walk over the records; the
     /// same cut as `next_block`'s walk. None when the walk is needed.
     fn quote_free_cut(&mut self) -> Result<Option<(usize, u64)>, IngestError> {
-        if self.pending.len() < self.block_bytes && !self.eof {
-            self.fill(self.block_bytes)?;
+        if self.pending.len() < self.block_bytes + self.lookahead() && !self.eof {
+            self.fill(self.block_bytes + self.lookahead() - self.pending.len())?;
         }
         let bytes = &self.pending;
         if bytes.is_empty() || memchr::memchr2(b'"', b'\r', bytes).is_some() {
@@ -471,6 +471,14 @@ impl CsvBlocks {
         };
         let lines = memchr::memchr_iter(b'\n', &bytes[..cut]).count() as u64 + u64::from(bytes[cut - 1] != b'\n');
         Ok(Some((cut, lines)))
+    }
+
+    /// Bytes read past the block size to find the end of the record that reaches it. What is
+    /// read past the cut is copied to the start of the next block's buffer, so this is kept
+    /// small: reading a whole block more, as before, copied about a block's bytes per block
+    /// and grew each buffer to twice a block.
+    fn lookahead(&self) -> usize {
+        (self.block_bytes / 16).max(1)
     }
 
     /// Takes back the bytes of a parsed block, to read later blocks into.
@@ -503,7 +511,10 @@ impl CsvBlocks {
                 // The record at `cut` goes on past the bytes read: take more, unless the block
                 // is already full.
                 Next::NeedMore if cut > 0 && self.pending.len() >= self.block_bytes => break,
-                Next::NeedMore => self.fill(self.block_bytes)?,
+                // A record longer than the bytes at hand: twice as many (each try walks it
+                // again from its start). Otherwise up to the block size and the lookahead.
+                Next::NeedMore if cut == 0 => self.fill(self.pending.len().max(self.block_bytes))?,
+                Next::NeedMore => self.fill((self.block_bytes + self.lookahead()).saturating_sub(self.pending.len()).max(self.lookahead()))?,
             }
         }
         if cut == 0 {

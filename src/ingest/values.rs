@@ -46,17 +46,15 @@ impl Values {
         }
     }
 
-    /// Keeps the rows whose `keep` flag is set.
-    pub fn filter(&self, keep: &[bool]) -> Values {
-        fn pick<T: Clone>(v: &[T], keep: &[bool]) -> Vec<T> {
-            v.iter().zip(keep).filter(|(_, k)| **k).map(|(x, _)| x.clone()).collect()
-        }
+    /// Keeps the rows whose `keep` flag is set, in place: the rows before the first one left
+    /// out stay where they are, the others move up (no second buffer, no fresh pages).
+    pub fn retain(&mut self, keep: &[bool]) {
         match self {
-            Values::Text(v) => Values::Text(v.filter(keep)),
-            Values::Int(v) => Values::Int(pick(v, keep)),
-            Values::Float(v) => Values::Float(pick(v, keep)),
-            Values::Date(v) => Values::Date(pick(v, keep)),
-            Values::Timestamp(v) => Values::Timestamp(pick(v, keep)),
+            Values::Text(v) => v.retain(keep),
+            Values::Int(v) => retain_flagged(v, keep),
+            Values::Float(v) => retain_flagged(v, keep),
+            Values::Date(v) => retain_flagged(v, keep),
+            Values::Timestamp(v) => retain_flagged(v, keep),
         }
     }
 
@@ -168,13 +166,36 @@ impl TextValues {
         Arc::new(unsafe { StringArray::new_unchecked(OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)), Buffer::from(self.text.into_bytes()), nulls) })
     }
 
-    fn filter(&self, keep: &[bool]) -> TextValues {
-        let mut out = TextValues::default();
-        for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
-            out.push(self.get(i));
+    /// `Values::retain` for text: each kept value's bytes move up to the end of the kept ones.
+    fn retain(&mut self, keep: &[bool]) {
+        let Some(first_out) = keep.iter().take(self.len()).position(|k| !k) else { return };
+        // SAFETY: whole values are moved, each a `str` that began and ended at character
+        // boundaries, and the text is cut at the end of the last kept one: it stays UTF-8.
+        let bytes = unsafe { self.text.as_mut_vec() };
+        let mut end = if first_out == 0 { 0 } else { self.ends[first_out - 1] };
+        let mut kept = first_out;
+        for i in first_out..self.ends.len() {
+            if !keep[i] {
+                continue;
+            }
+            let start = self.ends[i - 1];
+            bytes.copy_within(start..self.ends[i], end);
+            end += self.ends[i] - start;
+            self.ends[kept] = end;
+            self.valid[kept] = self.valid[i];
+            kept += 1;
         }
-        out
+        bytes.truncate(end);
+        self.ends.truncate(kept);
+        self.valid.truncate(kept);
     }
+}
+
+/// Keeps the values whose `keep` flag is set, in order (`Vec::retain` moves nothing before the
+/// first value left out).
+pub(crate) fn retain_flagged<T>(values: &mut Vec<T>, keep: &[bool]) {
+    let mut flags = keep.iter();
+    values.retain(|_| flags.next().copied().unwrap_or(true));
 }
 
 #[cfg(test)]
@@ -200,5 +221,33 @@ mod tests {
         w.push(Some("x"));
         let array = Values::Text(w).into_arrow();
         assert!(array.nulls().is_none());
+    }
+
+    #[test]
+    fn rows_left_out_in_place_keep_the_others_in_order() {
+        let texts = [Some("库夏吐加"), None, Some(""), Some("a,b"), None, Some("供电所"), Some("x")];
+        // Every pattern of seven flags (all kept, none kept, first or last left out, runs).
+        for mask in 0u32..128 {
+            let keep: Vec<bool> = (0..7).map(|i| mask & (1 << i) != 0).collect();
+            let mut v = TextValues::default();
+            texts.iter().for_each(|x| v.push(*x));
+            v.retain(&keep);
+            let want: Vec<Option<&str>> = texts.iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| *x).collect();
+            let got: Vec<Option<&str>> = (0..v.len()).map(|i| v.get(i)).collect();
+            assert_eq!(got, want, "mask {mask:07b}");
+            // The text holds the kept values and nothing else.
+            assert_eq!(v.text, want.iter().map(|x| x.unwrap_or_default()).collect::<String>(), "mask {mask:07b}");
+
+            let mut numbers: Vec<Option<i64>> = vec![Some(1), None, Some(3), Some(4), None, Some(6), Some(7)];
+            retain_flagged(&mut numbers, &keep);
+            let want: Vec<Option<i64>> =
+                [Some(1), None, Some(3), Some(4), None, Some(6), Some(7)].into_iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| x).collect();
+            assert_eq!(numbers, want, "mask {mask:07b}");
+        }
+        // The by-hand case: the second and the fourth left out.
+        let mut v = TextValues::default();
+        ["ab", "c", "de", "f"].into_iter().for_each(|x| v.push(Some(x)));
+        v.retain(&[true, false, true, false]);
+        assert_eq!((v.text.as_str(), v.ends.as_slice()), ("abde", [2, 4].as_slice()));
     }
 }

@@ -52,6 +52,9 @@ pub(crate) fn write_parquet(path: &Path, columns: Vec<(String, ArrayRef)>, stamp
 /// megabytes, large enough for good compression and fast scans.
 const ROW_GROUP_ROWS: usize = 256 * 1024;
 
+/// Most runs of a batch written as slices (`ParquetStream::write_runs`); more are copied into one.
+const SLICED_RUNS: usize = 64;
+
 /// Most memory a file's gathered rows take before its writer is made, whatever their count: a
 /// source spread over many partitions gathers for each of them at once.
 const GATHER_BYTES: usize = 32 << 20;
@@ -108,6 +111,32 @@ impl ParquetStream {
                 *bytes += batch.get_array_memory_size();
                 batches.push(batch);
                 if *rows >= ROW_GROUP_ROWS || *bytes >= GATHER_BYTES { self.start(false) } else { Ok(()) }
+            }
+        }
+    }
+
+    /// Appends the rows `runs` (ascending, disjoint ranges) of `columns`. Once the writer is made,
+    /// each run is written as a slice of the arrays, without a copy; while rows are gathered
+    /// for the first row group, or for many short runs, they are copied into one batch (a
+    /// gathered batch's memory then counts only its rows, and the writer is not called per row).
+    pub fn write_runs(&mut self, columns: Vec<ArrayRef>, runs: &[std::ops::Range<usize>]) -> Result<(), StoreError> {
+        let rows = columns.first().map_or(0, |c| c.len());
+        if runs.len() == 1 && runs[0] == (0..rows) {
+            return self.write(columns);
+        }
+        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|source| StoreError::Arrow { path: self.path.clone(), source })?;
+        let pieces = runs.iter().map(|r| batch.slice(r.start, r.len()));
+        match self.state.as_mut() {
+            Some(Stream::Writing(writer)) if runs.len() <= SLICED_RUNS => {
+                for piece in pieces {
+                    writer.write(&piece).map_err(|source| parquet_error(&self.path, source))?;
+                }
+                Ok(())
+            }
+            _ => {
+                let pieces: Vec<RecordBatch> = pieces.collect();
+                let compact = arrow::compute::concat_batches(&self.schema, &pieces).map_err(|source| StoreError::Arrow { path: self.path.clone(), source })?;
+                self.write(compact.columns().to_vec())
             }
         }
     }
@@ -316,5 +345,46 @@ mod tests {
         ParquetStream::create(&empty, schema, &stamp()).unwrap().close().unwrap();
         let rows = |p: &Path| SerializedFileReader::new(File::open(p).unwrap()).unwrap().metadata().file_metadata().num_rows();
         assert_eq!((rows(&small), rows(&empty)), (3, 0));
+    }
+
+    #[test]
+    fn runs_of_rows_are_written_as_given_while_gathering_and_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.parquet");
+        let schema = Arc::new(Schema::new(vec![Field::new("name", DataType::Utf8, true), Field::new("n", DataType::Int64, true)]));
+        let mut stream = ParquetStream::create(&path, schema, &stamp()).unwrap();
+        let part = |from: i64, to: i64| -> Vec<ArrayRef> {
+            vec![
+                Arc::new(StringArray::from_iter((from..to).map(|i| (i % 7 != 0).then(|| format!("台区{i}"))))),
+                Arc::new(Int64Array::from_iter_values(from..to)),
+            ]
+        };
+        // While gathering (copied into one batch): rows 0..10 but 3 and 7..9.
+        stream.write_runs(part(0, 10), &[0..3, 4..7, 9..10]).unwrap();
+        // 300 000 whole rows: the writer is made.
+        stream.write_runs(part(10, 300_010), &[0..300_000]).unwrap();
+        // As slices: rows 300 010..300 020 but the first and 300 015.
+        stream.write_runs(part(300_010, 300_020), &[1..5, 6..10]).unwrap();
+        // More runs than are sliced (copied): every other row of 200.
+        let every_other: Vec<std::ops::Range<usize>> = (0..100).map(|k| 2 * k..2 * k + 1).collect();
+        stream.write_runs(part(300_020, 300_220), &every_other).unwrap();
+        // No rows at all.
+        stream.write_runs(part(0, 0), &[]).unwrap();
+        stream.close().unwrap();
+
+        let batches: Vec<RecordBatch> =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(File::open(&path).unwrap(), 1 << 20).unwrap().collect::<Result<_, _>>().unwrap();
+        let all = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        let names = all.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        let numbers = all.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+        let mut want: Vec<i64> = vec![0, 1, 2, 4, 5, 6, 9];
+        want.extend(10..300_010);
+        want.extend([300_011, 300_012, 300_013, 300_014, 300_016, 300_017, 300_018, 300_019]);
+        want.extend((300_020..300_220).step_by(2));
+        assert_eq!(numbers.values().to_vec(), want);
+        for (i, n) in want.iter().enumerate() {
+            let name = (n % 7 != 0).then(|| format!("台区{n}"));
+            assert_eq!(names.is_valid(i).then(|| names.value(i).to_string()), name, "row {i}");
+        }
     }
 }
