@@ -168,14 +168,16 @@ impl TextValues {
 
     /// `Values::retain` for text: each kept value's bytes move up to the end of the kept ones.
     fn retain(&mut self, keep: &[bool]) {
-        let Some(first_out) = keep.iter().take(self.len()).position(|k| !k) else { return };
+        // A row past the end of `keep` is kept, as in `retain_flagged`.
+        let kept_at = |i: usize| keep.get(i).copied().unwrap_or(true);
+        let Some(first_out) = (0..self.len()).position(|i| !kept_at(i)) else { return };
         // SAFETY: whole values are moved, each a `str` that began and ended at character
         // boundaries, and the text is cut at the end of the last kept one: it stays UTF-8.
         let bytes = unsafe { self.text.as_mut_vec() };
         let mut end = if first_out == 0 { 0 } else { self.ends[first_out - 1] };
         let mut kept = first_out;
         for i in first_out..self.ends.len() {
-            if !keep[i] {
+            if !kept_at(i) {
                 continue;
             }
             let start = self.ends[i - 1];
@@ -249,5 +251,11 @@ mod tests {
         ["ab", "c", "de", "f"].into_iter().for_each(|x| v.push(Some(x)));
         v.retain(&[true, false, true, false]);
         assert_eq!((v.text.as_str(), v.ends.as_slice()), ("abde", [2, 4].as_slice()));
+        // Flags shorter than the column: the rows past them are kept, in both kinds of column.
+        v.retain(&[false]);
+        assert_eq!((v.text.as_str(), v.ends.as_slice()), ("de", [2].as_slice()));
+        let mut numbers = vec![1, 2, 3];
+        retain_flagged(&mut numbers, &[false]);
+        assert_eq!(numbers, vec![2, 3]);
     }
 }
