@@ -909,8 +909,7 @@ fn parse_block(context: &TableContext, block: &read::Block) -> Result<ParsedBloc
         warnings: vec![0; context.checks.iter().filter(|c| c.severity == Severity::Warn).count()],
     };
     // The last texts seen in each month, quarter and date column, and what they parsed to.
-    let mut memo: Vec<Option<Vec<(String, Result<Option<i32>, parse::ParseError>)>>> =
-        source.columns.iter().map(|c| matches!(c.kind, ColumnType::Month | ColumnType::Quarter | ColumnType::Date).then(Vec::new)).collect();
+    let mut memo = RowMemo::new(source);
     let mut hash_bytes = Vec::new();
     let tally = read::for_each_record(block, |line, record| {
         parsed.counts.rows_read += 1;
@@ -995,22 +994,82 @@ fn dropped_by_rule<'c>(context: &'c TableContext, cells: &[Cell]) -> Option<(&'c
     None
 }
 
+/// Per column: the dated texts seen last (None for a column that is not dated).
+type DateMemo = Vec<Option<DatesSeen>>;
+
+/// The texts of one dated column seen last, and what each parsed to.
+type DatesSeen = Vec<(String, Result<Option<i32>, parse::ParseError>)>;
+
+/// What a block's rows remember between rows: the dated texts seen last per column, and the
+/// period of the day seen last (a file's rows share a few days).
+struct RowMemo {
+    dates: DateMemo,
+    period_of: Option<(i32, Period)>,
+}
+
+impl RowMemo {
+    fn new(source: &SourcePlan) -> RowMemo {
+        RowMemo {
+            dates: source.columns.iter().map(|c| matches!(c.kind, ColumnType::Month | ColumnType::Quarter | ColumnType::Date).then(Vec::new)).collect(),
+            period_of: None,
+        }
+    }
+
+    /// The period of `day` (local days since 1970-01-01), the last one reused.
+    fn period(&mut self, grain: Grain, day: i32) -> Period {
+        match self.period_of {
+            Some((d, p)) if d == day => p,
+            _ => {
+                let p = Period::of_day(grain, day);
+                self.period_of = Some((day, p));
+                p
+            }
+        }
+    }
+}
+
 /// Parses a record's cells straight into the block's columns, one value per column (month,
 /// quarter and date texts seen last are reused from `memo`); returns the row's period and the
 /// fingerprint of its key columns. The first cell that fails gives (column, the cell's text,
 /// reason), and the caller takes back what was pushed.
-type DateMemo = Vec<Option<Vec<(String, Result<Option<i32>, parse::ParseError>)>>>;
-
+///
+/// A text cell (every cell of a CSV export) of a text, number, integer, month, quarter or date
+/// column takes `typed_cell`, which pushes the value into its typed column at once; other cells
+/// (a sheet's numbers and dates, derived columns, timestamps) take `checked_cell` through a
+/// `Value`. Both give the same values, errors, periods and key fingerprints (tested cell by cell).
 fn parse_row<'c>(
     context: &'c TableContext,
     cells: &[Cell],
-    memo: &mut DateMemo,
+    memo: &mut RowMemo,
     columns: &mut [Values],
 ) -> Result<(Option<Period>, Option<u128>), (&'c str, String, String)> {
     let (source, plan) = (context.source, context.plan);
     let mut period = None;
     let mut key = (!context.key_columns.is_empty()).then(xxhash_rust::xxh3::Xxh3::new);
     for (k, ((column, at), derived)) in source.columns.iter().zip(&context.located).zip(&context.derived).enumerate() {
+        let failed = |cell: Cell, reason: parse::ParseError| {
+            let header = at.map(|(i, _)| context.headers[i].clone()).unwrap_or_else(|| column.headers[0].0.clone());
+            (column.name.as_str(), cell.text(), format!("{header}: {reason}"))
+        };
+        let keyed = key.is_some() && context.key_columns.contains(&k);
+        let cell = match derived {
+            None => at.and_then(|(i, _)| cells.get(i).copied()).unwrap_or(Cell::Empty),
+            Some(_) => Cell::Empty,
+        };
+        if derived.is_none() && matches!(cell, Cell::Text(_) | Cell::Empty) {
+            let scale = at.map(|(_, s)| s).unwrap_or(1.0);
+            let typed = typed_cell(context, column, cell, scale, &mut memo.dates[k], &mut columns[k], key.as_mut().filter(|_| keyed));
+            match typed {
+                Typed::Done(day) => {
+                    if context.period_index == Some(k) {
+                        period = day.map(|d| memo.period(plan.grain, d));
+                    }
+                    continue;
+                }
+                Typed::Failed(reason) => return Err(failed(cell, reason)),
+                Typed::Other => {}
+            }
+        }
         let value = if let Some(derived) = derived {
             match derive::value(column, derived, cells, plan.utc_offset_minutes) {
                 Ok(derive::DerivedValue::Date(d)) => Value::Date(d),
@@ -1018,40 +1077,122 @@ fn parse_row<'c>(
                 Err((header, text, reason)) => return Err((&column.name, text, format!("{header}: {reason}"))),
             }
         } else {
-            let cell = at.and_then(|(i, _)| cells.get(i).copied()).unwrap_or(Cell::Empty);
             let scale = at.map(|(_, s)| s).unwrap_or(1.0);
-            let value = match (cell, &mut memo[k]) {
-                // A month, quarter or date column repeats a few values: those seen last are reused.
-                (Cell::Text(raw), Some(seen)) => match seen.iter().position(|(text, _)| text == raw) {
-                    Some(i) => seen[i].1.clone().map(Value::Date),
-                    None => {
-                        let result = checked_cell(context, column, cell, scale).map(|v| if let Value::Date(d) = v { d } else { None });
-                        if seen.len() == DATE_MEMO {
-                            seen.drain(..1);
-                        }
-                        seen.push((raw.to_string(), result.clone()));
-                        result.map(Value::Date)
-                    }
-                },
-                _ => checked_cell(context, column, cell, scale),
-            };
-            match value {
+            match checked_cell(context, column, cell, scale) {
                 Ok(value) => value,
-                Err(reason) => {
-                    let header = at.map(|(i, _)| context.headers[i].clone()).unwrap_or_else(|| column.headers[0].0.clone());
-                    return Err((&column.name, cell.text(), format!("{header}: {reason}")));
-                }
+                Err(reason) => return Err(failed(cell, reason)),
             }
         };
         if context.period_index == Some(k) {
-            period = value.period(plan.grain, plan.utc_offset_minutes);
+            period = match value {
+                Value::Date(Some(d)) => Some(memo.period(plan.grain, d)),
+                _ => value.period(plan.grain, plan.utc_offset_minutes),
+            };
         }
-        if let Some(h) = key.as_mut().filter(|_| context.key_columns.contains(&k)) {
+        if let Some(h) = key.as_mut().filter(|_| keyed) {
             hash_value(h, &value);
         }
         value.push_into(&mut columns[k]);
     }
     Ok((period, key.map(|h| h.digest128())))
+}
+
+/// What `typed_cell` did with a cell.
+enum Typed {
+    /// The value is in its column (and in the key's fingerprint); for a dated value, its day.
+    Done(Option<i32>),
+    /// The cell is not a value of its column: nothing was pushed.
+    Failed(parse::ParseError),
+    /// A kind of column this path leaves to `checked_cell` (timestamps): nothing was pushed.
+    Other,
+}
+
+/// A text or empty cell parsed by its column's type and pushed into the column at once, with
+/// what `checked_cell` gives for it: the same value, the same error, the same date window.
+#[allow(clippy::too_many_arguments)]
+fn typed_cell(
+    context: &TableContext,
+    column: &ColumnPlan,
+    cell: Cell,
+    scale: f64,
+    seen: &mut Option<DatesSeen>,
+    values: &mut Values,
+    key: Option<&mut xxhash_rust::xxh3::Xxh3>,
+) -> Typed {
+    let raw = match cell {
+        Cell::Text(raw) => raw,
+        Cell::Empty => "",
+        Cell::Number(_) | Cell::ExcelDate(_) => return Typed::Other,
+    };
+    if column.kind == ColumnType::Timestamp {
+        return Typed::Other;
+    }
+    let trimmed = crate::base::text::trim(raw);
+    if trimmed.is_empty() {
+        if column.not_null {
+            return Typed::Failed(parse::ParseError("缺少必填值 · value is missing".to_string()));
+        }
+        if let Some(h) = key {
+            h.update(&[0]);
+        }
+        values.push_null();
+        return Typed::Done(None);
+    }
+    match (values, column.kind) {
+        (Values::Text(v), ColumnType::Text) => {
+            if let Some(h) = key {
+                hash_value(h, &Value::Text(Some(Cow::Borrowed(trimmed))));
+            }
+            v.push(Some(trimmed));
+            Typed::Done(None)
+        }
+        (Values::Float(v), ColumnType::Number) => match parse::number(raw, scale) {
+            Ok(x) => {
+                if let Some(h) = key {
+                    hash_value(h, &Value::Float(Some(x)));
+                }
+                v.push(Some(x));
+                Typed::Done(None)
+            }
+            Err(e) => Typed::Failed(e),
+        },
+        (Values::Int(v), ColumnType::Integer) => match parse::integer(raw) {
+            Ok(x) => {
+                if let Some(h) = key {
+                    hash_value(h, &Value::Int(Some(x)));
+                }
+                v.push(Some(x));
+                Typed::Done(None)
+            }
+            Err(e) => Typed::Failed(e),
+        },
+        (Values::Date(v), ColumnType::Month | ColumnType::Quarter | ColumnType::Date) => {
+            let seen = seen.get_or_insert_with(Vec::new);
+            // A month, quarter or date column repeats a few values: those seen last are reused.
+            let day = match seen.iter().position(|(text, _)| text == raw) {
+                Some(i) => seen[i].1.clone(),
+                None => {
+                    let result = checked_cell(context, column, cell, scale).map(|v| if let Value::Date(d) = v { d } else { None });
+                    if seen.len() == DATE_MEMO {
+                        seen.drain(..1);
+                    }
+                    seen.push((raw.to_string(), result.clone()));
+                    result
+                }
+            };
+            match day {
+                Ok(day) => {
+                    if let Some(h) = key {
+                        hash_value(h, &Value::Date(day));
+                    }
+                    v.push(day);
+                    Typed::Done(day)
+                }
+                Err(e) => Typed::Failed(e),
+            }
+        }
+        _ => unreachable!("a column's values follow its type"),
+    }
 }
 
 /// The accepted rows of a block split by partition and turned into Arrow arrays (on the parsing
@@ -1511,5 +1652,198 @@ mod fingerprint_properties {
             let mut bytes = Vec::new();
             prop_assert_eq!(record_hash(&cells, Some(&line), &mut bytes), record_hash(&cells, None, &mut bytes));
         }
+    }
+}
+
+/// Property tests of `typed_cell`: a row parsed through it gives exactly what the general path
+/// (`checked_cell`, then `push_into`, `hash_value` and `Value::period`) gives for the same cells:
+/// the same columns, period, key fingerprint, and the same error for the same column.
+#[cfg(test)]
+mod typed_cell_properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    use crate::base::proptest_config as config;
+
+    const PIPELINE: &str = r#"
+[pipeline]
+name = "typed"
+title = "typed"
+period = "quarter"
+utc_offset = "+08:00"
+stations = "stations"
+
+[output]
+dir = "out"
+
+[sources.stations]
+title = "s"
+path = "data/s.csv"
+columns.station_code = { header = "code", not_null = true }
+columns.station_name = { header = "name", not_null = true }
+
+[sources.rows]
+title = "r"
+path = "data/r.csv"
+station = "code"
+period = "m"
+duplicates = { key = ["code", "n", "m", "d", "q", "amount"] }
+columns.code = { header = "code", not_null = true }
+columns.name = { header = "name" }
+columns.n = { header = "n", type = "integer" }
+columns.amount = { header = "amount(万元)", type = "number", scale = 10000 }
+columns.rate = { header = "rate", type = "number", not_null = true }
+columns.m = { header = "m", type = "month", not_null = true }
+columns.q = { header = "q", type = "quarter" }
+columns.d = { header = "d", type = "date", format = "yyyy/M/d" }
+"#;
+
+    fn plan() -> Plan {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, PIPELINE).unwrap();
+        crate::spec::compile::compile_file(&path).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Texts every column type meets in exports: values, near-values, blanks, full-width digits,
+    /// thousands separators, percentages, dates in several forms and out of the window.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just(" ".to_string()),
+            Just("\u{3000}".to_string()),
+            Just("42".to_string()),
+            Just(" 0042 ".to_string()),
+            Just("12.0".to_string()),
+            Just("1,234.50".to_string()),
+            Just("1,23".to_string()),
+            Just("98.5%".to_string()),
+            Just("-7.25".to_string()),
+            Just("１２３".to_string()),
+            Just("1e308".to_string()),
+            Just("nan".to_string()),
+            Just("2020年09月".to_string()),
+            Just("202009".to_string()),
+            Just("2020-09".to_string()),
+            Just("2020年第3季度".to_string()),
+            Just("2020Q3".to_string()),
+            Just("2020/9/13".to_string()),
+            Just("2020-09-13".to_string()),
+            Just("1899/1/1".to_string()),
+            Just("2020-13".to_string()),
+            Just("43862".to_string()),
+            Just("供电所".to_string()),
+            "[0-9]{1,6}",
+            "[0-9 .,%-]{1,8}",
+            "20[12][0-9][-/年][01]?[0-9]月?",
+            "\\PC{0,6}",
+        ]
+    }
+
+    fn cell(text: &str) -> Cell<'_> {
+        if text.is_empty() { Cell::Empty } else { Cell::Text(text) }
+    }
+
+    /// Texts a column of each type reads as a value (columns in the order of the headers).
+    fn valid(column: usize) -> BoxedStrategy<String> {
+        match column {
+            0 | 1 => prop_oneof![Just("X01".to_string()), Just(" 供电所 ".to_string()), "[a-z0-9]{1,4}"].boxed(),
+            2 => prop_oneof![Just("7".to_string()), Just("1,200".to_string()), Just("12.0".to_string()), "-?[0-9]{1,5}"].boxed(),
+            3 | 4 => prop_oneof![Just("98.5%".to_string()), Just("1,234.50".to_string()), Just("0.1".to_string()), "-?[0-9]{1,6}\\.?[0-9]{0,3}"].boxed(),
+            5 => prop_oneof![Just("2020年09月".to_string()), Just("202001".to_string()), Just("2021-03".to_string()), Just("2020-09-13".to_string())].boxed(),
+            6 => prop_oneof![Just("2020年第3季度".to_string()), Just("2020Q1".to_string()), Just(String::new())].boxed(),
+            _ => prop_oneof![Just("2020/9/13".to_string()), Just("2021/12/31".to_string()), Just(String::new())].boxed(),
+        }
+    }
+
+    /// A row: each cell a value of its column three times in four, any text otherwise.
+    fn row() -> impl Strategy<Value = Vec<String>> {
+        (0..8usize).map(|i| prop_oneof![3 => valid(i), 1 => text()]).collect::<Vec<_>>()
+    }
+
+    /// The general path, as every cell took it before `typed_cell`.
+    fn general(context: &TableContext, cells: &[Cell], columns: &mut [Values]) -> Result<(Option<Period>, Option<u128>), (String, String, String)> {
+        let (source, plan) = (context.source, context.plan);
+        let mut period = None;
+        let mut key = (!context.key_columns.is_empty()).then(xxhash_rust::xxh3::Xxh3::new);
+        for (k, (column, at)) in source.columns.iter().zip(&context.located).enumerate() {
+            let cell = at.and_then(|(i, _)| cells.get(i).copied()).unwrap_or(Cell::Empty);
+            let scale = at.map(|(_, s)| s).unwrap_or(1.0);
+            let value = checked_cell(context, column, cell, scale).map_err(|reason| {
+                let header = at.map(|(i, _)| context.headers[i].clone()).unwrap_or_else(|| column.headers[0].0.clone());
+                (column.name.clone(), cell.text(), format!("{header}: {reason}"))
+            })?;
+            if context.period_index == Some(k) {
+                period = value.period(plan.grain, plan.utc_offset_minutes);
+            }
+            if let Some(h) = key.as_mut().filter(|_| context.key_columns.contains(&k)) {
+                hash_value(h, &value);
+            }
+            value.push_into(&mut columns[k]);
+        }
+        Ok((period, key.map(|h| h.digest128())))
+    }
+
+    fn columns(source: &SourcePlan) -> Vec<Values> {
+        source.columns.iter().map(|c| Values::for_type(c.kind)).collect()
+    }
+
+    fn arrays(columns: Vec<Values>) -> Vec<ArrayRef> {
+        columns.into_iter().map(Values::into_arrow).collect()
+    }
+
+    #[test]
+    fn typed_cells_give_what_the_general_path_gives() {
+        let plan = plan();
+        let source = plan.sources.iter().find(|s| s.name == "rows").unwrap();
+        let headers: Vec<String> = ["code", "name", "n", "amount(万元)", "rate", "m", "q", "d"].map(str::to_string).to_vec();
+        let located = locate_columns(source, &headers, None, "r.csv").unwrap();
+        assert!(located.iter().all(Option::is_some));
+        let context = TableContext {
+            plan: &plan,
+            source,
+            checks: &[],
+            file: Arc::from("r.csv"),
+            table_index: 0,
+            sheet: None,
+            headers: headers.clone(),
+            located,
+            drops: Vec::new(),
+            period_index: source.period.as_ref().and_then(|p| source.columns.iter().position(|c| &c.name == p)),
+            only: None,
+            derived: vec![None; source.columns.len()],
+            salt: None,
+            key_columns: ["code", "n", "m", "d", "q", "amount"].iter().map(|k| source.columns.iter().position(|c| c.name == *k).unwrap()).collect(),
+        };
+        let (accepted_all, failed_all) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
+        let mut runner = proptest::test_runner::TestRunner::new(config(256));
+        let result = runner.run(&prop::collection::vec(row(), 1..12), |rows| {
+            let (mut typed, mut expected) = (columns(source), columns(source));
+            let mut memo = RowMemo::new(source);
+            let mut accepted = 0;
+            for row in &rows {
+                let cells: Vec<Cell> = row.iter().map(|t| cell(t)).collect();
+                let got = parse_row(&context, &cells, &mut memo, &mut typed).map_err(|(c, v, r)| (c.to_string(), v, r));
+                let want = general(&context, &cells, &mut expected);
+                prop_assert_eq!(&got, &want, "row {:?}", row);
+                if got.is_err() {
+                    typed.iter_mut().for_each(|c| c.truncate(accepted));
+                    expected.iter_mut().for_each(|c| c.truncate(accepted));
+                    failed_all.set(failed_all.get() + 1);
+                } else {
+                    accepted += 1;
+                }
+            }
+            prop_assert_eq!(arrays(typed), arrays(expected));
+            accepted_all.set(accepted_all.get() + accepted);
+            Ok(())
+        });
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+        // Both outcomes are compared many times, not only errors.
+        let (accepted, failed) = (accepted_all.get(), failed_all.get());
+        assert!(accepted > 100 && failed > 100, "{accepted} rows accepted, {failed} failed");
     }
 }

@@ -105,6 +105,17 @@ impl Values {
 }
 
 impl Values {
+    /// Pushes a null.
+    pub fn push_null(&mut self) {
+        match self {
+            Values::Text(v) => v.push(None),
+            Values::Int(v) => v.push(None),
+            Values::Float(v) => v.push(None),
+            Values::Date(v) => v.push(None),
+            Values::Timestamp(v) => v.push(None),
+        }
+    }
+
     /// Keeps the first `len` rows (takes back the values of a row that turned out rejected).
     pub fn truncate(&mut self, len: usize) {
         match self {
