@@ -997,8 +997,8 @@ fn dropped_by_rule<'c>(context: &'c TableContext, cells: &[Cell]) -> Option<(&'c
 /// Per column: the dated texts seen last (None for a column that is not dated).
 type DateMemo = Vec<Option<DatesSeen>>;
 
-/// The texts of one dated column seen last, and what each parsed to.
-type DatesSeen = Vec<(String, Result<Option<i32>, parse::ParseError>)>;
+/// The texts of one dated column seen last, and what each parsed to (the day and its period).
+type DatesSeen = Vec<(String, Result<Option<(i32, Period)>, parse::ParseError>)>;
 
 /// What a block's rows remember between rows: the dated texts seen last per column, and the
 /// period of the day seen last (a file's rows share a few days).
@@ -1060,9 +1060,9 @@ fn parse_row<'c>(
             let scale = at.map(|(_, s)| s).unwrap_or(1.0);
             let typed = typed_cell(context, column, cell, scale, &mut memo.dates[k], &mut columns[k], key.as_mut().filter(|_| keyed));
             match typed {
-                Typed::Done(day) => {
+                Typed::Done(of_day) => {
                     if context.period_index == Some(k) {
-                        period = day.map(|d| memo.period(plan.grain, d));
+                        period = of_day;
                     }
                     continue;
                 }
@@ -1099,8 +1099,8 @@ fn parse_row<'c>(
 
 /// What `typed_cell` did with a cell.
 enum Typed {
-    /// The value is in its column (and in the key's fingerprint); for a dated value, its day.
-    Done(Option<i32>),
+    /// The value is in its column (and in the key's fingerprint); for a dated value, its period.
+    Done(Option<Period>),
     /// The cell is not a value of its column: nothing was pushed.
     Failed(parse::ParseError),
     /// A kind of column this path leaves to `checked_cell` (timestamps): nothing was pushed.
@@ -1146,7 +1146,7 @@ fn typed_cell(
             v.push(Some(trimmed));
             Typed::Done(None)
         }
-        (Values::Float(v), ColumnType::Number) => match parse::number(raw, scale) {
+        (Values::Float(v), ColumnType::Number) => match parse::number_trimmed(trimmed, raw, scale) {
             Ok(x) => {
                 if let Some(h) = key {
                     hash_value(h, &Value::Float(Some(x)));
@@ -1172,7 +1172,9 @@ fn typed_cell(
             let day = match seen.iter().position(|(text, _)| text == raw) {
                 Some(i) => seen[i].1.clone(),
                 None => {
-                    let result = checked_cell(context, column, cell, scale).map(|v| if let Value::Date(d) = v { d } else { None });
+                    let grain = context.plan.grain;
+                    let result = checked_cell(context, column, cell, scale)
+                        .map(|v| if let Value::Date(d) = v { d.map(|d| (d, Period::of_day(grain, d))) } else { None });
                     if seen.len() == DATE_MEMO {
                         seen.drain(..1);
                     }
@@ -1183,10 +1185,10 @@ fn typed_cell(
             match day {
                 Ok(day) => {
                     if let Some(h) = key {
-                        hash_value(h, &Value::Date(day));
+                        hash_value(h, &Value::Date(day.map(|(d, _)| d)));
                     }
-                    v.push(day);
-                    Typed::Done(day)
+                    v.push(day.map(|(d, _)| d));
+                    Typed::Done(day.map(|(_, p)| p))
                 }
                 Err(e) => Typed::Failed(e),
             }

@@ -40,8 +40,12 @@ fn fail<T>(zh: &str, what: &str, raw: &str) -> Result<T, ParseError> {
 /// A number as exports write it: thousands separators, surrounding spaces, a trailing % (divides
 /// by 100), full-width digits. `scale` multiplies the result (10 000 for 万元 → 元).
 pub fn number(raw: &str, scale: f64) -> Result<f64, ParseError> {
+    number_trimmed(crate::base::text::trim(raw), raw, scale)
+}
+
+/// `number` for a cell whose trimmed text (`plain`, the standard trim of `raw`) is at hand.
+pub(crate) fn number_trimmed(plain: &str, raw: &str, scale: f64) -> Result<f64, ParseError> {
     // Most cells are plain decimals: take them without the general path's copies.
-    let plain = crate::base::text::trim(raw);
     if let Some(v) = plain_decimal(plain) {
         return scaled(v, scale, raw);
     }
