@@ -1033,10 +1033,10 @@ impl RowMemo {
 /// fingerprint of its key columns. The first cell that fails gives (column, the cell's text,
 /// reason), and the caller takes back what was pushed.
 ///
-/// A text cell (every cell of a CSV export) of a text, number, integer, month, quarter or date
-/// column takes `typed_cell`, which pushes the value into its typed column at once; other cells
-/// (a sheet's numbers and dates, derived columns, timestamps) take `checked_cell` through a
-/// `Value`. Both give the same values, errors, periods and key fingerprints (tested cell by cell).
+/// A text cell (every cell of a CSV export) takes `typed_cell`, which pushes the value into its
+/// typed column at once; other cells (a sheet's numbers and dates) and derived columns take
+/// `checked_cell` through a `Value`. Both give the same values, errors, periods and key
+/// fingerprints (tested cell by cell).
 fn parse_row<'c>(
     context: &'c TableContext,
     cells: &[Cell],
@@ -1066,6 +1066,12 @@ fn parse_row<'c>(
                     }
                     continue;
                 }
+                Typed::DoneOnDay(day) => {
+                    if context.period_index == Some(k) {
+                        period = Some(memo.period(plan.grain, day));
+                    }
+                    continue;
+                }
                 Typed::Failed(reason) => return Err(failed(cell, reason)),
                 Typed::Other => {}
             }
@@ -1084,10 +1090,7 @@ fn parse_row<'c>(
             }
         };
         if context.period_index == Some(k) {
-            period = match value {
-                Value::Date(Some(d)) => Some(memo.period(plan.grain, d)),
-                _ => value.period(plan.grain, plan.utc_offset_minutes),
-            };
+            period = value.period_day(plan.utc_offset_minutes).map(|d| memo.period(plan.grain, d));
         }
         if let Some(h) = key.as_mut().filter(|_| keyed) {
             hash_value(h, &value);
@@ -1101,9 +1104,11 @@ fn parse_row<'c>(
 enum Typed {
     /// The value is in its column (and in the key's fingerprint); for a dated value, its period.
     Done(Option<Period>),
+    /// A timestamp is in its column: the local day its period is taken from.
+    DoneOnDay(i32),
     /// The cell is not a value of its column: nothing was pushed.
     Failed(parse::ParseError),
-    /// A kind of column this path leaves to `checked_cell` (timestamps): nothing was pushed.
+    /// A cell this path leaves to `checked_cell` (a sheet's number or date): nothing was pushed.
     Other,
 }
 
@@ -1124,9 +1129,6 @@ fn typed_cell(
         Cell::Empty => "",
         Cell::Number(_) | Cell::ExcelDate(_) => return Typed::Other,
     };
-    if column.kind == ColumnType::Timestamp {
-        return Typed::Other;
-    }
     let trimmed = crate::base::text::trim(raw);
     if trimmed.is_empty() {
         if column.not_null {
@@ -1191,6 +1193,30 @@ fn typed_cell(
                     Typed::Done(day.map(|(_, p)| p))
                 }
                 Err(e) => Typed::Failed(e),
+            }
+        }
+        (Values::Timestamp(v), ColumnType::Timestamp) => {
+            let plan = context.plan;
+            let offset = plan.utc_offset_minutes;
+            let t = match parse::timestamp(raw, column.format.as_deref(), offset) {
+                Ok(t) => t,
+                Err(e) => return Typed::Failed(e),
+            };
+            let value = Value::Timestamp(Some(t));
+            // The date window, as `checked_cell` applies it to a source with a period column.
+            if context.source.period.is_some()
+                && let Some(day) = value.local_day(offset)
+                && let Err(e) = parse::in_window(day, plan.date_window.from, plan.date_window.to)
+            {
+                return Typed::Failed(e);
+            }
+            if let Some(h) = key {
+                hash_value(h, &value);
+            }
+            v.push(Some(t));
+            match value.period_day(offset) {
+                Some(day) => Typed::DoneOnDay(day),
+                None => Typed::Done(None),
             }
         }
         _ => unreachable!("a column's values follow its type"),
@@ -1294,13 +1320,13 @@ impl Value<'_> {
     }
 
     /// The period of a dated value, in local time.
-    fn period(&self, grain: Grain, utc_offset_minutes: i32) -> Option<Period> {
-        let days = match self {
-            Value::Date(Some(d)) => *d,
-            Value::Timestamp(Some(us)) => (us / 1_000_000 + i64::from(utc_offset_minutes) * 60).div_euclid(86_400) as i32,
-            _ => return None,
-        };
-        Some(Period::of_day(grain, days))
+    /// The day a dated value's period is taken from.
+    fn period_day(&self, utc_offset_minutes: i32) -> Option<i32> {
+        match self {
+            Value::Date(Some(d)) => Some(*d),
+            Value::Timestamp(Some(us)) => Some((us / 1_000_000 + i64::from(utc_offset_minutes) * 60).div_euclid(86_400) as i32),
+            _ => None,
+        }
     }
 
     /// The local day of a dated value (for the date window), None for other values.
@@ -1690,7 +1716,7 @@ title = "r"
 path = "data/r.csv"
 station = "code"
 period = "m"
-duplicates = { key = ["code", "n", "m", "d", "q", "amount"] }
+duplicates = { key = ["code", "n", "m", "d", "q", "amount", "ts"] }
 columns.code = { header = "code", not_null = true }
 columns.name = { header = "name" }
 columns.n = { header = "n", type = "integer" }
@@ -1699,6 +1725,7 @@ columns.rate = { header = "rate", type = "number", not_null = true }
 columns.m = { header = "m", type = "month", not_null = true }
 columns.q = { header = "q", type = "quarter" }
 columns.d = { header = "d", type = "date", format = "yyyy/M/d" }
+columns.ts = { header = "ts", type = "timestamp" }
 "#;
 
     fn plan() -> Plan {
@@ -1755,13 +1782,23 @@ columns.d = { header = "d", type = "date", format = "yyyy/M/d" }
             3 | 4 => prop_oneof![Just("98.5%".to_string()), Just("1,234.50".to_string()), Just("0.1".to_string()), "-?[0-9]{1,6}\\.?[0-9]{0,3}"].boxed(),
             5 => prop_oneof![Just("2020年09月".to_string()), Just("202001".to_string()), Just("2021-03".to_string()), Just("2020-09-13".to_string())].boxed(),
             6 => prop_oneof![Just("2020年第3季度".to_string()), Just("2020Q1".to_string()), Just(String::new())].boxed(),
-            _ => prop_oneof![Just("2020/9/13".to_string()), Just("2021/12/31".to_string()), Just(String::new())].boxed(),
+            7 => prop_oneof![Just("2020/9/13".to_string()), Just("2021/12/31".to_string()), Just(String::new())].boxed(),
+            _ => prop_oneof![
+                Just("2020-09-13 14:22:05".to_string()),
+                Just("2020-12-31 23:59:59".to_string()),
+                Just("2021-01-01T00:30:00+08:00".to_string()),
+                Just("2020-12-31T16:30:00.5Z".to_string()),
+                Just("2020/9/13 8:05".to_string()),
+                Just("1969-12-31 23:59:59.5Z".to_string()),
+                Just(String::new())
+            ]
+            .boxed(),
         }
     }
 
     /// A row: each cell a value of its column three times in four, any text otherwise.
     fn row() -> impl Strategy<Value = Vec<String>> {
-        (0..8usize).map(|i| prop_oneof![3 => valid(i), 1 => text()]).collect::<Vec<_>>()
+        (0..9usize).map(|i| prop_oneof![3 => valid(i), 1 => text()]).collect::<Vec<_>>()
     }
 
     /// The general path, as every cell took it before `typed_cell`.
@@ -1777,7 +1814,7 @@ columns.d = { header = "d", type = "date", format = "yyyy/M/d" }
                 (column.name.clone(), cell.text(), format!("{header}: {reason}"))
             })?;
             if context.period_index == Some(k) {
-                period = value.period(plan.grain, plan.utc_offset_minutes);
+                period = value.period_day(plan.utc_offset_minutes).map(|d| Period::of_day(plan.grain, d));
             }
             if let Some(h) = key.as_mut().filter(|_| context.key_columns.contains(&k)) {
                 hash_value(h, &value);
@@ -1795,57 +1832,62 @@ columns.d = { header = "d", type = "date", format = "yyyy/M/d" }
         columns.into_iter().map(Values::into_arrow).collect()
     }
 
+    /// Rows through both paths, the period taken from the month column and then from the
+    /// timestamp column.
     #[test]
     fn typed_cells_give_what_the_general_path_gives() {
         let plan = plan();
         let source = plan.sources.iter().find(|s| s.name == "rows").unwrap();
-        let headers: Vec<String> = ["code", "name", "n", "amount(万元)", "rate", "m", "q", "d"].map(str::to_string).to_vec();
+        let headers: Vec<String> = ["code", "name", "n", "amount(万元)", "rate", "m", "q", "d", "ts"].map(str::to_string).to_vec();
         let located = locate_columns(source, &headers, None, "r.csv").unwrap();
         assert!(located.iter().all(Option::is_some));
-        let context = TableContext {
-            plan: &plan,
-            source,
-            checks: &[],
-            file: Arc::from("r.csv"),
-            table_index: 0,
-            sheet: None,
-            headers: headers.clone(),
-            located,
-            drops: Vec::new(),
-            period_index: source.period.as_ref().and_then(|p| source.columns.iter().position(|c| &c.name == p)),
-            only: None,
-            derived: vec![None; source.columns.len()],
-            salt: None,
-            key_columns: ["code", "n", "m", "d", "q", "amount"].iter().map(|k| source.columns.iter().position(|c| c.name == *k).unwrap()).collect(),
-        };
-        let (accepted_all, failed_all) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
-        let mut runner = proptest::test_runner::TestRunner::new(config(256));
-        let result = runner.run(&prop::collection::vec(row(), 1..12), |rows| {
-            let (mut typed, mut expected) = (columns(source), columns(source));
-            let mut memo = RowMemo::new(source);
-            let mut accepted = 0;
-            for row in &rows {
-                let cells: Vec<Cell> = row.iter().map(|t| cell(t)).collect();
-                let got = parse_row(&context, &cells, &mut memo, &mut typed).map_err(|(c, v, r)| (c.to_string(), v, r));
-                let want = general(&context, &cells, &mut expected);
-                prop_assert_eq!(&got, &want, "row {:?}", row);
-                if got.is_err() {
-                    typed.iter_mut().for_each(|c| c.truncate(accepted));
-                    expected.iter_mut().for_each(|c| c.truncate(accepted));
-                    failed_all.set(failed_all.get() + 1);
-                } else {
-                    accepted += 1;
+        let position = |name: &str| source.columns.iter().position(|c| c.name == name).unwrap();
+        for period_column in ["m", "ts"] {
+            let context = TableContext {
+                plan: &plan,
+                source,
+                checks: &[],
+                file: Arc::from("r.csv"),
+                table_index: 0,
+                sheet: None,
+                headers: headers.clone(),
+                located: located.clone(),
+                drops: Vec::new(),
+                period_index: Some(position(period_column)),
+                only: None,
+                derived: vec![None; source.columns.len()],
+                salt: None,
+                key_columns: ["code", "n", "m", "d", "q", "amount", "ts"].map(position).to_vec(),
+            };
+            let (accepted_all, failed_all) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
+            let mut runner = proptest::test_runner::TestRunner::new(config(256));
+            let result = runner.run(&prop::collection::vec(row(), 1..12), |rows| {
+                let (mut typed, mut expected) = (columns(source), columns(source));
+                let mut memo = RowMemo::new(source);
+                let mut accepted = 0;
+                for row in &rows {
+                    let cells: Vec<Cell> = row.iter().map(|t| cell(t)).collect();
+                    let got = parse_row(&context, &cells, &mut memo, &mut typed).map_err(|(c, v, r)| (c.to_string(), v, r));
+                    let want = general(&context, &cells, &mut expected);
+                    prop_assert_eq!(&got, &want, "row {:?}", row);
+                    if got.is_err() {
+                        typed.iter_mut().for_each(|c| c.truncate(accepted));
+                        expected.iter_mut().for_each(|c| c.truncate(accepted));
+                        failed_all.set(failed_all.get() + 1);
+                    } else {
+                        accepted += 1;
+                    }
                 }
+                prop_assert_eq!(arrays(typed), arrays(expected));
+                accepted_all.set(accepted_all.get() + accepted);
+                Ok(())
+            });
+            if let Err(e) = result {
+                panic!("period from {period_column}: {e}");
             }
-            prop_assert_eq!(arrays(typed), arrays(expected));
-            accepted_all.set(accepted_all.get() + accepted);
-            Ok(())
-        });
-        if let Err(e) = result {
-            panic!("{e}");
+            // Both outcomes are compared many times, not only errors.
+            let (accepted, failed) = (accepted_all.get(), failed_all.get());
+            assert!(accepted > 50 && failed > 100, "period from {period_column}: {accepted} rows accepted, {failed} failed");
         }
-        // Both outcomes are compared many times, not only errors.
-        let (accepted, failed) = (accepted_all.get(), failed_all.get());
-        assert!(accepted > 100 && failed > 100, "{accepted} rows accepted, {failed} failed");
     }
 }
