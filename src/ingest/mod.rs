@@ -1114,7 +1114,6 @@ enum Typed {
 
 /// A text or empty cell parsed by its column's type and pushed into the column at once, with
 /// what `checked_cell` gives for it: the same value, the same error, the same date window.
-#[allow(clippy::too_many_arguments)]
 fn typed_cell(
     context: &TableContext,
     column: &ColumnPlan,
@@ -1319,8 +1318,7 @@ impl Value<'_> {
         }
     }
 
-    /// The period of a dated value, in local time.
-    /// The day a dated value's period is taken from.
+    /// The day a dated value's period is taken from, in local time (the grain's period of it).
     fn period_day(&self, utc_offset_minutes: i32) -> Option<i32> {
         match self {
             Value::Date(Some(d)) => Some(*d),
@@ -1684,7 +1682,7 @@ mod fingerprint_properties {
 }
 
 /// Property tests of `typed_cell`: a row parsed through it gives exactly what the general path
-/// (`checked_cell`, then `push_into`, `hash_value` and `Value::period`) gives for the same cells:
+/// (`checked_cell`, then `push_into`, `hash_value` and the period of `Value::period_day`) gives for the same cells:
 /// the same columns, period, key fingerprint, and the same error for the same column.
 #[cfg(test)]
 mod typed_cell_properties {
