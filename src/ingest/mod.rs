@@ -1147,26 +1147,8 @@ fn typed_cell(
             v.push(Some(trimmed));
             Typed::Done(None)
         }
-        (Values::Float(v), ColumnType::Number) => match parse::number_trimmed(trimmed, raw, scale) {
-            Ok(x) => {
-                if let Some(h) = key {
-                    hash_value(h, &Value::Float(Some(x)));
-                }
-                v.push(Some(x));
-                Typed::Done(None)
-            }
-            Err(e) => Typed::Failed(e),
-        },
-        (Values::Int(v), ColumnType::Integer) => match parse::integer(raw) {
-            Ok(x) => {
-                if let Some(h) = key {
-                    hash_value(h, &Value::Int(Some(x)));
-                }
-                v.push(Some(x));
-                Typed::Done(None)
-            }
-            Err(e) => Typed::Failed(e),
-        },
+        (Values::Float(v), ColumnType::Number) => pushed(v, parse::number_trimmed(trimmed, raw, scale), key, Value::Float),
+        (Values::Int(v), ColumnType::Integer) => pushed(v, parse::integer(raw), key, Value::Int),
         (Values::Date(v), ColumnType::Month | ColumnType::Quarter | ColumnType::Date) => {
             let seen = seen.get_or_insert_with(Vec::new);
             // A month, quarter or date column repeats a few values: those seen last are reused.
@@ -1219,6 +1201,25 @@ fn typed_cell(
             }
         }
         _ => unreachable!("a column's values follow its type"),
+    }
+}
+
+/// A parsed number pushed into its column (and into the key's fingerprint as `value` of it).
+fn pushed<T: Copy>(
+    column: &mut Vec<Option<T>>,
+    parsed: Result<T, parse::ParseError>,
+    key: Option<&mut xxhash_rust::xxh3::Xxh3>,
+    value: fn(Option<T>) -> Value<'static>,
+) -> Typed {
+    match parsed {
+        Ok(x) => {
+            if let Some(h) = key {
+                hash_value(h, &value(Some(x)));
+            }
+            column.push(Some(x));
+            Typed::Done(None)
+        }
+        Err(e) => Typed::Failed(e),
     }
 }
 
