@@ -1056,8 +1056,8 @@ fn parse_row<'c>(
             None => at.and_then(|(i, _)| cells.get(i).copied()).unwrap_or(Cell::Empty),
             Some(_) => Cell::Empty,
         };
+        let scale = at.map(|(_, s)| s).unwrap_or(1.0);
         if derived.is_none() && matches!(cell, Cell::Text(_) | Cell::Empty) {
-            let scale = at.map(|(_, s)| s).unwrap_or(1.0);
             let typed = typed_cell(context, column, cell, scale, &mut memo.dates[k], &mut columns[k], key.as_mut().filter(|_| keyed));
             match typed {
                 Typed::Done(of_day) => {
@@ -1083,7 +1083,6 @@ fn parse_row<'c>(
                 Err((header, text, reason)) => return Err((&column.name, text, format!("{header}: {reason}"))),
             }
         } else {
-            let scale = at.map(|(_, s)| s).unwrap_or(1.0);
             match checked_cell(context, column, cell, scale) {
                 Ok(value) => value,
                 Err(reason) => return Err(failed(cell, reason)),
